@@ -1,0 +1,2 @@
+Console.Error.WriteLine("The gossip simulator is being built; see gossip/README.md.");
+return 2;
