@@ -85,7 +85,7 @@ internal sealed class NodeHost : IAsyncDisposable
         await _app.DisposeAsync();
     }
 
-    private static void RegisterServices(IServiceCollection services, NodeConfig config, NodeIdentity identity, HealthState health, TimeProvider time)
+    internal static void RegisterServices(IServiceCollection services, NodeConfig config, NodeIdentity identity, HealthState health, TimeProvider time)
     {
         services.AddSingleton(new LiveConfig(config));
         services.AddSingleton(identity);
@@ -131,7 +131,8 @@ internal sealed class NodeHost : IAsyncDisposable
             endpoints.MapGet("/readyz", () => health.Ready
                 ? Results.Json(new { status = "ready" })
                 : Results.Json(new { status = "not ready" }, statusCode: StatusCodes.Status503ServiceUnavailable));
-            endpoints.MapFallback((HttpContext c, ManagementApi api) => api.HandlePathAsync(c));
+            // Not MapFallback's default pattern: it skips paths that look like files, and ids may contain dots.
+            endpoints.MapFallback("{**path}", (HttpContext c, ManagementApi api) => api.HandlePathAsync(c));
         });
     }
 
