@@ -79,3 +79,32 @@ public sealed class SseTests : IAsyncLifetime
         throw new EndOfStreamException("The stream ended before an event arrived.");
     }
 }
+
+/// <summary>Pages of other sites connect to the client port when their origin is allowed.</summary>
+public sealed class CorsTests
+{
+    [Theory]
+    [InlineData("https://allowed.example", true)]
+    [InlineData("https://other.example", false)]
+    public async Task Only_configured_origins_get_cors_headers(string origin, bool allowed)
+    {
+        await using var node = await TestNode.StartAsync(c => c.Options.AllowedOrigins = ["https://allowed.example"]);
+        using var request = new HttpRequestMessage(HttpMethod.Options, "/push/negotiate?negotiateVersion=1");
+        request.Headers.Add("Origin", origin);
+        request.Headers.Add("Access-Control-Request-Method", "POST");
+        using var response = await node.Client.SendAsync(request);
+
+        Assert.Equal(allowed, response.Headers.TryGetValues("Access-Control-Allow-Origin", out var values) && values.Single() == origin);
+    }
+
+    [Fact]
+    public async Task Any_origin_is_allowed_when_none_is_configured()
+    {
+        await using var node = await TestNode.StartAsync();
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/sse?userId=1&sessionId=x");
+        request.Headers.Add("Origin", "https://anywhere.example");
+        using var response = await node.Client.SendAsync(request);
+
+        Assert.Equal("https://anywhere.example", response.Headers.GetValues("Access-Control-Allow-Origin").Single());
+    }
+}

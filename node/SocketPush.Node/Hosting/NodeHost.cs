@@ -52,6 +52,7 @@ internal sealed class NodeHost : IAsyncDisposable
         var health = new HealthState();
         RegisterServices(builder.Services, config, identity, health, time ?? TimeProvider.System);
         builder.Services.AddSignalR().AddMessagePackProtocol();
+        builder.Services.AddCors();
 
         var app = builder.Build();
         var ports = new BoundPorts(() => clientListen!.IPEndPoint!.Port, () => adminListen!.IPEndPoint!.Port);
@@ -109,6 +110,13 @@ internal sealed class NodeHost : IAsyncDisposable
     {
         UsePages(client, "client");
         client.UseRouting();
+        var config = client.ApplicationServices.GetRequiredService<LiveConfig>();
+        client.UseCors(cors => cors
+            .SetIsOriginAllowed(origin => config.Options.AllowedOrigins.Count == 0
+                || config.Options.AllowedOrigins.Any(o => string.Equals(o.TrimEnd('/'), origin, StringComparison.OrdinalIgnoreCase)))
+            .AllowAnyHeader()
+            .WithMethods("GET", "POST")
+            .AllowCredentials());
         client.UseWebSockets();
         client.UseEndpoints(endpoints =>
         {
