@@ -1,0 +1,216 @@
+'use strict';
+
+// The socket-push client demo: one SignalR connection to /push, every received message listed.
+(() => {
+  const byId = (id) => document.getElementById(id);
+  const form = byId('connect-form');
+  const userIdInput = byId('user-id');
+  const sessionIdInput = byId('session-id');
+  const transportSelect = byId('transport');
+  const connectButton = byId('connect');
+  const disconnectButton = byId('disconnect');
+  const status = byId('status');
+  const messages = byId('messages');
+  const messageCount = byId('message-count');
+  const noMessages = byId('no-messages');
+  const template = byId('message-template');
+
+  const transportNames = {
+    auto: 'auto',
+    webSockets: 'WebSockets',
+    serverSentEvents: 'Server-Sent Events',
+    longPolling: 'long polling',
+  };
+
+  // The connection the page currently shows; callbacks of an older connection are ignored.
+  let connection = null;
+  let received = 0;
+
+  function setStatus(state, text) {
+    status.dataset.state = state;
+    status.textContent = text;
+  }
+
+  function setConnectedControls(active) {
+    connectButton.disabled = active;
+    disconnectButton.disabled = !active;
+    for (const input of [userIdInput, sessionIdInput, transportSelect]) {
+      input.disabled = active;
+    }
+  }
+
+  function describeError(error) {
+    const text = error && error.message ? error.message : String(error);
+    if (/Authorization failed/i.test(text)) {
+      return 'Authorization failed: the server refused this userId and sessionId '
+        + '(set them with auth.set in the management interface). Details: ' + text;
+    }
+    return 'Error: ' + text;
+  }
+
+  function transportOption(name) {
+    const types = signalR.HttpTransportType;
+    switch (name) {
+      case 'webSockets': return { transport: types.WebSockets };
+      case 'serverSentEvents': return { transport: types.ServerSentEvents };
+      case 'longPolling': return { transport: types.LongPolling };
+      default: return {};
+    }
+  }
+
+  function readForm() {
+    return {
+      userId: userIdInput.value.trim(),
+      sessionId: sessionIdInput.value.trim(),
+      transport: transportSelect.value,
+    };
+  }
+
+  function connectedText(target) {
+    return 'Connected as user ' + target.userId + ' (transport: ' + transportNames[target.transport] + ')';
+  }
+
+  async function connect(target) {
+    if (typeof signalR === 'undefined') {
+      setStatus('error', 'Error: the SignalR client (lib/signalr.min.js) did not load. Build the node: it installs the client from npm.');
+      return;
+    }
+    const url = '/push?userId=' + encodeURIComponent(target.userId)
+      + '&sessionId=' + encodeURIComponent(target.sessionId);
+    const conn = new signalR.HubConnectionBuilder()
+      .withUrl(url, transportOption(target.transport))
+      .withAutomaticReconnect()
+      .configureLogging(signalR.LogLevel.Warning)
+      .build();
+
+    conn.on('message', (message) => {
+      if (conn === connection) {
+        showMessage(message);
+      }
+    });
+    conn.on('moved', () => {
+      if (conn === connection) {
+        reconnectAfterMove(conn, target);
+      }
+    });
+    conn.onreconnecting(() => {
+      if (conn === connection) {
+        setStatus('reconnecting', 'Connection lost; reconnecting as user ' + target.userId + '…');
+      }
+    });
+    conn.onreconnected(() => {
+      if (conn === connection) {
+        setStatus('connected', connectedText(target));
+      }
+    });
+    conn.onclose((error) => {
+      if (conn !== connection) {
+        return;
+      }
+      connection = null;
+      setConnectedControls(false);
+      if (error) {
+        setStatus('error', describeError(error));
+      } else {
+        setStatus('disconnected', 'Disconnected by the server');
+      }
+    });
+
+    connection = conn;
+    setConnectedControls(true);
+    setStatus('connecting', 'Connecting as user ' + target.userId + '…');
+    try {
+      await conn.start();
+      // The server may refuse the session right after the handshake; onclose has then already run.
+      if (conn === connection && conn.state === signalR.HubConnectionState.Connected) {
+        setStatus('connected', connectedText(target));
+      }
+    } catch (error) {
+      if (conn === connection) {
+        connection = null;
+        setConnectedControls(false);
+        setStatus('error', describeError(error));
+      }
+    }
+  }
+
+  async function disconnect() {
+    const conn = connection;
+    connection = null;
+    setConnectedControls(false);
+    if (conn) {
+      await conn.stop();
+    }
+    setStatus('disconnected', 'Disconnected');
+  }
+
+  // `moved`: the user's owner node changed; a new negotiate is redirected to it.
+  async function reconnectAfterMove(conn, target) {
+    connection = null;
+    setStatus('reconnecting', 'The server moved user ' + target.userId + ' to another node; reconnecting…');
+    await conn.stop();
+    await connect(target);
+  }
+
+  function pad(value, width) {
+    return String(value).padStart(width, '0');
+  }
+
+  function clockTime(date) {
+    return pad(date.getHours(), 2) + ':' + pad(date.getMinutes(), 2) + ':'
+      + pad(date.getSeconds(), 2) + '.' + pad(date.getMilliseconds(), 3);
+  }
+
+  function showMessage(message) {
+    const isObject = message !== null && typeof message === 'object';
+    const kind = isObject && typeof message.kind === 'string' ? message.kind : 'unknown';
+    const channelId = isObject && typeof message.channelId === 'string' ? message.channelId : '';
+    const data = isObject && 'data' in message ? message.data : message;
+    const now = new Date();
+
+    const item = template.content.firstElementChild.cloneNode(true);
+    item.dataset.kind = kind;
+    item.dataset.channelId = channelId;
+    const time = item.querySelector('[data-testid="message-time"]');
+    time.dateTime = now.toISOString();
+    time.textContent = clockTime(now);
+    item.querySelector('[data-testid="message-kind"]').textContent = kind;
+    item.querySelector('[data-testid="message-channel"]').textContent = channelId ? 'channel ' + channelId : '';
+    item.querySelector('[data-testid="message-data"]').textContent = JSON.stringify(data, null, 2);
+
+    messages.prepend(item);
+    received += 1;
+    messageCount.textContent = String(received);
+    noMessages.hidden = true;
+  }
+
+  function clearMessages() {
+    messages.replaceChildren();
+    received = 0;
+    messageCount.textContent = '0';
+    noMessages.hidden = false;
+  }
+
+  // ?userId=..&sessionId=..&transport=.. pre-fills the form, handy for links from a backend.
+  function prefillFromQuery() {
+    const query = new URLSearchParams(window.location.search);
+    if (query.has('userId')) userIdInput.value = query.get('userId');
+    if (query.has('sessionId')) sessionIdInput.value = query.get('sessionId');
+    if (query.has('transport') && query.get('transport') in transportNames) {
+      transportSelect.value = query.get('transport');
+    }
+  }
+
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const target = readForm();
+    if (!target.userId || !target.sessionId) {
+      setStatus('error', 'Error: enter both a userId and a sessionId.');
+      return;
+    }
+    connect(target);
+  });
+  disconnectButton.addEventListener('click', () => disconnect());
+  byId('clear').addEventListener('click', clearMessages);
+  prefillFromQuery();
+})();

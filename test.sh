@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The test command of SocketPush: installs what the tests need when it is missing, then runs every test.
+#   bash test.sh [extra dotnet test arguments]
+# Needs: the .NET SDK of global.json. Installs with apt-get (as root) when missing: Debian's chromium
+# (browser tests, driven by Playwright without any browser download), prometheus (its promtool checks
+# /metrics), nodejs + npm (the build installs the @microsoft/signalr browser client from npm) and
+# php-cli + php-curl (the generated PHP client is linted and run).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+packages=()
+[[ -x /usr/bin/chromium ]] || packages+=(chromium)
+command -v promtool >/dev/null 2>&1 || packages+=(prometheus)
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+command -v php >/dev/null 2>&1 || packages+=(php-cli)
+{ command -v php >/dev/null 2>&1 && php -r 'exit(extension_loaded("curl") ? 0 : 1);'; } || packages+=(php-curl)
+
+if ((${#packages[@]} > 0)); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "test.sh: missing ${packages[*]}; run as root, or install them first: apt-get install -y ${packages[*]}" >&2
+    exit 1
+  fi
+  echo "test.sh: installing ${packages[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update
+  # chromium keeps its recommended fonts; the others need nothing beyond their dependencies.
+  for package in "${packages[@]}"; do
+    if [[ $package == chromium ]]; then
+      apt-get install -y chromium
+    else
+      apt-get install -y --no-install-recommends "$package"
+    fi
+  done
+fi
+
+command -v dotnet >/dev/null 2>&1 || { echo "test.sh: dotnet is not on PATH; install the .NET SDK named in global.json" >&2; exit 1; }
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+dotnet test SocketPush.sln --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+
+# One closing line for the whole solution, summed over the per-assembly summaries of dotnet test.
+awk '
+  /(Passed|Failed)! +- +Failed: / {
+    for (i = 1; i <= NF; i++) {
+      if ($i == "Failed:") failed += $(i + 1)
+      if ($i == "Passed:") passed += $(i + 1)
+      if ($i == "Skipped:") skipped += $(i + 1)
+    }
+  }
+  END { printf "tests: %d passed, %d failed, %d skipped\n", passed, failed, skipped }
+' "$log"
+exit "$status"
