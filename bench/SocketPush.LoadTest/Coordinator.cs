@@ -167,7 +167,7 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
             return;
         }
 
-        await WarmUpAsync(server, run, workers, outcome.Up);
+        result.WarmupPublishes = await WarmUpAsync(server, run, workers, outcome.Up);
         await workers.ResetAsync();
         await PublishAndMeasureAsync(server, run, workers, pids, outcome.Up, result);
     }
@@ -176,19 +176,22 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
     /// Publishes unmeasured messages until every connection has received one: that proves each is
     /// subscribed (some servers finish a subscription after the handshake answer) and warms the code paths.
     /// </summary>
-    private async Task WarmUpAsync(RunningServer server, PlannedRun run, WorkerPool workers, int up)
+    private async Task<long> WarmUpAsync(RunningServer server, PlannedRun run, WorkerPool workers, int up)
     {
         long seen = 0;
+        long published = 0;
         for (var round = 0; round < WarmupRounds; round++)
         {
             if (run.Scenario == Scenarios.FanOut)
             {
                 await server.PublishChannelAsync(FanOutChannel, -1, warmup: true, CancellationToken.None);
+                published++;
             }
             else
             {
                 await Parallel.ForAsync(0, run.N, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, ct) =>
                     await server.PublishUserAsync("u" + i.ToString(CultureInfo.InvariantCulture), -1, warmup: true, ct));
+                published += run.N;
             }
 
             var waited = Stopwatch.StartNew();
@@ -197,7 +200,7 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
                 (_, seen, _) = await workers.CountAsync();
                 if (seen >= up)
                 {
-                    return;
+                    return published;
                 }
 
                 await Task.Delay(100);
@@ -211,6 +214,7 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
         }
 
         log.Line($"    warm-up reached {seen:N0} of {up:N0} connections; measuring anyway");
+        return published;
     }
 
     private async Task PublishAndMeasureAsync(RunningServer server, PlannedRun run, WorkerPool workers, IReadOnlyList<int> pids, int up, RunResult result)
@@ -275,6 +279,8 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
         }
 
         var total = reports.Sum(r => r.Received);
+        result.WarmupDelivered = reports.Sum(r => r.WarmupReceived);
+        result.ServerCounters = await server.ReadCountersAsync(CancellationToken.None);
         result.Publishes = Interlocked.Read(ref sent);
         result.PublishFailures = Interlocked.Read(ref failures);
         result.ExpectedDeliveries = expected;
@@ -359,8 +365,13 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
     }
 
     /// <summary>Samples memory until it stops moving (within 1 % over 2 s) or 10 s pass.</summary>
-    private static async Task<ProcSample> SettleAsync(IReadOnlyList<int> pids)
+    private async Task<ProcSample> SettleAsync(IReadOnlyList<int> pids)
     {
+        if (!options.SettleMemory)
+        {
+            return ProcStats.Sample(pids);
+        }
+
         var samples = new List<ProcSample>();
         var clock = Stopwatch.StartNew();
         while (true)

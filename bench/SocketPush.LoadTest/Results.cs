@@ -55,6 +55,13 @@ internal sealed class RunResult
 
     public long Delivered { get; set; }
 
+    public long WarmupPublishes { get; set; }
+
+    public long WarmupDelivered { get; set; }
+
+    /// <summary>The server's own counters at the end of the measurement (SocketPush: its /metrics), for a cross-check.</summary>
+    public Dictionary<string, double> ServerCounters { get; set; } = [];
+
     /// <summary>Sum of the receiver counts the server's publish API answered.</summary>
     public long ServerReportedReceivers { get; set; }
 

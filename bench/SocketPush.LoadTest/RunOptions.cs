@@ -43,6 +43,9 @@ internal sealed class RunOptions
     /// <summary>"raw" (SignalR JSON protocol over ClientWebSocket) or "official" (HubConnection) for WebSockets.</summary>
     public string SignalRClient { get; set; } = "raw";
 
+    /// <summary>Wait for the server's memory to stop moving before reading it (off only in the harness's own test).</summary>
+    public bool SettleMemory { get; set; } = true;
+
     public string Repository { get; set; } = Directory.GetCurrentDirectory();
 
     public string? NodeDll { get; set; }

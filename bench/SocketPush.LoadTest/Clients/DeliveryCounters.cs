@@ -14,11 +14,15 @@ internal sealed class DeliveryCounters
     private static ReadOnlySpan<byte> TimestampKey => "\"t\":"u8;
 
     private long _received;
+    private long _warmupReceived;
     private long _seenConnections;
 
     public LatencyHistogram Latency { get; } = new();
 
     public long Received => Interlocked.Read(ref _received);
+
+    /// <summary>Warm-up messages received, so that totals can be checked against the server's own counters.</summary>
+    public long WarmupReceived => Interlocked.Read(ref _warmupReceived);
 
     /// <summary>Connections that received at least one message (warm-up or measured).</summary>
     public long SeenConnections => Interlocked.Read(ref _seenConnections);
@@ -62,6 +66,7 @@ internal sealed class DeliveryCounters
 
         if (sent == 0)
         {
+            Interlocked.Increment(ref _warmupReceived);
             return;
         }
 

@@ -132,6 +132,27 @@ internal sealed partial class SocketPushSystem(string nodeDll, IReadOnlyDictiona
             return PublishHttp.ReadInteger(await _admin.PostAsync("api/user/publish", body, "application/json", cancellationToken), "result");
         }
 
+        /// <summary>The socketpush_messages_* and socketpush_connections samples of the node's /metrics.</summary>
+        public override async Task<Dictionary<string, double>> ReadCountersAsync(CancellationToken cancellationToken)
+        {
+            var counters = new Dictionary<string, double>(StringComparer.Ordinal);
+            foreach (var line in (await _admin.GetAsync("metrics", cancellationToken)).Split('\n'))
+            {
+                if (!line.StartsWith("socketpush_messages_", StringComparison.Ordinal) && !line.StartsWith("socketpush_connections{", StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                var space = line.LastIndexOf(' ');
+                if (space > 0 && double.TryParse(line[(space + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
+                {
+                    counters[line[..space]] = value;
+                }
+            }
+
+            return counters;
+        }
+
         public override async ValueTask DisposeAsync()
         {
             _admin.Dispose();

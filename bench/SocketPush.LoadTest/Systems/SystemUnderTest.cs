@@ -41,6 +41,10 @@ internal abstract class RunningServer : IAsyncDisposable
     /// <summary>Publishes to every connection of one user; returns the receivers the server reports, or -1.</summary>
     public abstract Task<long> PublishUserAsync(string userId, long sequence, bool warmup, CancellationToken cancellationToken);
 
+    /// <summary>The server's own delivery counters, where it exports them.</summary>
+    public virtual Task<Dictionary<string, double>> ReadCountersAsync(CancellationToken cancellationToken) =>
+        Task.FromResult(new Dictionary<string, double>());
+
     public abstract ValueTask DisposeAsync();
 
     /// <summary>What the server printed lately, for a failure report.</summary>

@@ -204,6 +204,7 @@ internal sealed class WorkerHost : IAsyncDisposable
     {
         Ev = WorkerEvent.Reported,
         Received = _counters.Received,
+        WarmupReceived = _counters.WarmupReceived,
         Seen = _counters.SeenConnections,
         Dropped = _connections.Count(c => c.Failure is not null),
         Histogram = full ? _counters.Latency.ToSparse() : [],

@@ -59,6 +59,8 @@ internal sealed class WorkerEvent
 
     public long Received { get; set; }
 
+    public long WarmupReceived { get; set; }
+
     public long Seen { get; set; }
 
     public long[] Histogram { get; set; } = [];
