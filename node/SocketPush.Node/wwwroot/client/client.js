@@ -121,15 +121,18 @@
     setStatus('connecting', 'Connecting as user ' + target.userId + '…');
     try {
       await conn.start();
-      // The server may refuse the session right after the handshake; onclose has then already run.
-      if (conn === connection && conn.state === signalR.HubConnectionState.Connected) {
-        setStatus('connected', connectedText(target));
+      // The handshake completes before the server has checked the session and registered the connection;
+      // a hub call returns only after both, so "connected" is shown when messages can really arrive.
+      const userId = await conn.invoke('Authenticate', target.userId, target.sessionId);
+      if (conn === connection) {
+        setStatus('connected', connectedText({ ...target, userId }));
       }
     } catch (error) {
       if (conn === connection) {
         connection = null;
         setConnectedControls(false);
         setStatus('error', describeError(error));
+        await conn.stop();
       }
     }
   }
