@@ -3,7 +3,8 @@
 #   bash test.sh [extra dotnet test arguments]
 # Needs: the .NET SDK of global.json. Installs with apt-get (as root) when missing: Debian's chromium
 # (browser tests, driven by Playwright without any browser download), prometheus (its promtool checks
-# /metrics) and nodejs + npm (the build installs the @microsoft/signalr browser client from npm).
+# /metrics), nodejs + npm (the build installs the @microsoft/signalr browser client from npm) and
+# php-cli + php-curl (the generated PHP client is linted and run).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -11,6 +12,8 @@ packages=()
 [[ -x /usr/bin/chromium ]] || packages+=(chromium)
 command -v promtool >/dev/null 2>&1 || packages+=(prometheus)
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+command -v php >/dev/null 2>&1 || packages+=(php-cli)
+{ command -v php >/dev/null 2>&1 && php -r 'exit(extension_loaded("curl") ? 0 : 1);'; } || packages+=(php-curl)
 
 if ((${#packages[@]} > 0)); then
   if [[ $(id -u) -ne 0 ]]; then

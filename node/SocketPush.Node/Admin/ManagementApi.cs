@@ -1,0 +1,254 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.Features;
+using SocketPush.Client.Services;
+using SocketPush.Node.Configuration;
+
+namespace SocketPush.Node.Admin;
+
+/// <summary>
+/// The management API over HTTP, in both forms, derived from <see cref="ServiceCatalog"/>: the JSON form
+/// <c>POST /api/{service}/{method}</c> and socket-push's <c>GET /{service}/{method}/{p1}/{p2}</c>.
+/// Calls go to the same service interfaces the node uses internally.
+/// </summary>
+internal sealed class ManagementApi(
+    IServiceProvider services,
+    ApiKeyCheck keys,
+    LiveConfig config,
+    NodeMetrics metrics,
+    ILogger<ManagementApi> logger)
+{
+    // Room for the parameter names and ids around the message itself.
+    private const int BodyOverheadBytes = 16 * 1024;
+
+    private static readonly ServiceCatalog Catalog = ServiceCatalog.Default;
+
+    /// <summary><c>GET /api</c>: <c>{service: {method: {params: [{name, type}], description, result}}}</c>.</summary>
+    public static Dictionary<string, Dictionary<string, object>> Describe(ServiceCatalog catalog) =>
+        catalog.Services.ToDictionary(
+            s => s.Name,
+            s => s.Methods.ToDictionary(
+                m => m.Name,
+                m => (object)new
+                {
+                    @params = m.Parameters.Select(p => new { name = p.Name, type = p.Type }),
+                    description = m.Description,
+                    result = m.ResultType,
+                }));
+
+    public async Task HandlePostAsync(HttpContext context, string service, string method)
+    {
+        if (Find(service, method, out var code, out var error) is not { } descriptor)
+        {
+            await FailAsync(context, service, method, code!, error!);
+            return;
+        }
+
+        var limit = config.Options.MaxMessageBytes + BodyOverheadBytes;
+        if (context.Request.ContentLength > limit)
+        {
+            await FailAsync(context, service, method, ErrorCodes.MessageTooLarge, $"The request body is larger than {limit} bytes.");
+            return;
+        }
+
+        JsonElement body;
+        try
+        {
+            body = await ReadBodyAsync(context, limit);
+        }
+        catch (JsonException e)
+        {
+            await FailAsync(context, service, method, ErrorCodes.MalformedJson, $"The body is not valid JSON: {e.Message}");
+            return;
+        }
+        catch (ServiceException e)
+        {
+            await FailAsync(context, service, method, e.Code, e.Message);
+            return;
+        }
+
+        await InvokeAsync(context, descriptor, () => BindJson(descriptor, body, context.RequestAborted));
+    }
+
+    /// <summary>socket-push's form. Segments are cut from the raw target and decoded once, so %2F stays inside an id.</summary>
+    public async Task HandlePathAsync(HttpContext context)
+    {
+        var rawTarget = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? context.Request.Path.Value ?? "/";
+        var query = rawTarget.IndexOf('?', StringComparison.Ordinal);
+        var path = query >= 0 ? rawTarget[..query] : rawTarget;
+        var segments = path.Split('/', StringSplitOptions.RemoveEmptyEntries).Select(Uri.UnescapeDataString).ToArray();
+        var service = segments.ElementAtOrDefault(0) ?? "";
+        var method = segments.ElementAtOrDefault(1) ?? "";
+        if (Find(service, method, out var code, out var error) is not { } descriptor)
+        {
+            await FailAsync(context, service, method, code!, error!);
+            return;
+        }
+
+        await InvokeAsync(context, descriptor, () => BindPath(descriptor, segments[2..], context.RequestAborted));
+    }
+
+    private static MethodDescriptor? Find(string service, string method, out string? code, out string? error)
+    {
+        code = error = null;
+        if (Catalog.TryFind(service, method, out var serviceDescriptor, out var methodDescriptor))
+        {
+            return methodDescriptor;
+        }
+
+        if (serviceDescriptor is null)
+        {
+            code = ErrorCodes.UnknownService;
+            error = $"Unknown service '{service}'. Services: {string.Join(", ", Catalog.Services.Select(s => s.Name))}.";
+        }
+        else
+        {
+            code = ErrorCodes.UnknownMethod;
+            error = $"Service '{service}' has no method '{method}'. Methods: {string.Join(", ", serviceDescriptor.Methods.Select(m => m.Name))}.";
+        }
+
+        return null;
+    }
+
+    private async Task InvokeAsync(HttpContext context, MethodDescriptor descriptor, Func<object?[]> bind)
+    {
+        if (keys.Refusal(context) is { } refusal)
+        {
+            var message = refusal == ErrorCodes.Unauthorized
+                ? "This node requires an API key: send Authorization: Bearer <admin.apiKey>."
+                : "The API key is wrong.";
+            await FailAsync(context, descriptor.Service, descriptor.Name, refusal, message);
+            return;
+        }
+
+        try
+        {
+            var arguments = bind();
+            var implementation = services.GetRequiredService(descriptor.Method.DeclaringType!);
+            var task = (Task)descriptor.Method.Invoke(implementation, arguments)!;
+            await task;
+            var result = descriptor.ResultType == "none" ? null : task.GetType().GetProperty("Result")!.GetValue(task);
+            metrics.ApiCall(descriptor.Service, descriptor.Name, "ok");
+            AdminLog.Called(logger, descriptor.Service, descriptor.Name, "ok");
+            await context.Response.WriteAsJsonAsync(new { result }, context.RequestAborted);
+        }
+        catch (ServiceException e)
+        {
+            await FailAsync(context, descriptor.Service, descriptor.Name, e.Code, e.Message);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            var inner = e is System.Reflection.TargetInvocationException { InnerException: { } ie } ? ie : e;
+            if (inner is ServiceException se)
+            {
+                await FailAsync(context, descriptor.Service, descriptor.Name, se.Code, se.Message);
+                return;
+            }
+
+            AdminLog.CallFailed(logger, inner, descriptor.Service, descriptor.Name);
+            await FailAsync(context, descriptor.Service, descriptor.Name, ErrorCodes.Internal, "The node failed to handle the call; its log has the details.");
+        }
+    }
+
+    private Task FailAsync(HttpContext context, string service, string method, string code, string message)
+    {
+        // Unknown names are not used as labels: a scanner must not be able to grow the metric without bound.
+        var known = code is not (ErrorCodes.UnknownService or ErrorCodes.UnknownMethod);
+        metrics.ApiCall(known ? service : "unknown", known ? method : "unknown", code);
+        AdminLog.Called(logger, service, method, code);
+        return ErrorBody.WriteAsync(context, code, message);
+    }
+
+    private static async Task<JsonElement> ReadBodyAsync(HttpContext context, int limit)
+    {
+        using var buffer = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        int read;
+        while ((read = await context.Request.Body.ReadAsync(chunk, context.RequestAborted)) > 0)
+        {
+            if (buffer.Length + read > limit)
+            {
+                throw new ServiceException(ErrorCodes.MessageTooLarge, $"The request body is larger than {limit} bytes.");
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        if (buffer.Length == 0)
+        {
+            return JsonSerializer.SerializeToElement(new { });
+        }
+
+        using var document = JsonDocument.Parse(buffer.GetBuffer().AsMemory(0, (int)buffer.Length));
+        return document.RootElement.ValueKind == JsonValueKind.Object
+            ? document.RootElement.Clone()
+            : throw new ServiceException(ErrorCodes.MalformedJson, "The body must be a JSON object of parameters, for example {\"userId\": \"1\"}.");
+    }
+
+    private static object?[] BindJson(MethodDescriptor descriptor, JsonElement body, CancellationToken cancellationToken)
+    {
+        foreach (var property in body.EnumerateObject())
+        {
+            if (descriptor.Parameters.All(p => p.Name != property.Name))
+            {
+                throw new ServiceException(ErrorCodes.InvalidArgument,
+                    $"{descriptor.Service}.{descriptor.Name} has no parameter '{property.Name}'. Parameters: {ParameterList(descriptor)}.");
+            }
+        }
+
+        var arguments = new object?[descriptor.Parameters.Count + 1];
+        for (var i = 0; i < descriptor.Parameters.Count; i++)
+        {
+            var parameter = descriptor.Parameters[i];
+            if (!body.TryGetProperty(parameter.Name, out var value) || value.ValueKind == JsonValueKind.Null)
+            {
+                throw new ServiceException(ErrorCodes.InvalidArgument, $"{parameter.Name} is required.");
+            }
+
+            arguments[i] = parameter.Type == "json" ? value : value.ValueKind switch
+            {
+                JsonValueKind.String => value.GetString(),
+                JsonValueKind.Number => value.GetRawText(), // a number is a valid id, as in socket-push
+                _ => throw new ServiceException(ErrorCodes.InvalidArgument, $"{parameter.Name} must be a string or a number."),
+            };
+        }
+
+        arguments[^1] = cancellationToken;
+        return arguments;
+    }
+
+    private static object?[] BindPath(MethodDescriptor descriptor, string[] values, CancellationToken cancellationToken)
+    {
+        if (values.Length != descriptor.Parameters.Count)
+        {
+            throw new ServiceException(ErrorCodes.InvalidArgument,
+                $"{descriptor.Service}/{descriptor.Name} takes {descriptor.Parameters.Count} path parameter(s) ({ParameterList(descriptor)}), got {values.Length}.");
+        }
+
+        var arguments = new object?[values.Length + 1];
+        for (var i = 0; i < values.Length; i++)
+        {
+            var parameter = descriptor.Parameters[i];
+            arguments[i] = parameter.Type == "json" ? ParseJsonParameter(parameter.Name, values[i]) : values[i];
+        }
+
+        arguments[^1] = cancellationToken;
+        return arguments;
+    }
+
+    private static JsonElement ParseJsonParameter(string name, string text)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(text);
+            return document.RootElement.Clone();
+        }
+        catch (JsonException e)
+        {
+            throw new ServiceException(ErrorCodes.MalformedJson,
+                $"{name} must be URL-encoded JSON (a string is written with quotes, e.g. %22hello%22): {e.Message}");
+        }
+    }
+
+    private static string ParameterList(MethodDescriptor descriptor) =>
+        descriptor.Parameters.Count == 0 ? "none" : string.Join(", ", descriptor.Parameters.Select(p => p.Name));
+}

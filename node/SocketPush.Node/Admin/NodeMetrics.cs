@@ -1,0 +1,84 @@
+using Prometheus;
+using SocketPush.Node.Client;
+
+namespace SocketPush.Node.Admin;
+
+/// <summary>
+/// The node's Prometheus metrics. Each node has its own registry (not prometheus-net's static default), so
+/// several nodes in one process, as in the tests, keep their figures apart.
+/// </summary>
+internal sealed class NodeMetrics
+{
+    private readonly Gauge _connections;
+    private readonly Counter _published;
+    private readonly Counter _delivered;
+    private readonly Histogram _deliveryLatency;
+    private readonly Counter _apiCalls;
+    private readonly Counter _rejectedConnections;
+    private readonly Counter _slowConsumersClosed;
+
+    public NodeMetrics()
+    {
+        Registry = Metrics.NewCustomRegistry();
+        DotNetStats.Register(Registry);
+        var factory = Metrics.WithCustomRegistry(Registry);
+        _connections = factory.CreateGauge("socketpush_connections", "Open client connections by transport.", "transport");
+        _published = factory.CreateCounter("socketpush_messages_published_total", "Messages accepted by user.publish and channel.publish.", "kind");
+        _delivered = factory.CreateCounter("socketpush_messages_delivered_total", "Messages handed to client connections.", "kind");
+        _deliveryLatency = factory.CreateHistogram(
+            "socketpush_delivery_latency_seconds",
+            "Time from accepting a publish to writing it to a client connection.",
+            new HistogramConfiguration
+            {
+                LabelNames = ["kind"],
+                Buckets = Histogram.ExponentialBuckets(0.000_05, 2, 16),
+            });
+        _apiCalls = factory.CreateCounter("socketpush_api_calls_total", "Management API calls by service, method and result code.", "service", "method", "code");
+        _rejectedConnections = factory.CreateCounter("socketpush_connections_rejected_total", "Client connections refused, by reason.", "reason");
+        _slowConsumersClosed = factory.CreateCounter("socketpush_slow_consumers_closed_total", "Connections closed because their send queue was full.");
+
+        // Export every label combination from the start, so dashboards and rate() see zeros instead of gaps.
+        foreach (var transport in Enum.GetValues<ClientTransport>())
+        {
+            _connections.WithLabels(TransportLabel(transport)).Set(0);
+        }
+
+        foreach (var kind in new[] { "user", "channel" })
+        {
+            _published.WithLabels(kind);
+            _delivered.WithLabels(kind);
+            _deliveryLatency.WithLabels(kind);
+        }
+    }
+
+    public CollectorRegistry Registry { get; }
+
+    public void ConnectionOpened(ClientTransport transport) => _connections.WithLabels(TransportLabel(transport)).Inc();
+
+    public void ConnectionClosed(ClientTransport transport) => _connections.WithLabels(TransportLabel(transport)).Dec();
+
+    public void ConnectionRejected(string reason) => _rejectedConnections.WithLabels(reason).Inc();
+
+    public void Published(string kind) => _published.WithLabels(kind).Inc();
+
+    public void Delivered(string kind, int connections, TimeSpan latency)
+    {
+        if (connections > 0)
+        {
+            _delivered.WithLabels(kind).Inc(connections);
+            _deliveryLatency.WithLabels(kind).Observe(latency.TotalSeconds, connections);
+        }
+    }
+
+    public void ApiCall(string service, string method, string code) => _apiCalls.WithLabels(service, method, code).Inc();
+
+    public void SlowConsumerClosed() => _slowConsumersClosed.Inc();
+
+    private static string TransportLabel(ClientTransport transport) => transport switch
+    {
+        ClientTransport.WebSockets => "websockets",
+        ClientTransport.ServerSentEvents => "signalr_sse",
+        ClientTransport.LongPolling => "long_polling",
+        _ => "sse",
+    };
+}

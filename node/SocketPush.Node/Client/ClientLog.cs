@@ -1,0 +1,29 @@
+namespace SocketPush.Node.Client;
+
+/// <summary>Log messages of the client port: connections, authentication, slow consumers.</summary>
+internal static partial class ClientLog
+{
+    [LoggerMessage(EventId = 100, Level = LogLevel.Debug, Message = "User {UserId} connected over {Transport} ({ConnectionId})")]
+    public static partial void Connected(ILogger logger, string userId, ClientTransport transport, string connectionId);
+
+    [LoggerMessage(EventId = 101, Level = LogLevel.Debug, Message = "User {UserId} disconnected ({ConnectionId})")]
+    public static partial void Disconnected(ILogger logger, string userId, string connectionId);
+
+    [LoggerMessage(EventId = 102, Level = LogLevel.Information, Message = "Refused a client connection: {Reason}")]
+    public static partial void Refused(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 103, Level = LogLevel.Information, Message = "Closed connection {ConnectionId}: it did not authenticate within {Timeout}")]
+    public static partial void AuthenticationTimedOut(ILogger logger, string connectionId, TimeSpan timeout);
+
+    [LoggerMessage(EventId = 104, Level = LogLevel.Warning, Message = "Closed connection {ConnectionId} of user {UserId}: {Reason}")]
+    public static partial void Closed(ILogger logger, string connectionId, string userId, string reason);
+
+    [LoggerMessage(EventId = 105, Level = LogLevel.Information, Message = "User {UserId} stayed offline for {Timeout}; unsubscribed from all channels")]
+    public static partial void OfflineUserUnsubscribed(ILogger logger, string userId, TimeSpan timeout);
+
+    [LoggerMessage(EventId = 106, Level = LogLevel.Warning, Message = "Could not unsubscribe offline user {UserId}")]
+    public static partial void OfflineCleanupFailed(ILogger logger, Exception exception, string userId);
+
+    [LoggerMessage(EventId = 107, Level = LogLevel.Warning, Message = "Delivery to SignalR connections failed")]
+    public static partial void HubDeliveryFailed(ILogger logger, Exception exception);
+}

@@ -1,0 +1,105 @@
+using Microsoft.AspNetCore.Http.Connections;
+using Microsoft.AspNetCore.Http.Connections.Features;
+using Microsoft.AspNetCore.SignalR;
+using SocketPush.Node.Admin;
+using SocketPush.Node.Configuration;
+
+namespace SocketPush.Node.Client;
+
+/// <summary>
+/// The SignalR hub at <c>/push</c>. A client authenticates with <c>userId</c> and <c>sessionId</c> in the query
+/// string, or, as in socket-push, by calling <see cref="Authenticate"/> within <c>options.authenticationTimeout</c>.
+/// </summary>
+internal sealed class PushHub(
+    ClientAuthenticator authenticator,
+    ConnectionRegistry registry,
+    LiveConfig config,
+    NodeMetrics metrics,
+    TimeProvider time,
+    ILogger<PushHub> logger) : Hub
+{
+    private const string ConnectionKey = "socketpush.connection";
+    private const string AuthenticationTimerKey = "socketpush.authenticationTimer";
+
+    public override async Task OnConnectedAsync()
+    {
+        var query = Context.GetHttpContext()?.Request.Query;
+        var userId = query?["userId"].ToString();
+        var sessionId = query?["sessionId"].ToString();
+        if (!string.IsNullOrEmpty(userId) || !string.IsNullOrEmpty(sessionId))
+        {
+            await RegisterAsync(userId, sessionId);
+            return;
+        }
+
+        var context = Context;
+        var timeout = config.Options.AuthenticationTimeout;
+        Context.Items[AuthenticationTimerKey] = time.CreateTimer(
+            _ =>
+            {
+                metrics.ConnectionRejected("authentication_timeout");
+                ClientLog.AuthenticationTimedOut(logger, context.ConnectionId, timeout);
+                context.Abort();
+            },
+            null,
+            timeout,
+            Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>Authenticates a connection opened without credentials; returns the userId.</summary>
+    public async Task<string> Authenticate(string userId, string sessionId)
+    {
+        if (Context.Items.ContainsKey(ConnectionKey))
+        {
+            throw new HubException("This connection is already authenticated.");
+        }
+
+        await RegisterAsync(userId, sessionId);
+        StopAuthenticationTimer();
+        return userId;
+    }
+
+    public override Task OnDisconnectedAsync(Exception? exception)
+    {
+        StopAuthenticationTimer();
+        if (Context.Items.TryGetValue(ConnectionKey, out var value) && value is HubClientConnection connection)
+        {
+            registry.Remove(connection);
+            ClientLog.Disconnected(logger, connection.UserId, connection.Id);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private async Task RegisterAsync(string? userId, string? sessionId)
+    {
+        if (await authenticator.ProblemAsync(userId, sessionId, Context.ConnectionAborted) is { } problem)
+        {
+            metrics.ConnectionRejected("authorization_failed");
+            ClientLog.Refused(logger, problem);
+            // HubException's message reaches the client even without detailed errors.
+            throw new HubException(ClientAuthenticator.Failure);
+        }
+
+        var connection = new HubClientConnection(Context, userId!, TransportOf(Context));
+        Context.Items[ConnectionKey] = connection;
+        registry.Add(connection);
+        ClientLog.Connected(logger, connection.UserId, connection.Transport, connection.Id);
+    }
+
+    private void StopAuthenticationTimer()
+    {
+        if (Context.Items.Remove(AuthenticationTimerKey, out var timer))
+        {
+            ((ITimer)timer!).Dispose();
+        }
+    }
+
+    private static ClientTransport TransportOf(HubCallerContext context) =>
+        context.Features.Get<IHttpTransportFeature>()?.TransportType switch
+        {
+            HttpTransportType.ServerSentEvents => ClientTransport.ServerSentEvents,
+            HttpTransportType.LongPolling => ClientTransport.LongPolling,
+            _ => ClientTransport.WebSockets,
+        };
+}

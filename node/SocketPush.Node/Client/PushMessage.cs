@@ -1,0 +1,94 @@
+using System.Buffers;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+
+namespace SocketPush.Node.Client;
+
+/// <summary>
+/// One published message on its way to connections. Each wire form is built once per message, not once per
+/// connection: the SSE line as UTF-8 bytes, and the hub argument as plain CLR values that both the JSON and
+/// the MessagePack hub protocols can write.
+/// </summary>
+internal sealed class PushMessage
+{
+    private byte[]? _sseFrame;
+    private Dictionary<string, object?>? _hubArgument;
+
+    public PushMessage(string kind, string? channelId, JsonElement data, long publishedTimestamp)
+    {
+        Kind = kind;
+        ChannelId = channelId;
+        // A clone outlives the request whose JSON document the element may point into.
+        Data = data.Clone();
+        PublishedTimestamp = publishedTimestamp;
+    }
+
+    /// <summary><c>user</c> or <c>channel</c>.</summary>
+    public string Kind { get; }
+
+    public string? ChannelId { get; }
+
+    public JsonElement Data { get; }
+
+    /// <summary>When the publish was accepted, from <see cref="TimeProvider.GetTimestamp"/>.</summary>
+    public long PublishedTimestamp { get; }
+
+    /// <summary>The complete SSE event: <c>event: message</c> and one <c>data:</c> line of JSON.</summary>
+    public byte[] SseFrame => _sseFrame ??= BuildSseFrame();
+
+    public Dictionary<string, object?> HubArgument => _hubArgument ??= BuildHubArgument();
+
+    private byte[] BuildSseFrame()
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        buffer.Write("event: message\ndata: "u8);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            WriteEnvelope(writer);
+        }
+
+        buffer.Write("\n\n"u8);
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private void WriteEnvelope(Utf8JsonWriter writer)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("kind"u8, Kind);
+        if (ChannelId is not null)
+        {
+            writer.WriteString("channelId"u8, ChannelId);
+        }
+
+        writer.WritePropertyName("data"u8);
+        // The data is valid JSON already (it was parsed on the way in), so it is copied, not re-encoded.
+        writer.WriteRawValue(JsonMarshal.GetRawUtf8Value(Data), skipInputValidation: true);
+        writer.WriteEndObject();
+    }
+
+    private Dictionary<string, object?> BuildHubArgument()
+    {
+        var argument = new Dictionary<string, object?>(3, StringComparer.Ordinal) { ["kind"] = Kind };
+        if (ChannelId is not null)
+        {
+            argument["channelId"] = ChannelId;
+        }
+
+        argument["data"] = ToPlainValue(Data);
+        return argument;
+    }
+
+    /// <summary>JSON as dictionaries, arrays and primitives, which every hub protocol can serialize.</summary>
+    internal static object? ToPlainValue(JsonElement element) => element.ValueKind switch
+    {
+        JsonValueKind.Object => element.EnumerateObject().Aggregate(
+            new Dictionary<string, object?>(StringComparer.Ordinal),
+            (map, property) => { map[property.Name] = ToPlainValue(property.Value); return map; }),
+        JsonValueKind.Array => element.EnumerateArray().Select(ToPlainValue).ToArray(),
+        JsonValueKind.String => element.GetString(),
+        JsonValueKind.Number => element.TryGetInt64(out var integer) ? integer : element.GetDouble(),
+        JsonValueKind.True => true,
+        JsonValueKind.False => false,
+        _ => null,
+    };
+}

@@ -1,0 +1,61 @@
+using SocketPush.Client.Services;
+using SocketPush.Node.Admin;
+using SocketPush.Node.Configuration;
+
+namespace SocketPush.Node.Client;
+
+/// <summary><c>GET /sse?userId=&amp;sessionId=</c>: a plain Server-Sent Events stream for clients without SignalR.</summary>
+internal static class SseEndpoint
+{
+    public static async Task HandleAsync(
+        HttpContext context,
+        ClientAuthenticator authenticator,
+        ConnectionRegistry registry,
+        LiveConfig config,
+        NodeMetrics metrics,
+        TimeProvider time,
+        ILogger<SseClientConnection> logger)
+    {
+        var userId = context.Request.Query["userId"].ToString();
+        var sessionId = context.Request.Query["sessionId"].ToString();
+        if (await authenticator.ProblemAsync(userId, sessionId, context.RequestAborted) is { } problem)
+        {
+            metrics.ConnectionRejected("authorization_failed");
+            ClientLog.Refused(logger, problem);
+            context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+            await context.Response.WriteAsJsonAsync(new ErrorBody(ClientAuthenticator.Failure, ErrorCodes.AuthorizationFailed), context.RequestAborted);
+            return;
+        }
+
+        var options = config.Options;
+        using var connection = new SseClientConnection(context.TraceIdentifier, userId, options.MaxQueuedMessagesPerConnection, metrics, time);
+        context.Response.ContentType = "text/event-stream";
+        context.Response.Headers.CacheControl = "no-cache";
+        context.Response.Headers["X-Accel-Buffering"] = "no";
+
+        // Registered before the headers go out: a client that has seen the response receives every later publish.
+        registry.Add(connection);
+        ClientLog.Connected(logger, userId, connection.Transport, connection.Id);
+        try
+        {
+            await context.Response.Body.FlushAsync(context.RequestAborted);
+            await connection.PumpAsync(context.Response.Body, options.SseKeepAliveInterval, context.RequestAborted);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException)
+        {
+            // The client went away mid-write.
+        }
+        finally
+        {
+            registry.Remove(connection);
+            if (connection.AbortReason is { } reason)
+            {
+                ClientLog.Closed(logger, connection.Id, userId, reason);
+            }
+            else
+            {
+                ClientLog.Disconnected(logger, userId, connection.Id);
+            }
+        }
+    }
+}

@@ -1,0 +1,196 @@
+using System.Globalization;
+using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
+using YamlDotNet.RepresentationModel;
+using YamlDotNet.Serialization;
+using YamlDotNet.Serialization.NamingConventions;
+
+namespace SocketPush.Node.Configuration;
+
+/// <summary>A configuration that cannot be used; the message names the key (and line, when known).</summary>
+internal sealed class ConfigException(string message) : Exception(message);
+
+/// <summary>Reads <c>config.yml</c>, applies command-line flags over it and validates the result.</summary>
+internal static class ConfigLoader
+{
+    /// <summary>The file read when <c>--config</c> is not given.</summary>
+    public const string DefaultPath = "config.yml";
+
+    private static readonly Dictionary<string, Action<NodeConfig, string>> Flags = new(StringComparer.Ordinal)
+    {
+        ["--node-id"] = (c, v) => c.Node.Id = v,
+        ["--client-port"] = (c, v) => c.Node.ClientPort = ParsePort("--client-port", v),
+        ["--admin-port"] = (c, v) => c.Admin.Port = ParsePort("--admin-port", v),
+        ["--cluster-port"] = (c, v) => c.Node.ClusterPort = ParsePort("--cluster-port", v),
+        ["--seeds"] = (c, v) => c.Cluster.Seeds = [.. v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)],
+    };
+
+    /// <summary>Loads the config file named by <c>--config</c> (or <c>config.yml</c> if present) and applies the flags.</summary>
+    public static NodeConfig Load(IReadOnlyList<string> args)
+    {
+        var flags = ParseFlags(args);
+        string? path = flags.TryGetValue("--config", out var explicitPath) ? explicitPath : null;
+        if (path is not null && !File.Exists(path))
+        {
+            throw new ConfigException($"--config: the file '{path}' does not exist.");
+        }
+
+        path ??= File.Exists(DefaultPath) ? DefaultPath : null;
+        var config = path is null ? new NodeConfig() : Parse(File.ReadAllText(path), path);
+        foreach (var (flag, value) in flags)
+        {
+            if (flag != "--config")
+            {
+                Flags[flag](config, value);
+            }
+        }
+
+        var problems = ConfigValidator.Validate(config);
+        if (problems.Count > 0)
+        {
+            var yaml = path is null ? null : File.ReadAllText(path);
+            throw new ConfigException(string.Join(Environment.NewLine, problems.Select(p => Describe(p, yaml, path))));
+        }
+
+        return config;
+    }
+
+    /// <summary>Parses YAML text into a config without validating it.</summary>
+    public static NodeConfig Parse(string yaml, string sourceName)
+    {
+        var deserializer = new DeserializerBuilder()
+            .WithNamingConvention(CamelCaseNamingConvention.Instance)
+            .WithTypeConverter(new DurationConverter())
+            .Build();
+        try
+        {
+            return deserializer.Deserialize<NodeConfig?>(yaml) ?? new NodeConfig();
+        }
+        catch (YamlException e)
+        {
+            var reason = e.InnerException?.Message ?? e.Message;
+            var unknown = System.Text.RegularExpressions.Regex.Match(reason, "Property '(?<key>[^']+)' not found on type");
+            if (unknown.Success)
+            {
+                reason = $"unknown key '{unknown.Groups["key"].Value}' (see config.yml in the repository for every key)";
+            }
+
+            throw new ConfigException($"{sourceName} line {e.Start.Line}, column {e.Start.Column}: {reason}");
+        }
+    }
+
+    private static Dictionary<string, string> ParseFlags(IReadOnlyList<string> args)
+    {
+        var flags = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i < args.Count; i++)
+        {
+            var arg = args[i];
+            var eq = arg.IndexOf('=', StringComparison.Ordinal);
+            var name = eq > 0 ? arg[..eq] : arg;
+            if (name != "--config" && !Flags.ContainsKey(name))
+            {
+                throw new ConfigException($"unknown argument '{arg}'. Flags: --config, {string.Join(", ", Flags.Keys)}.");
+            }
+
+            if (eq > 0)
+            {
+                flags[name] = arg[(eq + 1)..];
+            }
+            else if (i + 1 < args.Count)
+            {
+                flags[name] = args[++i];
+            }
+            else
+            {
+                throw new ConfigException($"{name} needs a value.");
+            }
+        }
+
+        return flags;
+    }
+
+    private static int ParsePort(string flag, string value) =>
+        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var port)
+            ? port
+            : throw new ConfigException($"{flag}: '{value}' is not a port number.");
+
+    private static string Describe(ConfigProblem problem, string? yaml, string? path)
+    {
+        var line = yaml is null ? null : FindLine(yaml, problem.Key);
+        return line is null
+            ? $"{problem.Key}: {problem.Message}"
+            : $"{problem.Key} ({path} line {line}): {problem.Message}";
+    }
+
+    /// <summary>The line of a dotted key such as <c>options.maxMessageBytes</c>, if the YAML spells it out.</summary>
+    internal static long? FindLine(string yaml, string dottedKey)
+    {
+        try
+        {
+            var stream = new YamlStream();
+            stream.Load(new StringReader(yaml));
+            YamlNode? node = stream.Documents.Count > 0 ? stream.Documents[0].RootNode : null;
+            YamlScalarNode? key = null;
+            foreach (var part in dottedKey.Split('.'))
+            {
+                if (node is not YamlMappingNode mapping)
+                {
+                    return null;
+                }
+
+                var entry = mapping.Children.FirstOrDefault(c => c.Key is YamlScalarNode s && string.Equals(s.Value, part, StringComparison.OrdinalIgnoreCase));
+                key = entry.Key as YamlScalarNode;
+                node = entry.Value;
+            }
+
+            return key?.Start.Line;
+        }
+        catch (YamlException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Durations are written <c>500ms</c>, <c>10s</c>, <c>5m</c>, <c>1h</c>, or a bare number of seconds.</summary>
+    private sealed class DurationConverter : IYamlTypeConverter
+    {
+        public bool Accepts(Type type) => type == typeof(TimeSpan);
+
+        public object ReadYaml(IParser parser, Type type, ObjectDeserializer rootDeserializer)
+        {
+            var scalar = parser.Consume<Scalar>();
+            return TryParse(scalar.Value, out var value)
+                ? value
+                : throw new YamlException(scalar.Start, scalar.End, $"'{scalar.Value}' is not a duration (write 500ms, 10s, 5m or 1h).");
+        }
+
+        public void WriteYaml(IEmitter emitter, object? value, Type type, ObjectSerializer serializer) =>
+            emitter.Emit(new Scalar(Format((TimeSpan)value!)));
+
+        private static string Format(TimeSpan value) => $"{value.TotalMilliseconds.ToString(CultureInfo.InvariantCulture)}ms";
+    }
+
+    internal static bool TryParse(string text, out TimeSpan value)
+    {
+        var units = new (string Suffix, double Milliseconds)[] { ("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000) };
+        foreach (var (suffix, ms) in units)
+        {
+            if (text.EndsWith(suffix, StringComparison.Ordinal)
+                && double.TryParse(text[..^suffix.Length], NumberStyles.Float, CultureInfo.InvariantCulture, out var n)
+                && n >= 0 && double.IsFinite(n))
+            {
+                value = TimeSpan.FromMilliseconds(n * ms);
+                return true;
+            }
+        }
+
+        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && seconds >= 0 && double.IsFinite(seconds))
+        {
+            value = TimeSpan.FromSeconds(seconds);
+            return true;
+        }
+
+        value = default;
+        return false;
+    }
+}

@@ -1,0 +1,68 @@
+using System.Net;
+
+namespace SocketPush.Node.Configuration;
+
+/// <summary>One thing wrong with a config: the dotted key and why.</summary>
+internal sealed record ConfigProblem(string Key, string Message);
+
+/// <summary>Checks a config for values the node cannot run with.</summary>
+internal static class ConfigValidator
+{
+    private const int MaxMessageBytesLimit = 16 * 1024 * 1024;
+
+    public static IReadOnlyList<ConfigProblem> Validate(NodeConfig config)
+    {
+        var problems = new List<ConfigProblem>();
+        void Require(bool ok, string key, string message)
+        {
+            if (!ok)
+            {
+                problems.Add(new ConfigProblem(key, message));
+            }
+        }
+
+        Require(SocketPush.Client.Services.Ids.Problem("userId", config.Node.Id) is null, "node.id",
+            $"'{config.Node.Id}' is not a valid node id (1–128 of A-Z a-z 0-9 . _ : @ -).");
+        Require(IPAddress.TryParse(config.Node.BindAddress, out _), "node.bindAddress", $"'{config.Node.BindAddress}' is not an IP address.");
+        Require(IPAddress.TryParse(config.Admin.BindAddress, out _), "admin.bindAddress", $"'{config.Admin.BindAddress}' is not an IP address.");
+        Require(IsPort(config.Node.ClientPort), "node.clientPort", $"{config.Node.ClientPort} is not a port (0–65535).");
+        Require(IsPort(config.Node.ClusterPort), "node.clusterPort", $"{config.Node.ClusterPort} is not a port (0–65535).");
+        Require(IsPort(config.Admin.Port), "admin.port", $"{config.Admin.Port} is not a port (0–65535).");
+        Require(config.Node.AdvertisedClientUrl.Length == 0 || Uri.TryCreate(config.Node.AdvertisedClientUrl, UriKind.Absolute, out _),
+            "node.advertisedClientUrl", $"'{config.Node.AdvertisedClientUrl}' is not an absolute URL.");
+        // The two ports share one server and are told apart by local port, so they must differ.
+        Require(config.Node.ClientPort == 0 || config.Node.ClientPort != config.Admin.Port,
+            "admin.port", "the admin port must differ from node.clientPort.");
+        Require(config.Admin.ApiKey.Length == 0 || config.Admin.ApiKey.Length >= 16, "admin.apiKey", "an API key needs at least 16 characters.");
+        Require(config.Admin.ApiKey.Length > 0 || !AdminBeyondLoopback(config), "admin.apiKey",
+            $"is empty while admin.bindAddress {config.Admin.BindAddress} is reachable from other machines; "
+            + "set admin.apiKey, or bind the admin port to 127.0.0.1.");
+        Require(config.Options.AuthenticationTimeout > TimeSpan.Zero, "options.authenticationTimeout", "must be greater than 0.");
+        Require(config.Options.RemoveUserAfterDisconnectTimeout >= TimeSpan.Zero, "options.removeUserAfterDisconnectTimeout", "must be 0 (off) or more.");
+        Require(config.Options.MaxMessageBytes is > 0 and <= MaxMessageBytesLimit, "options.maxMessageBytes",
+            $"{config.Options.MaxMessageBytes} is out of range (1–{MaxMessageBytesLimit}).");
+        Require(config.Options.MaxQueuedMessagesPerConnection is > 0 and <= 1_000_000, "options.maxQueuedMessagesPerConnection",
+            $"{config.Options.MaxQueuedMessagesPerConnection} is out of range (1–1000000).");
+        Require(config.Options.SseKeepAliveInterval >= TimeSpan.FromSeconds(1), "options.sseKeepAliveInterval", "must be at least 1s.");
+        Require(Enum.TryParse<LogLevel>(config.Logging.Level, ignoreCase: true, out _), "logging.level",
+            $"'{config.Logging.Level}' is not one of Trace, Debug, Information, Warning, Error, Critical, None.");
+        foreach (var seed in config.Cluster.Seeds)
+        {
+            Require(IsEndpoint(seed), "cluster.seeds", $"'{seed}' is not host:port.");
+        }
+
+        return problems;
+    }
+
+    /// <summary>True when the admin port would be reachable from other machines.</summary>
+    public static bool AdminBeyondLoopback(NodeConfig config) =>
+        IPAddress.TryParse(config.Admin.BindAddress, out var address) && !IPAddress.IsLoopback(address);
+
+    private static bool IsPort(int port) => port is >= 0 and <= 65535;
+
+    private static bool IsEndpoint(string value)
+    {
+        var colon = value.LastIndexOf(':');
+        return colon > 0 && int.TryParse(value.AsSpan(colon + 1), out var port) && port is > 0 and <= 65535;
+    }
+}

@@ -1,0 +1,95 @@
+namespace SocketPush.Node.Configuration;
+
+/// <summary>The whole configuration of a node, as read from <c>config.yml</c> and the command line.</summary>
+internal sealed class NodeConfig
+{
+    public NodeSection Node { get; set; } = new();
+
+    public AdminSection Admin { get; set; } = new();
+
+    public ClusterSection Cluster { get; set; } = new();
+
+    public ClientOptions Options { get; set; } = new();
+
+    public LoggingSection Logging { get; set; } = new();
+}
+
+/// <summary>Identity of the node and where clients reach it.</summary>
+internal sealed class NodeSection
+{
+    /// <summary>The node's name in the cluster.</summary>
+    /// <value><c>node-1</c> by default.</value>
+    public string Id { get; set; } = "node-1";
+
+    /// <summary>The address the client and cluster ports bind to.</summary>
+    /// <value><c>127.0.0.1</c> by default.</value>
+    public string BindAddress { get; set; } = "127.0.0.1";
+
+    /// <summary>The port of the client page, the SignalR hub and the SSE stream.</summary>
+    /// <value>8080 by default; 0 lets the OS pick.</value>
+    public int ClientPort { get; set; } = 8080;
+
+    /// <summary>The UDP port for gossip and the peer data plane.</summary>
+    /// <value>7946 by default; 0 lets the OS pick.</value>
+    public int ClusterPort { get; set; } = 7946;
+
+    /// <summary>The client URL other nodes and <c>user.getFrontendServer</c> hand out.</summary>
+    /// <value>Empty by default, meaning <c>http://{bindAddress}:{clientPort}</c>.</value>
+    public string AdvertisedClientUrl { get; set; } = "";
+}
+
+/// <summary>The management port.</summary>
+internal sealed class AdminSection
+{
+    /// <summary>The address the admin port binds to. Anything beyond loopback requires <see cref="ApiKey"/>.</summary>
+    /// <value><c>127.0.0.1</c> by default.</value>
+    public string BindAddress { get; set; } = "127.0.0.1";
+
+    /// <summary>The port of the management API, UI, metrics and health checks.</summary>
+    /// <value>8181 by default; 0 lets the OS pick.</value>
+    public int Port { get; set; } = 8181;
+
+    /// <summary>When set, every management call needs <c>Authorization: Bearer &lt;key&gt;</c>.</summary>
+    /// <value>Empty by default (no key; only allowed on loopback).</value>
+    public string ApiKey { get; set; } = "";
+}
+
+/// <summary>How this node finds and talks to its peers.</summary>
+internal sealed class ClusterSection
+{
+    /// <summary>host:port of cluster ports to join through.</summary>
+    /// <value>Empty by default: a cluster of one.</value>
+    public List<string> Seeds { get; set; } = [];
+}
+
+/// <summary>Limits and timeouts of client sessions and messages (socket-push's <c>options</c>).</summary>
+internal sealed class ClientOptions
+{
+    /// <summary>How long a connection may stay open without authenticating.</summary>
+    /// <value>10 seconds by default.</value>
+    public TimeSpan AuthenticationTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long after a user's last connection closes the user is unsubscribed from all channels.</summary>
+    /// <value>60 seconds by default; 0 disables the cleanup.</value>
+    public TimeSpan RemoveUserAfterDisconnectTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>The largest message accepted by publish, in bytes of its JSON text.</summary>
+    /// <value>65536 by default.</value>
+    public int MaxMessageBytes { get; set; } = 65536;
+
+    /// <summary>Messages queued for one slow SSE connection before it is closed.</summary>
+    /// <value>1024 by default.</value>
+    public int MaxQueuedMessagesPerConnection { get; set; } = 1024;
+
+    /// <summary>How often an idle SSE stream gets a comment line, so proxies keep it open.</summary>
+    /// <value>15 seconds by default.</value>
+    public TimeSpan SseKeepAliveInterval { get; set; } = TimeSpan.FromSeconds(15);
+}
+
+/// <summary>Log output.</summary>
+internal sealed class LoggingSection
+{
+    /// <summary>The minimum level written: Trace, Debug, Information, Warning, Error, Critical or None.</summary>
+    /// <value><c>Information</c> by default.</value>
+    public string Level { get; set; } = "Information";
+}

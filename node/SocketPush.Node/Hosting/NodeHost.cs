@@ -1,0 +1,189 @@
+using System.Net;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.FileProviders;
+using Prometheus;
+using SocketPush.Client.Services;
+using SocketPush.Node.Admin;
+using SocketPush.Node.Client;
+using SocketPush.Node.Configuration;
+using SocketPush.Node.Services;
+
+namespace SocketPush.Node.Hosting;
+
+/// <summary>
+/// One running node: a Kestrel server with the client and admin ports, each port its own pipeline.
+/// Used by Program and, in-process, by the tests.
+/// </summary>
+internal sealed class NodeHost : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly HealthState _health;
+
+    private NodeHost(WebApplication app, NodeIdentity identity, HealthState health)
+    {
+        _app = app;
+        Identity = identity;
+        _health = health;
+    }
+
+    public NodeIdentity Identity { get; }
+
+    public IServiceProvider Services => _app.Services;
+
+    public static async Task<NodeHost> StartAsync(NodeConfig config, TimeProvider? time = null, Action<ILoggingBuilder>? logging = null, CancellationToken cancellationToken = default)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            ContentRootPath = AppContext.BaseDirectory,
+            WebRootPath = Path.Combine(AppContext.BaseDirectory, "wwwroot"),
+        });
+        ConfigureLogging(builder.Logging, config, logging);
+
+        ListenOptions? clientListen = null;
+        ListenOptions? adminListen = null;
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Listen(IPAddress.Parse(config.Node.BindAddress), config.Node.ClientPort, l => clientListen = l);
+            kestrel.Listen(IPAddress.Parse(config.Admin.BindAddress), config.Admin.Port, l => adminListen = l);
+        });
+
+        var identity = new NodeIdentity(config.Node.Id);
+        var health = new HealthState();
+        RegisterServices(builder.Services, config, identity, health, time ?? TimeProvider.System);
+        builder.Services.AddSignalR().AddMessagePackProtocol();
+
+        var app = builder.Build();
+        var ports = new BoundPorts(() => clientListen!.IPEndPoint!.Port, () => adminListen!.IPEndPoint!.Port);
+        app.MapWhen(c => c.Connection.LocalPort == ports.Admin, admin => ConfigureAdminPort(admin, health));
+        app.MapWhen(c => c.Connection.LocalPort == ports.Client, ConfigureClientPort);
+
+        await app.StartAsync(cancellationToken);
+
+        identity.ClientUrl = config.Node.AdvertisedClientUrl.Length > 0
+            ? config.Node.AdvertisedClientUrl.TrimEnd('/')
+            : $"http://{Format(config.Node.BindAddress)}:{ports.Client}";
+        identity.AdminUrl = $"http://{Format(config.Admin.BindAddress)}:{ports.Admin}";
+        identity.ClusterEndpoint = $"{Format(config.Node.BindAddress)}:{config.Node.ClusterPort}";
+        app.Services.GetRequiredService<OfflineUserCleanup>();
+        health.Ready = true;
+        return new NodeHost(app, identity, health);
+    }
+
+    /// <summary>Completes when the host is asked to stop (SIGTERM, Ctrl+C).</summary>
+    public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) => _app.WaitForShutdownAsync(cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        _health.Ready = false;
+        foreach (var connection in _app.Services.GetRequiredService<ConnectionRegistry>().All().ToList())
+        {
+            connection.Abort("the node is shutting down");
+        }
+
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+
+    private static void RegisterServices(IServiceCollection services, NodeConfig config, NodeIdentity identity, HealthState health, TimeProvider time)
+    {
+        services.AddSingleton(new LiveConfig(config));
+        services.AddSingleton(identity);
+        services.AddSingleton(health);
+        services.AddSingleton(time);
+        services.AddSingleton<NodeMetrics>();
+        services.AddSingleton<PushState>();
+        services.AddSingleton<ConnectionRegistry>();
+        services.AddSingleton<MessageDelivery>();
+        services.AddSingleton<MessageLimit>();
+        services.AddSingleton<ClientAuthenticator>();
+        services.AddSingleton<OfflineUserCleanup>();
+        services.AddSingleton<IAuthService, AuthService>();
+        services.AddSingleton<IUserService, UserService>();
+        services.AddSingleton<IChannelService, ChannelService>();
+        services.AddSingleton<ApiKeyCheck>();
+        services.AddSingleton<ManagementApi>();
+    }
+
+    private static void ConfigureClientPort(IApplicationBuilder client)
+    {
+        UsePages(client, "client");
+        client.UseRouting();
+        client.UseWebSockets();
+        client.UseEndpoints(endpoints =>
+        {
+            endpoints.MapHub<PushHub>("/push");
+            endpoints.MapGet("/sse", SseEndpoint.HandleAsync);
+        });
+    }
+
+    private static void ConfigureAdminPort(IApplicationBuilder admin, HealthState health)
+    {
+        UsePages(admin, "admin");
+        admin.UseMetricServer("/metrics", admin.ApplicationServices.GetRequiredService<NodeMetrics>().Registry);
+        admin.UseRouting();
+        admin.UseEndpoints(endpoints =>
+        {
+            var description = ManagementApi.Describe(ServiceCatalog.Default);
+            endpoints.MapGet("/api", () => Results.Json(description));
+            endpoints.MapPost("/api/{service}/{method}", (HttpContext c, string service, string method, ManagementApi api) => api.HandlePostAsync(c, service, method));
+            endpoints.MapGet("/healthz", () => Results.Json(new { status = "ok" }));
+            endpoints.MapGet("/readyz", () => health.Ready
+                ? Results.Json(new { status = "ready" })
+                : Results.Json(new { status = "not ready" }, statusCode: StatusCodes.Status503ServiceUnavailable));
+            endpoints.MapFallback((HttpContext c, ManagementApi api) => api.HandlePathAsync(c));
+        });
+    }
+
+    private static void UsePages(IApplicationBuilder app, string folder)
+    {
+        var root = Path.Combine(AppContext.BaseDirectory, "wwwroot", folder);
+        if (!Directory.Exists(root))
+        {
+            return;
+        }
+
+        var files = new PhysicalFileProvider(root);
+        app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = files });
+        app.UseStaticFiles(new StaticFileOptions { FileProvider = files });
+    }
+
+    private static void ConfigureLogging(ILoggingBuilder logging, NodeConfig config, Action<ILoggingBuilder>? custom)
+    {
+        logging.ClearProviders();
+        logging.SetMinimumLevel(Enum.Parse<LogLevel>(config.Logging.Level, ignoreCase: true));
+        logging.AddFilter("Microsoft", LogLevel.Warning);
+        logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
+        if (custom is not null)
+        {
+            custom(logging);
+            return;
+        }
+
+        logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+        });
+    }
+
+    private static string Format(string address) =>
+        IPAddress.Parse(address) is { AddressFamily: System.Net.Sockets.AddressFamily.InterNetworkV6 } ? $"[{address}]" : address;
+
+    /// <summary>The ports as bound; read lazily because port 0 is only resolved when the server starts.</summary>
+    private sealed class BoundPorts(Func<int> client, Func<int> admin)
+    {
+        private int _client;
+        private int _admin;
+
+        public int Client => _client != 0 ? _client : _client = client();
+
+        public int Admin => _admin != 0 ? _admin : _admin = admin();
+    }
+}
+
+/// <summary>Whether the node takes traffic: true once started, false from the moment it begins to stop.</summary>
+internal sealed class HealthState
+{
+    public volatile bool Ready;
+}
