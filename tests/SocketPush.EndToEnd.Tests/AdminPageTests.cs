@@ -6,6 +6,8 @@ namespace SocketPush.EndToEnd.Tests;
 [Collection(NodeCollection.Name)]
 public sealed class AdminPageTests(NodeFixture fixture, ITestOutputHelper output) : PageTest(fixture, output)
 {
+    private const string ApiKey = "e2e-management-key-0123456789";
+
     [Fact]
     public async Task ThePageHasAFormForEveryMethodOfApiAndNothingElse()
     {
@@ -101,35 +103,41 @@ public sealed class AdminPageTests(NodeFixture fixture, ITestOutputHelper output
     }
 
     [Fact]
-    public async Task WithAnApiKeyThePageAsksForItAndKeepsIt()
+    public async Task WithAnApiKeyThePageAsksForItSendsItAndKeepsIt()
     {
-        await using var node = await NodeProcess.StartAsync("e2e-keyed", "apiKey: e2e-secret-key");
-        var admin = await Chromium.OpenAsync(Context, node.AdminUrl, Output);
-        await Expect(admin.GetByTestId("api-status")).ToHaveAttributeAsync("data-state", "error");
-        await Expect(admin.GetByTestId("api-status")).ToContainTextAsync("API key");
-        await Expect(admin.Locator("form.method")).ToHaveCountAsync(0);
+        await using var node = await NodeProcess.StartAsync("e2e-keyed", $"apiKey: {ApiKey}");
+        var admin = await OpenAdminAsync(node.AdminUrl);
 
-        await admin.GetByTestId("api-key").FillAsync("e2e-secret-key");
+        // Without the key the node refuses the call, and the page says what to do.
+        var result = await CallInAdminAsync(admin, "auth.set", ("userId", "keyed"), ("sessionId", "s-keyed"));
+        await Expect(result).ToHaveAttributeAsync("data-state", "error");
+        await Expect(result).ToContainTextAsync("401");
+        await Expect(result).ToContainTextAsync("enter it above");
+
+        await admin.GetByTestId("api-key").FillAsync(ApiKey);
         await admin.GetByTestId("save-key").ClickAsync();
         await Expect(admin.GetByTestId("api-status")).ToHaveAttributeAsync("data-state", "ready");
-        var result = await CallInAdminAsync(admin, "auth.set", ("userId", "keyed"), ("sessionId", "s-keyed"));
+        result = await CallInAdminAsync(admin, "auth.set", ("userId", "keyed"), ("sessionId", "s-keyed"));
         await Expect(result).ToHaveAttributeAsync("data-state", "ok");
-
-        using (var api = new AdminApi(node.AdminUrl, "e2e-secret-key"))
+        using (var api = new AdminApi(node.AdminUrl, ApiKey))
         {
             Assert.Equal("keyed", (await api.CallAsync("auth", "check", new { sessionId = "s-keyed" })).GetString());
         }
 
-        // The key stays in this browser: a reload needs no typing.
+        // The key stays in this browser: after a reload a call needs no typing.
         await admin.ReloadAsync();
-        await Expect(admin.GetByTestId("api-key")).ToHaveValueAsync("e2e-secret-key");
         await Expect(admin.GetByTestId("api-status")).ToHaveAttributeAsync("data-state", "ready");
+        await Expect(admin.GetByTestId("api-key")).ToHaveValueAsync(ApiKey);
+        result = await CallInAdminAsync(admin, "auth.check", ("sessionId", "s-keyed"));
+        AssertSameJson("""{"result": "keyed"}""", await result.Locator("pre").TextContentAsync());
 
         // A wrong key is the node's 403, shown as such.
-        await admin.GetByTestId("api-key").FillAsync("wrong-key");
+        await admin.GetByTestId("api-key").FillAsync("wrong-key-of-enough-length");
         await admin.GetByTestId("save-key").ClickAsync();
-        await Expect(admin.GetByTestId("api-status")).ToHaveAttributeAsync("data-state", "error");
-        await Expect(admin.GetByTestId("api-status")).ToContainTextAsync("403");
+        result = await CallInAdminAsync(admin, "auth.check", ("sessionId", "s-keyed"));
+        await Expect(result).ToHaveAttributeAsync("data-state", "error");
+        await Expect(result).ToContainTextAsync("403");
+        await Expect(result).ToContainTextAsync("refused this API key");
     }
 
     // The node keeps no promised order for a list; compare as a set.

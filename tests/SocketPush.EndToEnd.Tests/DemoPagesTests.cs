@@ -63,12 +63,16 @@ public sealed partial class DemoPagesTests(NodeFixture fixture, ITestOutputHelpe
             await Expect(tab.GetByTestId("message-count")).ToHaveTextAsync("2");
         }
 
+        await ScreenshotAsync(tabs[1], "client-two-messages");
+        await ScreenshotAsync(admin, "admin-after-publish");
+
         // A third tab with a wrong session is refused, and says so.
         var intruder = await OpenClientAsync();
         await ConnectAsync(intruder, "1", "not-the-session");
         await Expect(intruder.GetByTestId("status")).ToHaveAttributeAsync("data-state", "error");
         await Expect(intruder.GetByTestId("status")).ToContainTextAsync("Authorization failed");
         await Expect(intruder.GetByTestId("connect")).ToBeEnabledAsync();
+        await ScreenshotAsync(intruder, "client-wrong-session");
 
         // The refused tab does not count: the next publish still reaches exactly the two tabs.
         var secondPublish = await CallInAdminAsync(admin, "user.publish", ("userId", "1"), ("message", "\"second\""));

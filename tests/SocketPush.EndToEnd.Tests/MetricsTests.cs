@@ -20,14 +20,14 @@ public sealed class MetricsTests(NodeFixture fixture, ITestOutputHelper output)
         Assert.True(exitCode == 0, $"promtool check metrics exited with {exitCode}:\n{promtoolOutput}");
     }
 
-    // A user connection with the official .NET client, a user and a channel publish delivered to it.
+    // A connection of the official .NET client, and a user and a channel publish delivered to it.
     private async Task GenerateTrafficAsync()
     {
         const string userId = "metrics-user";
         const string sessionId = "s-metrics";
         await fixture.Api.CallAsync("auth", "set", new { userId, sessionId });
         await using var connection = new HubConnectionBuilder()
-            .WithUrl(new Uri(fixture.Node.ClientUrl, $"/push?userId={userId}&sessionId={sessionId}"))
+            .WithUrl(new Uri(fixture.Node.ClientUrl, "/push"))
             .Build();
         var received = new List<JsonElement>();
         var both = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -43,7 +43,7 @@ public sealed class MetricsTests(NodeFixture fixture, ITestOutputHelper output)
             }
         });
         await connection.StartAsync();
-        // Returns once the node has checked the session and registered the connection.
+        // socket-push's way: authenticate after connecting; the answer comes once the connection is registered.
         Assert.Equal(userId, await connection.InvokeAsync<string>("Authenticate", userId, sessionId));
 
         await fixture.Api.CallAsync("channel", "subscribe", new { userId, channelId = "metrics" });

@@ -42,6 +42,19 @@ public abstract class PageTest(NodeFixture fixture, ITestOutputHelper output) : 
 
     private protected Task<IPage> OpenClientAsync() => Chromium.OpenAsync(Context, Fixture.Node.ClientUrl, Output);
 
+    /// <summary>
+    /// Saves what the page shows as a PNG when SOCKETPUSH_SCREENSHOTS names a folder, to look at the pages as a
+    /// person sees them; does nothing otherwise.
+    /// </summary>
+    private protected static async Task ScreenshotAsync(IPage page, string name)
+    {
+        if (Environment.GetEnvironmentVariable("SOCKETPUSH_SCREENSHOTS") is { Length: > 0 } folder)
+        {
+            Directory.CreateDirectory(folder);
+            await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(folder, name + ".png"), FullPage = true });
+        }
+    }
+
     /// <summary>Fills a method's form on the management page, clicks Call and returns the result element.</summary>
     private protected static async Task<ILocator> CallInAdminAsync(IPage admin, string method, params (string Name, string Value)[] parameters)
     {
