@@ -1,5 +1,12 @@
 using SocketPush.Node.Configuration;
+using SocketPush.Node.Generators;
 using SocketPush.Node.Hosting;
+
+// A tool, not a node: it reads a running node's /api and writes PHP classes, then exits.
+if (args is ["generate-php", .. var generatorArgs])
+{
+    return await PhpClientGenerator.RunAsync(generatorArgs);
+}
 
 NodeConfig config;
 try

@@ -46,6 +46,12 @@ internal static class ConfigValidator
         Require(config.Options.SseKeepAliveInterval >= TimeSpan.FromSeconds(1), "options.sseKeepAliveInterval", "must be at least 1s.");
         Require(Enum.TryParse<LogLevel>(config.Logging.Level, ignoreCase: true, out _), "logging.level",
             $"'{config.Logging.Level}' is not one of Trace, Debug, Information, Warning, Error, Critical, None.");
+        foreach (var origin in config.Options.AllowedOrigins)
+        {
+            Require(Uri.TryCreate(origin, UriKind.Absolute, out var uri) && uri.AbsolutePath == "/", "options.allowedOrigins",
+                $"'{origin}' is not an origin (scheme://host[:port]).");
+        }
+
         foreach (var seed in config.Cluster.Seeds)
         {
             Require(IsEndpoint(seed), "cluster.seeds", $"'{seed}' is not host:port.");

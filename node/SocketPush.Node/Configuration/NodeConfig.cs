@@ -81,6 +81,10 @@ internal sealed class ClientOptions
     /// <value>1024 by default.</value>
     public int MaxQueuedMessagesPerConnection { get; set; } = 1024;
 
+    /// <summary>Origins of pages allowed to connect to the client port from another site (CORS), e.g. <c>https://example.com</c>.</summary>
+    /// <value>Empty by default, meaning any origin: clients prove who they are with their session, not with cookies.</value>
+    public List<string> AllowedOrigins { get; set; } = [];
+
     /// <summary>How often an idle SSE stream gets a comment line, so proxies keep it open.</summary>
     /// <value>15 seconds by default.</value>
     public TimeSpan SseKeepAliveInterval { get; set; } = TimeSpan.FromSeconds(15);

@@ -52,6 +52,7 @@ internal sealed class NodeHost : IAsyncDisposable
         var health = new HealthState();
         RegisterServices(builder.Services, config, identity, health, time ?? TimeProvider.System);
         builder.Services.AddSignalR().AddMessagePackProtocol();
+        builder.Services.AddCors();
 
         var app = builder.Build();
         var ports = new BoundPorts(() => clientListen!.IPEndPoint!.Port, () => adminListen!.IPEndPoint!.Port);
@@ -85,7 +86,7 @@ internal sealed class NodeHost : IAsyncDisposable
         await _app.DisposeAsync();
     }
 
-    private static void RegisterServices(IServiceCollection services, NodeConfig config, NodeIdentity identity, HealthState health, TimeProvider time)
+    internal static void RegisterServices(IServiceCollection services, NodeConfig config, NodeIdentity identity, HealthState health, TimeProvider time)
     {
         services.AddSingleton(new LiveConfig(config));
         services.AddSingleton(identity);
@@ -109,6 +110,13 @@ internal sealed class NodeHost : IAsyncDisposable
     {
         UsePages(client, "client");
         client.UseRouting();
+        var config = client.ApplicationServices.GetRequiredService<LiveConfig>();
+        client.UseCors(cors => cors
+            .SetIsOriginAllowed(origin => config.Options.AllowedOrigins.Count == 0
+                || config.Options.AllowedOrigins.Any(o => string.Equals(o.TrimEnd('/'), origin, StringComparison.OrdinalIgnoreCase)))
+            .AllowAnyHeader()
+            .WithMethods("GET", "POST")
+            .AllowCredentials());
         client.UseWebSockets();
         client.UseEndpoints(endpoints =>
         {
@@ -131,7 +139,8 @@ internal sealed class NodeHost : IAsyncDisposable
             endpoints.MapGet("/readyz", () => health.Ready
                 ? Results.Json(new { status = "ready" })
                 : Results.Json(new { status = "not ready" }, statusCode: StatusCodes.Status503ServiceUnavailable));
-            endpoints.MapFallback((HttpContext c, ManagementApi api) => api.HandlePathAsync(c));
+            // Not MapFallback's default pattern: it skips paths that look like files, and ids may contain dots.
+            endpoints.MapFallback("{**path}", (HttpContext c, ManagementApi api) => api.HandlePathAsync(c));
         });
     }
 

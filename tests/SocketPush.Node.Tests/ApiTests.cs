@@ -1,0 +1,203 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using SocketPush.Client.Services;
+
+namespace SocketPush.Node.Tests;
+
+/// <summary>The management API over real HTTP: both forms, the description, and every kind of bad input.</summary>
+public sealed class ApiTests : IAsyncLifetime
+{
+    private TestNode _node = null!;
+
+    public async Task InitializeAsync() => _node = await TestNode.StartAsync(c => c.Options.MaxMessageBytes = 1000);
+
+    public async Task DisposeAsync() => await _node.DisposeAsync();
+
+    private async Task<(HttpStatusCode Status, JsonElement Body)> GetAsync(string path)
+    {
+        using var response = await _node.Admin.GetAsync(path);
+        return (response.StatusCode, await response.Content.ReadFromJsonAsync<JsonElement>());
+    }
+
+    private async Task<(HttpStatusCode Status, JsonElement Body)> PostAsync(string path, string body, string? apiKey = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        if (apiKey is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+        }
+
+        using var response = await _node.Admin.SendAsync(request);
+        return (response.StatusCode, await response.Content.ReadFromJsonAsync<JsonElement>());
+    }
+
+    [Fact]
+    public async Task Api_describes_every_method_of_every_service_interface()
+    {
+        var (status, api) = await GetAsync("/api");
+        Assert.Equal(HttpStatusCode.OK, status);
+        foreach (var service in ServiceCatalog.Default.Services)
+        {
+            var methods = api.GetProperty(service.Name);
+            Assert.Equal(service.Methods.Select(m => m.Name).Order(), methods.EnumerateObject().Select(p => p.Name).Order());
+            foreach (var method in service.Methods)
+            {
+                var described = methods.GetProperty(method.Name);
+                Assert.Equal(method.Description, described.GetProperty("description").GetString());
+                Assert.Equal(method.Parameters.Select(p => $"{p.Name}:{p.Type}"),
+                    described.GetProperty("params").EnumerateArray().Select(p => $"{p.GetProperty("name").GetString()}:{p.GetProperty("type").GetString()}"));
+            }
+        }
+
+        Assert.Equal(
+            """[{"name":"userId","type":"string"},{"name":"message","type":"json"}]""",
+            api.GetProperty("user").GetProperty("publish").GetProperty("params").GetRawText());
+    }
+
+    [Fact]
+    public async Task Both_forms_reach_the_same_services()
+    {
+        Assert.Equal(JsonValueKind.Null, (await GetAsync("/auth/set/1/test")).Body.GetProperty("result").ValueKind);
+        Assert.Equal("1", (await PostAsync("/api/auth/check", """{"sessionId":"test"}""")).Body.GetProperty("result").GetString());
+        Assert.Equal("1", (await GetAsync("/auth/check/test")).Body.GetProperty("result").GetString());
+
+        await GetAsync("/channel/subscribe/1/news%2Fsport");
+        await PostAsync("/api/channel/subscribe", """{"userId":1,"channelId":"a"}""");
+        Assert.Equal("""["a","news/sport"]""", (await GetAsync("/channel/getSubscriptions/1")).Body.GetProperty("result").GetRawText());
+        Assert.Equal("""["1"]""", (await PostAsync("/api/channel/getSubscribers", """{"channelId":"news/sport"}""")).Body.GetProperty("result").GetRawText());
+        Assert.Equal(0, (await GetAsync("/user/publish/1/%7B%22a%22%3A%22%2541%22%7D")).Body.GetProperty("result").GetInt32());
+        Assert.Equal(_node.ClientUrl, (await GetAsync("/user/getFrontendServer/1")).Body.GetProperty("result").GetString());
+    }
+
+    [Theory]
+    [InlineData("/nope/set/1/2", HttpStatusCode.NotFound, ErrorCodes.UnknownService)]
+    [InlineData("/auth/nope/1", HttpStatusCode.NotFound, ErrorCodes.UnknownMethod)]
+    [InlineData("/auth/set/1", HttpStatusCode.BadRequest, ErrorCodes.InvalidArgument)]
+    [InlineData("/auth/set/1/2/3", HttpStatusCode.BadRequest, ErrorCodes.InvalidArgument)]
+    [InlineData("/auth/set/bad%20id/2", HttpStatusCode.BadRequest, ErrorCodes.InvalidArgument)]
+    [InlineData("/user/publish/1/not-json", HttpStatusCode.BadRequest, ErrorCodes.MalformedJson)]
+    [InlineData("/auth/check/unknown", HttpStatusCode.Forbidden, ErrorCodes.AuthorizationFailed)]
+    [InlineData("/favicon.ico", HttpStatusCode.NotFound, ErrorCodes.UnknownService)]
+    [InlineData("/auth/check/no.such.session", HttpStatusCode.Forbidden, ErrorCodes.AuthorizationFailed)]
+    public async Task Bad_calls_in_the_path_form_get_a_json_error(string path, HttpStatusCode status, string code)
+    {
+        var (actual, body) = await GetAsync(path);
+        Assert.Equal(status, actual);
+        Assert.Equal(code, body.GetProperty("code").GetString());
+        Assert.False(string.IsNullOrWhiteSpace(body.GetProperty("error").GetString()));
+    }
+
+    [Theory]
+    [InlineData("/api/nope/set", "{}", HttpStatusCode.NotFound, ErrorCodes.UnknownService)]
+    [InlineData("/api/user/nope", "{}", HttpStatusCode.NotFound, ErrorCodes.UnknownMethod)]
+    [InlineData("/api/auth/set", """{"userId":"1"}""", HttpStatusCode.BadRequest, ErrorCodes.InvalidArgument)]
+    [InlineData("/api/auth/set", """{"userId":"1","sessionId":"s","extra":1}""", HttpStatusCode.BadRequest, ErrorCodes.InvalidArgument)]
+    [InlineData("/api/auth/set", """{"userId":{"a":1},"sessionId":"s"}""", HttpStatusCode.BadRequest, ErrorCodes.InvalidArgument)]
+    [InlineData("/api/channel/subscribe", """{"userId":"1","channelId":"bad channel"}""", HttpStatusCode.BadRequest, ErrorCodes.InvalidArgument)]
+    [InlineData("/api/user/publish", """{"userId":"1","message":""", HttpStatusCode.BadRequest, ErrorCodes.MalformedJson)]
+    [InlineData("/api/user/publish", "[1,2]", HttpStatusCode.BadRequest, ErrorCodes.MalformedJson)]
+    [InlineData("/api/user/publish", """{"userId":"1"}""", HttpStatusCode.BadRequest, ErrorCodes.InvalidArgument)]
+    public async Task Bad_calls_in_the_json_form_get_a_json_error(string path, string body, HttpStatusCode status, string code)
+    {
+        var (actual, answer) = await PostAsync(path, body);
+        Assert.Equal(status, actual);
+        Assert.Equal(code, answer.GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task Oversize_messages_get_413_in_both_forms()
+    {
+        var big = new string('x', 1000);
+        var (status, body) = await PostAsync("/api/user/publish", JsonSerializer.Serialize(new { userId = "1", message = big }));
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, status);
+        Assert.Equal(ErrorCodes.MessageTooLarge, body.GetProperty("code").GetString());
+        Assert.Contains("maxMessageBytes", body.GetProperty("error").GetString(), StringComparison.Ordinal);
+
+        (status, body) = await GetAsync($"/channel/publish/c/{Uri.EscapeDataString(JsonSerializer.Serialize(big))}");
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, status);
+        Assert.Equal(ErrorCodes.MessageTooLarge, body.GetProperty("code").GetString());
+
+        // A body far beyond the limit is refused before it is read whole.
+        (status, body) = await PostAsync("/api/user/publish", JsonSerializer.Serialize(new { userId = "1", message = new string('y', 200_000) }));
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, status);
+
+        (status, _) = await PostAsync("/api/user/publish", JsonSerializer.Serialize(new { userId = "1", message = new string('x', 998) }));
+        Assert.Equal(HttpStatusCode.OK, status);
+    }
+
+    [Fact]
+    public async Task Health_endpoints_answer()
+    {
+        Assert.Equal("ok", (await GetAsync("/healthz")).Body.GetProperty("status").GetString());
+        Assert.Equal("ready", (await GetAsync("/readyz")).Body.GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task Metrics_count_publishes_and_deliveries()
+    {
+        await _node.CallAsync("auth", "set", new { userId = "1", sessionId = "s" });
+        using var sse = await _node.Client.GetAsync("/sse?userId=1&sessionId=s", HttpCompletionOption.ResponseHeadersRead);
+        await _node.CallAsync("user", "publish", new { userId = "1", message = 1 });
+        await _node.CallAsync("user", "publish", new { userId = "2", message = 1 });
+
+        await Eventually.TrueAsync(async () =>
+        {
+            var text = await _node.Admin.GetStringAsync("/metrics");
+            return text.Contains("socketpush_messages_published_total{kind=\"user\"} 2", StringComparison.Ordinal)
+                && text.Contains("socketpush_messages_delivered_total{kind=\"user\"} 1", StringComparison.Ordinal)
+                && text.Contains("socketpush_connections{transport=\"sse\"} 1", StringComparison.Ordinal)
+                && text.Contains("socketpush_delivery_latency_seconds_count{kind=\"user\"} 1", StringComparison.Ordinal);
+        }, "the metrics show 2 publishes, 1 delivery and 1 SSE connection");
+    }
+}
+
+/// <summary>A node with <c>admin.apiKey</c> set.</summary>
+public sealed class ApiKeyTests : IAsyncLifetime
+{
+    private const string Key = "0123456789abcdef-key";
+    private TestNode _node = null!;
+
+    public async Task InitializeAsync() => _node = await TestNode.StartAsync(c => c.Admin.ApiKey = Key);
+
+    public async Task DisposeAsync() => await _node.DisposeAsync();
+
+    [Theory]
+    [InlineData(null, HttpStatusCode.Unauthorized, ErrorCodes.Unauthorized)]
+    [InlineData("wrong-key-wrong-key", HttpStatusCode.Forbidden, ErrorCodes.Forbidden)]
+    [InlineData(Key, HttpStatusCode.OK, null)]
+    public async Task Every_management_call_needs_the_key(string? key, HttpStatusCode status, string? code)
+    {
+        foreach (var request in new[]
+        {
+            new HttpRequestMessage(HttpMethod.Get, "/auth/set/1/test"),
+            new HttpRequestMessage(HttpMethod.Post, "/api/auth/set") { Content = JsonContent.Create(new { userId = "1", sessionId = "test" }) },
+        })
+        {
+            if (key is not null)
+            {
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+            }
+
+            using var response = await _node.Admin.SendAsync(request);
+            Assert.Equal(status, response.StatusCode);
+            if (code is not null)
+            {
+                var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+                Assert.Equal(code, body.GetProperty("code").GetString());
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Description_health_and_metrics_stay_open()
+    {
+        foreach (var path in new[] { "/api", "/healthz", "/readyz", "/metrics" })
+        {
+            using var response = await _node.Admin.GetAsync(path);
+            Assert.True(response.IsSuccessStatusCode, $"{path} answered {(int)response.StatusCode}");
+        }
+    }
+}

@@ -1,0 +1,143 @@
+using SocketPush.Node.Configuration;
+
+namespace SocketPush.Node.Tests;
+
+public sealed class ConfigTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("socketpush-config-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string Write(string yaml)
+    {
+        var path = Path.Combine(_dir, "config.yml");
+        File.WriteAllText(path, yaml);
+        return path;
+    }
+
+    [Fact]
+    public void The_repository_default_config_is_valid_and_matches_the_built_in_defaults()
+    {
+        var repoConfig = Path.Combine(RepositoryRoot(), "config.yml");
+        var loaded = ConfigLoader.Load(["--config", repoConfig]);
+        var builtIn = new NodeConfig();
+
+        Assert.Equal(builtIn.Node.ClientPort, loaded.Node.ClientPort);
+        Assert.Equal(8080, loaded.Node.ClientPort);
+        Assert.Equal(8181, loaded.Admin.Port);
+        Assert.Equal(7946, loaded.Node.ClusterPort);
+        Assert.Equal("127.0.0.1", loaded.Node.BindAddress);
+        Assert.Equal(builtIn.Options.AuthenticationTimeout, loaded.Options.AuthenticationTimeout);
+        Assert.Equal(builtIn.Options.RemoveUserAfterDisconnectTimeout, loaded.Options.RemoveUserAfterDisconnectTimeout);
+        Assert.Equal(65536, loaded.Options.MaxMessageBytes);
+    }
+
+    [Fact]
+    public void Durations_and_nested_sections_are_read()
+    {
+        var config = ConfigLoader.Load(["--config", Write("""
+            node:
+              id: edge-7
+            options:
+              authenticationTimeout: 1500ms
+              removeUserAfterDisconnectTimeout: 2m
+              maxMessageBytes: 1024
+            cluster:
+              seeds: [10.0.0.1:7946, "10.0.0.2:7946"]
+            """)]);
+
+        Assert.Equal("edge-7", config.Node.Id);
+        Assert.Equal(TimeSpan.FromMilliseconds(1500), config.Options.AuthenticationTimeout);
+        Assert.Equal(TimeSpan.FromMinutes(2), config.Options.RemoveUserAfterDisconnectTimeout);
+        Assert.Equal(1024, config.Options.MaxMessageBytes);
+        Assert.Equal(["10.0.0.1:7946", "10.0.0.2:7946"], config.Cluster.Seeds);
+    }
+
+    [Fact]
+    public void Flags_override_the_file()
+    {
+        var config = ConfigLoader.Load([
+            "--config", Write("node:\n  clientPort: 9000\n"),
+            "--client-port", "9100", "--admin-port=9101", "--cluster-port", "9102", "--node-id", "n2", "--seeds", "127.0.0.1:1,127.0.0.1:2",
+        ]);
+
+        Assert.Equal(9100, config.Node.ClientPort);
+        Assert.Equal(9101, config.Admin.Port);
+        Assert.Equal(9102, config.Node.ClusterPort);
+        Assert.Equal("n2", config.Node.Id);
+        Assert.Equal(["127.0.0.1:1", "127.0.0.1:2"], config.Cluster.Seeds);
+    }
+
+    [Fact]
+    public void A_bad_value_is_refused_with_its_key_and_line()
+    {
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Load(["--config", Write("options:\n  maxMessageBytes: -5\n")]));
+        Assert.Contains("options.maxMessageBytes", e.Message, StringComparison.Ordinal);
+        Assert.Contains("line 2", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_unknown_key_is_refused_by_name_and_line()
+    {
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Load(["--config", Write("options:\n  maxMessageByte: 5\n")]));
+        Assert.Contains("'maxMessageByte'", e.Message, StringComparison.Ordinal);
+        Assert.Contains("line 2", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("options:\n  authenticationTimeout: soon\n", "soon")]
+    [InlineData("node:\n  clientPort: eighty\n", "line 2")]
+    [InlineData("node: [unclosed\n", "line")]
+    public void Unparseable_files_are_refused_with_the_position(string yaml, string expected)
+    {
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Load(["--config", Write(yaml)]));
+        Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_admin_port_beyond_loopback_without_api_key_is_refused_and_says_why()
+    {
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Load(["--config", Write("admin:\n  bindAddress: 0.0.0.0\n")]));
+        Assert.Contains("admin.apiKey", e.Message, StringComparison.Ordinal);
+        Assert.Contains("0.0.0.0", e.Message, StringComparison.Ordinal);
+
+        var withKey = ConfigLoader.Load(["--config", Write("admin:\n  bindAddress: 0.0.0.0\n  apiKey: 0123456789abcdef0123\n")]);
+        Assert.Equal("0.0.0.0", withKey.Admin.BindAddress);
+    }
+
+    [Theory]
+    [InlineData("--client-port", "70000", "node.clientPort")]
+    [InlineData("--client-port", "x", "--client-port")]
+    [InlineData("--seeds", "nohost", "cluster.seeds")]
+    [InlineData("--node-id", "bad id", "node.id")]
+    public void Bad_flags_are_refused_by_name(string flag, string value, string named)
+    {
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Load(["--config", Write(""), flag, value]));
+        Assert.Contains(named, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Unknown_flags_and_missing_files_are_refused()
+    {
+        Assert.Contains("--port", Assert.Throws<ConfigException>(() => ConfigLoader.Load(["--port", "1"])).Message, StringComparison.Ordinal);
+        Assert.Contains("does not exist", Assert.Throws<ConfigException>(() => ConfigLoader.Load(["--config", Path.Combine(_dir, "none.yml")])).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Same_client_and_admin_port_is_refused()
+    {
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Load(["--config", Write(""), "--client-port", "9000", "--admin-port", "9000"]));
+        Assert.Contains("admin.port", e.Message, StringComparison.Ordinal);
+    }
+
+    private static string RepositoryRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "SocketPush.sln")))
+        {
+            dir = dir.Parent;
+        }
+
+        return dir?.FullName ?? throw new InvalidOperationException("SocketPush.sln not found above the test binaries.");
+    }
+}

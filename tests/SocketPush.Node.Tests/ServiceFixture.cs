@@ -1,0 +1,53 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+using SocketPush.Client.Services;
+using SocketPush.Node.Client;
+using SocketPush.Node.Configuration;
+using SocketPush.Node.Hosting;
+using SocketPush.Node.Services;
+
+namespace SocketPush.Node.Tests;
+
+/// <summary>The node's services wired exactly as the host wires them, without ports, on a fake clock.</summary>
+internal sealed class ServiceFixture : IDisposable
+{
+    private readonly ServiceProvider _provider;
+
+    public ServiceFixture(Action<NodeConfig>? configure = null)
+    {
+        Config = new NodeConfig();
+        configure?.Invoke(Config);
+        var services = new ServiceCollection();
+        services.AddSingleton(typeof(Microsoft.Extensions.Logging.ILogger<>), typeof(NullLogger<>));
+        services.AddSignalR();
+        var identity = new NodeIdentity(Config.Node.Id) { ClientUrl = "http://127.0.0.1:8080" };
+        NodeHost.RegisterServices(services, Config, identity, new HealthState(), Time);
+        _provider = services.BuildServiceProvider();
+    }
+
+    public NodeConfig Config { get; }
+
+    public FakeTimeProvider Time { get; } = new(DateTimeOffset.Parse("2026-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+
+    public IAuthService Auth => _provider.GetRequiredService<IAuthService>();
+
+    public IUserService User => _provider.GetRequiredService<IUserService>();
+
+    public IChannelService Channel => _provider.GetRequiredService<IChannelService>();
+
+    public ConnectionRegistry Registry => _provider.GetRequiredService<ConnectionRegistry>();
+
+    public T Get<T>()
+        where T : notnull => _provider.GetRequiredService<T>();
+
+    public void Dispose() => _provider.Dispose();
+}
+
+/// <summary>A connection with no transport behind it, for registry bookkeeping in unit tests.</summary>
+internal sealed class RecordingConnection(string id, string userId) : ClientConnection(id, userId, ClientTransport.WebSockets)
+{
+    public string? AbortedBecause { get; private set; }
+
+    public override void Abort(string reason) => AbortedBecause = reason;
+}

@@ -1,0 +1,101 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.AspNetCore.SignalR.Client;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using SocketPush.Node.Configuration;
+using SocketPush.Node.Hosting;
+
+namespace SocketPush.Node.Tests;
+
+/// <summary>A real node on loopback ports the OS picked, plus helpers to call it as a backend and a client would.</summary>
+internal sealed class TestNode : IAsyncDisposable
+{
+    private TestNode(NodeHost host)
+    {
+        Host = host;
+        Admin = new HttpClient { BaseAddress = new Uri(host.Identity.AdminUrl) };
+        Client = new HttpClient { BaseAddress = new Uri(host.Identity.ClientUrl), Timeout = Timeout.InfiniteTimeSpan };
+    }
+
+    public NodeHost Host { get; }
+
+    public HttpClient Admin { get; }
+
+    public HttpClient Client { get; }
+
+    public string ClientUrl => Host.Identity.ClientUrl;
+
+    public static async Task<TestNode> StartAsync(Action<NodeConfig>? configure = null)
+    {
+        var config = new NodeConfig();
+        config.Node.ClientPort = 0;
+        config.Admin.Port = 0;
+        config.Node.ClusterPort = 0;
+        configure?.Invoke(config);
+        Assert.Empty(ConfigValidator.Validate(config));
+        var host = await NodeHost.StartAsync(config, logging: l => l.SetMinimumLevel(LogLevel.Warning));
+        return new TestNode(host);
+    }
+
+    public T Service<T>()
+        where T : notnull => Host.Services.GetRequiredService<T>();
+
+    /// <summary>Calls <c>POST /api/{service}/{method}</c> and returns the result, failing the test on an error answer.</summary>
+    public async Task<JsonElement> CallAsync(string service, string method, object parameters)
+    {
+        using var response = await Admin.PostAsJsonAsync($"/api/{service}/{method}", parameters);
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.True(response.IsSuccessStatusCode, $"{service}.{method} answered {(int)response.StatusCode}: {body}");
+        return body.GetProperty("result");
+    }
+
+    public HubConnection Hub(string userId, string sessionId, Microsoft.AspNetCore.Http.Connections.HttpTransportType transport, bool messagePack = false)
+    {
+        var builder = new HubConnectionBuilder()
+            .WithUrl($"{ClientUrl}/push?userId={Uri.EscapeDataString(userId)}&sessionId={Uri.EscapeDataString(sessionId)}", transport);
+        if (messagePack)
+        {
+            builder.AddMessagePackProtocol();
+        }
+
+        return builder.Build();
+    }
+
+    /// <summary>
+    /// SignalR completes the client's start before the hub's OnConnectedAsync has run, so a test that publishes
+    /// right after connecting first waits until the node has registered the connections.
+    /// </summary>
+    public Task WaitForConnectionsAsync(string userId, int count) =>
+        Eventually.TrueAsync(
+            () => Service<SocketPush.Node.Client.ConnectionRegistry>().ConnectionsOf(userId).Length == count,
+            $"user {userId} has {count} connection(s) on the node");
+
+    public async ValueTask DisposeAsync()
+    {
+        Admin.Dispose();
+        Client.Dispose();
+        await Host.DisposeAsync();
+    }
+}
+
+/// <summary>Waits for a condition instead of sleeping: polls until it holds or the timeout passes.</summary>
+internal static class Eventually
+{
+    public static async Task TrueAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
+    {
+        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(10));
+        while (!await condition())
+        {
+            if (cts.IsCancellationRequested)
+            {
+                Assert.Fail($"Timed out waiting until {what}.");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(20), CancellationToken.None);
+        }
+    }
+
+    public static Task TrueAsync(Func<bool> condition, string what, TimeSpan? timeout = null) =>
+        TrueAsync(() => Task.FromResult(condition()), what, timeout);
+}
