@@ -254,6 +254,9 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
             }
         }
 
+        await using var diagnostics = options.TraceDirectory is not null && run.System.Name == SystemNames.SocketPush
+            ? DotNetDiagnostics.Start(server.RootPid, options.TraceDirectory, $"{run.System.Name}-{run.Transport}-{run.Scenario}-{run.N}", TimeSpan.FromSeconds(Math.Max(3, count / rate)), log)
+            : null;
         var publishing = PacedAsync(count, rate, fanOut ? 16 : 64, PublishOne);
         while (!publishing.IsCompleted)
         {
