@@ -194,7 +194,7 @@ internal sealed partial class NodeProcess : IAsyncDisposable
             .ToString();
     }
 
-    private static string NodeDll()
+    internal static string NodeDll()
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "SocketPush.Node.dll");
         return File.Exists(dll)
@@ -204,7 +204,7 @@ internal sealed partial class NodeProcess : IAsyncDisposable
     }
 
     // `dotnet test` tells child processes which host runs them; outside it, the dotnet on PATH.
-    private static string DotnetHost() =>
+    internal static string DotnetHost() =>
         Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
 
     [GeneratedRegex(@"^SOCKETPUSH READY node=(?<node>\S+) client=(?<client>\S+) admin=(?<admin>\S+) cluster=(?<cluster>\S+)$")]
