@@ -1,0 +1,82 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.FileProviders;
+using Microsoft.Extensions.Logging;
+using Microsoft.Playwright;
+
+namespace SocketPush.Client.Tests.Infrastructure;
+
+/// <summary>
+/// What the examples run against: a node, a web site of its own serving examples/browser (another origin than
+/// the node, as a real site would be), and Debian's headless Chromium driven by Playwright.
+/// </summary>
+public sealed class ExampleFixture : IAsyncLifetime
+{
+    private const string ChromiumPath = "/usr/bin/chromium";
+
+    private NodeProcess? _node;
+    private WebApplication? _site;
+    private IPlaywright? _playwright;
+    private IBrowser? _browser;
+
+    internal NodeProcess Node => _node ?? throw new InvalidOperationException("The node has not started.");
+
+    /// <summary>The site serving the pages of examples/browser.</summary>
+    internal Uri SiteUrl { get; private set; } = new("http://127.0.0.1/");
+
+    internal IBrowser Browser => _browser ?? throw new InvalidOperationException("Chromium has not started.");
+
+    public async Task InitializeAsync()
+    {
+        _node = await NodeProcess.StartAsync();
+        _site = await StartSiteAsync(Repository.Path("examples/browser"));
+        SiteUrl = new Uri(_site.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single());
+
+        if (!File.Exists(ChromiumPath))
+        {
+            throw new FileNotFoundException($"{ChromiumPath} is missing: run test.sh, or apt-get install -y chromium.");
+        }
+
+        Assertions.SetDefaultExpectTimeout(15_000);
+        _playwright = await Playwright.CreateAsync();
+        _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = ChromiumPath,
+            Headless = true,
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
+        });
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_browser is not null)
+        {
+            await _browser.DisposeAsync();
+        }
+
+        _playwright?.Dispose();
+        if (_site is not null)
+        {
+            await _site.DisposeAsync();
+        }
+
+        if (_node is not null)
+        {
+            await _node.DisposeAsync();
+        }
+    }
+
+    private static async Task<WebApplication> StartSiteAsync(string root)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        var site = builder.Build();
+        site.UseStaticFiles(new StaticFileOptions { FileProvider = new PhysicalFileProvider(root) });
+        await site.StartAsync();
+        return site;
+    }
+}
