@@ -43,15 +43,23 @@ dotnet test SocketPush.sln --logger "console;verbosity=normal" "$@" 2>&1 | tee "
 status=${PIPESTATUS[0]}
 set -e
 
-# One closing line for the whole solution, summed over the per-assembly summaries of dotnet test.
+# One closing line for the whole solution, summed over the per-assembly summaries of dotnet test
+# (the "Total tests" block of the normal console verbosity, else the one-line "Passed!/Failed!" form).
 awk '
+  /^Total tests: [0-9]+/ { blocks = 1 }
+  /^ +Passed: [0-9]+ *$/ { block_passed += $2 }
+  /^ +Failed: [0-9]+ *$/ { block_failed += $2 }
+  /^ +Skipped: [0-9]+ *$/ { block_skipped += $2 }
   /(Passed|Failed)! +- +Failed: / {
     for (i = 1; i <= NF; i++) {
-      if ($i == "Failed:") failed += $(i + 1)
-      if ($i == "Passed:") passed += $(i + 1)
-      if ($i == "Skipped:") skipped += $(i + 1)
+      if ($i == "Failed:") line_failed += $(i + 1)
+      if ($i == "Passed:") line_passed += $(i + 1)
+      if ($i == "Skipped:") line_skipped += $(i + 1)
     }
   }
-  END { printf "tests: %d passed, %d failed, %d skipped\n", passed, failed, skipped }
+  END {
+    if (blocks) printf "tests: %d passed, %d failed, %d skipped\n", block_passed, block_failed, block_skipped
+    else printf "tests: %d passed, %d failed, %d skipped\n", line_passed, line_failed, line_skipped
+  }
 ' "$log"
 exit "$status"

@@ -152,6 +152,20 @@ public sealed class HubTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Authenticate_confirms_a_connection_authenticated_through_the_query()
+    {
+        await _node.CallAsync("auth", "set", new { userId = "3", sessionId = "s3" });
+        await _node.CallAsync("auth", "set", new { userId = "4", sessionId = "s4" });
+        await using var hub = _node.Hub("3", "s3", HttpTransportType.WebSockets);
+        await hub.StartAsync();
+
+        Assert.Equal("3", await hub.InvokeAsync<string>("Authenticate", "3", "s3"));
+        Assert.Single(_node.Service<SocketPush.Node.Client.ConnectionRegistry>().ConnectionsOf("3"));
+        var other = await Assert.ThrowsAsync<Microsoft.AspNetCore.SignalR.HubException>(() => hub.InvokeAsync<string>("Authenticate", "4", "s4"));
+        Assert.Contains("another user", other.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task User_remove_disconnects_the_users_clients()
     {
         await _node.CallAsync("auth", "set", new { userId = "9", sessionId = "s" });

@@ -247,14 +247,14 @@ internal sealed class SwimCore
     public PushPullMessage OnPushPullRequest(PushPullMessage request)
     {
         _counters.PushPulls++;
-        Merge(request.Members);
+        Merge(request.Members, announceNew: request.Join);
         return new PushPullMessage { Join = false, Members = LocalState() };
     }
 
     public void OnPushPullReply(PushPullMessage reply)
     {
         _counters.PushPulls++;
-        Merge(reply.Members);
+        Merge(reply.Members, announceNew: false);
     }
 
     /// <summary>Announces new metadata under a higher incarnation.</summary>
@@ -581,7 +581,7 @@ internal sealed class SwimCore
 
                 break;
             case AliveMessage alive:
-                ApplyAlive(alive.Name, alive.Address, alive.Incarnation, alive.Meta, raw, fromPushPull: false);
+                ApplyAlive(alive.Name, alive.Address, alive.Incarnation, alive.Meta, raw, quietIfNew: false);
                 break;
             case SuspectMessage suspect:
                 ApplySuspect(suspect.Name, suspect.Incarnation, suspect.From, raw);
@@ -663,7 +663,7 @@ internal sealed class SwimCore
     private static bool IsLive(MemberRecord member) => member.State is MemberState.Alive or MemberState.Suspect;
 
     /// <returns>True when the update changed the table.</returns>
-    private bool ApplyAlive(string name, string address, uint incarnation, byte[] meta, ReadOnlySpan<byte> raw, bool fromPushPull)
+    private bool ApplyAlive(string name, string address, uint incarnation, byte[] meta, ReadOnlySpan<byte> raw, bool quietIfNew)
     {
         if (name == _self.Name)
         {
@@ -710,8 +710,7 @@ internal sealed class SwimCore
             kind = MembershipChangeKind.Updated;
         }
 
-        // What a push-pull taught about a member we never knew, the cluster already knows.
-        if (known || !fromPushPull)
+        if (known || !quietIfNew)
         {
             if (!TryRebroadcastRaw(name, raw))
             {
@@ -856,7 +855,12 @@ internal sealed class SwimCore
         return true;
     }
 
-    private void Merge(MemberRecord[] remote)
+    /// <param name="remote">The peer's full state.</param>
+    /// <param name="announceNew">
+    /// Gossip members we did not know. A joiner's own record is news to the cluster; what a reply
+    /// teaches a joiner, the cluster already knows, and re-gossiping a whole member list would flood it.
+    /// </param>
+    private void Merge(MemberRecord[] remote, bool announceNew)
     {
         foreach (var record in remote)
         {
@@ -869,7 +873,7 @@ internal sealed class SwimCore
             {
                 if (record.State == MemberState.Alive)
                 {
-                    ApplyAlive(record.Name, record.Address, record.Incarnation, record.Meta, default, fromPushPull: true);
+                    ApplyAlive(record.Name, record.Address, record.Incarnation, record.Meta, default, quietIfNew: !announceNew);
                 }
                 else if (!_leaving && record.Incarnation >= _self.Incarnation)
                 {
@@ -882,7 +886,7 @@ internal sealed class SwimCore
             switch (record.State)
             {
                 case MemberState.Alive:
-                    ApplyAlive(record.Name, record.Address, record.Incarnation, record.Meta, default, fromPushPull: true);
+                    ApplyAlive(record.Name, record.Address, record.Incarnation, record.Meta, default, quietIfNew: !announceNew);
                     break;
                 case MemberState.Left:
                     if (current is null)
@@ -904,7 +908,7 @@ internal sealed class SwimCore
                         }
                         else
                         {
-                            ApplyAlive(record.Name, record.Address, record.Incarnation, record.Meta, default, fromPushPull: true);
+                            ApplyAlive(record.Name, record.Address, record.Incarnation, record.Meta, default, quietIfNew: !announceNew);
                         }
                     }
                     else

@@ -49,9 +49,16 @@ internal sealed class PushHub(
     /// <summary>Authenticates a connection opened without credentials; returns the userId.</summary>
     public async Task<string> Authenticate(string userId, string sessionId)
     {
-        if (Context.Items.ContainsKey(ConnectionKey))
+        if (Context.Items.TryGetValue(ConnectionKey, out var value) && value is HubClientConnection existing)
         {
-            throw new HubException("This connection is already authenticated.");
+            // Clients that authenticated through the query may call this to learn that the node has registered
+            // them (SignalR answers the handshake before OnConnectedAsync runs); the same pair is simply confirmed.
+            if (existing.UserId == userId && await authenticator.ProblemAsync(userId, sessionId, Context.ConnectionAborted) is null)
+            {
+                return userId;
+            }
+
+            throw new HubException("This connection is already authenticated as another user.");
         }
 
         await RegisterAsync(userId, sessionId);

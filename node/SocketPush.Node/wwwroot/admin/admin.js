@@ -61,6 +61,13 @@
     return body.text || response.statusText;
   }
 
+  function keyHint(response) {
+    if (response.status === 401) {
+      return ' The node needs its API key: enter it above.';
+    }
+    return response.status === 403 ? ' The node refused this API key: check it above.' : '';
+  }
+
   async function loadApi() {
     setApiStatus('loading', 'Loading /api…');
     let response;
@@ -73,8 +80,7 @@
       return;
     }
     if (!response.ok) {
-      const hint = response.status === 401 || response.status === 403 ? ' Enter the node\'s API key above.' : '';
-      setApiStatus('error', 'GET /api answered ' + response.status + ': ' + errorText(response, body) + '.' + hint);
+      setApiStatus('error', 'GET /api answered ' + response.status + ': ' + errorText(response, body) + '.' + keyHint(response));
       return;
     }
     if (!body.json || typeof body.json !== 'object') {
@@ -232,7 +238,7 @@
       if (response.ok) {
         showResult(output, 'ok', response.status + ' OK', shown);
       } else {
-        showResult(output, 'error', response.status + ' ' + errorText(response, answer), shown);
+        showResult(output, 'error', response.status + ' ' + errorText(response, answer) + keyHint(response), shown);
       }
     } catch (error) {
       showResult(output, 'error', 'Request failed', error.message);

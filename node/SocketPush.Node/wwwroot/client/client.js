@@ -26,9 +26,16 @@
   let connection = null;
   let received = 0;
 
-  function setStatus(state, text) {
+  function setStatus(state, text, detail) {
     status.dataset.state = state;
     status.textContent = text;
+    if (detail) {
+      const small = document.createElement('small');
+      small.className = 'status-detail';
+      small.dataset.testid = 'status-detail';
+      small.textContent = detail;
+      status.append(small);
+    }
   }
 
   function setConnectedControls(active) {
@@ -39,13 +46,14 @@
     }
   }
 
-  function describeError(error) {
+  function showError(error) {
     const text = error && error.message ? error.message : String(error);
     if (/Authorization failed/i.test(text)) {
-      return 'Authorization failed: the server refused this userId and sessionId '
-        + '(set them with auth.set in the management interface). Details: ' + text;
+      setStatus('error', 'Authorization failed: the server refused this userId and sessionId. '
+        + 'Set them with auth.set in the management interface.', text);
+    } else {
+      setStatus('error', 'Error: ' + text);
     }
-    return 'Error: ' + text;
   }
 
   function transportOption(name) {
@@ -110,7 +118,7 @@
       connection = null;
       setConnectedControls(false);
       if (error) {
-        setStatus('error', describeError(error));
+        showError(error);
       } else {
         setStatus('disconnected', 'Disconnected by the server');
       }
@@ -121,15 +129,30 @@
     setStatus('connecting', 'Connecting as user ' + target.userId + '…');
     try {
       await conn.start();
-      // The server may refuse the session right after the handshake; onclose has then already run.
-      if (conn === connection && conn.state === signalR.HubConnectionState.Connected) {
+      await confirmSession(conn, target);
+      if (conn === connection) {
         setStatus('connected', connectedText(target));
       }
     } catch (error) {
       if (conn === connection) {
         connection = null;
         setConnectedControls(false);
-        setStatus('error', describeError(error));
+        showError(error);
+        await conn.stop();
+      }
+    }
+  }
+
+  // start() resolves on the SignalR handshake, before the server has checked the session and registered the
+  // connection. The server dispatches hub calls only after that check, so an answer to one on a connection
+  // that is still open (a result, or a hub error such as "already authenticated") means the session was
+  // accepted and messages can arrive; a refused session closes the connection with "Authorization failed".
+  async function confirmSession(conn, target) {
+    try {
+      await conn.invoke('Authenticate', target.userId, target.sessionId);
+    } catch (error) {
+      if (conn.state !== signalR.HubConnectionState.Connected) {
+        throw error;
       }
     }
   }

@@ -1,0 +1,674 @@
+using System.Buffers;
+using System.Collections;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO.Hashing;
+using System.Text;
+using SocketPush.Gossip.Protocol;
+
+namespace SocketPush.Gossip.Simulation;
+
+/// <summary>
+/// N members of the real <see cref="SwimCore"/> in one process on virtual time. The network loses
+/// and delays datagrams, can split the members in two halves, and members crash and restart.
+/// One thread, one seeded <see cref="Random"/> for the network and one per member: the same
+/// options give the same run.
+/// </summary>
+internal sealed class Simulation
+{
+    private const int PushPullOverhead = 8;
+    private static readonly long TicksPerSecond = TimeSpan.TicksPerSecond;
+
+    private readonly SimulationOptions _options;
+    private readonly SimClock _clock = new();
+    private readonly EventQueue _events = new();
+    private readonly Random _random;
+    private readonly SimNode[] _nodes;
+    private readonly string[] _addresses;
+    private readonly XxHash64 _trace = new();
+    private readonly byte[] _traceHeader = new byte[16];
+    private readonly List<CrashRecord> _crashes = [];
+    private readonly Dictionary<int, CrashRecord> _openCrash = [];
+    private readonly List<UpdateRecord> _updates = [];
+    private readonly Dictionary<string, UpdateRecord> _openUpdateByMember = new(StringComparer.Ordinal);
+    private readonly HashSet<int> _falsePositiveMembers = [];
+    private readonly HashSet<long> _suspicionsOfLive = [];
+    private readonly long _end;
+    private readonly int[] _seeds;
+    private bool _partitioned;
+    private long _datagrams;
+    private long _datagramBytes;
+    private long _pushPullMessages;
+    private long _pushPullBytes;
+    private long _falsePositiveEvents;
+    private long? _healConvergedAt;
+
+    public Simulation(SimulationOptions options)
+    {
+        _options = options;
+        _random = new Random(options.Seed);
+        _end = (long)(options.Seconds * TicksPerSecond);
+        _nodes = new SimNode[options.Nodes];
+        _addresses = new string[options.Nodes];
+        for (var i = 0; i < options.Nodes; i++)
+        {
+            _addresses[i] = "n" + i.ToString(CultureInfo.InvariantCulture);
+        }
+
+        _seeds = [0, 1, 2];
+    }
+
+    public SimulationReport Run()
+    {
+        var wall = Stopwatch.StartNew();
+        CreateMembers();
+        ScheduleScenario();
+        while (_events.Count > 0 && _events.PeekTime <= _end)
+        {
+            var e = _events.Pop();
+            _clock.Now = e.Time;
+            Handle(ref e);
+        }
+
+        _clock.Now = _end;
+        var report = BuildReport();
+        wall.Stop();
+        if (!_options.NoTiming)
+        {
+            report.WallSeconds = wall.Elapsed.TotalSeconds;
+            report.SimulatedSecondsPerWallSecond = _options.Seconds / Math.Max(1e-9, wall.Elapsed.TotalSeconds);
+        }
+
+        return report;
+    }
+
+    // ---- setup ----
+
+    private void CreateMembers()
+    {
+        for (var i = 0; i < _nodes.Length; i++)
+        {
+            _nodes[i] = new SimNode(this, i);
+            _nodes[i].Core = NewCore(i, 0);
+        }
+
+        if (_options.JoinThroughSeeds)
+        {
+            // Members arrive one after another in the first seconds, each through the seeds.
+            for (var i = 0; i < _nodes.Length; i++)
+            {
+                var at = i < _seeds.Length ? 0 : (long)(_random.NextDouble() * Math.Min(10, _options.Seconds / 4) * TicksPerSecond);
+                _events.Push(new SimEvent { Time = at, Kind = SimEventKind.Restart, Node = i, Generation = -1 });
+            }
+
+            return;
+        }
+
+        // Shared immutable records: every member starts with the same converged view without copying it N times.
+        var records = _nodes.Select(n => n.Core.Self).ToArray();
+        foreach (var node in _nodes)
+        {
+            node.Core.SeedMembers(records);
+            node.Core.Start([]);
+            node.Up = true;
+            Reschedule(node);
+        }
+    }
+
+    private SwimCore NewCore(int index, int generation)
+    {
+        var meta = Encoding.UTF8.GetBytes($"{{\"node\":\"n{index}\",\"client\":\"http://10.0.{index / 250}.{index % 250}:8080\",\"v\":{generation}}}");
+        var random = new Random(unchecked((_options.Seed * 7919) + (index * 104_729) + (generation * 15_485_863)));
+        return new SwimCore(_options.Gossip, _addresses[index], _addresses[index], meta, _clock, random, _nodes[index],
+            _options.Gossip.MaxDatagramSize, stagger: true, expectedMembers: _nodes.Length);
+    }
+
+    private void ScheduleScenario()
+    {
+        var seconds = _options.Seconds;
+        var protectedNodes = new HashSet<int>(_seeds);
+        var updaters = new List<int>();
+        for (var u = 0; u < _options.Updates; u++)
+        {
+            int node;
+            do
+            {
+                node = _random.Next(_nodes.Length);
+            }
+            while (protectedNodes.Contains(node) && protectedNodes.Count < _nodes.Length);
+
+            updaters.Add(node);
+        }
+
+        var victims = new List<int>();
+        while (victims.Count < _options.Crash)
+        {
+            var node = _random.Next(_nodes.Length);
+            if (!protectedNodes.Contains(node) && !updaters.Contains(node) && !victims.Contains(node))
+            {
+                victims.Add(node);
+            }
+        }
+
+        var start = Math.Min(seconds / 4, 5 + (seconds * 0.05));
+        var crashEnd = Math.Max(start, seconds - 45);
+        foreach (var victim in victims)
+        {
+            var at = start + (_random.NextDouble() * (crashEnd - start));
+            _events.Push(new SimEvent { Time = ToTicks(at), Kind = SimEventKind.Crash, Node = victim });
+            if (_options.RestartAfter is { } after)
+            {
+                _events.Push(new SimEvent { Time = ToTicks(at + after), Kind = SimEventKind.Restart, Node = victim });
+            }
+        }
+
+        var updateEnd = Math.Max(start, seconds - 20);
+        foreach (var updater in updaters)
+        {
+            var at = start + (_random.NextDouble() * (updateEnd - start));
+            _events.Push(new SimEvent { Time = ToTicks(at), Kind = SimEventKind.UpdateMetadata, Node = updater });
+        }
+
+        if (_options.PartitionAt is { } partitionAt && _options.HealAt is { } healAt)
+        {
+            _events.Push(new SimEvent { Time = ToTicks(partitionAt), Kind = SimEventKind.Partition });
+            _events.Push(new SimEvent { Time = ToTicks(healAt), Kind = SimEventKind.Heal });
+        }
+    }
+
+    private static long ToTicks(double seconds) => (long)(seconds * TicksPerSecond);
+
+    // ---- event loop ----
+
+    private void Handle(ref SimEvent e)
+    {
+        switch (e.Kind)
+        {
+            case SimEventKind.Timer:
+            {
+                var node = _nodes[e.Node];
+                if (node.Up && node.Generation == e.Generation && node.ScheduledDue == e.Time)
+                {
+                    node.ScheduledDue = long.MaxValue;
+                    node.Core.Tick();
+                    Reschedule(node);
+                }
+
+                break;
+            }
+
+            case SimEventKind.Datagram:
+            {
+                var node = _nodes[e.Node];
+                if (node.Up)
+                {
+                    Trace(e.Time, e.Node, e.Buffer.AsSpan(0, e.Length));
+                    node.Core.OnDatagram(_addresses[e.From], e.Buffer.AsSpan(0, e.Length));
+                    Reschedule(node);
+                }
+
+                ArrayPool<byte>.Shared.Return(e.Buffer!);
+                break;
+            }
+
+            case SimEventKind.PushPullRequest:
+            {
+                var node = _nodes[e.Node];
+                if (node.Up && !Blocked(e.From, e.Node))
+                {
+                    var reply = node.Core.OnPushPullRequest((PushPullMessage)e.Payload!);
+                    Reschedule(node);
+                    CountPushPull(reply);
+                    _events.Push(new SimEvent
+                    {
+                        Time = _clock.Now + Latency(),
+                        Kind = SimEventKind.PushPullReply,
+                        Node = e.From,
+                        From = e.Node,
+                        Generation = e.Generation,
+                        Payload = reply,
+                    });
+                }
+
+                break;
+            }
+
+            case SimEventKind.PushPullReply:
+            {
+                var node = _nodes[e.Node];
+                if (node.Up && node.Generation == e.Generation && !Blocked(e.From, e.Node))
+                {
+                    node.Core.OnPushPullReply((PushPullMessage)e.Payload!);
+                    Reschedule(node);
+                }
+
+                break;
+            }
+
+            case SimEventKind.Crash:
+                Crash(e.Node);
+                break;
+            case SimEventKind.Restart:
+                Restart(e.Node, e.Generation == -1);
+                break;
+            case SimEventKind.UpdateMetadata:
+                UpdateMetadata(e.Node);
+                break;
+            case SimEventKind.Partition:
+                _partitioned = true;
+                break;
+            case SimEventKind.Heal:
+                _partitioned = false;
+                _events.Push(new SimEvent { Time = _clock.Now + TicksPerSecond, Kind = SimEventKind.Sample });
+                break;
+            case SimEventKind.Sample:
+                if (LiveViewsAgree())
+                {
+                    _healConvergedAt = _clock.Now;
+                }
+                else
+                {
+                    _events.Push(new SimEvent { Time = _clock.Now + (TicksPerSecond / 2), Kind = SimEventKind.Sample });
+                }
+
+                break;
+            default:
+                break;
+        }
+    }
+
+    private void Reschedule(SimNode node)
+    {
+        if (node.Core.NextDueIn is not { } delay)
+        {
+            return;
+        }
+
+        var due = _clock.Now + delay.Ticks;
+        if (due < node.ScheduledDue)
+        {
+            node.ScheduledDue = due;
+            _events.Push(new SimEvent { Time = due, Kind = SimEventKind.Timer, Node = node.Index, Generation = node.Generation });
+        }
+    }
+
+    private void Crash(int index)
+    {
+        var node = _nodes[index];
+        if (!node.Up)
+        {
+            return;
+        }
+
+        node.Up = false;
+        node.ScheduledDue = long.MaxValue;
+        var record = new CrashRecord(index, _clock.Now, _nodes.Length);
+        _crashes.Add(record);
+        _openCrash[index] = record;
+    }
+
+    private void Restart(int index, bool firstStart)
+    {
+        var node = _nodes[index];
+        if (!firstStart)
+        {
+            node.Generation++;
+            node.Core = NewCore(index, node.Generation);
+            if (_openCrash.Remove(index, out var crash))
+            {
+                crash.RestartedAt = _clock.Now;
+            }
+        }
+
+        node.Up = true;
+        node.ScheduledDue = long.MaxValue;
+        node.Core.Start(_seeds.Where(s => s != index).Select(s => _addresses[s]));
+        Reschedule(node);
+    }
+
+    private void UpdateMetadata(int index)
+    {
+        var node = _nodes[index];
+        if (!node.Up)
+        {
+            return;
+        }
+
+        var meta = node.Core.Self.Meta.Concat("!"u8.ToArray()).Take(_options.Gossip.MaxMetadataBytes).ToArray();
+        node.Core.UpdateMetadata(meta);
+        var record = new UpdateRecord(index, node.Core.Self.Incarnation, _clock.Now, _nodes.Length);
+        _updates.Add(record);
+        _openUpdateByMember[_addresses[index]] = record;
+        Reschedule(node);
+    }
+
+    // ---- network ----
+
+    private bool Blocked(int from, int to) =>
+        _partitioned && (from < _nodes.Length / 2) != (to < _nodes.Length / 2);
+
+    private long Latency()
+    {
+        var ms = _options.LatencyMinMs + (_random.NextDouble() * (_options.LatencyMaxMs - _options.LatencyMinMs));
+        return (long)(ms * TimeSpan.TicksPerMillisecond);
+    }
+
+    internal void Send(int from, string address, ReadOnlySpan<byte> datagram)
+    {
+        _datagrams++;
+        _datagramBytes += datagram.Length;
+        var to = IndexOf(address);
+        if (to < 0 || Blocked(from, to) || (_options.Loss > 0 && _random.NextDouble() < _options.Loss))
+        {
+            return;
+        }
+
+        var buffer = ArrayPool<byte>.Shared.Rent(datagram.Length);
+        datagram.CopyTo(buffer);
+        _events.Push(new SimEvent
+        {
+            Time = _clock.Now + Latency(),
+            Kind = SimEventKind.Datagram,
+            Node = to,
+            From = from,
+            Buffer = buffer,
+            Length = datagram.Length,
+        });
+    }
+
+    internal void SendPushPull(int from, string address, PushPullMessage message)
+    {
+        CountPushPull(message);
+        var to = IndexOf(address);
+        if (to < 0 || Blocked(from, to))
+        {
+            return;
+        }
+
+        _events.Push(new SimEvent
+        {
+            Time = _clock.Now + Latency(),
+            Kind = SimEventKind.PushPullRequest,
+            Node = to,
+            From = from,
+            Generation = _nodes[from].Generation,
+            Payload = message,
+        });
+    }
+
+    private void CountPushPull(PushPullMessage message)
+    {
+        _pushPullMessages++;
+        long bytes = PushPullOverhead;
+        foreach (var member in message.Members)
+        {
+            bytes += member.EncodedSize;
+        }
+
+        _pushPullBytes += bytes;
+    }
+
+    private int IndexOf(string address) =>
+        address.Length > 1 && address[0] == 'n' && int.TryParse(address.AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture, out var i) && i < _nodes.Length
+            ? i
+            : -1;
+
+    private void Trace(long time, int to, ReadOnlySpan<byte> bytes)
+    {
+        BitConverter.TryWriteBytes(_traceHeader.AsSpan(0, 8), time);
+        BitConverter.TryWriteBytes(_traceHeader.AsSpan(8, 8), (long)to);
+        _trace.Append(_traceHeader);
+        _trace.Append(bytes);
+    }
+
+    // ---- observations ----
+
+    internal void Observed(int observer, MembershipChangeKind kind, MemberRecord member)
+    {
+        var subject = IndexOf(member.Name);
+        if (subject < 0)
+        {
+            return;
+        }
+
+        var up = _nodes[subject].Up;
+        switch (kind)
+        {
+            case MembershipChangeKind.Failed:
+                if (up)
+                {
+                    _falsePositiveEvents++;
+                    _falsePositiveMembers.Add(subject);
+                }
+                else if (_openCrash.TryGetValue(subject, out var crash))
+                {
+                    crash.Saw(observer, _clock.Now);
+                }
+
+                break;
+            case MembershipChangeKind.Suspected:
+                if (up)
+                {
+                    _suspicionsOfLive.Add(((long)subject << 32) | member.Incarnation);
+                }
+
+                break;
+            case MembershipChangeKind.Updated or MembershipChangeKind.Recovered or MembershipChangeKind.Joined:
+                if (_openUpdateByMember.TryGetValue(member.Name, out var update) && member.Incarnation >= update.Incarnation)
+                {
+                    update.Saw(observer, _clock.Now);
+                }
+
+                break;
+            default:
+                break;
+        }
+    }
+
+    /// <summary>Every running member sees exactly the running members as live.</summary>
+    private bool LiveViewsAgree()
+    {
+        var upCount = _nodes.Count(n => n.Up);
+        foreach (var node in _nodes)
+        {
+            if (node.Up && node.Core.LiveCount != upCount)
+            {
+                return false;
+            }
+        }
+
+        foreach (var node in _nodes)
+        {
+            if (!node.Up)
+            {
+                continue;
+            }
+
+            foreach (var member in node.Core.Members.Values)
+            {
+                if (member.State is MemberState.Alive or MemberState.Suspect && !_nodes[IndexOf(member.Name)].Up)
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
+    }
+
+    private SimulationReport BuildReport()
+    {
+        var up = _nodes.Where(n => n.Up).ToArray();
+        var detection = new List<double>();
+        var undetected = 0;
+        foreach (var crash in _crashes)
+        {
+            // Observers: members running at the end that were running, in the same life, since the crash.
+            var end = crash.RestartedAt ?? _end;
+            var complete = true;
+            long last = crash.At;
+            foreach (var observer in up)
+            {
+                if (observer.Index == crash.Node || MissedPartOf(observer.Index, crash.At))
+                {
+                    continue;
+                }
+
+                if (!crash.Seen[observer.Index] || crash.SeenAt[observer.Index] > end)
+                {
+                    complete = false;
+                    break;
+                }
+
+                last = Math.Max(last, crash.SeenAt[observer.Index]);
+            }
+
+            if (complete)
+            {
+                detection.Add((last - crash.At) / (double)TicksPerSecond);
+            }
+            else
+            {
+                undetected++;
+            }
+        }
+
+        var dissemination = new List<double>();
+        var undisseminated = 0;
+        foreach (var update in _updates)
+        {
+            var complete = true;
+            long last = update.At;
+            foreach (var observer in up)
+            {
+                if (observer.Index == update.Node || MissedPartOf(observer.Index, update.At))
+                {
+                    continue;
+                }
+
+                if (!update.Seen[observer.Index])
+                {
+                    complete = false;
+                    break;
+                }
+
+                last = Math.Max(last, update.SeenAt[observer.Index]);
+            }
+
+            if (complete)
+            {
+                dissemination.Add((last - update.At) / (double)TicksPerSecond);
+            }
+            else
+            {
+                undisseminated++;
+            }
+        }
+
+        var upMembersSeenDead = 0;
+        var upSet = new HashSet<string>(up.Select(n => _addresses[n.Index]), StringComparer.Ordinal);
+        foreach (var name in upSet)
+        {
+            if (up.Any(o => o.Core.Members.TryGetValue(name, out var m) && m.State is MemberState.Dead or MemberState.Left))
+            {
+                upMembersSeenDead++;
+            }
+        }
+
+        var memberSeconds = _nodes.Length * _options.Seconds;
+        return new SimulationReport
+        {
+            Nodes = _nodes.Length,
+            Seconds = _options.Seconds,
+            Loss = _options.Loss,
+            Crashed = _crashes.Count,
+            Restarted = _crashes.Count(c => c.RestartedAt is not null),
+            Seed = _options.Seed,
+            Converged = LiveViewsAgree(),
+            DetectionSeconds = Percentiles.Of(detection),
+            UndetectedCrashes = undetected,
+            FalsePositives = _falsePositiveMembers.Count,
+            FalsePositiveEvents = _falsePositiveEvents,
+            SuspicionsOfLive = _suspicionsOfLive.Count,
+            DisseminationSeconds = Percentiles.Of(dissemination),
+            Updates = _updates.Count,
+            Undisseminated = undisseminated,
+            MessagesPerMemberPerSecond = (_datagrams + _pushPullMessages) / memberSeconds,
+            BytesPerMemberPerSecond = (_datagramBytes + _pushPullBytes) / memberSeconds,
+            DatagramsPerMemberPerSecond = _datagrams / memberSeconds,
+            PushPullsPerMemberPerSecond = _pushPullMessages / memberSeconds,
+            PartitionAt = _options.PartitionAt,
+            HealAt = _options.HealAt,
+            SecondsToOneViewAfterHeal = _healConvergedAt is { } at && _options.HealAt is { } heal ? (at / (double)TicksPerSecond) - heal : null,
+            UpMembersSeenDead = upMembersSeenDead,
+            TraceDigest = _trace.GetCurrentHashAsUInt64().ToString("x16", CultureInfo.InvariantCulture),
+        };
+    }
+
+    /// <summary>True when the member was down at some point after <paramref name="since"/>, so it cannot be expected to know.</summary>
+    private bool MissedPartOf(int index, long since) =>
+        _crashes.Any(c => c.Node == index && (c.At >= since || (c.RestartedAt ?? long.MaxValue) > since));
+
+    internal sealed class SimNode(Simulation simulation, int index) : ICoreOutput
+    {
+        public int Index { get; } = index;
+
+        public SwimCore Core { get; set; } = null!;
+
+        public bool Up { get; set; }
+
+        public int Generation { get; set; }
+
+        public long ScheduledDue { get; set; } = long.MaxValue;
+
+        public void SendDatagram(string address, ReadOnlySpan<byte> datagram) => simulation.Send(Index, address, datagram);
+
+        public void SendPushPull(string address, PushPullMessage message) => simulation.SendPushPull(Index, address, message);
+
+        public void MemberChanged(MembershipChangeKind kind, MemberRecord member) => simulation.Observed(Index, kind, member);
+    }
+
+    private sealed class CrashRecord(int node, long at, int members)
+    {
+        public int Node { get; } = node;
+
+        public long At { get; } = at;
+
+        public long? RestartedAt { get; set; }
+
+        public BitArray Seen { get; } = new(members);
+
+        public long[] SeenAt { get; } = new long[members];
+
+        public void Saw(int observer, long time)
+        {
+            if (!Seen[observer])
+            {
+                Seen[observer] = true;
+                SeenAt[observer] = time;
+            }
+        }
+    }
+
+    private sealed class UpdateRecord(int node, uint incarnation, long at, int members)
+    {
+        public int Node { get; } = node;
+
+        public uint Incarnation { get; } = incarnation;
+
+        public long At { get; } = at;
+
+        public BitArray Seen { get; } = new(members);
+
+        public long[] SeenAt { get; } = new long[members];
+
+        public void Saw(int observer, long time)
+        {
+            if (!Seen[observer])
+            {
+                Seen[observer] = true;
+                SeenAt[observer] = time;
+            }
+        }
+    }
+}
