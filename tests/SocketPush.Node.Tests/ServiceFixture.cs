@@ -49,5 +49,18 @@ internal sealed class RecordingConnection(string id, string userId) : ClientConn
 {
     public string? AbortedBecause { get; private set; }
 
+    public List<PushMessage> Received { get; } = [];
+
+    public override SendResult TrySend(PushMessage message)
+    {
+        if (AbortedBecause is not null)
+        {
+            return SendResult.Refused;
+        }
+
+        Received.Add(message);
+        return SendResult.Written;
+    }
+
     public override void Abort(string reason) => AbortedBecause = reason;
 }

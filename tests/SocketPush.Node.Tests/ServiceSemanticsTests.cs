@@ -65,6 +65,29 @@ public sealed class ServiceSemanticsTests : IDisposable
     }
 
     [Fact]
+    public async Task Publish_reaches_every_connection_of_the_user_and_of_every_subscriber_once()
+    {
+        var tab1 = new RecordingConnection("c1", "1");
+        var tab2 = new RecordingConnection("c2", "1");
+        var other = new RecordingConnection("c3", "2");
+        _node.Registry.Add(tab1);
+        _node.Registry.Add(tab2);
+        _node.Registry.Add(other);
+        await _node.Channel.SubscribeAsync("1", "news");
+        await _node.Channel.SubscribeAsync("2", "news");
+        await _node.Channel.SubscribeAsync("3", "news");
+
+        Assert.Equal(2, await _node.User.PublishAsync("1", Json("""{"a":1}""")));
+        Assert.Equal(3, await _node.Channel.PublishAsync("news", Json("\"n\"")));
+
+        Assert.Equal(["user", "channel"], tab1.Received.Select(m => m.Kind));
+        Assert.Equal(["user", "channel"], tab2.Received.Select(m => m.Kind));
+        Assert.Equal(["channel"], other.Received.Select(m => m.Kind));
+        Assert.Equal("news", other.Received[0].ChannelId);
+        Assert.Same(tab1.Received[1], other.Received[0]); // one message object, serialized once, for all
+    }
+
+    [Fact]
     public async Task Publish_to_a_channel_without_online_subscribers_reaches_no_connection()
     {
         await _node.Channel.SubscribeAsync("1", "news");

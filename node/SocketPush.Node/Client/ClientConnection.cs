@@ -9,6 +9,19 @@ internal enum ClientTransport
     PlainSse,
 }
 
+/// <summary>What a connection did with a message.</summary>
+internal enum SendResult
+{
+    /// <summary>Not taken: the connection is closing, or was closed now as a slow consumer.</summary>
+    Refused,
+
+    /// <summary>Written to the connection's output; the caller counts the delivery.</summary>
+    Written,
+
+    /// <summary>Taken, to be written later; the connection counts the delivery when it reaches the socket.</summary>
+    Queued,
+}
+
 /// <summary>One open, authenticated client connection of a user.</summary>
 internal abstract class ClientConnection(string id, string userId, ClientTransport transport)
 {
@@ -17,6 +30,9 @@ internal abstract class ClientConnection(string id, string userId, ClientTranspo
     public string UserId { get; } = userId;
 
     public ClientTransport Transport { get; } = transport;
+
+    /// <summary>Hands a message to the connection without waiting for the network.</summary>
+    public abstract SendResult TrySend(PushMessage message);
 
     /// <summary>Closes the connection from the server side (user.remove, shutdown, a slow consumer).</summary>
     public abstract void Abort(string reason);

@@ -1,50 +1,62 @@
-using Microsoft.AspNetCore.SignalR;
+using System.Collections.Immutable;
 using SocketPush.Node.Admin;
 
 namespace SocketPush.Node.Client;
 
 /// <summary>
-/// Hands one message to a set of local connections. SignalR connections are sent to in one batch, so the
-/// hub message is serialized once per protocol, not once per connection; SSE connections get it queued.
+/// Hands one message to the local connections of one or many users. Nothing here waits for the network and
+/// nothing is allocated per connection: each connection takes the message (serialized once for all of them)
+/// or refuses it as a slow consumer.
 /// </summary>
-internal sealed class MessageDelivery(IHubContext<PushHub> hub, NodeMetrics metrics, TimeProvider time, ILogger<MessageDelivery> logger)
+internal sealed class MessageDelivery(ConnectionRegistry registry, NodeMetrics metrics, TimeProvider time)
 {
-    /// <summary>The hub event every message arrives as.</summary>
-    public const string MessageEvent = "message";
-
-    /// <summary>Returns how many connections the message was handed to.</summary>
-    public async Task<int> DeliverAsync(PushMessage message, IEnumerable<ClientConnection> connections)
+    /// <summary>Returns how many connections of the user took the message.</summary>
+    public int ToUser(PushMessage message, string userId)
     {
-        List<string>? hubConnectionIds = null;
-        var count = 0;
-        foreach (var connection in connections)
+        var counts = default(Counts);
+        counts.Add(message, registry.ConnectionsOf(userId));
+        return Finish(message, counts);
+    }
+
+    /// <summary>Returns how many connections of the users took the message.</summary>
+    public int ToUsers(PushMessage message, ImmutableHashSet<string> userIds)
+    {
+        var counts = default(Counts);
+        foreach (var userId in userIds)
         {
-            switch (connection)
-            {
-                case HubClientConnection:
-                    (hubConnectionIds ??= []).Add(connection.Id);
-                    count++;
-                    break;
-                case SseClientConnection sse when sse.TryEnqueue(message):
-                    count++;
-                    break;
-            }
+            counts.Add(message, registry.ConnectionsOf(userId));
         }
 
-        if (hubConnectionIds is not null)
+        return Finish(message, counts);
+    }
+
+    private int Finish(PushMessage message, Counts counts)
+    {
+        // Queued messages are counted by their connection when they reach the socket.
+        metrics.Delivered(message.Kind, counts.Written, time.GetElapsedTime(message.PublishedTimestamp));
+        return counts.Taken;
+    }
+
+    private struct Counts
+    {
+        public int Taken;
+        public int Written;
+
+        public void Add(PushMessage message, ImmutableArray<ClientConnection> connections)
         {
-            try
+            foreach (var connection in connections)
             {
-                await hub.Clients.Clients(hubConnectionIds).SendAsync(MessageEvent, message.HubArgument);
-                metrics.Delivered(message.Kind, hubConnectionIds.Count, time.GetElapsedTime(message.PublishedTimestamp));
-            }
-            catch (Exception e) when (e is IOException or InvalidOperationException or OperationCanceledException)
-            {
-                // A connection that closed while we wrote to it is not the publisher's error.
-                ClientLog.HubDeliveryFailed(logger, e);
+                switch (connection.TrySend(message))
+                {
+                    case SendResult.Written:
+                        Written++;
+                        Taken++;
+                        break;
+                    case SendResult.Queued:
+                        Taken++;
+                        break;
+                }
             }
         }
-
-        return count;
     }
 }

@@ -88,7 +88,8 @@ internal sealed class PushHub(
             throw new HubException(ClientAuthenticator.Failure);
         }
 
-        var connection = new HubClientConnection(Context, userId!, TransportOf(Context));
+        var connection = new HubClientConnection(
+            PushHubLifetimeManager.ContextOf(Context), userId!, TransportOf(Context), config.Options.MaxQueuedMessagesPerConnection, metrics, time);
         Context.Items[ConnectionKey] = connection;
         registry.Add(connection);
         ClientLog.Connected(logger, connection.UserId, connection.Transport, connection.Id);

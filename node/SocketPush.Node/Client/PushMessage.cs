@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.AspNetCore.SignalR.Protocol;
 
 namespace SocketPush.Node.Client;
 
@@ -12,7 +14,7 @@ namespace SocketPush.Node.Client;
 internal sealed class PushMessage
 {
     private byte[]? _sseFrame;
-    private Dictionary<string, object?>? _hubArgument;
+    private SerializedHubMessage? _hubMessage;
 
     public PushMessage(string kind, string? channelId, JsonElement data, long publishedTimestamp)
     {
@@ -36,7 +38,11 @@ internal sealed class PushMessage
     /// <summary>The complete SSE event: <c>event: message</c> and one <c>data:</c> line of JSON.</summary>
     public byte[] SseFrame => _sseFrame ??= BuildSseFrame();
 
-    public Dictionary<string, object?> HubArgument => _hubArgument ??= BuildHubArgument();
+    /// <summary>The hub invocation of the <c>message</c> event; SignalR caches its bytes per protocol on first write.</summary>
+    public SerializedHubMessage HubMessage => _hubMessage ??= new SerializedHubMessage(new InvocationMessage(HubEvent, [BuildHubArgument()]));
+
+    /// <summary>The hub event every message arrives as.</summary>
+    public const string HubEvent = "message";
 
     private byte[] BuildSseFrame()
     {

@@ -27,16 +27,20 @@ internal sealed class SseClientConnection : ClientConnection, IDisposable
 
     public string? AbortReason { get; private set; }
 
-    public bool TryEnqueue(PushMessage message)
+    public override SendResult TrySend(PushMessage message)
     {
         if (_queue.Writer.TryWrite(message))
         {
-            return true;
+            return SendResult.Queued;
         }
 
-        _metrics.SlowConsumerClosed();
-        Abort("its send queue is full (slow consumer)");
-        return false;
+        if (AbortReason is null)
+        {
+            _metrics.SlowConsumerClosed();
+            Abort("its send queue is full (slow consumer)");
+        }
+
+        return SendResult.Refused;
     }
 
     public override void Abort(string reason)

@@ -95,6 +95,7 @@ internal sealed class NodeHost : IAsyncDisposable
         services.AddSingleton<NodeMetrics>();
         services.AddSingleton<PushState>();
         services.AddSingleton<ConnectionRegistry>();
+        services.AddSingleton<Microsoft.AspNetCore.SignalR.HubLifetimeManager<PushHub>, PushHubLifetimeManager>();
         services.AddSingleton<MessageDelivery>();
         services.AddSingleton<MessageLimit>();
         services.AddSingleton<ClientAuthenticator>();

@@ -8,7 +8,6 @@ namespace SocketPush.Node.Services;
 /// <summary>channel: subscriptions and fan-out to the subscribers' connections on this node.</summary>
 internal sealed class ChannelService(
     PushState state,
-    ConnectionRegistry registry,
     MessageDelivery delivery,
     MessageLimit limit,
     NodeMetrics metrics,
@@ -49,7 +48,7 @@ internal sealed class ChannelService(
         return Task.FromResult<IReadOnlyList<string>>([.. state.SubscribersOf(channelId).Order(StringComparer.Ordinal)]);
     }
 
-    public async Task<int> PublishAsync(string channelId, JsonElement message, CancellationToken cancellationToken = default)
+    public Task<int> PublishAsync(string channelId, JsonElement message, CancellationToken cancellationToken = default)
     {
         Ids.Validate(nameof(channelId), channelId);
         limit.Check(message);
@@ -57,11 +56,10 @@ internal sealed class ChannelService(
         var subscribers = state.SubscribersOf(channelId);
         if (subscribers.IsEmpty)
         {
-            return 0;
+            return Task.FromResult(0);
         }
 
-        var push = new PushMessage("channel", channelId, message, time.GetTimestamp());
-        return await delivery.DeliverAsync(push, subscribers.SelectMany(userId => registry.ConnectionsOf(userId)));
+        return Task.FromResult(delivery.ToUsers(new PushMessage("channel", channelId, message, time.GetTimestamp()), subscribers));
     }
 
     public Task<IReadOnlyList<string>> ListAllAsync(CancellationToken cancellationToken = default) =>

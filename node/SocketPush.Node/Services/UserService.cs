@@ -15,18 +15,14 @@ internal sealed class UserService(
     NodeMetrics metrics,
     TimeProvider time) : IUserService
 {
-    public async Task<int> PublishAsync(string userId, JsonElement message, CancellationToken cancellationToken = default)
+    public Task<int> PublishAsync(string userId, JsonElement message, CancellationToken cancellationToken = default)
     {
         Ids.Validate(nameof(userId), userId);
         limit.Check(message);
         metrics.Published("user");
-        var connections = registry.ConnectionsOf(userId);
-        if (connections.IsEmpty)
-        {
-            return 0;
-        }
-
-        return await delivery.DeliverAsync(new PushMessage("user", null, message, time.GetTimestamp()), connections);
+        return Task.FromResult(registry.IsOnline(userId)
+            ? delivery.ToUser(new PushMessage("user", null, message, time.GetTimestamp()), userId)
+            : 0);
     }
 
     public Task RemoveAsync(string userId, CancellationToken cancellationToken = default)

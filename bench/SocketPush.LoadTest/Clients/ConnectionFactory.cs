@@ -1,0 +1,58 @@
+using Microsoft.AspNetCore.Http.Connections;
+
+namespace SocketPush.LoadTest.Clients;
+
+/// <summary>Transports the harness speaks, by the names used on the command line and in results.</summary>
+internal static class Transports
+{
+    public const string WebSocket = "websocket";
+    public const string ServerSentEvents = "sse";
+    public const string LongPolling = "longpolling";
+    public const string PlainSse = "plain-sse";
+}
+
+internal static class ConnectionFactory
+{
+    public static BenchConnection Create(ConnectionSpec spec, string signalRClient, LoopbackNetwork network, int index, DeliveryCounters counters)
+    {
+        var baseUri = new Uri(spec.ClientUrl.TrimEnd('/') + "/");
+        var user = Uri.EscapeDataString(spec.UserId);
+        var session = Uri.EscapeDataString(spec.SessionId);
+        switch (spec.System)
+        {
+            case Systems.SystemNames.SocketPush:
+                var hub = new Uri(baseUri, $"push?userId={user}&sessionId={session}");
+                return spec.Transport switch
+                {
+                    Transports.WebSocket when signalRClient == "raw" =>
+                        new RawSignalRConnection(ToWebSocket(hub), network.Invoker(index), counters),
+                    Transports.WebSocket =>
+                        new OfficialSignalRConnection(hub, HttpTransportType.WebSockets, network, index, counters),
+                    Transports.ServerSentEvents =>
+                        new OfficialSignalRConnection(hub, HttpTransportType.ServerSentEvents, network, index, counters),
+                    Transports.LongPolling =>
+                        new OfficialSignalRConnection(hub, HttpTransportType.LongPolling, network, index, counters),
+                    Transports.PlainSse =>
+                        new PlainSseConnection(new Uri(baseUri, $"sse?userId={user}&sessionId={session}"), network.Invoker(index), counters),
+                    _ => throw new ArgumentException($"SocketPush has no transport '{spec.Transport}'"),
+                };
+            case Systems.SystemNames.SocketIo:
+                var query = $"socket.io/?EIO=4&transport=websocket&userId={user}";
+                if (spec.Channel is not null)
+                {
+                    query += "&channel=" + Uri.EscapeDataString(spec.Channel);
+                }
+
+                return new SocketIoConnection(ToWebSocket(new Uri(baseUri, query)), network.Invoker(index), counters);
+            case Systems.SystemNames.Nchan:
+                // One subscriber connection per user: the fan-out channel, or the user's own channel.
+                var channel = spec.Channel ?? Systems.NchanSystem.UserChannel(spec.UserId);
+                return new NchanConnection(ToWebSocket(new Uri(baseUri, "sub/" + Uri.EscapeDataString(channel))), network.Invoker(index), counters);
+            default:
+                throw new ArgumentException($"unknown system '{spec.System}'");
+        }
+    }
+
+    private static Uri ToWebSocket(Uri http) =>
+        new UriBuilder(http) { Scheme = http.Scheme == Uri.UriSchemeHttps ? "wss" : "ws" }.Uri;
+}

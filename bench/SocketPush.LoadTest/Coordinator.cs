@@ -1,0 +1,421 @@
+using System.Diagnostics;
+using System.Globalization;
+using SocketPush.LoadTest.Clients;
+using SocketPush.LoadTest.Systems;
+using SocketPush.LoadTest.Workers;
+
+namespace SocketPush.LoadTest;
+
+/// <summary>Runs every planned measurement, one server at a time, with the same client processes for all.</summary>
+internal sealed class Coordinator(RunOptions options, ProgressLog log)
+{
+    public const string FanOutChannel = "bench";
+    private const int WarmupRounds = 40;
+    private static readonly TimeSpan QuietDrain = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan MaxDrain = TimeSpan.FromSeconds(60);
+
+    public sealed record PlannedRun(ISystemUnderTest System, string Transport, string Scenario, int N);
+
+    public async Task<ResultsFile> RunAsync(IReadOnlyList<ISystemUnderTest> systems, Action<ResultsFile> checkpoint)
+    {
+        var results = new ResultsFile
+        {
+            Started = DateTimeOffset.Now,
+            Command = options.CommandLine,
+            Machine = Machine.Describe(),
+            Settings = Settings(),
+        };
+        var plan = Plan(systems);
+        var perProcess = options.Sizes.Max() / options.Workers + 256;
+        if (results.Machine.OpenFilesLimit < perProcess)
+        {
+            log.Line($"warning: open files limit {results.Machine.OpenFilesLimit} < {perProcess} needed per client process; add --workers");
+        }
+
+        log.Line($"{plan.Count} measurements; {options.Workers} client processes; load average {results.Machine.LoadAverageBefore}");
+        await using var workers = WorkerPool.Start(options.Workers);
+        for (var i = 0; i < plan.Count; i++)
+        {
+            var run = plan[i];
+            log.Line($"[{i + 1}/{plan.Count}] {run.System.Name} {run.Transport} {run.Scenario} N={run.N:N0}");
+            var result = await MeasureAsync(run, workers);
+            results.Runs.Add(result);
+            foreach (var s in systems)
+            {
+                results.Versions[s.Name] = s.Version;
+            }
+
+            log.Line($"    {Summary(result)}");
+            checkpoint(results);
+        }
+
+        results.Finished = DateTimeOffset.Now;
+        results.Machine.LoadAverageAfter = Machine.LoadAverage();
+        return results;
+    }
+
+    /// <summary>
+    /// Sizes outermost, then scenarios; inside each scenario the systems take turns, and the first system
+    /// changes from one group to the next, so that a load spike on the shared machine does not always hit the same one.
+    /// </summary>
+    public List<PlannedRun> Plan(IReadOnlyList<ISystemUnderTest> systems)
+    {
+        var plan = new List<PlannedRun>();
+        var group = 0;
+        foreach (var n in options.Sizes)
+        {
+            foreach (var scenario in options.ScenarioNames)
+            {
+                var rotated = systems.Skip(group % systems.Count).Concat(systems.Take(group % systems.Count)).ToList();
+                group++;
+                plan.AddRange(rotated.Select(s => new PlannedRun(s, Transports.WebSocket, scenario, n)));
+                if (scenario == Scenarios.FanOut && options.AllTransports)
+                {
+                    plan.AddRange(systems.SelectMany(s => s.FanOutTransports.Where(t => t != Transports.WebSocket).Select(t => new PlannedRun(s, t, scenario, n))));
+                }
+            }
+        }
+
+        return plan;
+    }
+
+    public async Task<RunResult> MeasureAsync(PlannedRun run, WorkerPool workers)
+    {
+        var result = new RunResult { System = run.System.Name, Transport = run.Transport, Scenario = run.Scenario, N = run.N };
+        RunningServer? server = null;
+        try
+        {
+            server = await run.System.StartAsync(CancellationToken.None);
+            await MeasureOnAsync(server, run, workers, result);
+        }
+        catch (Exception e)
+        {
+            result.Status = "failed: " + e.Message.Split('\n')[0];
+            result.Errors.Add(e.ToString());
+            if (server is not null)
+            {
+                result.Errors.Add("server output:\n" + Tail(server.Output, 40));
+            }
+
+            log.Line($"    FAILED: {e.Message}");
+        }
+        finally
+        {
+            try
+            {
+                await workers.CloseAsync();
+            }
+            catch (Exception e)
+            {
+                log.Line($"    closing clients: {e.Message}");
+            }
+
+            if (server is not null)
+            {
+                await server.DisposeAsync();
+            }
+        }
+
+        return result;
+    }
+
+    private async Task MeasureOnAsync(RunningServer server, PlannedRun run, WorkerPool workers, RunResult result)
+    {
+        var channel = run.Scenario == Scenarios.FanOut ? FanOutChannel : null;
+        var prepare = Stopwatch.StartNew();
+        await server.PrepareUsersAsync(0, run.N, channel, done => log.Status($"backend calls for {done:N0}/{run.N:N0} users"), CancellationToken.None);
+        result.PrepareSeconds = prepare.Elapsed.TotalSeconds;
+
+        var pids = ProcStats.WithDescendants(server.RootPid);
+        var baseline = await SettleAsync(pids);
+        result.BaselinePssKb = baseline.PssKb;
+        result.BaselineRssKb = baseline.RssKb;
+
+        var sources = options.SourceAddresses == 1
+            ? ["127.0.0.1"]
+            : Enumerable.Range(2, options.SourceAddresses).Select(i => "127.0.0." + i.ToString(CultureInfo.InvariantCulture)).ToArray();
+        var outcome = await workers.ConnectAsync(
+            run.System.Name, run.Transport, server.ClientUrl, run.N, channel, options.ConnectConcurrency, options.SignalRClient, sources,
+            (attempted, up, failed) => log.Status($"connecting: {up:N0} up, {failed:N0} failed, {attempted:N0}/{run.N:N0} attempted"));
+        result.Connected = outcome.Up;
+        result.ConnectFailures = outcome.Failed;
+        result.ConnectSeconds = outcome.Seconds;
+        result.ConnectsPerSecond = outcome.Up / outcome.Seconds;
+        result.Errors.AddRange(outcome.Errors);
+        log.Line($"    {outcome.Up:N0} connected in {outcome.Seconds:0.0} s ({result.ConnectsPerSecond:N0}/s), {outcome.Failed:N0} failed");
+        if (outcome.Up == 0)
+        {
+            throw new InvalidOperationException("no connection came up: " + string.Join("; ", outcome.Errors));
+        }
+
+        pids = ProcStats.WithDescendants(server.RootPid);
+        var connected = await SettleAsync(pids);
+        result.ServerProcesses = connected.Processes;
+        result.ConnectedPssKb = connected.PssKb;
+        result.ConnectedRssKb = connected.RssKb;
+        result.PssKbPerConnection = (connected.PssKb - baseline.PssKb) / (double)outcome.Up;
+        result.RssKbPerConnection = (connected.RssKb - baseline.RssKb) / (double)outcome.Up;
+
+        if (run.Scenario == Scenarios.Idle)
+        {
+            var before = ProcStats.Sample(pids);
+            var clock = Stopwatch.StartNew();
+            await Task.Delay(TimeSpan.FromSeconds(5));
+            result.IdleCpuPercent = (ProcStats.Sample(pids).CpuSeconds - before.CpuSeconds) / clock.Elapsed.TotalSeconds * 100;
+            var (_, _, dropped) = await workers.CountAsync();
+            result.DroppedConnections = dropped;
+            return;
+        }
+
+        result.WarmupPublishes = await WarmUpAsync(server, run, workers, outcome.Up);
+        await workers.ResetAsync();
+        await PublishAndMeasureAsync(server, run, workers, pids, outcome.Up, result);
+    }
+
+    /// <summary>
+    /// Publishes unmeasured messages until every connection has received one: that proves each is
+    /// subscribed (some servers finish a subscription after the handshake answer) and warms the code paths.
+    /// </summary>
+    private async Task<long> WarmUpAsync(RunningServer server, PlannedRun run, WorkerPool workers, int up)
+    {
+        long seen = 0;
+        long published = 0;
+        for (var round = 0; round < WarmupRounds; round++)
+        {
+            if (run.Scenario == Scenarios.FanOut)
+            {
+                await server.PublishChannelAsync(FanOutChannel, -1, warmup: true, CancellationToken.None);
+                published++;
+            }
+            else
+            {
+                await Parallel.ForAsync(0, run.N, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, ct) =>
+                    await server.PublishUserAsync("u" + i.ToString(CultureInfo.InvariantCulture), -1, warmup: true, ct));
+                published += run.N;
+            }
+
+            var waited = Stopwatch.StartNew();
+            while (waited.Elapsed < TimeSpan.FromSeconds(run.Scenario == Scenarios.FanOut ? 1 : 5))
+            {
+                (_, seen, _) = await workers.CountAsync();
+                if (seen >= up)
+                {
+                    return published;
+                }
+
+                await Task.Delay(100);
+            }
+
+            log.Status($"warm-up: {seen:N0}/{up:N0} connections reached");
+            if (run.Scenario == Scenarios.Users && round >= 2)
+            {
+                break;
+            }
+        }
+
+        log.Line($"    warm-up reached {seen:N0} of {up:N0} connections; measuring anyway");
+        return published;
+    }
+
+    private async Task PublishAndMeasureAsync(RunningServer server, PlannedRun run, WorkerPool workers, IReadOnlyList<int> pids, int up, RunResult result)
+    {
+        var fanOut = run.Scenario == Scenarios.FanOut;
+        var rate = fanOut ? Math.Max(1.0, options.DeliveryRate / (double)run.N) : options.UserPublishRate;
+        var count = fanOut ? (int)Math.Ceiling(rate * options.PublishSeconds) : run.N;
+        result.OfferedPublishesPerSecond = rate;
+
+        var machine0 = Machine.BusyCpuSeconds();
+        var server0 = ProcStats.Sample(pids);
+        var clients0 = ProcStats.Sample(workers.Pids).CpuSeconds;
+        var self0 = ProcStats.SelfCpuSeconds();
+        var clock = Stopwatch.StartNew();
+        long reported = 0, failures = 0, sent = 0;
+        var errors = new List<string>();
+
+        async Task PublishOne(long i)
+        {
+            try
+            {
+                var receivers = fanOut
+                    ? await server.PublishChannelAsync(FanOutChannel, i, warmup: false, CancellationToken.None)
+                    : await server.PublishUserAsync("u" + i.ToString(CultureInfo.InvariantCulture), i, warmup: false, CancellationToken.None);
+                Interlocked.Add(ref reported, Math.Max(0, receivers));
+                Interlocked.Increment(ref sent);
+            }
+            catch (Exception e)
+            {
+                if (Interlocked.Increment(ref failures) <= 3)
+                {
+                    lock (errors)
+                    {
+                        errors.Add("publish: " + e.Message);
+                    }
+                }
+            }
+        }
+
+        var publishing = PacedAsync(count, rate, fanOut ? 16 : 64, PublishOne);
+        while (!publishing.IsCompleted)
+        {
+            await Task.WhenAny(publishing, Task.Delay(500));
+            var (received, _, _) = await workers.CountAsync();
+            log.Status($"publishing: {Interlocked.Read(ref sent):N0}/{count:N0} published, {received:N0} delivered");
+        }
+
+        await publishing;
+        var expected = fanOut ? Interlocked.Read(ref sent) * up : Math.Min(Interlocked.Read(ref sent), up);
+        var delivered = await DrainAsync(workers, expected);
+        var seconds = clock.Elapsed.TotalSeconds - delivered.IdleTail.TotalSeconds;
+        var server1 = ProcStats.Sample(pids);
+        var clients1 = ProcStats.Sample(workers.Pids).CpuSeconds;
+        var self1 = ProcStats.SelfCpuSeconds();
+        var machine1 = Machine.BusyCpuSeconds();
+
+        var reports = await workers.ReportAsync();
+        var histogram = new LatencyHistogram();
+        foreach (var r in reports)
+        {
+            histogram.AddSparse(r.Histogram);
+        }
+
+        var total = reports.Sum(r => r.Received);
+        result.WarmupDelivered = reports.Sum(r => r.WarmupReceived);
+        result.ServerCounters = await server.ReadCountersAsync(CancellationToken.None);
+        result.Publishes = Interlocked.Read(ref sent);
+        result.PublishFailures = Interlocked.Read(ref failures);
+        result.ExpectedDeliveries = expected;
+        result.Delivered = total;
+        result.ServerReportedReceivers = Interlocked.Read(ref reported);
+        result.MeasureSeconds = seconds;
+        result.DeliveriesPerSecond = total / seconds;
+        result.Latency = LatencySummary.From(histogram, total);
+        result.ServerCpuSeconds = server1.CpuSeconds - server0.CpuSeconds;
+        result.ServerCpuMicrosecondsPerDelivery = total == 0 ? double.NaN : result.ServerCpuSeconds * 1e6 / total;
+        result.ClientCpuMicrosecondsPerDelivery = total == 0 ? double.NaN : (clients1 - clients0) * 1e6 / total;
+        var wall = clock.Elapsed.TotalSeconds;
+        result.OtherLoadCores = Math.Max(0, ((machine1 - machine0) - result.ServerCpuSeconds - (clients1 - clients0) - (self1 - self0)) / wall);
+        result.DroppedConnections = reports.Sum(r => r.Dropped);
+        result.Errors.AddRange(errors);
+        result.Errors.AddRange(reports.SelectMany(r => r.Errors).Distinct().Take(8));
+        if (total < expected)
+        {
+            result.Status = $"ok, {expected - total:N0} of {expected:N0} deliveries missing";
+        }
+    }
+
+    private async Task<(long Received, TimeSpan IdleTail)> DrainAsync(WorkerPool workers, long expected)
+    {
+        var clock = Stopwatch.StartNew();
+        var lastChange = clock.Elapsed;
+        long last = -1;
+        while (true)
+        {
+            var (received, _, _) = await workers.CountAsync();
+            if (received >= expected)
+            {
+                return (received, TimeSpan.Zero);
+            }
+
+            if (received != last)
+            {
+                last = received;
+                lastChange = clock.Elapsed;
+            }
+            else if (clock.Elapsed - lastChange > QuietDrain || clock.Elapsed > MaxDrain)
+            {
+                return (received, clock.Elapsed - lastChange);
+            }
+
+            log.Status($"draining: {received:N0}/{expected:N0} delivered");
+            await Task.Delay(50);
+        }
+    }
+
+    /// <summary>Starts action(i) for i = 0..count-1 at the given rate, with a bound on the calls in flight.</summary>
+    private static async Task PacedAsync(int count, double perSecond, int maxInFlight, Func<long, Task> action)
+    {
+        using var inFlight = new SemaphoreSlim(maxInFlight);
+        var tasks = new List<Task>(count);
+        var clock = Stopwatch.StartNew();
+        for (var i = 0; i < count; i++)
+        {
+            var due = TimeSpan.FromSeconds(i / perSecond);
+            var ahead = due - clock.Elapsed;
+            if (ahead > TimeSpan.FromMilliseconds(1))
+            {
+                await Task.Delay(ahead);
+            }
+
+            await inFlight.WaitAsync();
+            var index = i;
+            tasks.Add(Task.Run(async () =>
+            {
+                try
+                {
+                    await action(index);
+                }
+                finally
+                {
+                    inFlight.Release();
+                }
+            }));
+        }
+
+        await Task.WhenAll(tasks);
+    }
+
+    /// <summary>Samples memory until it stops moving (within 1 % over 2 s) or 10 s pass.</summary>
+    private async Task<ProcSample> SettleAsync(IReadOnlyList<int> pids)
+    {
+        if (!options.SettleMemory)
+        {
+            return ProcStats.Sample(pids);
+        }
+
+        var samples = new List<ProcSample>();
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            samples.Add(ProcStats.Sample(pids));
+            if (samples.Count >= 5)
+            {
+                var recent = samples.TakeLast(5).Select(s => s.PssKb).ToList();
+                if (recent.Max() - recent.Min() <= recent[^1] / 100 || clock.Elapsed > TimeSpan.FromSeconds(10))
+                {
+                    return samples[^1];
+                }
+            }
+
+            await Task.Delay(500);
+        }
+    }
+
+    private Dictionary<string, string> Settings() => new()
+    {
+        ["sizes"] = string.Join(",", options.Sizes),
+        ["deliveryRate"] = options.DeliveryRate.ToString(CultureInfo.InvariantCulture),
+        ["userPublishRate"] = options.UserPublishRate.ToString(CultureInfo.InvariantCulture),
+        ["publishSeconds"] = options.PublishSeconds.ToString(CultureInfo.InvariantCulture),
+        ["workers"] = options.Workers.ToString(CultureInfo.InvariantCulture),
+        ["connectConcurrency"] = options.ConnectConcurrency.ToString(CultureInfo.InvariantCulture),
+        ["sourceAddresses"] = options.SourceAddresses.ToString(CultureInfo.InvariantCulture),
+        ["signalRClient"] = options.SignalRClient,
+        ["nchanWorkers"] = options.NchanWorkers,
+        ["nodeEnvironment"] = string.Join(" ", options.NodeEnvironment.Select(kv => kv.Key + "=" + kv.Value)),
+    };
+
+    public static string Summary(RunResult r)
+    {
+        var text = $"{r.Status}; {r.Connected:N0} up, {r.PssKbPerConnection:0.0} KB/conn";
+        if (r.Scenario == Scenarios.Idle)
+        {
+            return text + $", idle CPU {r.IdleCpuPercent:0.0}%";
+        }
+
+        return text + $", {r.Delivered:N0}/{r.ExpectedDeliveries:N0} delivered, {r.DeliveriesPerSecond:N0}/s, " +
+            $"p50 {r.Latency?.P50Ms:0.00} p99 {r.Latency?.P99Ms:0.00} p99.9 {r.Latency?.P999Ms:0.00} ms, " +
+            $"{r.ServerCpuMicrosecondsPerDelivery:0.00} µs CPU/delivery (clients {r.ClientCpuMicrosecondsPerDelivery:0.00}), other load {r.OtherLoadCores:0.00} cores";
+    }
+
+    private static string Tail(string text, int lines) => string.Join('\n', text.Split('\n').TakeLast(lines));
+}

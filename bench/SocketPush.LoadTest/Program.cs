@@ -1,0 +1,63 @@
+using System.Text.Json;
+using SocketPush.LoadTest;
+using SocketPush.LoadTest.Systems;
+using SocketPush.LoadTest.Workers;
+
+if (args.Length > 0 && args[0] == "worker")
+{
+    return await WorkerHost.RunAsync();
+}
+
+if (args.Length > 0 && args[0] is "-h" or "--help" or "help")
+{
+    Console.WriteLine(RunOptions.Usage);
+    return 0;
+}
+
+if (args.Length > 0 && args[0] == "report")
+{
+    if (args.Length != 4)
+    {
+        Console.Error.WriteLine(RunOptions.Usage);
+        return 2;
+    }
+
+    var saved = JsonSerializer.Deserialize<ResultsFile>(File.ReadAllText(args[1]), ResultsFile.JsonOptions)
+        ?? throw new InvalidDataException("empty results file");
+    Report.WriteAll(saved, args[2], args[3]);
+    return 0;
+}
+
+RunOptions options;
+try
+{
+    options = RunOptions.Parse(args.Length > 0 && args[0] == "run" ? args[1..] : args);
+}
+catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
+{
+    Console.Error.WriteLine(e.Message);
+    Console.Error.WriteLine(RunOptions.Usage);
+    return 2;
+}
+
+options.CommandLine = Environment.GetEnvironmentVariable("SOCKETPUSH_BENCH_COMMAND") is { Length: > 0 } given
+    ? given
+    : "SocketPush.LoadTest " + string.Join(' ', args);
+var log = new ProgressLog();
+var systems = new List<ISystemUnderTest>();
+foreach (var name in options.Systems)
+{
+    systems.Add(name switch
+    {
+        SystemNames.SocketPush => new SocketPushSystem(options.ResolvedNodeDll, options.NodeEnvironment, SocketPushSystem.DescribeVersion(options.Repository)),
+        SystemNames.SocketIo => new SocketIoSystem(Path.Combine(options.Repository, "bench", "peers", "socketio")),
+        _ => new NchanSystem(Path.Combine(options.Repository, "bench", "peers", "nchan"), options.NchanWorkers, NchanVersion.Describe()),
+    });
+}
+
+var coordinator = new Coordinator(options, log);
+var outDir = options.ResolvedOutputDirectory;
+var results = await coordinator.RunAsync(systems, partial => Report.WriteAll(partial, outDir, options.ResultName));
+Report.WriteAll(results, outDir, options.ResultName);
+log.Line($"results: {Path.Combine(outDir, options.ResultName)}.md, .json, .png");
+return results.Runs.All(r => r.Status.StartsWith("ok", StringComparison.Ordinal)) ? 0 : 1;

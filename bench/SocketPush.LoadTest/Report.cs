@@ -1,0 +1,114 @@
+using System.Globalization;
+using System.Text;
+using SocketPush.LoadTest.Clients;
+using SocketPush.LoadTest.Systems;
+
+namespace SocketPush.LoadTest;
+
+/// <summary>Writes the results as JSON, a Markdown table with ratios, and a chart.</summary>
+internal static class Report
+{
+    public static void WriteAll(ResultsFile results, string directory, string name)
+    {
+        Directory.CreateDirectory(directory);
+        File.WriteAllText(Path.Combine(directory, name + ".json"), System.Text.Json.JsonSerializer.Serialize(results, ResultsFile.JsonOptions));
+        File.WriteAllText(Path.Combine(directory, name + ".md"), Markdown(results, name + ".png"));
+        Chart.Write(results, Path.Combine(directory, name + ".png"));
+    }
+
+    public static string Markdown(ResultsFile r, string chartFile)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine("# SocketPush load harness: results").AppendLine();
+        sb.AppendLine($"- Run: {r.Started:yyyy-MM-dd HH:mm} to {r.Finished:HH:mm} (UTC{r.Started:zzz})");
+        sb.AppendLine($"- Command: `{r.Command}`");
+        sb.AppendLine($"- Machine: {r.Machine.Cpu}, {r.Machine.Cores} cores, {r.Machine.MemoryGb} GB, Linux {r.Machine.Kernel}, open files limit {r.Machine.OpenFilesLimit}");
+        var other = r.Runs.Where(x => x.Scenario != Scenarios.Idle && x.Status.StartsWith("ok", StringComparison.Ordinal)).Select(x => x.OtherLoadCores).DefaultIfEmpty(0).ToList();
+        sb.AppendLine($"- Load: load average {r.Machine.LoadAverageBefore} before, {r.Machine.LoadAverageAfter} after; other programs used {other.Average():0.00} cores on average (max {other.Max():0.00}) during the measurements (column \"other load\"): the machine is shared, so compare systems within one run");
+        sb.AppendLine($"- Versions: {string.Join("; ", r.Versions.OrderBy(v => v.Key).Select(v => v.Value))}");
+        sb.AppendLine($"- Settings: {string.Join(", ", r.Settings.Where(s => s.Value.Length > 0).Select(s => $"{s.Key}={s.Value}"))}");
+        sb.AppendLine();
+        sb.AppendLine("Memory is the growth of the server's proportional set size (PSS, summed over its processes: RSS, with pages shared between nginx's processes counted once) from before the clients connect to after, divided by the connections. CPU is the server processes' user+system time during publishing and delivery, divided by the messages delivered. Latency runs from just before the publish request is sent to the client's receive, on one monotonic clock.");
+        sb.AppendLine();
+        sb.AppendLine($"![latency, CPU and memory per system]({chartFile})");
+        sb.AppendLine();
+
+        foreach (var n in r.Runs.Select(x => x.N).Distinct().Order())
+        {
+            sb.AppendLine($"## N = {n:N0}").AppendLine();
+            sb.AppendLine("| scenario | system | transport | connected | setup conn/s | KB/conn (PSS) | KB/conn (RSS) | deliveries/s | p50 ms | p99 ms | p99.9 ms | server CPU µs/delivery | delivered / expected | other load | status |");
+            sb.AppendLine("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+            foreach (var x in r.Runs.Where(x => x.N == n))
+            {
+                var idle = x.Scenario == Scenarios.Idle;
+                sb.AppendLine(string.Join(" | ",
+                    "| " + x.Scenario, x.System, x.Transport, x.Connected.ToString("N0", CultureInfo.InvariantCulture), F(x.ConnectsPerSecond, "N0"),
+                    F(x.PssKbPerConnection, "0.0"), F(x.RssKbPerConnection, "0.0"),
+                    idle ? $"idle CPU {x.IdleCpuPercent:0.0}%" : F(x.DeliveriesPerSecond, "N0"),
+                    idle ? "" : F(x.Latency?.P50Ms, "0.00"), idle ? "" : F(x.Latency?.P99Ms, "0.00"), idle ? "" : F(x.Latency?.P999Ms, "0.00"),
+                    idle ? "" : F(x.ServerCpuMicrosecondsPerDelivery, "0.00"),
+                    idle ? "" : $"{x.Delivered:N0} / {x.ExpectedDeliveries:N0}",
+                    idle ? "" : F(x.OtherLoadCores, "0.00"),
+                    x.Status + " |"));
+            }
+
+            sb.AppendLine();
+            AppendRatios(sb, r, n);
+        }
+
+        return sb.ToString();
+    }
+
+    private static void AppendRatios(StringBuilder sb, ResultsFile r, int n)
+    {
+        RunResult? Find(string system, string scenario) =>
+            r.Runs.FirstOrDefault(x => x.N == n && x.System == system && x.Scenario == scenario && x.Transport == Transports.WebSocket && x.Status.StartsWith("ok", StringComparison.Ordinal));
+
+        var lines = new List<string>();
+        foreach (var peer in new[] { SystemNames.Nchan, SystemNames.SocketIo })
+        {
+            var parts = new List<string>();
+            var (spIdle, peerIdle) = (Find(SystemNames.SocketPush, Scenarios.Idle), Find(peer, Scenarios.Idle));
+            if (spIdle is not null && peerIdle is not null)
+            {
+                parts.Add($"memory/conn (idle) {Ratio(spIdle.PssKbPerConnection, peerIdle.PssKbPerConnection)}");
+            }
+
+            var (spFan, peerFan) = (Find(SystemNames.SocketPush, Scenarios.FanOut), Find(peer, Scenarios.FanOut));
+            if (spFan is not null && peerFan is not null)
+            {
+                parts.Add($"CPU/delivery (fan-out) {Ratio(spFan.ServerCpuMicrosecondsPerDelivery, peerFan.ServerCpuMicrosecondsPerDelivery)}");
+                parts.Add($"p99 (fan-out) {Ratio(spFan.Latency?.P99Ms, peerFan.Latency?.P99Ms)}");
+            }
+
+            var (spUsers, peerUsers) = (Find(SystemNames.SocketPush, Scenarios.Users), Find(peer, Scenarios.Users));
+            if (spUsers is not null && peerUsers is not null)
+            {
+                parts.Add($"CPU/delivery (users) {Ratio(spUsers.ServerCpuMicrosecondsPerDelivery, peerUsers.ServerCpuMicrosecondsPerDelivery)}");
+                parts.Add($"p99 (users) {Ratio(spUsers.Latency?.P99Ms, peerUsers.Latency?.P99Ms)}");
+            }
+
+            if (parts.Count > 0)
+            {
+                lines.Add($"- SocketPush ÷ {peer}: {string.Join(", ", parts)}");
+            }
+        }
+
+        if (lines.Count > 0)
+        {
+            sb.AppendLine("Ratios (SocketPush over WebSockets ÷ peer; below 1 means SocketPush uses less or is faster):").AppendLine();
+            foreach (var line in lines)
+            {
+                sb.AppendLine(line);
+            }
+
+            sb.AppendLine();
+        }
+    }
+
+    private static string Ratio(double? a, double? b) =>
+        a is { } x && b is { } y && y > 0 && double.IsFinite(x) && double.IsFinite(y) ? (x / y).ToString("0.00", CultureInfo.InvariantCulture) + "×" : "n/a";
+
+    private static string F(double? value, string format) =>
+        value is { } v && double.IsFinite(v) ? v.ToString(format, CultureInfo.InvariantCulture) : "–";
+}

@@ -1,0 +1,198 @@
+using System.Globalization;
+using SocketPush.LoadTest.Systems;
+
+namespace SocketPush.LoadTest;
+
+internal static class Scenarios
+{
+    public const string Idle = "idle";
+    public const string FanOut = "fanout";
+    public const string Users = "users";
+
+    public static readonly string[] All = [Idle, FanOut, Users];
+}
+
+/// <summary>What one run of the harness does; every figure it reports depends on these, so all are written to the results.</summary>
+internal sealed class RunOptions
+{
+    public bool Quick { get; set; }
+
+    public List<int> Sizes { get; set; } = [5_000, 10_000];
+
+    public List<string> Systems { get; set; } = [.. SystemNames.All];
+
+    public List<string> ScenarioNames { get; set; } = [.. Scenarios.All];
+
+    /// <summary>Fan-out over SSE and long polling (SocketPush only) as well as WebSockets.</summary>
+    public bool AllTransports { get; set; } = true;
+
+    /// <summary>Target deliveries per second in the fan-out: publishes/s = this / subscribers.</summary>
+    public int DeliveryRate { get; set; } = 50_000;
+
+    /// <summary>Publishes per second in the users scenario (one per user).</summary>
+    public int UserPublishRate { get; set; } = 2_000;
+
+    public double PublishSeconds { get; set; } = 10;
+
+    public int Workers { get; set; } = 2;
+
+    public int ConnectConcurrency { get; set; } = 200;
+
+    public int SourceAddresses { get; set; } = 4;
+
+    /// <summary>"raw" (SignalR JSON protocol over ClientWebSocket) or "official" (HubConnection) for WebSockets.</summary>
+    public string SignalRClient { get; set; } = "raw";
+
+    /// <summary>Wait for the server's memory to stop moving before reading it (off only in the harness's own test).</summary>
+    public bool SettleMemory { get; set; } = true;
+
+    public string Repository { get; set; } = Directory.GetCurrentDirectory();
+
+    public string? NodeDll { get; set; }
+
+    public string OutputDirectory { get; set; } = "";
+
+    public string NchanWorkers { get; set; } = "auto";
+
+    public Dictionary<string, string> NodeEnvironment { get; set; } = [];
+
+    /// <summary>Base name of the result files (latest.md, latest.json, latest.png).</summary>
+    public string ResultName { get; set; } = "latest";
+
+    public string CommandLine { get; set; } = "";
+
+    public string ResolvedNodeDll => NodeDll ?? Path.Combine(Repository, "node", "SocketPush.Node", "bin", "Release", "net10.0", "SocketPush.Node.dll");
+
+    public string ResolvedOutputDirectory => string.IsNullOrEmpty(OutputDirectory) ? Path.Combine(Repository, "bench", "results") : OutputDirectory;
+
+    public static RunOptions Parse(IReadOnlyList<string> args)
+    {
+        var o = new RunOptions();
+        var sizesGiven = false;
+        for (var i = 0; i < args.Count; i++)
+        {
+            string Next() => i + 1 < args.Count ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+            switch (args[i])
+            {
+                case "--quick":
+                    o.Quick = true;
+                    break;
+                case "--n":
+                    o.Sizes = [.. Next().Split(',').Select(s => int.Parse(s, NumberStyles.AllowThousands, CultureInfo.InvariantCulture))];
+                    sizesGiven = true;
+                    break;
+                case "--systems":
+                    o.Systems = [.. Next().Split(',')];
+                    break;
+                case "--scenarios":
+                    o.ScenarioNames = [.. Next().Split(',')];
+                    break;
+                case "--websocket-only":
+                    o.AllTransports = false;
+                    break;
+                case "--delivery-rate":
+                    o.DeliveryRate = int.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
+                case "--user-rate":
+                    o.UserPublishRate = int.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
+                case "--duration":
+                    o.PublishSeconds = double.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
+                case "--workers":
+                    o.Workers = int.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
+                case "--connect-concurrency":
+                    o.ConnectConcurrency = int.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
+                case "--source-addresses":
+                    o.SourceAddresses = int.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
+                case "--signalr-client":
+                    o.SignalRClient = Next();
+                    break;
+                case "--repo":
+                    o.Repository = Path.GetFullPath(Next());
+                    break;
+                case "--node-dll":
+                    o.NodeDll = Path.GetFullPath(Next());
+                    break;
+                case "--out":
+                    o.OutputDirectory = Path.GetFullPath(Next());
+                    break;
+                case "--name":
+                    o.ResultName = Next();
+                    break;
+                case "--nchan-workers":
+                    o.NchanWorkers = Next();
+                    break;
+                case "--node-env":
+                    var pair = Next();
+                    var eq = pair.IndexOf('=');
+                    if (eq <= 0)
+                    {
+                        throw new ArgumentException("--node-env takes KEY=VALUE");
+                    }
+
+                    o.NodeEnvironment[pair[..eq]] = pair[(eq + 1)..];
+                    break;
+                default:
+                    throw new ArgumentException("unknown option " + args[i]);
+            }
+        }
+
+        if (o.Quick)
+        {
+            if (!sizesGiven)
+            {
+                o.Sizes = [1_000];
+            }
+
+            o.PublishSeconds = Math.Min(o.PublishSeconds, 5);
+        }
+
+        foreach (var s in o.Systems.Where(s => !SystemNames.All.Contains(s)))
+        {
+            throw new ArgumentException($"unknown system '{s}' (known: {string.Join(", ", SystemNames.All)})");
+        }
+
+        foreach (var s in o.ScenarioNames.Where(s => !Scenarios.All.Contains(s)))
+        {
+            throw new ArgumentException($"unknown scenario '{s}' (known: {string.Join(", ", Scenarios.All)})");
+        }
+
+        if (o.SignalRClient is not ("raw" or "official"))
+        {
+            throw new ArgumentException("--signalr-client is raw or official");
+        }
+
+        if (o.Workers < 1 || o.ConnectConcurrency < 1 || o.SourceAddresses < 1 || o.SourceAddresses > 250 || o.DeliveryRate < 1 || o.UserPublishRate < 1 || o.PublishSeconds <= 0)
+        {
+            throw new ArgumentException("--workers, --connect-concurrency, --delivery-rate, --user-rate, --duration must be positive; --source-addresses 1..250");
+        }
+
+        return o;
+    }
+
+    public const string Usage = """
+        SocketPush.LoadTest run [options]      measure SocketPush, socket.io and Nchan side by side
+          --quick                     N = 1,000 and 5 s of publishing
+          --n 5000,10000              connection counts (default 5,000 and 10,000)
+          --systems a,b               socketpush, socketio, nchan (default all)
+          --scenarios a,b             idle, fanout, users (default all)
+          --websocket-only            skip SocketPush's fan-out over SSE, long polling and plain SSE
+          --delivery-rate 50000       fan-out target deliveries/s (publishes/s = rate / N)
+          --user-rate 2000            users scenario: publishes/s, one per user
+          --duration 10               seconds of publishing per measurement
+          --workers 2                 client processes
+          --connect-concurrency 200   connection attempts in flight, all workers together
+          --source-addresses 4        client source addresses 127.0.0.2 ... (1 = 127.0.0.1 only)
+          --signalr-client raw        raw | official (HubConnection) for SocketPush over WebSockets
+          --repo DIR                  repository root (default: current directory)
+          --node-dll PATH             SocketPush node (default node/SocketPush.Node/bin/Release/net10.0/SocketPush.Node.dll)
+          --node-env KEY=VALUE        environment of the SocketPush node (repeatable), e.g. DOTNET_gcServer=1
+          --nchan-workers auto        nginx worker_processes
+          --out DIR --name latest     where results go: DIR/NAME.md, NAME.json, NAME.png
+        SocketPush.LoadTest report IN.json OUT_DIR NAME   rewrite the table and chart from a results file
+        """;
+}

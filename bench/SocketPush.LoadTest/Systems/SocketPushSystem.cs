@@ -1,0 +1,165 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using SocketPush.LoadTest.Clients;
+
+namespace SocketPush.LoadTest.Systems;
+
+/// <summary>A SocketPush node started from its built binary, as one process with every port on loopback.</summary>
+internal sealed partial class SocketPushSystem(string nodeDll, IReadOnlyDictionary<string, string> environment, string version) : ISystemUnderTest
+{
+    public string Name => SystemNames.SocketPush;
+
+    public string Version => version;
+
+    public IReadOnlyList<string> FanOutTransports { get; } =
+        [Transports.WebSocket, Transports.ServerSentEvents, Transports.LongPolling, Transports.PlainSse];
+
+    public async Task<RunningServer> StartAsync(CancellationToken cancellationToken)
+    {
+        if (!File.Exists(nodeDll))
+        {
+            throw new FileNotFoundException($"SocketPush node not built: {nodeDll} (dotnet build -c Release node/SocketPush.Node)");
+        }
+
+        var directory = Directory.CreateTempSubdirectory("socketpush-bench-");
+        var config = Path.Combine(directory.FullName, "config.yml");
+        await File.WriteAllTextAsync(config, ConfigYaml, cancellationToken);
+        var start = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = directory.FullName,
+            ArgumentList = { nodeDll, "--config", config, "--node-id", "bench", "--client-port", "0", "--admin-port", "0", "--cluster-port", "0" },
+        };
+        foreach (var (key, value) in environment)
+        {
+            start.Environment[key] = value;
+        }
+
+        var (process, ready) = await ServerProcess.StartAsync(start, l => l.StartsWith("SOCKETPUSH READY", StringComparison.Ordinal), TimeSpan.FromSeconds(90));
+        var match = ReadyLine().Match(ready ?? "");
+        if (!match.Success)
+        {
+            await process.DisposeAsync();
+            throw new InvalidOperationException("unexpected ready line: " + ready);
+        }
+
+        return new Running(process, match.Groups["client"].Value, match.Groups["admin"].Value, directory);
+    }
+
+    /// <summary>The version a results file names: the node's commit, if the repository says.</summary>
+    public static string DescribeVersion(string repository)
+    {
+        try
+        {
+            using var git = Process.Start(new ProcessStartInfo("git", ["-C", repository, "rev-parse", "--short", "HEAD"])
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            });
+            var commit = git?.StandardOutput.ReadToEnd().Trim();
+            git?.WaitForExit();
+            return $"SocketPush {commit} on .NET {Environment.Version}";
+        }
+        catch (Exception)
+        {
+            return $"SocketPush on .NET {Environment.Version}";
+        }
+    }
+
+    // Warnings only: every system logs nothing per connection during the measurement (nginx: access_log off).
+    private const string ConfigYaml = """
+        node:
+          id: bench
+          bindAddress: 127.0.0.1
+          clientPort: 0
+          clusterPort: 0
+        admin:
+          bindAddress: 127.0.0.1
+          port: 0
+          apiKey: ""
+        options:
+          authenticationTimeout: 10s
+          removeUserAfterDisconnectTimeout: 60s
+          maxMessageBytes: 65536
+        cluster:
+          seeds: []
+        logging:
+          level: Warning
+        """;
+
+    [GeneratedRegex(@"client=(?<client>\S+)\s+admin=(?<admin>\S+)")]
+    private static partial Regex ReadyLine();
+
+    private sealed class Running(ServerProcess process, string clientUrl, string adminUrl, DirectoryInfo directory) : RunningServer
+    {
+        private readonly PublishHttp _admin = new(new Uri(adminUrl.TrimEnd('/') + "/"));
+
+        public override string ClientUrl => clientUrl;
+
+        public override int RootPid => process.Pid;
+
+        public override string Output => process.Output;
+
+        public string AdminUrl => adminUrl;
+
+        public override async Task PrepareUsersAsync(int first, int count, string? channel, Action<int> progress, CancellationToken cancellationToken)
+        {
+            var done = 0;
+            await Parallel.ForAsync(first, first + count, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = cancellationToken }, async (i, ct) =>
+            {
+                var user = "u" + i.ToString(CultureInfo.InvariantCulture);
+                await _admin.PostAsync("api/auth/set", Json(new() { ["userId"] = user, ["sessionId"] = "s" + i.ToString(CultureInfo.InvariantCulture) }), "application/json", ct);
+                if (channel is not null)
+                {
+                    await _admin.PostAsync("api/channel/subscribe", Json(new() { ["userId"] = user, ["channelId"] = channel }), "application/json", ct);
+                }
+
+                progress(Interlocked.Increment(ref done));
+            });
+        }
+
+        public override async Task<long> PublishChannelAsync(string channel, long sequence, bool warmup, CancellationToken cancellationToken)
+        {
+            var body = "{\"channelId\":" + JsonSerializer.Serialize(channel) + ",\"message\":" + BenchMessage.Create(sequence, warmup) + "}";
+            return PublishHttp.ReadInteger(await _admin.PostAsync("api/channel/publish", body, "application/json", cancellationToken), "result");
+        }
+
+        public override async Task<long> PublishUserAsync(string userId, long sequence, bool warmup, CancellationToken cancellationToken)
+        {
+            var body = "{\"userId\":" + JsonSerializer.Serialize(userId) + ",\"message\":" + BenchMessage.Create(sequence, warmup) + "}";
+            return PublishHttp.ReadInteger(await _admin.PostAsync("api/user/publish", body, "application/json", cancellationToken), "result");
+        }
+
+        /// <summary>The socketpush_messages_* and socketpush_connections samples of the node's /metrics.</summary>
+        public override async Task<Dictionary<string, double>> ReadCountersAsync(CancellationToken cancellationToken)
+        {
+            var counters = new Dictionary<string, double>(StringComparer.Ordinal);
+            foreach (var line in (await _admin.GetAsync("metrics", cancellationToken)).Split('\n'))
+            {
+                if (!line.StartsWith("socketpush_messages_", StringComparison.Ordinal) && !line.StartsWith("socketpush_connections{", StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                var space = line.LastIndexOf(' ');
+                if (space > 0 && double.TryParse(line[(space + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
+                {
+                    counters[line[..space]] = value;
+                }
+            }
+
+            return counters;
+        }
+
+        public override async ValueTask DisposeAsync()
+        {
+            _admin.Dispose();
+            await process.DisposeAsync();
+            ServerProcess.DeleteScratch(directory);
+        }
+
+        private static string Json(Dictionary<string, string> values) => JsonSerializer.Serialize(values);
+    }
+}

@@ -1,0 +1,111 @@
+using System.Reflection;
+using SocketPush.LoadTest.Clients;
+using SocketPush.LoadTest.Systems;
+using SocketPush.LoadTest.Workers;
+
+namespace SocketPush.LoadTest.Tests;
+
+/// <summary>
+/// The harness against a real SocketPush node process: 100 connections over two client processes, and the
+/// counts the harness measured agree with the node's own /metrics. Figures (latency, CPU) are not asserted.
+/// </summary>
+public sealed class HarnessRunTests
+{
+    private const int Connections = 100;
+
+    [Fact]
+    public async Task Fan_out_run_completes_and_its_counts_agree_with_the_node_metrics()
+    {
+        var result = await MeasureAsync(Scenarios.FanOut, Transports.WebSocket);
+
+        Assert.Equal("ok", result.Status);
+        Assert.Equal(Connections, result.Connected);
+        Assert.Equal(0, result.ConnectFailures);
+        Assert.True(result.Publishes > 0);
+        Assert.Equal(0, result.PublishFailures);
+        Assert.Equal(result.Publishes * Connections, result.ExpectedDeliveries);
+        Assert.Equal(result.ExpectedDeliveries, result.Delivered);
+        // Every delivery was timed: the histogram holds exactly the delivered messages.
+        Assert.Equal(result.Delivered, result.Latency!.Count);
+        // What the publish API answered, what the clients received and what the node counted are one number.
+        Assert.Equal(result.Delivered, result.ServerReportedReceivers);
+        Assert.Equal(result.Publishes + result.WarmupPublishes, Counter(result, "socketpush_messages_published_total{kind=\"channel\"}"));
+        Assert.Equal(result.Delivered + result.WarmupDelivered, Counter(result, "socketpush_messages_delivered_total{kind=\"channel\"}"));
+        Assert.Equal(0, Counter(result, "socketpush_messages_delivered_total{kind=\"user\"}"));
+        Assert.Equal(Connections, Counter(result, "socketpush_connections{transport=\"websockets\"}"));
+        Assert.Equal(0, result.DroppedConnections);
+        Assert.True(result.ServerCpuSeconds >= 0);
+    }
+
+    [Fact]
+    public async Task Users_run_delivers_one_message_per_user_as_the_node_counts_it()
+    {
+        var result = await MeasureAsync(Scenarios.Users, Transports.WebSocket);
+
+        Assert.Equal("ok", result.Status);
+        Assert.Equal(Connections, result.Connected);
+        Assert.Equal(Connections, result.Publishes);
+        Assert.Equal(Connections, result.Delivered);
+        Assert.Equal(Connections, result.ServerReportedReceivers);
+        Assert.Equal(result.Publishes + result.WarmupPublishes, Counter(result, "socketpush_messages_published_total{kind=\"user\"}"));
+        Assert.Equal(result.Delivered + result.WarmupDelivered, Counter(result, "socketpush_messages_delivered_total{kind=\"user\"}"));
+        Assert.Equal(0, Counter(result, "socketpush_messages_delivered_total{kind=\"channel\"}"));
+    }
+
+    [Fact]
+    public async Task Plain_sse_fan_out_counts_agree_with_the_node_metrics()
+    {
+        var result = await MeasureAsync(Scenarios.FanOut, Transports.PlainSse);
+
+        Assert.Equal("ok", result.Status);
+        Assert.Equal(Connections, result.Connected);
+        Assert.Equal(result.Publishes * Connections, result.Delivered);
+        Assert.Equal(result.Delivered + result.WarmupDelivered, Counter(result, "socketpush_messages_delivered_total{kind=\"channel\"}"));
+        Assert.Equal(Connections, Counter(result, "socketpush_connections{transport=\"sse\"}"));
+    }
+
+    private static double Counter(RunResult result, string sample)
+    {
+        Assert.True(result.ServerCounters.TryGetValue(sample, out var value), $"/metrics has no sample {sample}: {string.Join(", ", result.ServerCounters.Keys)}");
+        return value;
+    }
+
+    private static async Task<RunResult> MeasureAsync(string scenario, string transport)
+    {
+        var options = new RunOptions
+        {
+            Sizes = [Connections],
+            Workers = 2,
+            ConnectConcurrency = 20,
+            // 20 publishes of 100 deliveries each in one second: a short run, still enough to count.
+            DeliveryRate = 2_000,
+            UserPublishRate = 500,
+            PublishSeconds = 1,
+            SourceAddresses = 2,
+            SettleMemory = false,
+        };
+        var system = new SocketPushSystem(NodeDll(), new Dictionary<string, string>(), "test");
+        var coordinator = new Coordinator(options, new ProgressLog());
+        await using var workers = WorkerPool.Start(options.Workers);
+        var result = await coordinator.MeasureAsync(new Coordinator.PlannedRun(system, transport, scenario, Connections), workers);
+        Assert.True(result.Status == "ok", $"{result.Status}\n{string.Join("\n", result.Errors)}");
+        return result;
+    }
+
+    /// <summary>The node built by this test's build (same configuration), run as its own process.</summary>
+    private static string NodeDll()
+    {
+        var configuration = typeof(HarnessRunTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+            .Single(a => a.Key == "Configuration").Value!;
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "SocketPush.sln")))
+        {
+            directory = directory.Parent;
+        }
+
+        Assert.NotNull(directory);
+        var dll = Path.Combine(directory.FullName, "node", "SocketPush.Node", "bin", configuration, "net10.0", "SocketPush.Node.dll");
+        Assert.True(File.Exists(dll), $"node not built at {dll}");
+        return dll;
+    }
+}
