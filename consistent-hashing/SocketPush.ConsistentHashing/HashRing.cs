@@ -3,6 +3,7 @@ using System.Collections.Immutable;
 using System.Globalization;
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace SocketPush.ConsistentHashing;
@@ -313,9 +314,12 @@ public sealed class HashRing : IEquatable<HashRing>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int FirstPointAtOrAfter(uint position)
     {
-        var points = _points;
-        int i = _bucketStart[position >> _bucketShift];
-        while ((uint)(points[i] >> 32) < position)
+        // Bounds checks skipped on purpose, this is the hot path: the bucket number is below the
+        // table length by construction, and the scan stops at the sentinel, whose position is the
+        // largest there is.
+        int i = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_bucketStart), (int)(position >> _bucketShift));
+        ref ulong points = ref MemoryMarshal.GetArrayDataReference(_points);
+        while ((uint)(Unsafe.Add(ref points, i) >> 32) < position)
         {
             i++;
         }

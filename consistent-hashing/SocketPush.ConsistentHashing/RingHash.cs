@@ -10,8 +10,9 @@ namespace SocketPush.ConsistentHashing;
 /// </summary>
 internal static class RingHash
 {
-    // Keys of this size or less are encoded on the stack; longer ones borrow a pooled buffer.
-    private const int StackKeyBytes = 256;
+    // Keys of this many UTF-16 units or less (at most 3 UTF-8 bytes each) are encoded on the stack;
+    // longer ones borrow a pooled buffer.
+    private const int StackKeyChars = 128;
 
     // Virtual nodes are hashed with their own seeds so that a key spelled like a node id does not
     // land exactly on that node's first point.
@@ -21,14 +22,19 @@ internal static class RingHash
 
     public static uint Position(ReadOnlySpan<char> key)
     {
-        int maxBytes = Encoding.UTF8.GetMaxByteCount(key.Length);
-        if (maxBytes <= StackKeyBytes)
+        if (key.Length <= StackKeyChars)
         {
-            Span<byte> buffer = stackalloc byte[maxBytes];
+            Span<byte> buffer = stackalloc byte[StackKeyChars * 3];
             int length = Encoding.UTF8.GetBytes(key, buffer);
             return Position(buffer[..length]);
         }
 
+        return PositionOfLongKey(key);
+    }
+
+    // Apart from the short-key path so that the common case carries no exception handling.
+    private static uint PositionOfLongKey(ReadOnlySpan<char> key)
+    {
         byte[] rented = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetByteCount(key));
         try
         {

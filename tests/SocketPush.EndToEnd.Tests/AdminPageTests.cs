@@ -1,3 +1,5 @@
+using System.Text.Json.Nodes;
+using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
 
 namespace SocketPush.EndToEnd.Tests;
@@ -41,6 +43,29 @@ public sealed class AdminPageTests(NodeFixture fixture, ITestOutputHelper output
         }
 
         await Expect(admin.GetByTestId("link-metrics")).ToHaveAttributeAsync("href", "/metrics");
+    }
+
+    [Fact]
+    public async Task AMethodAddedToApiGetsAFormWithoutAnyChangeToThePage()
+    {
+        // The node's real answer to GET /api, with one method more, as a newer node would describe itself.
+        var page = await Context.NewPageAsync();
+        await page.RouteAsync("**/api", async route =>
+        {
+            var response = await route.FetchAsync();
+            var api = JsonNode.Parse(await response.TextAsync())!.AsObject();
+            api["user"]!["annotate"] = JsonNode.Parse(
+                """{"params": [{"name": "userId", "type": "string"}, {"name": "note", "type": "json"}], "description": "Attaches a note.", "result": "none"}""");
+            await route.FulfillAsync(new RouteFulfillOptions { Response = response, Body = api.ToJsonString() });
+        });
+        await page.GotoAsync(Fixture.Node.AdminUrl.ToString());
+        await Expect(page.GetByTestId("api-status")).ToHaveAttributeAsync("data-state", "ready");
+
+        var form = page.GetByTestId("method-user.annotate");
+        await Expect(form.Locator(".signature")).ToHaveTextAsync("user.annotate(userId, note)");
+        await Expect(form.Locator(".description")).ToHaveTextAsync("Attaches a note.");
+        await Expect(page.GetByTestId("param-user.annotate.note")).ToHaveAttributeAsync("data-type", "json");
+        await Expect(page.GetByTestId("call-user.annotate")).ToBeVisibleAsync();
     }
 
     [Fact]
@@ -143,7 +168,7 @@ public sealed class AdminPageTests(NodeFixture fixture, ITestOutputHelper output
     // The node keeps no promised order for a list; compare as a set.
     private static string SortedResult(string? shown)
     {
-        var node = System.Text.Json.Nodes.JsonNode.Parse(shown ?? "null")!;
+        var node = JsonNode.Parse(shown ?? "null")!;
         var sorted = node["result"]!.AsArray().Select(v => v!.GetValue<string>()).Order(StringComparer.Ordinal);
         return System.Text.Json.JsonSerializer.Serialize(new { result = sorted });
     }
