@@ -15,19 +15,16 @@ namespace SocketPush.Client.Tests.Infrastructure;
 /// </summary>
 public sealed class ExampleFixture : IAsyncLifetime
 {
-    private const string ChromiumPath = "/usr/bin/chromium";
-
     private NodeProcess? _node;
     private WebApplication? _site;
-    private IPlaywright? _playwright;
-    private IBrowser? _browser;
+    private Chromium? _chromium;
 
     internal NodeProcess Node => _node ?? throw new InvalidOperationException("The node has not started.");
 
     /// <summary>The site serving the pages of examples/browser.</summary>
     internal Uri SiteUrl { get; private set; } = new("http://127.0.0.1/");
 
-    internal IBrowser Browser => _browser ?? throw new InvalidOperationException("Chromium has not started.");
+    internal IBrowser Browser => _chromium?.Browser ?? throw new InvalidOperationException("Chromium has not started.");
 
     public async Task InitializeAsync()
     {
@@ -35,29 +32,16 @@ public sealed class ExampleFixture : IAsyncLifetime
         _site = await StartSiteAsync(Repository.Path("examples/browser"));
         SiteUrl = new Uri(_site.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single());
 
-        if (!File.Exists(ChromiumPath))
-        {
-            throw new FileNotFoundException($"{ChromiumPath} is missing: run test.sh, or apt-get install -y chromium.");
-        }
-
-        Assertions.SetDefaultExpectTimeout(15_000);
-        _playwright = await Playwright.CreateAsync();
-        _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = ChromiumPath,
-            Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
-        });
+        _chromium = await Chromium.LaunchAsync();
     }
 
     public async Task DisposeAsync()
     {
-        if (_browser is not null)
+        if (_chromium is not null)
         {
-            await _browser.DisposeAsync();
+            await _chromium.DisposeAsync();
         }
 
-        _playwright?.Dispose();
         if (_site is not null)
         {
             await _site.DisposeAsync();
