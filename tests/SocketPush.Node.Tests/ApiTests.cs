@@ -129,6 +129,20 @@ public sealed class ApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Null_is_a_message_like_any_other_json_value()
+    {
+        await _node.CallAsync("auth", "set", new { userId = "1", sessionId = "s" });
+        using var sse = await _node.Client.GetAsync("/sse?userId=1&sessionId=s", HttpCompletionOption.ResponseHeadersRead);
+        var (status, body) = await PostAsync("/api/user/publish", """{"userId":"1","message":null}""");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(1, body.GetProperty("result").GetInt32());
+        Assert.Equal(0, (await GetAsync("/user/publish/2/null")).Body.GetProperty("result").GetInt32());
+
+        (status, _) = await PostAsync("/api/user/publish", """{"userId":null,"message":1}""");
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+    }
+
+    [Fact]
     public async Task Health_endpoints_answer()
     {
         Assert.Equal("ok", (await GetAsync("/healthz")).Body.GetProperty("status").GetString());

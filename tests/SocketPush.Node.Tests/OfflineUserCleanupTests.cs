@@ -1,69 +1,75 @@
+using SocketPush.Node.Client;
+
 namespace SocketPush.Node.Tests;
 
-public sealed class OfflineUserCleanupTests
+public sealed class OfflineUserCleanupTests : IDisposable
 {
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+    private readonly ServiceFixture _node;
+
+    public OfflineUserCleanupTests()
+    {
+        _node = new ServiceFixture(c => c.Options.RemoveUserAfterDisconnectTimeout = Timeout);
+        _node.Get<OfflineUserCleanup>();
+    }
+
+    public void Dispose() => _node.Dispose();
+
+    /// <summary>User 1 online with one connection and subscribed to news.</summary>
+    private async Task<RecordingConnection> OnlineSubscriberAsync()
+    {
+        var connection = new RecordingConnection("c1", "1");
+        _node.Registry.Add(connection);
+        await _node.Channel.SubscribeAsync("1", "news");
+        return connection;
+    }
+
+    private async Task<IReadOnlyList<string>> SubscriptionsAsync() => await _node.Channel.GetSubscriptionsAsync("1");
+
     [Fact]
     public async Task A_user_offline_for_the_whole_timeout_is_unsubscribed_exactly_at_the_boundary()
     {
-        using var node = new ServiceFixture(c => c.Options.RemoveUserAfterDisconnectTimeout = TimeSpan.FromSeconds(30));
-        node.Get<SocketPush.Node.Client.OfflineUserCleanup>();
-        var connection = new RecordingConnection("c1", "1");
-        node.Registry.Add(connection);
-        await node.Channel.SubscribeAsync("1", "news");
+        _node.Registry.Remove(await OnlineSubscriberAsync());
 
-        node.Registry.Remove(connection);
-        node.Time.Advance(TimeSpan.FromSeconds(30) - TimeSpan.FromTicks(1));
-        Assert.Equal(["news"], await node.Channel.GetSubscriptionsAsync("1"));
+        _node.Time.Advance(Timeout - TimeSpan.FromTicks(1));
+        Assert.Equal(["news"], await SubscriptionsAsync());
 
-        node.Time.Advance(TimeSpan.FromTicks(1));
-        Assert.Empty(await node.Channel.GetSubscriptionsAsync("1"));
+        _node.Time.Advance(TimeSpan.FromTicks(1));
+        Assert.Empty(await SubscriptionsAsync());
     }
 
     [Fact]
     public async Task Coming_back_within_the_timeout_keeps_the_subscriptions()
     {
-        using var node = new ServiceFixture(c => c.Options.RemoveUserAfterDisconnectTimeout = TimeSpan.FromSeconds(30));
-        node.Get<SocketPush.Node.Client.OfflineUserCleanup>();
-        var first = new RecordingConnection("c1", "1");
-        node.Registry.Add(first);
-        await node.Channel.SubscribeAsync("1", "news");
+        _node.Registry.Remove(await OnlineSubscriberAsync());
+        _node.Time.Advance(Timeout - TimeSpan.FromSeconds(1));
+        _node.Registry.Add(new RecordingConnection("c2", "1"));
 
-        node.Registry.Remove(first);
-        node.Time.Advance(TimeSpan.FromSeconds(20));
-        node.Registry.Add(new RecordingConnection("c2", "1"));
-        node.Time.Advance(TimeSpan.FromSeconds(60));
+        _node.Time.Advance(Timeout * 3);
 
-        Assert.Equal(["news"], await node.Channel.GetSubscriptionsAsync("1"));
+        Assert.Equal(["news"], await SubscriptionsAsync());
     }
 
     [Fact]
     public async Task Closing_one_of_two_connections_does_not_start_the_timeout()
     {
-        using var node = new ServiceFixture(c => c.Options.RemoveUserAfterDisconnectTimeout = TimeSpan.FromSeconds(30));
-        node.Get<SocketPush.Node.Client.OfflineUserCleanup>();
-        var first = new RecordingConnection("c1", "1");
-        node.Registry.Add(first);
-        node.Registry.Add(new RecordingConnection("c2", "1"));
-        await node.Channel.SubscribeAsync("1", "news");
+        var first = await OnlineSubscriberAsync();
+        _node.Registry.Add(new RecordingConnection("c2", "1"));
 
-        node.Registry.Remove(first);
-        node.Time.Advance(TimeSpan.FromMinutes(5));
+        _node.Registry.Remove(first);
+        _node.Time.Advance(Timeout * 10);
 
-        Assert.Equal(["news"], await node.Channel.GetSubscriptionsAsync("1"));
+        Assert.Equal(["news"], await SubscriptionsAsync());
     }
 
     [Fact]
     public async Task A_timeout_of_zero_never_unsubscribes()
     {
-        using var node = new ServiceFixture(c => c.Options.RemoveUserAfterDisconnectTimeout = TimeSpan.Zero);
-        node.Get<SocketPush.Node.Client.OfflineUserCleanup>();
-        var connection = new RecordingConnection("c1", "1");
-        node.Registry.Add(connection);
-        await node.Channel.SubscribeAsync("1", "news");
+        _node.Config.Options.RemoveUserAfterDisconnectTimeout = TimeSpan.Zero;
+        _node.Registry.Remove(await OnlineSubscriberAsync());
 
-        node.Registry.Remove(connection);
-        node.Time.Advance(TimeSpan.FromDays(1));
+        _node.Time.Advance(TimeSpan.FromDays(1));
 
-        Assert.Equal(["news"], await node.Channel.GetSubscriptionsAsync("1"));
+        Assert.Equal(["news"], await SubscriptionsAsync());
     }
 }

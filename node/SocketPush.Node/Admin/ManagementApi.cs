@@ -199,7 +199,8 @@ internal sealed class ManagementApi(
         for (var i = 0; i < descriptor.Parameters.Count; i++)
         {
             var parameter = descriptor.Parameters[i];
-            if (!body.TryGetProperty(parameter.Name, out var value) || value.ValueKind == JsonValueKind.Null)
+            // A message may be any JSON value, null included; an id may not be null.
+            if (!body.TryGetProperty(parameter.Name, out var value) || (value.ValueKind == JsonValueKind.Null && parameter.Type != "json"))
             {
                 throw new ServiceException(ErrorCodes.InvalidArgument, $"{parameter.Name} is required.");
             }
