@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Logging;
 using Microsoft.Playwright;
+using SocketPush.EndToEnd.Tests;
 
 namespace SocketPush.Client.Tests.Infrastructure;
 
