@@ -1,10 +1,5 @@
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.FileProviders;
-using Microsoft.Extensions.Logging;
 using Microsoft.Playwright;
 using SocketPush.EndToEnd.Tests;
 
@@ -17,21 +12,21 @@ namespace SocketPush.Client.Tests.Infrastructure;
 public sealed class ExampleFixture : IAsyncLifetime
 {
     private NodeProcess? _node;
-    private WebApplication? _site;
+    private LoopbackSite? _site;
     private Chromium? _chromium;
 
     internal NodeProcess Node => _node ?? throw new InvalidOperationException("The node has not started.");
 
     /// <summary>The site serving the pages of examples/browser.</summary>
-    internal Uri SiteUrl { get; private set; } = new("http://127.0.0.1/");
+    internal Uri SiteUrl => _site?.Url ?? throw new InvalidOperationException("The site has not started.");
 
     internal IBrowser Browser => _chromium?.Browser ?? throw new InvalidOperationException("Chromium has not started.");
 
     public async Task InitializeAsync()
     {
         _node = await NodeProcess.StartAsync();
-        _site = await StartSiteAsync(Repository.Path("examples/browser"));
-        SiteUrl = new Uri(_site.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single());
+        _site = await LoopbackSite.StartAsync(site =>
+            site.UseStaticFiles(new StaticFileOptions { FileProvider = new PhysicalFileProvider(Repository.Path("examples/browser")) }));
 
         _chromium = await Chromium.LaunchAsync();
     }
@@ -52,16 +47,5 @@ public sealed class ExampleFixture : IAsyncLifetime
         {
             await _node.DisposeAsync();
         }
-    }
-
-    private static async Task<WebApplication> StartSiteAsync(string root)
-    {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        var site = builder.Build();
-        site.UseStaticFiles(new StaticFileOptions { FileProvider = new PhysicalFileProvider(root) });
-        await site.StartAsync();
-        return site;
     }
 }
