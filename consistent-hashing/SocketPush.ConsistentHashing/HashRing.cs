@@ -197,30 +197,10 @@ public sealed class HashRing : IEquatable<HashRing>
             return 0;
         }
 
-        if (wanted <= ShortListLength)
-        {
-            // A short list is searched faster than a bitset is cleared.
-            return WalkPreferenceList(position, destination[..wanted], []);
-        }
-
-        int words = (_nodeIds.Length + 63) / 64;
-        if (words <= StackBitsetWords)
-        {
-            Span<ulong> seen = stackalloc ulong[StackBitsetWords];
-            return WalkPreferenceList(position, destination[..wanted], seen[..words]);
-        }
-
-        var rented = ArrayPool<ulong>.Shared.Rent(words);
-        try
-        {
-            var seen = rented.AsSpan(0, words);
-            seen.Clear();
-            return WalkPreferenceList(position, destination[..wanted], seen);
-        }
-        finally
-        {
-            ArrayPool<ulong>.Shared.Return(rented);
-        }
+        // A short list is searched for repeats faster than a bitset is cleared.
+        return wanted <= ShortListLength
+            ? WalkPreferenceList(position, destination[..wanted], [])
+            : LongPreferenceList(position, destination[..wanted]);
     }
 
     /// <summary>
@@ -325,6 +305,31 @@ public sealed class HashRing : IEquatable<HashRing>
         }
 
         return i;
+    }
+
+    // Kept out of the short-list path on purpose: a method with a stack buffer zeroes it on every
+    // call, which would cost the common three-replica lookup more than the walk itself.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int LongPreferenceList(uint position, Span<string> destination)
+    {
+        int words = (_nodeIds.Length + 63) / 64;
+        if (words <= StackBitsetWords)
+        {
+            Span<ulong> seen = stackalloc ulong[StackBitsetWords];
+            return WalkPreferenceList(position, destination, seen[..words]);
+        }
+
+        var rented = ArrayPool<ulong>.Shared.Rent(words);
+        try
+        {
+            var seen = rented.AsSpan(0, words);
+            seen.Clear();
+            return WalkPreferenceList(position, destination, seen);
+        }
+        finally
+        {
+            ArrayPool<ulong>.Shared.Return(rented);
+        }
     }
 
     private int WalkPreferenceList(uint position, Span<string> destination, Span<ulong> seen)

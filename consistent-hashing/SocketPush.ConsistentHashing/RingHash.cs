@@ -10,8 +10,11 @@ namespace SocketPush.ConsistentHashing;
 /// </summary>
 internal static class RingHash
 {
-    // Keys of this many UTF-16 units or less (at most 3 UTF-8 bytes each) are encoded on the stack;
-    // longer ones borrow a pooled buffer.
+    // ASCII keys of this many chars or less are narrowed on the stack.
+    private const int StackAsciiChars = 128;
+
+    // Other keys of this many UTF-16 units or less (at most 3 UTF-8 bytes each) are encoded on the
+    // stack; longer ones borrow a pooled buffer.
     private const int StackKeyChars = 128;
 
     // Virtual nodes are hashed with their own seeds so that a key spelled like a node id does not
@@ -22,19 +25,28 @@ internal static class RingHash
 
     public static uint Position(ReadOnlySpan<char> key)
     {
+        // Most keys are short ASCII ids, whose UTF-8 form is one byte per char: narrowing them is
+        // several times cheaper than a general UTF-8 encoder.
+        if (key.Length <= StackAsciiChars)
+        {
+            Span<byte> ascii = stackalloc byte[StackAsciiChars];
+            if (Ascii.FromUtf16(key, ascii, out int length) == OperationStatus.Done)
+            {
+                return Position(ascii[..length]);
+            }
+        }
+
+        return PositionOfUtf8(key);
+    }
+
+    private static uint PositionOfUtf8(ReadOnlySpan<char> key)
+    {
         if (key.Length <= StackKeyChars)
         {
             Span<byte> buffer = stackalloc byte[StackKeyChars * 3];
-            int length = Encoding.UTF8.GetBytes(key, buffer);
-            return Position(buffer[..length]);
+            return Position(buffer[..Encoding.UTF8.GetBytes(key, buffer)]);
         }
 
-        return PositionOfLongKey(key);
-    }
-
-    // Apart from the short-key path so that the common case carries no exception handling.
-    private static uint PositionOfLongKey(ReadOnlySpan<char> key)
-    {
         byte[] rented = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetByteCount(key));
         try
         {

@@ -6,6 +6,8 @@ internal enum SimEventKind : byte
     Datagram,
     PushPullRequest,
     PushPullReply,
+    FallbackPing,
+    FallbackAck,
     Crash,
     Restart,
     UpdateMetadata,

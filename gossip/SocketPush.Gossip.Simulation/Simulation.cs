@@ -17,6 +17,9 @@ namespace SocketPush.Gossip.Simulation;
 internal sealed class Simulation
 {
     private const int PushPullOverhead = 8;
+
+    /// <summary>Version, kind, request id, sequence number and a short name.</summary>
+    private const int FallbackPingBytes = 24;
     private static readonly long TicksPerSecond = TimeSpan.TicksPerSecond;
 
     private readonly SimulationOptions _options;
@@ -40,6 +43,7 @@ internal sealed class Simulation
     private long _datagramBytes;
     private long _pushPullMessages;
     private long _pushPullBytes;
+    private long _fallbackMessages;
     private long _falsePositiveEvents;
     private long? _healConvergedAt;
 
@@ -118,9 +122,22 @@ internal sealed class Simulation
     private SwimCore NewCore(int index, int generation)
     {
         var meta = Encoding.UTF8.GetBytes($"{{\"node\":\"n{index}\",\"client\":\"http://10.0.{index / 250}.{index % 250}:8080\",\"v\":{generation}}}");
-        var random = new Random(unchecked((_options.Seed * 7919) + (index * 104_729) + (generation * 15_485_863)));
+        var random = new Random(MemberSeed(_options.Seed, index, generation));
         return new SwimCore(_options.Gossip, _addresses[index], _addresses[index], meta, _clock, random, _nodes[index],
             _options.Gossip.MaxDatagramSize, stagger: true, expectedMembers: _nodes.Length);
+    }
+
+    /// <summary>
+    /// Seeds that differ by a constant give System.Random streams that move together, so members
+    /// would pick the same probe and gossip targets; SplitMix64 decorrelates them.
+    /// </summary>
+    internal static int MemberSeed(int seed, int index, int generation)
+    {
+        var z = unchecked(((ulong)(uint)seed << 32) ^ ((ulong)(uint)index << 8) ^ (uint)generation) + 0x9E3779B97F4A7C15UL;
+        z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
+        z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
+        z ^= z >> 31;
+        return (int)(z & int.MaxValue);
     }
 
     private void ScheduleScenario()
@@ -239,6 +256,38 @@ internal sealed class Simulation
                 if (node.Up && node.Generation == e.Generation && !Blocked(e.From, e.Node))
                 {
                     node.Core.OnPushPullReply((PushPullMessage)e.Payload!);
+                    Reschedule(node);
+                }
+
+                break;
+            }
+
+            case SimEventKind.FallbackPing:
+            {
+                var node = _nodes[e.Node];
+                if (node.Up && !Blocked(e.From, e.Node) && node.Core.IsPingTarget((string)e.Payload!))
+                {
+                    _fallbackMessages++;
+                    _events.Push(new SimEvent
+                    {
+                        Time = _clock.Now + Latency(),
+                        Kind = SimEventKind.FallbackAck,
+                        Node = e.From,
+                        From = e.Node,
+                        Generation = e.Generation,
+                        Length = e.Length,
+                    });
+                }
+
+                break;
+            }
+
+            case SimEventKind.FallbackAck:
+            {
+                var node = _nodes[e.Node];
+                if (node.Up && node.Generation == e.Generation && !Blocked(e.From, e.Node))
+                {
+                    node.Core.OnFallbackAck((uint)e.Length);
                     Reschedule(node);
                 }
 
@@ -393,6 +442,28 @@ internal sealed class Simulation
             From = from,
             Generation = _nodes[from].Generation,
             Payload = message,
+        });
+    }
+
+    internal void SendFallbackPing(int from, string address, uint seq, string target)
+    {
+        _fallbackMessages++;
+        var to = IndexOf(address);
+        if (to < 0 || Blocked(from, to))
+        {
+            return;
+        }
+
+        // The sequence number rides in Length: the event struct has no other spare field.
+        _events.Push(new SimEvent
+        {
+            Time = _clock.Now + Latency(),
+            Kind = SimEventKind.FallbackPing,
+            Node = to,
+            From = from,
+            Generation = _nodes[from].Generation,
+            Length = (int)seq,
+            Payload = target,
         });
     }
 
@@ -593,8 +664,8 @@ internal sealed class Simulation
             DisseminationSeconds = Percentiles.Of(dissemination),
             Updates = _updates.Count,
             Undisseminated = undisseminated,
-            MessagesPerMemberPerSecond = (_datagrams + _pushPullMessages) / memberSeconds,
-            BytesPerMemberPerSecond = (_datagramBytes + _pushPullBytes) / memberSeconds,
+            MessagesPerMemberPerSecond = (_datagrams + _pushPullMessages + _fallbackMessages) / memberSeconds,
+            BytesPerMemberPerSecond = (_datagramBytes + _pushPullBytes + (_fallbackMessages * FallbackPingBytes)) / memberSeconds,
             DatagramsPerMemberPerSecond = _datagrams / memberSeconds,
             PushPullsPerMemberPerSecond = _pushPullMessages / memberSeconds,
             PartitionAt = _options.PartitionAt,
@@ -624,6 +695,8 @@ internal sealed class Simulation
         public void SendDatagram(string address, ReadOnlySpan<byte> datagram) => simulation.Send(Index, address, datagram);
 
         public void SendPushPull(string address, PushPullMessage message) => simulation.SendPushPull(Index, address, message);
+
+        public void SendFallbackPing(string address, uint seq, string target) => simulation.SendFallbackPing(Index, address, seq, target);
 
         public void MemberChanged(MembershipChangeKind kind, MemberRecord member) => simulation.Observed(Index, kind, member);
     }

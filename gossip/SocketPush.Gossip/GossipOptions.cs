@@ -37,6 +37,13 @@ public sealed class GossipOptions
     /// <value>500 ms by default.</value>
     public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>
+    /// When a probe's ack is late, also ping the member over the reliable channel (memberlist's TCP
+    /// fallback), so that datagram loss alone rarely leads to a suspicion.
+    /// </summary>
+    /// <value>true by default.</value>
+    public bool FallbackPing { get; set; } = true;
+
     /// <summary>Members asked to probe indirectly (ping-req) after a missed ack.</summary>
     /// <value>3 by default.</value>
     public int IndirectChecks { get; set; } = 3;

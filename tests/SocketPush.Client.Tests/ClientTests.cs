@@ -177,7 +177,7 @@ public sealed class ClientTests(NodeFixture fixture) : IClassFixture<NodeFixture
         await client.Auth.SetAsync(user, session);
         await using var stream = await SseListener.ConnectAsync(fixture.Node.ClientUrl, user, session);
 
-        foreach (var json in new[] { "42", "\"text\"", "[1,\"two\",{\"three\":3}]", "true", "false", "{\"nested\":{\"ü\":\"ß/😀\"}}" })
+        foreach (var json in new[] { "42", "\"text\"", "[1,\"two\",{\"three\":3}]", "null", "true", "false", "{\"nested\":{\"ü\":\"ß/😀\"}}" })
         {
             using var message = JsonDocument.Parse(json);
             Assert.Equal(1, await client.User.PublishAsync(user, message.RootElement));

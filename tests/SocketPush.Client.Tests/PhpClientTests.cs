@@ -163,11 +163,7 @@ public sealed class PhpClientTests(PhpFixture fixture) : IClassFixture<PhpFixtur
     [Fact]
     public async Task The_php_example_sets_auth_subscribes_and_publishes_to_a_client_on_sse()
     {
-        using var client = fixture.Node.CreateClient();
-        await ExampleState.ResetUserOneAsync(client);
-        // The example sets the same pair; the listener must be connected before it publishes.
-        await client.Auth.SetAsync("1", "test");
-        await using var browser = await SseListener.ConnectAsync(fixture.Node.ClientUrl, "1", "test");
+        await using var browser = await ExampleState.ConnectUserOneAsync(fixture.Node);
 
         var run = await Php.RunAsync(
             Repository.Path("examples/php/example.php"),

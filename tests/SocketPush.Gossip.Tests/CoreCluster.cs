@@ -67,6 +67,17 @@ internal sealed class CoreCluster
                     target.Core.OnDatagram(node.Address, data);
                 }
 
+                var fallbacks = node.FallbackOutbox.ToArray();
+                node.FallbackOutbox.Clear();
+                foreach (var (to, seq, name) in fallbacks)
+                {
+                    moved = true;
+                    if (!Cut.Contains(to) && !Cut.Contains(node.Address) && _byAddress.TryGetValue(to, out var target) && target.Core.IsPingTarget(name))
+                    {
+                        node.Core.OnFallbackAck(seq);
+                    }
+                }
+
                 var pushPulls = node.PushPullOutbox.ToArray();
                 node.PushPullOutbox.Clear();
                 foreach (var (to, message) in pushPulls)
@@ -123,6 +134,10 @@ internal sealed class CoreNode : ICoreOutput
     public List<(string To, PushPullMessage Message)> PushPullOutbox { get; } = [];
 
     public List<(MembershipChangeKind Kind, MemberRecord Member)> Changes { get; } = [];
+
+    public List<(string To, uint Seq, string Target)> FallbackOutbox { get; } = [];
+
+    public void SendFallbackPing(string address, uint seq, string target) => FallbackOutbox.Add((address, seq, target));
 
     public void SendDatagram(string address, ReadOnlySpan<byte> datagram) => Outbox.Add((address, datagram.ToArray()));
 

@@ -5,6 +5,8 @@ namespace SocketPush.Bench.Ring;
 
 /// <summary>Building a ring, and the difference a join makes, as a node does on every membership change.</summary>
 [MemoryDiagnoser]
+[MinColumn]
+[MedianColumn]
 public class RingBuildBenchmarks : RingBenchmarkBase
 {
     private string[] _ids = null!;

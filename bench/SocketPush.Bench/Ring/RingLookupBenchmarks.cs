@@ -9,6 +9,8 @@ namespace SocketPush.Bench.Ring;
 /// include the cache misses of a ring far larger than L1, as a busy node sees them.
 /// </summary>
 [MemoryDiagnoser]
+[MinColumn]
+[MedianColumn]
 public class RingLookupBenchmarks : RingBenchmarkBase
 {
     private const int KeyCount = 1024;
@@ -31,6 +33,18 @@ public class RingLookupBenchmarks : RingBenchmarkBase
     {
         uint sum = 0;
         foreach (var key in _byteKeys)
+        {
+            sum += HashRing.Position(key);
+        }
+
+        return sum;
+    }
+
+    [Benchmark(OperationsPerInvoke = KeyCount)]
+    public uint PositionOnlyString()
+    {
+        uint sum = 0;
+        foreach (var key in _stringKeys)
         {
             sum += HashRing.Position(key);
         }

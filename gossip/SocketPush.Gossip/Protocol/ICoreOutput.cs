@@ -15,6 +15,13 @@ internal interface ICoreOutput
     /// </summary>
     void SendPushPull(string address, PushPullMessage message);
 
+    /// <summary>
+    /// memberlist's TCP fallback: a ping over the reliable channel, sent when the datagram ping got
+    /// no ack in time. Random datagram loss then rarely turns into a suspicion. The driver asks the
+    /// peer's <see cref="SwimCore.IsPingTarget"/> and, when it answers, calls <see cref="SwimCore.OnFallbackAck"/>.
+    /// </summary>
+    void SendFallbackPing(string address, uint seq, string target);
+
     /// <summary>A member's entry changed; <paramref name="member"/> is the new entry.</summary>
     void MemberChanged(MembershipChangeKind kind, MemberRecord member);
 }

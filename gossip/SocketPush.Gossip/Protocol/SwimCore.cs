@@ -369,6 +369,23 @@ internal sealed class SwimCore
             SendCompound(helper.Address, _indirect, null);
             _probe.ExpectedNacks++;
         }
+
+        if (_settings.FallbackPing)
+        {
+            _output.SendFallbackPing(_probe.TargetAddress, seq, _probe.Target);
+        }
+    }
+
+    /// <summary>Whether a reliable-channel ping for <paramref name="target"/> is for this member.</summary>
+    public bool IsPingTarget(string target) => target == _self.Name;
+
+    /// <summary>The fallback ping was answered: the probe succeeds, without crediting local health.</summary>
+    public void OnFallbackAck(uint seq)
+    {
+        if (_probe.Active && _probe.Seq == seq)
+        {
+            _probe.Acked = true;
+        }
     }
 
     private void FinishProbe()
@@ -1119,6 +1136,8 @@ internal sealed class SwimCore
         public long ProbeTimeout { get; } = o.ProbeTimeout.Ticks;
 
         public int IndirectChecks { get; } = o.IndirectChecks;
+
+        public bool FallbackPing { get; } = o.FallbackPing;
 
         public int SuspicionMult { get; } = o.SuspicionMult;
 

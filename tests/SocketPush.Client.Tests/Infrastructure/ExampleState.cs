@@ -13,6 +13,16 @@ internal static class ExampleState
         await client.Channel.UnsubscribeAllAsync("1");
     }
 
+    /// <summary>Lets user 1 connect with session "test", as the examples do, and connects it on the SSE stream.</summary>
+    public static async Task<SseListener> ConnectUserOneAsync(NodeProcess node)
+    {
+        using var client = node.CreateClient();
+        await ResetUserOneAsync(client);
+        // The examples set the same pair again; the listener must be connected before they publish.
+        await client.Auth.SetAsync("1", "test");
+        return await SseListener.ConnectAsync(node.ClientUrl, "1", "test");
+    }
+
     /// <summary>Asserts one pushed message: <c>{kind, channelId?, data: {text}}</c>.</summary>
     public static void AssertMessage(JsonElement message, string kind, string? channelId, string text)
     {
