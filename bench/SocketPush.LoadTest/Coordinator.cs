@@ -158,6 +158,9 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
 
         if (run.Scenario == Scenarios.Idle)
         {
+            await using var diagnostics = options.TraceDirectory is not null && run.System.Name == SystemNames.SocketPush
+                ? DotNetDiagnostics.Start(server.RootPid, options.TraceDirectory, $"{run.System.Name}-{run.Transport}-{run.Scenario}-{run.N}", TimeSpan.FromSeconds(5), log, heapDump: true)
+                : null;
             var before = ProcStats.Sample(pids);
             var clock = Stopwatch.StartNew();
             await Task.Delay(TimeSpan.FromSeconds(5));

@@ -15,7 +15,7 @@ internal sealed class DotNetDiagnostics : IAsyncDisposable
     {
     }
 
-    public static DotNetDiagnostics Start(int pid, string directory, string runName, TimeSpan duration, ProgressLog log)
+    public static DotNetDiagnostics Start(int pid, string directory, string runName, TimeSpan duration, ProgressLog log, bool heapDump = false)
     {
         Directory.CreateDirectory(directory);
         var diagnostics = new DotNetDiagnostics();
@@ -30,6 +30,12 @@ internal sealed class DotNetDiagnostics : IAsyncDisposable
         // code need the node started with DOTNET_PerfMapEnabled=1 (--node-env).
         diagnostics.Launch(log, "perf", "record", "-e", "cpu-clock", "-F", "499", "-g", "-p", pidText,
             "-o", Path.Combine(directory, runName + ".perf.data"), "--", "sleep", ((int)duration.TotalSeconds).ToString(CultureInfo.InvariantCulture));
+        if (heapDump)
+        {
+            // What the live objects are, by type: where the memory per connection goes.
+            diagnostics.Launch(log, "dotnet-gcdump", "collect", "-p", pidText, "-o", Path.Combine(directory, runName + ".gcdump"));
+        }
+
         return diagnostics;
     }
 
