@@ -56,5 +56,5 @@ ulimit -n "$hard" 2>/dev/null || true
 say "open files limit $(ulimit -n); ephemeral ports $(tr '\t' '-' </proc/sys/net/ipv4/ip_local_port_range); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-export SOCKETPUSH_BENCH_COMMAND="bench/run.sh $*"
+export SOCKETPUSH_BENCH_COMMAND="bench/run.sh${*:+ $*}"
 exec dotnet bench/SocketPush.LoadTest/bin/Release/net10.0/SocketPush.LoadTest.dll run --repo "$repo" "${args[@]}"
