@@ -254,6 +254,9 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
             }
         }
 
+        await using var diagnostics = options.TraceDirectory is not null && run.System.Name == SystemNames.SocketPush
+            ? DotNetDiagnostics.Start(server.RootPid, options.TraceDirectory, $"{run.System.Name}-{run.Transport}-{run.Scenario}-{run.N}", TimeSpan.FromSeconds(Math.Max(3, count / rate)), log)
+            : null;
         var publishing = PacedAsync(count, rate, fanOut ? 16 : 64, PublishOne);
         while (!publishing.IsCompleted)
         {
@@ -280,7 +283,7 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
 
         var total = reports.Sum(r => r.Received);
         result.WarmupDelivered = reports.Sum(r => r.WarmupReceived);
-        result.ServerCounters = await server.ReadCountersAsync(CancellationToken.None);
+        result.ServerCounters = await StableCountersAsync(server);
         result.Publishes = Interlocked.Read(ref sent);
         result.PublishFailures = Interlocked.Read(ref failures);
         result.ExpectedDeliveries = expected;
@@ -329,6 +332,29 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
             log.Status($"draining: {received:N0}/{expected:N0} delivered");
             await Task.Delay(50);
         }
+    }
+
+    /// <summary>
+    /// The server's counters once two readings 100 ms apart agree (at most 5 s): a write that finished in the
+    /// background is counted when its completion runs, which may be just after the client has the message.
+    /// </summary>
+    private static async Task<Dictionary<string, double>> StableCountersAsync(RunningServer server)
+    {
+        var clock = Stopwatch.StartNew();
+        var last = await server.ReadCountersAsync(CancellationToken.None);
+        while (clock.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            await Task.Delay(100);
+            var next = await server.ReadCountersAsync(CancellationToken.None);
+            if (next.Count == last.Count && next.All(kv => last.TryGetValue(kv.Key, out var v) && v == kv.Value))
+            {
+                return next;
+            }
+
+            last = next;
+        }
+
+        return last;
     }
 
     /// <summary>Starts action(i) for i = 0..count-1 at the given rate, with a bound on the calls in flight.</summary>

@@ -46,6 +46,9 @@ internal sealed class RunOptions
     /// <summary>Wait for the server's memory to stop moving before reading it (off only in the harness's own test).</summary>
     public bool SettleMemory { get; set; } = true;
 
+    /// <summary>Attach dotnet-counters and dotnet-trace to the SocketPush node while it publishes; files go here.</summary>
+    public string? TraceDirectory { get; set; }
+
     public string Repository { get; set; } = Directory.GetCurrentDirectory();
 
     public string? NodeDll { get; set; }
@@ -123,6 +126,9 @@ internal sealed class RunOptions
                 case "--name":
                     o.ResultName = Next();
                     break;
+                case "--trace":
+                    o.TraceDirectory = Path.GetFullPath(Next());
+                    break;
                 case "--nchan-workers":
                     o.NchanWorkers = Next();
                     break;
@@ -192,6 +198,7 @@ internal sealed class RunOptions
           --node-dll PATH             SocketPush node (default node/SocketPush.Node/bin/Release/net10.0/SocketPush.Node.dll)
           --node-env KEY=VALUE        environment of the SocketPush node (repeatable), e.g. DOTNET_gcServer=1
           --nchan-workers auto        nginx worker_processes
+          --trace DIR                 attach dotnet-counters and dotnet-trace to the node while it publishes (analysis only)
           --out DIR --name latest     where results go: DIR/NAME.md, NAME.json, NAME.png
         SocketPush.LoadTest report IN.json OUT_DIR NAME   rewrite the table and chart from a results file
         """;
