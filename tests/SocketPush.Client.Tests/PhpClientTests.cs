@@ -143,8 +143,12 @@ public sealed class PhpClientTests(PhpFixture fixture) : IClassFixture<PhpFixtur
     {
         var port = fixture.Node.AdminUrl.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var closedPort = Ports.Closed().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        // Accepted by the kernel's backlog but never read: the request goes out and no answer ever comes.
+        using var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        silent.Start();
+        var silentPort = ((System.Net.IPEndPoint)silent.LocalEndpoint).Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-        var run = await Php.RunAsync(Script("errors.php"), [fixture.Directory, port, closedPort]);
+        var run = await Php.RunAsync(Script("errors.php"), [fixture.Directory, port, closedPort, silentPort]);
 
         Assert.True(run.ExitCode == 0, run.ToString());
         var lines = run.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(" | ", 2)).ToList();
@@ -153,11 +157,13 @@ public sealed class PhpClientTests(PhpFixture fixture) : IClassFixture<PhpFixtur
                 "check-unknown-session SocketPush\\ServiceException authorization_failed 403",
                 "bad-user-id SocketPush\\ServiceException invalid_argument 400",
                 "node-down SocketPush\\ServiceException unavailable 0",
+                "node-silent SocketPush\\ServiceException unavailable 0",
             ],
             lines.Select(l => l[0]));
         Assert.Equal("Authorization failed", lines[0][1]);
         Assert.Contains("userId", lines[1][1], StringComparison.Ordinal);
         Assert.StartsWith($"Cannot reach the SocketPush node at http://127.0.0.1:{closedPort} (channel.listAll)", lines[2][1], StringComparison.Ordinal);
+        Assert.Equal($"The SocketPush node at http://127.0.0.1:{silentPort} did not answer user.listAll within 0.5 s.", lines[3][1]);
     }
 
     [Fact]

@@ -439,7 +439,9 @@ internal static partial class PhpClientGenerator
                 ]);
                 $answer = curl_exec($curl);
                 if (!\is_string($answer)) {
-                    throw new ServiceException("Cannot reach the SocketPush node at {$this->baseUrl} ($service.$method): " . curl_error($curl), 'unavailable');
+                    throw new ServiceException(curl_errno($curl) === CURLE_OPERATION_TIMEDOUT
+                        ? "The SocketPush node at {$this->baseUrl} did not answer $service.$method within {$this->timeout} s."
+                        : "Cannot reach the SocketPush node at {$this->baseUrl} ($service.$method): " . curl_error($curl), 'unavailable');
                 }
 
                 $status = (int) curl_getinfo($curl, CURLINFO_RESPONSE_CODE);

@@ -105,6 +105,7 @@ internal sealed class NodeHost : IAsyncDisposable
         services.AddSingleton<IChannelService, ChannelService>();
         services.AddSingleton<ApiKeyCheck>();
         services.AddSingleton<ManagementApi>();
+        services.AddSocketPushOpenApi();
     }
 
     private static void ConfigureClientPort(IApplicationBuilder client)
@@ -136,6 +137,7 @@ internal sealed class NodeHost : IAsyncDisposable
             var description = ManagementApi.Describe(ServiceCatalog.Default);
             endpoints.MapGet("/api", () => Results.Json(description));
             endpoints.MapPost("/api/{service}/{method}", (HttpContext c, string service, string method, ManagementApi api) => api.HandlePostAsync(c, service, method));
+            endpoints.MapSocketPushOpenApi();
             endpoints.MapGet("/healthz", () => Results.Json(new { status = "ok" }));
             endpoints.MapGet("/readyz", () => health.Ready
                 ? Results.Json(new { status = "ready" })
