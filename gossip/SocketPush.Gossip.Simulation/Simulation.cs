@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Collections;
 using System.Diagnostics;
 using System.Globalization;
@@ -29,6 +28,9 @@ internal sealed class Simulation
     private readonly SimNode[] _nodes;
     private readonly string[] _addresses;
     private readonly XxHash64 _trace = new();
+
+    /// <summary>Datagrams in flight; a plain stack beats the shared pool's per-thread buckets here.</summary>
+    private readonly Stack<byte[]> _buffers = new();
     private readonly byte[] _traceHeader = new byte[16];
     private readonly List<CrashRecord> _crashes = [];
     private readonly Dictionary<int, CrashRecord> _openCrash = [];
@@ -66,6 +68,7 @@ internal sealed class Simulation
     {
         var wall = Stopwatch.StartNew();
         CreateMembers();
+        Phase($"create {wall.Elapsed.TotalSeconds:F1} cpu={Environment.CpuUsage.TotalTime.TotalSeconds:F1} gc2={GC.CollectionCount(2)} gc0={GC.CollectionCount(0)} pause={GC.GetTotalPauseDuration().TotalSeconds:F1}");
         ScheduleScenario();
         while (_events.Count > 0 && _events.PeekTime <= _end)
         {
@@ -75,7 +78,9 @@ internal sealed class Simulation
         }
 
         _clock.Now = _end;
+        Phase($"run {wall.Elapsed.TotalSeconds:F1} cpu={Environment.CpuUsage.TotalTime.TotalSeconds:F1} gc2={GC.CollectionCount(2)} gc1={GC.CollectionCount(1)} gc0={GC.CollectionCount(0)} pause={GC.GetTotalPauseDuration().TotalSeconds:F1}");
         var report = BuildReport();
+        Phase($"report {wall.Elapsed.TotalSeconds:F1} cpu={Environment.CpuUsage.TotalTime.TotalSeconds:F1}");
         wall.Stop();
         if (!_options.NoTiming)
         {
@@ -84,6 +89,15 @@ internal sealed class Simulation
         }
 
         return report;
+    }
+
+    /// <summary>With --phases, where the wall and processor time went, on standard error.</summary>
+    private void Phase(string line)
+    {
+        if (_options.Phases)
+        {
+            Console.Error.WriteLine(line);
+        }
     }
 
     // ---- setup ----
@@ -108,11 +122,17 @@ internal sealed class Simulation
             return;
         }
 
-        // Shared immutable records: every member starts with the same converged view without copying it N times.
-        var records = _nodes.Select(n => n.Core.Self).ToArray();
+        // Shared immutable records: every member starts with the same converged view.
+        var table = new Dictionary<string, MemberRecord>(_nodes.Length, StringComparer.Ordinal);
         foreach (var node in _nodes)
         {
-            node.Core.SeedMembers(records);
+            table[node.Core.Name] = node.Core.Self;
+        }
+
+        var digest = SwimCore.DigestOf(table.Values);
+        foreach (var node in _nodes)
+        {
+            node.Core.SeedConverged(table, _addresses, digest);
             node.Core.Start([]);
             node.Up = true;
             Reschedule(node);
@@ -224,7 +244,7 @@ internal sealed class Simulation
                     Reschedule(node);
                 }
 
-                ArrayPool<byte>.Shared.Return(e.Buffer!);
+                _buffers.Push(e.Buffer!);
                 break;
             }
 
@@ -235,6 +255,11 @@ internal sealed class Simulation
                 {
                     var reply = node.Core.OnPushPullRequest((PushPullMessage)e.Payload!);
                     Reschedule(node);
+                    if (reply is null)
+                    {
+                        break;
+                    }
+
                     CountPushPull(reply);
                     _events.Push(new SimEvent
                     {
@@ -255,7 +280,7 @@ internal sealed class Simulation
                 var node = _nodes[e.Node];
                 if (node.Up && node.Generation == e.Generation && !Blocked(e.From, e.Node))
                 {
-                    node.Core.OnPushPullReply((PushPullMessage)e.Payload!);
+                    node.Core.OnPushPullReply(_addresses[e.From], (PushPullMessage)e.Payload!);
                     Reschedule(node);
                 }
 
@@ -412,7 +437,7 @@ internal sealed class Simulation
             return;
         }
 
-        var buffer = ArrayPool<byte>.Shared.Rent(datagram.Length);
+        var buffer = _buffers.Count > 0 ? _buffers.Pop() : new byte[_options.Gossip.MaxDatagramSize];
         datagram.CopyTo(buffer);
         _events.Push(new SimEvent
         {
@@ -471,7 +496,7 @@ internal sealed class Simulation
     {
         _pushPullMessages++;
         long bytes = PushPullOverhead;
-        foreach (var member in message.Members)
+        foreach (var member in message.Members ?? [])
         {
             bytes += member.EncodedSize;
         }
@@ -537,9 +562,18 @@ internal sealed class Simulation
     }
 
     /// <summary>Every running member sees exactly the running members as live.</summary>
+    /// <remarks>
+    /// A view that holds as many live members as there are running members, none of them a stopped
+    /// one, holds exactly the running ones; so only stopped members need to be looked up.
+    /// </remarks>
     private bool LiveViewsAgree()
     {
-        var upCount = _nodes.Count(n => n.Up);
+        var upCount = 0;
+        foreach (var node in _nodes)
+        {
+            upCount += node.Up ? 1 : 0;
+        }
+
         foreach (var node in _nodes)
         {
             if (node.Up && node.Core.LiveCount != upCount)
@@ -548,16 +582,17 @@ internal sealed class Simulation
             }
         }
 
-        foreach (var node in _nodes)
+        foreach (var down in _nodes)
         {
-            if (!node.Up)
+            if (down.Up)
             {
                 continue;
             }
 
-            foreach (var member in node.Core.Members.Values)
+            foreach (var node in _nodes)
             {
-                if (member.State is MemberState.Alive or MemberState.Suspect && !_nodes[IndexOf(member.Name)].Up)
+                if (node.Up && node.Core.Members.TryGetValue(_addresses[down.Index], out var member)
+                    && member.State is MemberState.Alive or MemberState.Suspect)
                 {
                     return false;
                 }
@@ -636,13 +671,16 @@ internal sealed class Simulation
             }
         }
 
-        var upMembersSeenDead = 0;
-        var upSet = new HashSet<string>(up.Select(n => _addresses[n.Index]), StringComparer.Ordinal);
-        foreach (var name in upSet)
+        var seenDead = new HashSet<int>();
+        foreach (var observer in up)
         {
-            if (up.Any(o => o.Core.Members.TryGetValue(name, out var m) && m.State is MemberState.Dead or MemberState.Left))
+            foreach (var name in observer.Core.DownMembers)
             {
-                upMembersSeenDead++;
+                var index = IndexOf(name);
+                if (index >= 0 && _nodes[index].Up)
+                {
+                    seenDead.Add(index);
+                }
             }
         }
 
@@ -671,7 +709,7 @@ internal sealed class Simulation
             PartitionAt = _options.PartitionAt,
             HealAt = _options.HealAt,
             SecondsToOneViewAfterHeal = _healConvergedAt is { } at && _options.HealAt is { } heal ? (at / (double)TicksPerSecond) - heal : null,
-            UpMembersSeenDead = upMembersSeenDead,
+            UpMembersSeenDead = seenDead.Count,
             TraceDigest = _trace.GetCurrentHashAsUInt64().ToString("x16", CultureInfo.InvariantCulture),
         };
     }

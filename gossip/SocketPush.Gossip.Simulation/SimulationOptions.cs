@@ -34,6 +34,9 @@ internal sealed class SimulationOptions
     /// <summary>Start every member through a seed instead of from a converged view.</summary>
     public bool JoinThroughSeeds { get; set; }
 
+    /// <summary>Print the wall and processor time of setup, run and report to standard error.</summary>
+    public bool Phases { get; set; }
+
     /// <summary>Leave out the wall-clock figures, so two runs with one seed print identical bytes.</summary>
     public bool NoTiming { get; set; }
 
@@ -42,7 +45,7 @@ internal sealed class SimulationOptions
     public const string Usage = """
         usage: SocketPush.Gossip.Simulation [--nodes N] [--seconds S] [--loss P] [--crash K] [--restart-after S]
                                             [--seed N] [--latency-min-ms MS] [--latency-max-ms MS] [--updates K]
-                                            [--partition-at S --heal-at S] [--join-through-seeds] [--no-timing]
+                                            [--partition-at S --heal-at S] [--join-through-seeds] [--no-timing] [--phases]
         Prints one JSON object. The same arguments print the same output; --no-timing leaves out the
         two wall-clock figures so that the bytes match too.
         """;
@@ -82,6 +85,7 @@ internal sealed class SimulationOptions
                     case "--heal-at": options.HealAt = double.Parse(Value(), CultureInfo.InvariantCulture); break;
                     case "--join-through-seeds": options.JoinThroughSeeds = true; break;
                     case "--no-timing": options.NoTiming = true; break;
+                    case "--phases": options.Phases = true; break;
                     default: throw new FormatException($"Unknown argument '{flag}'.");
                 }
             }

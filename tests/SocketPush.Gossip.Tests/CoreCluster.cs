@@ -89,7 +89,10 @@ internal sealed class CoreCluster
                     }
 
                     var reply = target.Core.OnPushPullRequest(message);
-                    node.Core.OnPushPullReply(reply);
+                    if (reply is not null)
+                    {
+                        node.Core.OnPushPullReply(to, reply);
+                    }
                 }
             }
 

@@ -117,6 +117,37 @@ internal sealed partial class MemberRecord
     [MemoryPackIgnore]
     private int _encodedSize = -1;
 
+    [MemoryPackIgnore]
+    private ulong _digestHash;
+
+    /// <summary>
+    /// This record's share of a member table's digest. Stable across processes (FNV-1a, then a
+    /// SplitMix finalizer), unlike <see cref="string.GetHashCode()"/>.
+    /// </summary>
+    [MemoryPackIgnore]
+    internal ulong DigestHash
+    {
+        get
+        {
+            if (_digestHash == 0)
+            {
+                var h = 14695981039346656037UL;
+                foreach (var c in Name)
+                {
+                    h = unchecked((h ^ c) * 1099511628211UL);
+                }
+
+                h = unchecked((h ^ Incarnation) * 1099511628211UL);
+                h = unchecked((h ^ (ulong)State) * 1099511628211UL);
+                h = unchecked((h ^ (h >> 30)) * 0xBF58476D1CE4E5B9UL);
+                h = unchecked((h ^ (h >> 27)) * 0x94D049BB133111EBUL);
+                _digestHash = (h ^ (h >> 31)) | 1;
+            }
+
+            return _digestHash;
+        }
+    }
+
     /// <summary>Encoded size in a push-pull message; computed once, used by the simulator's byte count.</summary>
     [MemoryPackIgnore]
     internal int EncodedSize
@@ -142,11 +173,25 @@ internal sealed partial class MemberRecord
     };
 }
 
-/// <summary>Full state exchanged over the reliable channel on join and periodically.</summary>
+/// <summary>
+/// Anti-entropy over the reliable channel. A periodic exchange starts with the digest alone; a
+/// peer whose digest matches answers without a member list, so a converged cluster pays almost
+/// nothing; otherwise both full states cross. Joins and reconnects send the full state at once.
+/// </summary>
 [MemoryPackable]
 internal sealed partial class PushPullMessage
 {
     public bool Join { get; init; }
 
-    public MemberRecord[] Members { get; init; } = [];
+    /// <summary>XOR of <see cref="MemberRecord.DigestHash"/> over the sender's member table.</summary>
+    public ulong Digest { get; init; }
+
+    /// <summary>The sender's full state, or null: a digest-only request, or an in-sync reply.</summary>
+    public MemberRecord[]? Members { get; init; }
+
+    /// <summary>On a reply: the states differed, so the requester sends its own state back.</summary>
+    public bool WantPush { get; init; }
+
+    /// <summary>The state sent back after <see cref="WantPush"/>; merged, never answered.</summary>
+    public bool IsPush { get; init; }
 }

@@ -23,7 +23,7 @@ internal sealed class SwimCore
     private readonly long _startTimestamp;
     private readonly Random _random;
     private readonly ICoreOutput _output;
-    private readonly Dictionary<string, MemberRecord> _members;
+    private Dictionary<string, MemberRecord> _members;
     private readonly List<string> _probeOrder = [];
     private readonly Dictionary<string, Suspicion> _suspicions = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _downSince = new(StringComparer.Ordinal);
@@ -51,6 +51,9 @@ internal sealed class SwimCore
     private uint _seq;
     private int _liveCount = 1;
     private bool _started;
+    private ulong _digest;
+    private long _gossipPhase;
+    private bool _gossipScheduled;
     private bool _leaving;
     private bool _leaveDone;
     private CoreCounters _counters;
@@ -77,6 +80,7 @@ internal sealed class SwimCore
         _members = new Dictionary<string, MemberRecord>(expectedMembers, StringComparer.Ordinal);
         _self = new MemberRecord { Name = name, Address = address, Incarnation = 0, State = MemberState.Alive, Meta = meta };
         _members[name] = _self;
+        _digest = _self.DigestHash;
         _broadcasts.Finished = OnBroadcastFinished;
     }
 
@@ -134,7 +138,7 @@ internal sealed class SwimCore
         var now = Now;
         var s = _settings;
         _timers.Schedule(now + Phase(s.ProbeInterval), new TimerEntry(TimerKind.Probe, 0, null, 0));
-        _timers.Schedule(now + Phase(s.GossipInterval), new TimerEntry(TimerKind.Gossip, 0, null, 0));
+        _gossipPhase = now + Phase(s.GossipInterval);
         _timers.Schedule(now + Phase(PushPullInterval()), new TimerEntry(TimerKind.PushPull, 0, null, 0));
         _timers.Schedule(now + Phase(s.ReconnectInterval), new TimerEntry(TimerKind.Reconnect, 0, null, 0));
         _timers.Schedule(now + ReapInterval, new TimerEntry(TimerKind.Reap, 0, null, 0));
@@ -144,6 +148,11 @@ internal sealed class SwimCore
             {
                 _seeds.Add(seed);
             }
+        }
+
+        if (_broadcasts.Count > 0)
+        {
+            EnsureGossipScheduled();
         }
 
         if (_seeds.Count > 0)
@@ -156,7 +165,38 @@ internal sealed class SwimCore
     /// <summary>New timings take effect from the next timer of each kind.</summary>
     public void UpdateOptions(GossipOptions options) => _settings = new Settings(options, _settings.MaxPayload);
 
-    /// <summary>Simulation and tests only: starts as if a join had already delivered these members.</summary>
+    /// <summary>
+    /// Simulation only: takes a copy of a converged member table (alive members, this one's own
+    /// record included) as if a join had delivered it. Copying a dictionary reuses its stored
+    /// hashes, which is what makes a 10,000-member start affordable.
+    /// </summary>
+    public void SeedConverged(Dictionary<string, MemberRecord> table, IReadOnlyList<string> names, ulong digest)
+    {
+        if (!table.TryGetValue(_self.Name, out var self) || !ReferenceEquals(self, _self) || _members.Count != 1)
+        {
+            throw new InvalidOperationException("A converged table must hold this member's own record and nothing may be known yet.");
+        }
+
+        _members = new Dictionary<string, MemberRecord>(table, StringComparer.Ordinal);
+        _digest = digest;
+        _probeOrder.Capacity = names.Count;
+        foreach (var name in names)
+        {
+            if (name != _self.Name)
+            {
+                _probeOrder.Add(name);
+            }
+        }
+
+        _liveCount = _members.Count;
+        Shuffle(_probeOrder, 0);
+        Version++;
+    }
+
+    /// <summary>Dead and left members still remembered.</summary>
+    public IEnumerable<string> DownMembers => _downSince.Keys;
+
+    /// <summary>Tests only: starts as if a join had already delivered these members.</summary>
     public void SeedMembers(IEnumerable<MemberRecord> records)
     {
         foreach (var record in records)
@@ -166,7 +206,7 @@ internal sealed class SwimCore
                 continue;
             }
 
-            _members[record.Name] = record;
+            SetMember(record);
             _probeOrder.Add(record.Name);
             _liveCount++;
         }
@@ -244,17 +284,40 @@ internal sealed class SwimCore
     /// Answers a push-pull request. The request is merged first, so a member told that it is
     /// suspected or dead answers with its refutation already in the state it sends back.
     /// </summary>
-    public PushPullMessage OnPushPullRequest(PushPullMessage request)
+    /// <returns>The answer to send back, or null for a push that needs none.</returns>
+    public PushPullMessage? OnPushPullRequest(PushPullMessage request)
     {
+        if (request.IsPush)
+        {
+            Merge(request.Members ?? [], announceNew: false);
+            return null;
+        }
+
         _counters.PushPulls++;
-        Merge(request.Members, announceNew: request.Join);
-        return new PushPullMessage { Join = false, Members = LocalState() };
+        if (request.Members is { } members)
+        {
+            Merge(members, announceNew: request.Join);
+            return new PushPullMessage { Digest = _digest, Members = LocalState() };
+        }
+
+        return request.Digest == _digest
+            ? new PushPullMessage { Digest = _digest }
+            : new PushPullMessage { Digest = _digest, Members = LocalState(), WantPush = true };
     }
 
-    public void OnPushPullReply(PushPullMessage reply)
+    /// <summary>Merges the answer of <paramref name="from"/>, and sends our state back when it asked for it.</summary>
+    public void OnPushPullReply(string from, PushPullMessage reply)
     {
         _counters.PushPulls++;
-        Merge(reply.Members, announceNew: false);
+        if (reply.Members is { } members)
+        {
+            Merge(members, announceNew: false);
+        }
+
+        if (reply.WantPush)
+        {
+            _output.SendPushPull(from, new PushPullMessage { IsPush = true, Digest = _digest, Members = LocalState() });
+        }
     }
 
     /// <summary>Announces new metadata under a higher incarnation.</summary>
@@ -268,7 +331,7 @@ internal sealed class SwimCore
             State = _leaving ? MemberState.Left : MemberState.Alive,
             Meta = meta,
         };
-        _members[_self.Name] = _self;
+        SetMember(_self);
         Version++;
         if (!_leaving)
         {
@@ -287,7 +350,7 @@ internal sealed class SwimCore
 
         _leaving = true;
         _self = _self.With(MemberState.Left, _self.Incarnation);
-        _members[_self.Name] = _self;
+        SetMember(_self);
         Version++;
         if (_liveCount <= 1)
         {
@@ -296,6 +359,32 @@ internal sealed class SwimCore
         }
 
         Enqueue(_self.Name, new LeftMessage { Name = _self.Name, Incarnation = _self.Incarnation });
+    }
+
+    /// <summary>Replaces a member's entry and keeps the table's digest current.</summary>
+    private void SetMember(MemberRecord record)
+    {
+        if (_members.TryGetValue(record.Name, out var old))
+        {
+            _digest ^= old.DigestHash;
+        }
+
+        _members[record.Name] = record;
+        _digest ^= record.DigestHash;
+    }
+
+    /// <summary>XOR of every remembered member's hash: equal digests mean equal tables.</summary>
+    public ulong Digest => _digest;
+
+    public static ulong DigestOf(IEnumerable<MemberRecord> records)
+    {
+        ulong digest = 0;
+        foreach (var record in records)
+        {
+            digest ^= record.DigestHash;
+        }
+
+        return digest;
     }
 
     /// <summary>This member's full state for a push-pull exchange.</summary>
@@ -461,13 +550,35 @@ internal sealed class SwimCore
 
     // ---- gossip, push-pull, reconnect, join ----
 
+    /// <summary>
+    /// Gossip rounds keep a fixed phase, but the timer only runs while updates wait: an idle
+    /// member costs nothing between probes, which matters with thousands of simulated members.
+    /// </summary>
+    private void EnsureGossipScheduled()
+    {
+        if (_gossipScheduled || !_started)
+        {
+            return;
+        }
+
+        var interval = _settings.GossipInterval;
+        var now = Now;
+        var due = now <= _gossipPhase ? _gossipPhase : _gossipPhase + ((((now - _gossipPhase) / interval) + 1) * interval);
+        _timers.Schedule(due, new TimerEntry(TimerKind.Gossip, 0, null, 0));
+        _gossipScheduled = true;
+    }
+
     private void OnGossipTimer(long now)
     {
-        _timers.Schedule(now + _settings.GossipInterval, new TimerEntry(TimerKind.Gossip, 0, null, 0));
+        _gossipScheduled = false;
         if (_broadcasts.Count == 0)
         {
             return;
         }
+
+        _gossipPhase = now;
+        _timers.Schedule(now + _settings.GossipInterval, new TimerEntry(TimerKind.Gossip, 0, null, 0));
+        _gossipScheduled = true;
 
         PickRandomLive(_settings.GossipNodes, null, includeRecentlyDead: true, now);
         foreach (var target in _targets)
@@ -492,7 +603,7 @@ internal sealed class SwimCore
         PickRandomLive(1, null, includeRecentlyDead: false, now);
         if (_targets.Count == 1 && _targets[0].State == MemberState.Alive)
         {
-            _output.SendPushPull(_targets[0].Address, new PushPullMessage { Join = false, Members = LocalState() });
+            _output.SendPushPull(_targets[0].Address, new PushPullMessage { Digest = _digest });
         }
     }
 
@@ -540,7 +651,7 @@ internal sealed class SwimCore
         var state = LocalState();
         foreach (var seed in _seeds)
         {
-            _output.SendPushPull(seed, new PushPullMessage { Join = true, Members = state });
+            _output.SendPushPull(seed, new PushPullMessage { Join = true, Digest = _digest, Members = state });
         }
     }
 
@@ -564,7 +675,10 @@ internal sealed class SwimCore
         foreach (var name in expired)
         {
             _downSince.Remove(name);
-            _members.Remove(name);
+            if (_members.Remove(name, out var removed))
+            {
+                _digest ^= removed.DigestHash;
+            }
         }
 
         Version++;
@@ -667,7 +781,7 @@ internal sealed class SwimCore
         }
         else
         {
-            _output.SendPushPull(pending.Address, new PushPullMessage { Join = false, Members = LocalState() });
+            _output.SendPushPull(pending.Address, new PushPullMessage { Digest = _digest, Members = LocalState() });
         }
     }
 
@@ -701,7 +815,7 @@ internal sealed class SwimCore
         }
 
         var record = new MemberRecord { Name = name, Address = address, Incarnation = incarnation, State = MemberState.Alive, Meta = meta };
-        _members[name] = record;
+        SetMember(record);
         Version++;
         MembershipChangeKind kind;
         if (!known)
@@ -779,7 +893,7 @@ internal sealed class SwimCore
         }
 
         var record = current.With(MemberState.Suspect, incarnation);
-        _members[name] = record;
+        SetMember(record);
         Version++;
         if (current.State is MemberState.Dead or MemberState.Left)
         {
@@ -838,7 +952,7 @@ internal sealed class SwimCore
         }
 
         var record = current.With(state, incarnation);
-        _members[name] = record;
+        SetMember(record);
         Version++;
         var wasLive = IsLive(current);
         if (wasLive)
@@ -942,7 +1056,7 @@ internal sealed class SwimCore
     /// <summary>A tombstone learned from a push-pull: never announced, only used to refuse stale rumours.</summary>
     private void Remember(MemberRecord record)
     {
-        _members[record.Name] = record;
+        SetMember(record);
         _downSince[record.Name] = Now;
         if (record.State == MemberState.Dead)
         {
@@ -963,7 +1077,7 @@ internal sealed class SwimCore
             State = MemberState.Alive,
             Meta = _self.Meta,
         };
-        _members[_self.Name] = _self;
+        SetMember(_self);
         Version++;
         // Lifeguard: being suspected hints that our own processing or links are slow.
         ApplyAwareness(1);
@@ -1016,11 +1130,15 @@ internal sealed class SwimCore
         }
 
         _broadcasts.Enqueue(name, raw.ToArray());
+        EnsureGossipScheduled();
         return true;
     }
 
-    private void Enqueue(string name, IGossipMessage message) =>
+    private void Enqueue(string name, IGossipMessage message)
+    {
         _broadcasts.Enqueue(name, MemoryPackSerializer.Serialize(message));
+        EnsureGossipScheduled();
+    }
 
     private void OnBroadcastFinished(string name)
     {

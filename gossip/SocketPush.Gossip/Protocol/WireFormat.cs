@@ -110,7 +110,7 @@ internal static class WireFormat
     {
         if (message.Members is null)
         {
-            return false;
+            return !message.IsPush;
         }
 
         foreach (var member in message.Members)
