@@ -413,26 +413,22 @@ public sealed class HashRing : IEquatable<HashRing>
 
     private static (ulong[] Points, int[] BucketStart, int BucketShift) PlacePoints(string[] nodeIds, int[] pointsPerNode, int total)
     {
-        // About one point per bucket: ceil(log2(total)) bits of the position pick the bucket.
-        int bucketBits = total <= 2 ? 1 : BitOperations.Log2((uint)(total - 1)) + 1;
+        // One to two points per bucket: floor(log2(total)) bits of the position pick the bucket.
+        // Twice the buckets would shorten the scan by less than one point and double the table.
+        int bucketBits = Math.Max(1, BitOperations.Log2((uint)total));
         int bucketShift = 32 - bucketBits;
         var bucketStart = new int[1 << bucketBits];
-        var points = new ulong[total + 1];
         if (total == 0)
         {
-            return (points, bucketStart, bucketShift);
+            return ([0], bucketStart, bucketShift);
         }
 
+        // Every slot is written below, so the largest array skips zeroing.
+        var points = GC.AllocateUninitializedArray<ulong>(total + 1);
         var unsorted = ArrayPool<ulong>.Shared.Rent(total);
         var staged = ArrayPool<ulong>.Shared.Rent(total);
         try
         {
-            int next = 0;
-            for (int rank = 0; rank < nodeIds.Length; rank++)
-            {
-                next = AddNodePoints(nodeIds[rank], rank, pointsPerNode[rank], unsorted, next);
-            }
-
             // Positions are uniform hashes, so a radix sort in two passes runs in linear time and
             // leaves the bucket index behind. The first pass splits by the top bits into few enough
             // groups that every write stream stays in cache; the second finishes each group, which
@@ -442,9 +438,16 @@ public sealed class HashRing : IEquatable<HashRing>
             int groups = 1 << topBits;
             Span<int> groupStart = stackalloc int[(1 << TopDigitBits) + 1];
             Span<int> cursor = stackalloc int[1 << TopDigitBits];
-            foreach (ulong point in unsorted.AsSpan(0, total))
+            int next = 0;
+            for (int rank = 0; rank < nodeIds.Length; rank++)
             {
-                groupStart[(int)((uint)(point >> 32) >> topShift) + 1]++;
+                ulong seed = NodeSeed(nodeIds[rank]);
+                for (int i = 0; i < pointsPerNode[rank]; i++)
+                {
+                    uint position = RingHash.VirtualNodePosition(seed, i);
+                    unsorted[next++] = ((ulong)position << 32) | (uint)rank;
+                    groupStart[(int)(position >> topShift) + 1]++;
+                }
             }
 
             for (int g = 0; g < groups; g++)
@@ -481,11 +484,9 @@ public sealed class HashRing : IEquatable<HashRing>
                     points[--starts[(int)((uint)(point >> 32) >> bucketShift) & subMask]] = point;
                 }
 
-                for (int b = 0; b < starts.Length; b++)
-                {
-                    int stop = b + 1 < starts.Length ? starts[b + 1] : groupStart[g + 1];
-                    SortBucket(points.AsSpan(starts[b], stop - starts[b]));
-                }
+                // Every point now sits in its bucket of one or two, so one insertion sort over the
+                // group moves each at most a step or two: cheaper than sorting bucket by bucket.
+                InsertionSort(points.AsSpan(groupStart[g], group.Length));
             }
         }
         finally
@@ -498,47 +499,30 @@ public sealed class HashRing : IEquatable<HashRing>
         return (points, bucketStart, bucketShift);
     }
 
-    private static int AddNodePoints(string nodeId, int rank, int count, ulong[] destination, int next)
+    private static ulong NodeSeed(string nodeId)
     {
-        ulong seed;
-        int maxBytes = Encoding.UTF8.GetMaxByteCount(nodeId.Length);
-        if (maxBytes <= StackIdBytes)
+        if (Encoding.UTF8.GetMaxByteCount(nodeId.Length) <= StackIdBytes)
         {
             Span<byte> buffer = stackalloc byte[StackIdBytes];
-            seed = RingHash.NodeSeed(buffer[..Encoding.UTF8.GetBytes(nodeId, buffer)]);
-        }
-        else
-        {
-            seed = RingHash.NodeSeed(Encoding.UTF8.GetBytes(nodeId));
+            return RingHash.NodeSeed(buffer[..Encoding.UTF8.GetBytes(nodeId, buffer)]);
         }
 
-        for (int i = 0; i < count; i++)
-        {
-            destination[next++] = ((ulong)RingHash.VirtualNodePosition(seed, i) << 32) | (uint)rank;
-        }
-
-        return next;
+        return RingHash.NodeSeed(Encoding.UTF8.GetBytes(nodeId));
     }
 
-    private static void SortBucket(Span<ulong> bucket)
+    private static void InsertionSort(Span<ulong> nearlySorted)
     {
-        if (bucket.Length > 16)
+        for (int i = 1; i < nearlySorted.Length; i++)
         {
-            bucket.Sort();
-            return;
-        }
-
-        for (int i = 1; i < bucket.Length; i++)
-        {
-            ulong value = bucket[i];
+            ulong value = nearlySorted[i];
             int j = i - 1;
-            while (j >= 0 && bucket[j] > value)
+            while (j >= 0 && nearlySorted[j] > value)
             {
-                bucket[j + 1] = bucket[j];
+                nearlySorted[j + 1] = nearlySorted[j];
                 j--;
             }
 
-            bucket[j + 1] = value;
+            nearlySorted[j + 1] = value;
         }
     }
 }
