@@ -1,0 +1,473 @@
+using System.Collections.Immutable;
+using System.Net;
+using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using SocketPush.Gossip.Protocol;
+using SocketPush.Gossip.Transport;
+
+namespace SocketPush.Gossip;
+
+/// <summary>
+/// This process's member of the gossip cluster: SWIM with Lifeguard over one LiteNetLib UDP port.
+/// Read <see cref="Snapshot"/> at any time; subscribe to <see cref="Changed"/> to hear about
+/// changes; call <see cref="LeaveAsync"/> before <see cref="DisposeAsync"/> to leave gracefully.
+/// </summary>
+/// <remarks>
+/// One loop task owns the protocol state. Datagrams, connection events, timer ticks and calls
+/// from outside are queued to it, so nothing in the protocol is locked, and no lock is held
+/// while sending.
+/// </remarks>
+public sealed class Membership : IAsyncDisposable
+{
+    private readonly GossipOptions _options;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly Channel<object> _inputs = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly DatagramSealer _sealer;
+    private readonly LiteNetTransport _transport;
+    private readonly SwimCore _core;
+    private readonly ITimer _timer;
+    private readonly Dictionary<uint, PendingRequest> _requests = [];
+    private readonly List<MembershipChange> _changes = [];
+    private readonly List<TaskCompletionSource> _leaveWaiters = [];
+    private readonly CancellationTokenSource _stopping = new();
+    private Task _loop = Task.CompletedTask;
+    private MembershipSnapshot _snapshot;
+    private StrongBox<GossipCounters> _counters = new(default);
+    private long _publishedVersion = -1;
+    private uint _nextRequestId;
+    private int _disposed;
+
+    private Membership(GossipOptions options, MemberMetadata metadata, byte[] meta, ILogger logger, TimeProvider time, int seed)
+    {
+        _options = options;
+        _logger = logger;
+        _time = time;
+        _sealer = new DatagramSealer(options.Secret);
+        _transport = new LiteNetTransport(_sealer, _inputs.Writer, options.MaxDatagramSize)
+        {
+            ConnectionRefused = endPoint => GossipLog.RefusedConnection(logger, endPoint),
+        };
+        _transport.Start(IPAddress.Parse(options.BindAddress), options.Port);
+        var advertise = IPAddress.Parse(options.AdvertiseAddress ?? options.BindAddress);
+        LocalEndPoint = new IPEndPoint(advertise, _transport.LocalPort);
+        Address = LocalEndPoint.ToString();
+        _core = new SwimCore(options, metadata.NodeId, Address, meta, time, new Random(seed), new CoreOutput(this),
+            options.MaxDatagramSize - _sealer.SealOverhead);
+        _snapshot = new MembershipSnapshot(metadata.NodeId, 0, []);
+        _timer = time.CreateTimer(static state => ((Membership)state!)._inputs.Writer.TryWrite(TimerTick.Instance), this,
+            Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>
+    /// A change of one member. Raised on the gossip loop after <see cref="Snapshot"/> shows the
+    /// change; keep handlers short, the loop waits for them.
+    /// </summary>
+    public event EventHandler<MembershipChange>? Changed;
+
+    /// <summary>Raised after every input the loop handled; lets tests wait for counters without sleeping.</summary>
+    internal event Action? Processed;
+
+    /// <summary>The address other members use for this one.</summary>
+    public IPEndPoint LocalEndPoint { get; }
+
+    /// <summary><see cref="LocalEndPoint"/> as <c>host:port</c>, the form seeds are given in.</summary>
+    public string Address { get; }
+
+    /// <summary>This member's name (its node id).</summary>
+    public string Name => _core.Name;
+
+    /// <summary>The current view of the cluster, replaced as a whole on every change.</summary>
+    public MembershipSnapshot Snapshot => Volatile.Read(ref _snapshot);
+
+    /// <summary>Totals for metrics.</summary>
+    public GossipCounters Counters => Volatile.Read(ref _counters).Value;
+
+    /// <summary>
+    /// Binds the UDP port and starts gossiping; joining through <see cref="GossipOptions.Seeds"/>
+    /// goes on in the background (and is retried while no other member is known).
+    /// </summary>
+    /// <exception cref="ArgumentException">The options are invalid or the metadata is too large.</exception>
+    public static Membership Start(GossipOptions options, MemberMetadata metadata, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null) =>
+        Start(options, metadata, loggerFactory, timeProvider, RandomNumberGenerator.GetInt32(int.MaxValue));
+
+    internal static Membership Start(GossipOptions options, MemberMetadata metadata, ILoggerFactory? loggerFactory, TimeProvider? timeProvider, int seed)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(metadata);
+        GossipOptionsValidator.ThrowIfInvalid(options);
+        var meta = EncodeMetadata(options, metadata);
+        var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("SocketPush.Gossip");
+        var membership = new Membership(options, metadata, meta, logger, timeProvider ?? TimeProvider.System, seed);
+        membership.Run();
+        return membership;
+    }
+
+    /// <summary>Announces new metadata; the node id cannot change.</summary>
+    public Task UpdateMetadataAsync(MemberMetadata metadata, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(metadata);
+        if (metadata.NodeId != Name)
+        {
+            throw new ArgumentException($"The node id cannot change while the member runs (is '{Name}', was given '{metadata.NodeId}').", nameof(metadata));
+        }
+
+        var meta = EncodeMetadata(_options, metadata);
+        return PostAsync(core => core.UpdateMetadata(meta), cancellationToken);
+    }
+
+    /// <summary>
+    /// Gossips this member's departure and waits until it was passed on as often as any update, or
+    /// until <see cref="GossipOptions.LeaveTimeout"/>. The member stops probing but keeps answering
+    /// until disposed. Returns whether the announcement went out completely.
+    /// </summary>
+    public async Task<bool> LeaveAsync(CancellationToken cancellationToken = default)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await PostAsync(core =>
+        {
+            core.Leave();
+            _leaveWaiters.Add(done);
+        }, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await done.Task.WaitAsync(_options.LeaveTimeout, _time, cancellationToken).ConfigureAwait(false);
+            GossipLog.Left(_logger, true);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            GossipLog.Left(_logger, false);
+            return false;
+        }
+    }
+
+    /// <summary>Stops the loop and closes the socket. Without <see cref="LeaveAsync"/> first, others will declare this member dead.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _inputs.Writer.TryComplete();
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _loop.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // The loop ends by cancellation when inputs were still queued.
+        }
+
+        await _timer.DisposeAsync().ConfigureAwait(false);
+        _transport.Dispose();
+        _sealer.Dispose();
+        _stopping.Dispose();
+    }
+
+    private static byte[] EncodeMetadata(GossipOptions options, MemberMetadata metadata)
+    {
+        if (string.IsNullOrEmpty(metadata.NodeId) || metadata.NodeId.Length > WireFormat.MaxNameLength)
+        {
+            throw new ArgumentException($"The node id must have 1 to {WireFormat.MaxNameLength} characters.", nameof(metadata));
+        }
+
+        var meta = MetadataCodec.Encode(metadata);
+        if (meta.Length > options.MaxMetadataBytes)
+        {
+            throw new ArgumentException($"The metadata takes {meta.Length} bytes encoded; at most {options.MaxMetadataBytes} are allowed.", nameof(metadata));
+        }
+
+        return meta;
+    }
+
+    private Task PostAsync(Action<SwimCore> action, CancellationToken cancellationToken)
+    {
+        var command = new Command(action);
+        ObjectDisposedException.ThrowIf(!_inputs.Writer.TryWrite(command), this);
+
+        return command.Done.Task.WaitAsync(cancellationToken);
+    }
+
+    private void Run()
+    {
+        var seeds = new List<string>();
+        foreach (var seed in _options.Seeds)
+        {
+            if (GossipOptionsValidator.TryParseEndPoint(seed, out var endPoint))
+            {
+                seeds.Add(endPoint.ToString());
+            }
+        }
+
+        GossipLog.Started(_logger, Name, new IPEndPoint(IPAddress.Parse(_options.BindAddress), _transport.LocalPort), Address);
+        _loop = Task.Run(async () =>
+        {
+            Handle(new Command(core => core.Start(seeds)));
+            while (await _inputs.Reader.WaitToReadAsync(_stopping.Token).ConfigureAwait(false))
+            {
+                while (_inputs.Reader.TryRead(out var input))
+                {
+                    Handle(input);
+                }
+            }
+        });
+    }
+
+    private void Handle(object input)
+    {
+        switch (input)
+        {
+            case TimerTick:
+                _core.Tick();
+                break;
+            case DatagramInput datagram:
+                OnDatagram(datagram);
+                break;
+            case ReliableInput reliable:
+                OnReliable(reliable);
+                break;
+            case PeerConnectedInput connected:
+                _transport.OnConnected(connected.Peer);
+                break;
+            case PeerDisconnectedInput disconnected:
+                _transport.OnDisconnected(disconnected.Peer);
+                break;
+            case Command command:
+                command.Action(_core);
+                command.Done.TrySetResult();
+                break;
+            default:
+                break;
+        }
+
+        AfterInput();
+    }
+
+    private void OnDatagram(DatagramInput datagram)
+    {
+        var source = datagram.From.ToString();
+        var plain = _transport.OpenDatagram(datagram.Data, out var reason);
+        if (plain is null)
+        {
+            _core.RecordDrop(reason);
+            GossipLog.DroppedDatagram(_logger, source, reason.ToString());
+            return;
+        }
+
+        reason = _core.OnDatagram(source, plain);
+        if (reason != DropReason.None)
+        {
+            GossipLog.DroppedDatagram(_logger, source, reason.ToString());
+        }
+    }
+
+    private void OnReliable(ReliableInput input)
+    {
+        var reason = _transport.Decode(input.Data, out var envelope);
+        if (reason != DropReason.None || envelope is null
+            || (envelope.PushPull is { } check && !WireFormat.IsValidPushPull(check, _options.MaxMetadataBytes)))
+        {
+            _core.RecordDrop(reason == DropReason.None ? DropReason.Malformed : reason);
+            GossipLog.DroppedDatagram(_logger, input.Peer.ToString(), "reliable: " + reason);
+            return;
+        }
+
+        if (!envelope.IsReply)
+        {
+            if (envelope.PushPull is { } request)
+            {
+                var answer = _core.OnPushPullRequest(request);
+                if (answer is not null)
+                {
+                    _transport.Reply(input.Peer, new ReliableEnvelope { RequestId = envelope.RequestId, IsReply = true, PushPull = answer });
+                }
+            }
+            else if (envelope.PingTarget is { } target)
+            {
+                _transport.Reply(input.Peer, new ReliableEnvelope
+                {
+                    RequestId = envelope.RequestId,
+                    IsReply = true,
+                    PingSeq = envelope.PingSeq,
+                    PingAcked = _core.IsPingTarget(target),
+                });
+            }
+
+            return;
+        }
+
+        if (!_requests.Remove(envelope.RequestId, out var pending))
+        {
+            return;
+        }
+
+        if (envelope.PushPull is { } reply)
+        {
+            _core.OnPushPullReply(pending.Address, reply);
+        }
+        else if (envelope.PingAcked && envelope.PingSeq == pending.PingSeq)
+        {
+            _core.OnFallbackAck(envelope.PingSeq);
+        }
+    }
+
+    private void AfterInput()
+    {
+        if (_core.Version != _publishedVersion)
+        {
+            PublishSnapshot();
+        }
+
+        var c = _core.Counters;
+        _counters = new StrongBox<GossipCounters>(new GossipCounters
+        {
+            Probes = c.Probes,
+            FailedProbes = c.FailedProbes,
+            Suspicions = c.Suspicions,
+            Refutations = c.Refutations,
+            DatagramsSent = c.DatagramsSent,
+            BytesSent = c.BytesSent + (c.DatagramsSent * _sealer.SealOverhead),
+            DatagramsReceived = c.DatagramsReceived,
+            DroppedMalformed = c.DroppedMalformed,
+            DroppedUnauthenticated = c.DroppedUnauthenticated + _transport.RefusedConnections,
+            DroppedOversize = c.DroppedOversize,
+            DroppedUnknownVersion = c.DroppedUnknownVersion,
+            PushPulls = c.PushPulls,
+            HealthMultiplier = _core.HealthMultiplier,
+        });
+
+        if (_changes.Count > 0)
+        {
+            var changes = _changes.ToArray();
+            _changes.Clear();
+            foreach (var change in changes)
+            {
+                GossipLog.MemberChanged(_logger, change.Member.Name, change.Kind, change.Member.Incarnation);
+                RaiseChanged(change);
+            }
+        }
+
+        if (_leaveWaiters.Count > 0 && _core.LeaveBroadcastDone)
+        {
+            foreach (var waiter in _leaveWaiters)
+            {
+                waiter.TrySetResult();
+            }
+
+            _leaveWaiters.Clear();
+        }
+
+        PruneRequests();
+        _timer.Change(_core.NextDueIn ?? Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        Processed?.Invoke();
+    }
+
+    private void RaiseChanged(MembershipChange change)
+    {
+#pragma warning disable CA1031 // A subscriber's bug must not stop the gossip loop; it is logged.
+        try
+        {
+            Changed?.Invoke(this, change);
+        }
+        catch (Exception e)
+        {
+            GossipLog.HandlerFailed(_logger, e);
+        }
+#pragma warning restore CA1031
+    }
+
+    private void PublishSnapshot()
+    {
+        var builder = ImmutableArray.CreateBuilder<GossipMember>(_core.Members.Count);
+        foreach (var record in _core.Members.Values)
+        {
+            builder.Add(View(record));
+        }
+
+        builder.Sort(static (a, b) => string.CompareOrdinal(a.Name, b.Name));
+        _publishedVersion = _core.Version;
+        Volatile.Write(ref _snapshot, new MembershipSnapshot(Name, _publishedVersion, builder.MoveToImmutable()));
+    }
+
+    private static GossipMember View(MemberRecord record) =>
+        record.PublicView ??= new GossipMember(record.Name, record.Address, record.Incarnation, record.State, MetadataCodec.TryDecode(record.Meta));
+
+    /// <summary>Requests whose peer never answered are forgotten after a minute.</summary>
+    private void PruneRequests()
+    {
+        if (_requests.Count < 64)
+        {
+            return;
+        }
+
+        var now = _time.GetTimestamp();
+        foreach (var (id, pending) in _requests.ToArray())
+        {
+            if (_time.GetElapsedTime(pending.SentAt, now) > TimeSpan.FromMinutes(1))
+            {
+                _requests.Remove(id);
+            }
+        }
+    }
+
+    private uint NextRequestId() => ++_nextRequestId;
+
+    private sealed class CoreOutput(Membership owner) : ICoreOutput
+    {
+        public void SendDatagram(string address, ReadOnlySpan<byte> datagram)
+        {
+            if (!owner._transport.SendDatagram(address, datagram))
+            {
+                GossipLog.BadAddress(owner._logger, address);
+            }
+        }
+
+        public void SendPushPull(string address, PushPullMessage message)
+        {
+            var id = owner.NextRequestId();
+            if (!message.IsPush)
+            {
+                owner._requests[id] = new PendingRequest(address, 0, owner._time.GetTimestamp());
+            }
+
+            if (!owner._transport.SendReliable(address, new ReliableEnvelope { RequestId = id, PushPull = message }))
+            {
+                owner._requests.Remove(id);
+                GossipLog.BadAddress(owner._logger, address);
+            }
+        }
+
+        public void SendFallbackPing(string address, uint seq, string target)
+        {
+            var id = owner.NextRequestId();
+            owner._requests[id] = new PendingRequest(address, seq, owner._time.GetTimestamp());
+            if (!owner._transport.SendReliable(address, new ReliableEnvelope { RequestId = id, PingSeq = seq, PingTarget = target }))
+            {
+                owner._requests.Remove(id);
+            }
+        }
+
+        public void MemberChanged(MembershipChangeKind kind, MemberRecord member) =>
+            owner._changes.Add(new MembershipChange(kind, View(member)));
+    }
+
+    private sealed record PendingRequest(string Address, uint PingSeq, long SentAt);
+
+    private sealed class TimerTick
+    {
+        public static readonly TimerTick Instance = new();
+    }
+
+    private sealed class Command(Action<SwimCore> action)
+    {
+        public Action<SwimCore> Action { get; } = action;
+
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}

@@ -1,0 +1,117 @@
+using System.Security.Cryptography;
+using System.Text;
+using SocketPush.Gossip.Protocol;
+
+namespace SocketPush.Gossip.Transport;
+
+/// <summary>
+/// AES-GCM sealing under a key derived from the cluster secret with HKDF-SHA256. A sealed
+/// payload is <c>[marker][nonce 12][tag 16][ciphertext]</c>; the marker and a purpose label are
+/// authenticated too, so a datagram cannot be replayed as a reliable message or a connect token.
+/// Without a secret, payloads pass through and a sealed one is refused.
+/// </summary>
+internal sealed class DatagramSealer : IDisposable
+{
+    /// <summary>First byte of a sealed payload; plain payloads start with the wire version, which is small.</summary>
+    public const byte SealedMarker = 0xA1;
+
+    public const int NonceSize = 12;
+
+    public const int TagSize = 16;
+
+    public const int Overhead = 1 + NonceSize + TagSize;
+
+    private static readonly byte[] Salt = "SocketPush.Gossip"u8.ToArray();
+
+    private readonly AesGcm? _aes;
+    private readonly Lock _lock = new();
+
+    public DatagramSealer(string? secret)
+    {
+        if (string.IsNullOrEmpty(secret))
+        {
+            return;
+        }
+
+        var key = HKDF.DeriveKey(HashAlgorithmName.SHA256, Encoding.UTF8.GetBytes(secret), 32, Salt, "AES-GCM key v1"u8.ToArray());
+        _aes = new AesGcm(key, TagSize);
+    }
+
+    public bool Enabled => _aes is not null;
+
+    /// <summary>Bytes sealing adds to every payload.</summary>
+    public int SealOverhead => Enabled ? Overhead : 0;
+
+    /// <summary>Seals <paramref name="plain"/> for <paramref name="purpose"/>; without a secret returns a copy.</summary>
+    public byte[] Seal(ReadOnlySpan<byte> plain, SealPurpose purpose)
+    {
+        if (_aes is null)
+        {
+            return plain.ToArray();
+        }
+
+        var sealedBytes = new byte[Overhead + plain.Length];
+        sealedBytes[0] = SealedMarker;
+        var nonce = sealedBytes.AsSpan(1, NonceSize);
+        RandomNumberGenerator.Fill(nonce);
+        Span<byte> associated = [SealedMarker, (byte)purpose];
+        lock (_lock)
+        {
+            _aes.Encrypt(nonce, plain, sealedBytes.AsSpan(Overhead), sealedBytes.AsSpan(1 + NonceSize, TagSize), associated);
+        }
+
+        return sealedBytes;
+    }
+
+    /// <summary>
+    /// Opens a received payload. Returns the plain bytes, or null with the reason: a sealed payload
+    /// without a secret, a plain one with a secret, or one that fails authentication.
+    /// </summary>
+    public byte[]? Open(ReadOnlySpan<byte> received, SealPurpose purpose, out DropReason reason)
+    {
+        reason = DropReason.None;
+        var isSealed = received.Length > 0 && received[0] == SealedMarker;
+        if (_aes is null)
+        {
+            if (isSealed)
+            {
+                reason = DropReason.Unauthenticated;
+                return null;
+            }
+
+            return received.ToArray();
+        }
+
+        if (!isSealed || received.Length < Overhead)
+        {
+            reason = DropReason.Unauthenticated;
+            return null;
+        }
+
+        var plain = new byte[received.Length - Overhead];
+        Span<byte> associated = [SealedMarker, (byte)purpose];
+        try
+        {
+            lock (_lock)
+            {
+                _aes.Decrypt(received.Slice(1, NonceSize), received[Overhead..], received.Slice(1 + NonceSize, TagSize), plain, associated);
+            }
+        }
+        catch (AuthenticationTagMismatchException)
+        {
+            reason = DropReason.Unauthenticated;
+            return null;
+        }
+
+        return plain;
+    }
+
+    public void Dispose() => _aes?.Dispose();
+}
+
+internal enum SealPurpose : byte
+{
+    Datagram = 1,
+    Reliable = 2,
+    Connect = 3,
+}

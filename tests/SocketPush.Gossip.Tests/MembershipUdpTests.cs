@@ -1,0 +1,216 @@
+using System.Net;
+using LiteNetLib;
+
+namespace SocketPush.Gossip.Tests;
+
+/// <summary>Real members on loopback UDP through LiteNetLib, with short timings so each test takes seconds.</summary>
+public class MembershipUdpTests
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
+
+    [Fact]
+    public async Task Five_members_join_through_one_seed_and_see_each_others_metadata()
+    {
+        await using var cluster = await StartClusterAsync(5);
+        foreach (var member in cluster.Members)
+        {
+            var view = member.Snapshot;
+            Assert.Equal(5, view.Live.Count());
+            foreach (var other in cluster.Members)
+            {
+                var entry = view.Find(other.Name)!;
+                Assert.Equal(MemberState.Alive, entry.State);
+                Assert.Equal(other.Address, entry.Address);
+                Assert.Equal(new MemberMetadata(other.Name, $"http://{other.Name}:8080", $"http://{other.Name}:8181", "1.0"), entry.Metadata);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_member_stopped_without_leaving_is_declared_dead_by_every_other()
+    {
+        await using var cluster = await StartClusterAsync(5);
+        var victim = cluster.Members[3];
+        var failedSeen = cluster.Members.Where(m => m != victim).ToDictionary(m => m.Name, _ => false);
+        foreach (var member in cluster.Members.Where(m => m != victim))
+        {
+            member.Changed += (_, change) =>
+            {
+                if (change.Kind == MembershipChangeKind.Failed && change.Member.Name == victim.Name)
+                {
+                    lock (failedSeen)
+                    {
+                        failedSeen[member.Name] = true;
+                    }
+                }
+            };
+        }
+
+        await victim.DisposeAsync();
+        foreach (var member in cluster.Members.Where(m => m != victim))
+        {
+            await member.WaitUntilAsync(m => m.Snapshot.Find(victim.Name)?.State == MemberState.Dead, Patience);
+            Assert.Equal(4, member.Snapshot.Live.Count());
+        }
+
+        lock (failedSeen)
+        {
+            Assert.All(failedSeen.Values, Assert.True);
+        }
+    }
+
+    [Fact]
+    public async Task A_member_that_leaves_gracefully_is_seen_as_left()
+    {
+        await using var cluster = await StartClusterAsync(4);
+        var leaver = cluster.Members[2];
+
+        Assert.True(await leaver.LeaveAsync());
+        foreach (var member in cluster.Members.Where(m => m != leaver))
+        {
+            await member.WaitUntilAsync(m => m.Snapshot.Find(leaver.Name)?.State == MemberState.Left, Patience);
+            Assert.Equal(3, member.Snapshot.Live.Count());
+        }
+    }
+
+    [Fact]
+    public async Task A_member_with_the_wrong_secret_cannot_join_and_its_attempts_are_counted()
+    {
+        await using var cluster = await StartClusterAsync(2, secret: "right secret");
+        var seed = cluster.Members[0];
+        await using var intruder = Membership.Start(Options([seed.Address], secret: "wrong secret"), Metadata("intruder"));
+        await using var plain = Membership.Start(Options([seed.Address], secret: null), Metadata("plain"));
+
+        // Each join attempt opens a connection whose token fails; the member retries while alone.
+        await seed.WaitUntilAsync(m => m.Counters.DroppedUnauthenticated >= 4, Patience);
+
+        Assert.All(cluster.Members, m => Assert.Null(m.Snapshot.Find("intruder")));
+        Assert.All(cluster.Members, m => Assert.Null(m.Snapshot.Find("plain")));
+        Assert.Equal(["intruder"], intruder.Snapshot.Members.Select(m => m.Name));
+        Assert.Equal(["plain"], plain.Snapshot.Members.Select(m => m.Name));
+        Assert.Equal(2, seed.Snapshot.Live.Count());
+    }
+
+    [Fact]
+    public async Task Garbage_datagrams_change_nothing_and_are_counted()
+    {
+        await using var cluster = await StartClusterAsync(2);
+        var target = cluster.Members[0];
+        var before = target.Snapshot;
+        var counted = target.Counters.DroppedDatagrams;
+
+        var random = new Random(5);
+        var garbage = new List<byte[]>();
+        for (var i = 0; i < 20; i++)
+        {
+            var bytes = new byte[random.Next(2, 300)];
+            random.NextBytes(bytes);
+            bytes[0] = 1;        // the right version byte...
+            bytes[1] = 0xEE;     // ...followed by a message kind that does not exist
+            garbage.Add(bytes);
+        }
+
+        garbage.Add([9, 1, 2, 3]);                              // unknown version
+        garbage.Add([0xA1, .. new byte[40]]);                   // sealed, but this cluster has no secret
+        garbage.Add([1, .. Enumerable.Repeat((byte)4, 1450)]);  // larger than one datagram may be
+
+        var sender = new NetManager(new EventBasedNetListener()) { UnconnectedMessagesEnabled = true, IPv6Enabled = false };
+        Assert.True(sender.Start(IPAddress.Loopback, IPAddress.IPv6Any, 0));
+        try
+        {
+            foreach (var bytes in garbage)
+            {
+                Assert.True(sender.SendUnconnectedMessage(bytes, target.LocalEndPoint));
+            }
+
+            await target.WaitUntilAsync(m => m.Counters.DroppedDatagrams >= counted + garbage.Count, Patience);
+        }
+        finally
+        {
+            sender.Stop();
+        }
+
+        var after = target.Counters;
+        Assert.Equal(counted + garbage.Count, after.DroppedDatagrams);
+        Assert.Equal(1, after.DroppedUnknownVersion);
+        Assert.Equal(1, after.DroppedUnauthenticated);
+        Assert.Equal(1, after.DroppedOversize);
+        Assert.Equal(before.Members, target.Snapshot.Members);
+        Assert.Equal(2, target.Snapshot.Live.Count());
+    }
+
+    private static GossipOptions Options(IList<string> seeds, string? secret) => new()
+    {
+        BindAddress = "127.0.0.1",
+        Port = 0,
+        Seeds = seeds,
+        Secret = secret,
+        ProbeInterval = TimeSpan.FromMilliseconds(200),
+        ProbeTimeout = TimeSpan.FromMilliseconds(100),
+        GossipInterval = TimeSpan.FromMilliseconds(50),
+        SuspicionMult = 2,
+        PushPullInterval = TimeSpan.FromSeconds(5),
+        ReconnectInterval = TimeSpan.FromSeconds(2),
+        JoinRetryInterval = TimeSpan.FromMilliseconds(300),
+    };
+
+    private static MemberMetadata Metadata(string name) => new(name, $"http://{name}:8080", $"http://{name}:8181", "1.0");
+
+    private static async Task<TestCluster> StartClusterAsync(int size, string? secret = null)
+    {
+        var cluster = new TestCluster();
+        var seed = Membership.Start(Options([], secret), Metadata("m0"));
+        cluster.Members.Add(seed);
+        for (var i = 1; i < size; i++)
+        {
+            cluster.Members.Add(Membership.Start(Options([seed.Address], secret), Metadata($"m{i}")));
+        }
+
+        foreach (var member in cluster.Members)
+        {
+            await member.WaitUntilAsync(m => m.Snapshot.Live.Count() == size, Patience);
+        }
+
+        return cluster;
+    }
+
+    private sealed class TestCluster : IAsyncDisposable
+    {
+        public List<Membership> Members { get; } = [];
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var member in Members)
+            {
+                await member.DisposeAsync();
+            }
+        }
+    }
+}
+
+internal static class MembershipWaiting
+{
+    /// <summary>Waits until <paramref name="condition"/> holds, re-checking after every input the member's loop handles.</summary>
+    public static async Task WaitUntilAsync(this Membership member, Func<Membership, bool> condition, TimeSpan timeout)
+    {
+        var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        void Check()
+        {
+            if (condition(member))
+            {
+                reached.TrySetResult();
+            }
+        }
+
+        member.Processed += Check;
+        try
+        {
+            Check();
+            await reached.Task.WaitAsync(timeout);
+        }
+        finally
+        {
+            member.Processed -= Check;
+        }
+    }
+}
