@@ -18,8 +18,8 @@ internal sealed class PushHub(
     TimeProvider time,
     ILogger<PushHub> logger) : Hub
 {
-    private const string ConnectionKey = "socketpush.connection";
-    private const string AuthenticationTimerKey = "socketpush.authenticationTimer";
+    // Per-connection state lives in the connection's feature collection, which exists anyway; HubCallerContext.Items
+    // would allocate a dictionary for every connection.
 
     public override async Task OnConnectedAsync()
     {
@@ -34,7 +34,7 @@ internal sealed class PushHub(
 
         var context = Context;
         var timeout = config.Options.AuthenticationTimeout;
-        Context.Items[AuthenticationTimerKey] = time.CreateTimer(
+        Context.Features.Set(new AuthenticationTimer(time.CreateTimer(
             _ =>
             {
                 metrics.ConnectionRejected("authentication_timeout");
@@ -43,13 +43,13 @@ internal sealed class PushHub(
             },
             null,
             timeout,
-            Timeout.InfiniteTimeSpan);
+            Timeout.InfiniteTimeSpan)));
     }
 
     /// <summary>Authenticates a connection opened without credentials; returns the userId.</summary>
     public async Task<string> Authenticate(string userId, string sessionId)
     {
-        if (Context.Items.TryGetValue(ConnectionKey, out var value) && value is HubClientConnection existing)
+        if (Context.Features.Get<HubClientConnection>() is { } existing)
         {
             // Clients that authenticated through the query may call this to learn that the node has registered
             // them (SignalR answers the handshake before OnConnectedAsync runs); the same pair is simply confirmed.
@@ -69,7 +69,7 @@ internal sealed class PushHub(
     public override Task OnDisconnectedAsync(Exception? exception)
     {
         StopAuthenticationTimer();
-        if (Context.Items.TryGetValue(ConnectionKey, out var value) && value is HubClientConnection connection)
+        if (Context.Features.Get<HubClientConnection>() is { } connection)
         {
             registry.Remove(connection);
             ClientLog.Disconnected(logger, connection.UserId, connection.Id);
@@ -90,18 +90,22 @@ internal sealed class PushHub(
 
         var connection = new HubClientConnection(
             PushHubLifetimeManager.ContextOf(Context), userId!, TransportOf(Context), config.Options.MaxQueuedMessagesPerConnection, metrics, time);
-        Context.Items[ConnectionKey] = connection;
+        Context.Features.Set(connection);
         registry.Add(connection);
         ClientLog.Connected(logger, connection.UserId, connection.Transport, connection.Id);
     }
 
     private void StopAuthenticationTimer()
     {
-        if (Context.Items.Remove(AuthenticationTimerKey, out var timer))
+        if (Context.Features.Get<AuthenticationTimer>() is { } timer)
         {
-            ((ITimer)timer!).Dispose();
+            Context.Features.Set<AuthenticationTimer>(null);
+            timer.Timer.Dispose();
         }
     }
+
+    /// <summary>Closes a connection that has not authenticated in time.</summary>
+    private sealed record AuthenticationTimer(ITimer Timer);
 
     private static ClientTransport TransportOf(HubCallerContext context) =>
         context.Features.Get<IHttpTransportFeature>()?.TransportType switch

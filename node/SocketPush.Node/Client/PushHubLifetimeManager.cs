@@ -9,14 +9,13 @@ namespace SocketPush.Node.Client;
 /// </summary>
 internal sealed class PushHubLifetimeManager(ILogger<DefaultHubLifetimeManager<PushHub>> logger) : DefaultHubLifetimeManager<PushHub>(logger)
 {
-    private const string ContextKey = "socketpush.hubConnectionContext";
-
     public override Task OnConnectedAsync(HubConnectionContext connection)
     {
-        // Runs before the hub's OnConnectedAsync; HubCallerContext.Items is the same dictionary.
-        connection.Items[ContextKey] = connection;
+        // Runs before the hub's OnConnectedAsync. The feature collection is shared with HubCallerContext and
+        // exists anyway, whereas touching Items would allocate a dictionary per connection.
+        connection.Features.Set(connection);
         return base.OnConnectedAsync(connection);
     }
 
-    public static HubConnectionContext ContextOf(HubCallerContext caller) => (HubConnectionContext)caller.Items[ContextKey]!;
+    public static HubConnectionContext ContextOf(HubCallerContext caller) => caller.Features.Get<HubConnectionContext>()!;
 }
