@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Net;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.FileProviders;
@@ -147,6 +148,10 @@ internal sealed class NodeHost : IAsyncDisposable
         });
     }
 
+    /// <summary>
+    /// Serves the page files. Only requests for those files (known at start) reach the file system, so API calls
+    /// and hub traffic never pay for a file lookup.
+    /// </summary>
     private static void UsePages(IApplicationBuilder app, string folder)
     {
         var root = Path.Combine(AppContext.BaseDirectory, "wwwroot", folder);
@@ -155,9 +160,18 @@ internal sealed class NodeHost : IAsyncDisposable
             return;
         }
 
+        var paths = Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories)
+            .Select(f => "/" + Path.GetRelativePath(root, f).Replace(Path.DirectorySeparatorChar, '/'))
+            .Append("/")
+            .ToFrozenSet(StringComparer.Ordinal);
         var files = new PhysicalFileProvider(root);
-        app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = files });
-        app.UseStaticFiles(new StaticFileOptions { FileProvider = files });
+        app.UseWhen(
+            c => (HttpMethods.IsGet(c.Request.Method) || HttpMethods.IsHead(c.Request.Method)) && paths.Contains(c.Request.Path.Value ?? ""),
+            pages =>
+            {
+                pages.UseDefaultFiles(new DefaultFilesOptions { FileProvider = files });
+                pages.UseStaticFiles(new StaticFileOptions { FileProvider = files });
+            });
     }
 
     private static void ConfigureLogging(ILoggingBuilder logging, NodeConfig config, Action<ILoggingBuilder>? custom)
@@ -166,6 +180,9 @@ internal sealed class NodeHost : IAsyncDisposable
         logging.SetMinimumLevel(Enum.Parse<LogLevel>(config.Logging.Level, ignoreCase: true));
         logging.AddFilter("Microsoft", LogLevel.Warning);
         logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
+        // Its request logs are below Warning anyway; while the category is enabled at all, hosting keeps an
+        // Activity alive for every request, which for a WebSocket is the connection's whole life.
+        logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         if (custom is not null)
         {
             custom(logging);
