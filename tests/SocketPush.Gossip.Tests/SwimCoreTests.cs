@@ -11,10 +11,8 @@ public class SwimCoreTests
     [Fact]
     public void First_probe_goes_out_exactly_one_probe_interval_after_start()
     {
-        var cluster = new CoreCluster();
-        var a = cluster.Add("a");
-        cluster.Add("b");
-        cluster.StartConverged();
+        var (cluster, nodes) = Converged("a", "b");
+        var a = nodes[0];
 
         cluster.Advance(Second - Tick);
         Assert.Empty(a.SentTo("b:7946").OfType<PingMessage>());
@@ -28,10 +26,9 @@ public class SwimCoreTests
     [Fact]
     public void A_ping_is_acked_and_a_ping_for_another_name_is_not()
     {
-        var cluster = new CoreCluster();
-        var a = cluster.Add("a");
-        var b = cluster.Add("b");
-        cluster.StartConverged();
+        var (cluster, nodes) = Converged("a", "b");
+        var a = nodes[0];
+        var b = nodes[1];
 
         var ping = new PingMessage { Seq = 42, Target = "b" };
         b.Core.OnDatagram("a:7946", Datagram(ping));
@@ -47,11 +44,8 @@ public class SwimCoreTests
     [Fact]
     public void Ping_req_goes_out_exactly_at_the_probe_timeout_then_suspicion_exactly_at_the_interval_end()
     {
-        var cluster = new CoreCluster();
-        var a = cluster.Add("a");
-        cluster.Add("b");
-        cluster.Add("c");
-        cluster.StartConverged();
+        var (cluster, nodes) = Converged("a", "b", "c");
+        var a = nodes[0];
         cluster.Advance(Second);
         var target = a.Outbox.Where(o => CoreNode.Decode(o.Data).OfType<PingMessage>().Any()).Select(o => o.To).Single();
         var helper = target == "b:7946" ? "c:7946" : "b:7946";
@@ -79,11 +73,9 @@ public class SwimCoreTests
     [Fact]
     public void An_intermediary_relays_the_ack_or_sends_a_nack_at_eighty_percent_of_the_probe_timeout()
     {
-        var cluster = new CoreCluster();
-        var a = cluster.Add("a");
-        var b = cluster.Add("b");
-        cluster.Add("c");
-        cluster.StartConverged();
+        var (cluster, nodes) = Converged("a", "b", "c");
+        var a = nodes[0];
+        var b = nodes[1];
 
         b.Core.OnDatagram("a:7946", Datagram(new IndirectPingMessage { Seq = 7, Target = "c", TargetAddress = "c:7946", WantNack = true }));
         var relayed = Assert.Single(b.SentTo("c:7946").OfType<PingMessage>());
@@ -107,11 +99,8 @@ public class SwimCoreTests
     {
         // Three members: k = suspicionMult - 2 = 2 confirmations cannot come from n - 2 = 1 other, so the timeout is the minimum:
         // 4 * max(1, log10 3) * 1 s = 4 s.
-        var cluster = new CoreCluster();
-        var a = cluster.Add("a");
-        cluster.Add("b");
-        cluster.Add("c");
-        cluster.StartConverged();
+        var (cluster, nodes) = Converged("a", "b", "c");
+        var a = nodes[0];
         a.Core.OnDatagram("c:7946", Datagram(new SuspectMessage { Name = "b", Incarnation = 0, From = "c" }));
         Assert.Equal(MemberState.Suspect, a.StateOf("b"));
 
@@ -126,14 +115,8 @@ public class SwimCoreTests
     public void Independent_confirmations_shrink_the_suspicion_timeout_from_max_to_min()
     {
         // Five members: k = 2, min = 4 * max(1, log10 5) * 1 s = 4 s, max = 6 * min = 24 s.
-        var cluster = new CoreCluster();
-        var a = cluster.Add("a");
-        foreach (var name in new[] { "b", "c", "d", "e" })
-        {
-            cluster.Add(name);
-        }
-
-        cluster.StartConverged();
+        var (cluster, nodes) = Converged("a", "b", "c", "d", "e");
+        var a = nodes[0];
         a.Core.OnDatagram("c:7946", Datagram(new SuspectMessage { Name = "b", Incarnation = 0, From = "c" }));
         cluster.Advance(TimeSpan.FromSeconds(3));
         // A repeated confirmation from the same member does not count.
@@ -152,14 +135,8 @@ public class SwimCoreTests
     [Fact]
     public void Two_confirmations_bring_the_timeout_down_to_the_minimum()
     {
-        var cluster = new CoreCluster();
-        var a = cluster.Add("a");
-        foreach (var name in new[] { "b", "c", "d", "e" })
-        {
-            cluster.Add(name);
-        }
-
-        cluster.StartConverged();
+        var (cluster, nodes) = Converged("a", "b", "c", "d", "e");
+        var a = nodes[0];
         a.Core.OnDatagram("c:7946", Datagram(new SuspectMessage { Name = "b", Incarnation = 0, From = "c" }));
         a.Core.OnDatagram("d:7946", Datagram(new SuspectMessage { Name = "b", Incarnation = 0, From = "d" }));
         a.Core.OnDatagram("e:7946", Datagram(new SuspectMessage { Name = "b", Incarnation = 0, From = "e" }));
@@ -173,10 +150,8 @@ public class SwimCoreTests
     [Fact]
     public void A_suspected_member_refutes_with_a_higher_incarnation_and_raises_its_health_multiplier()
     {
-        var cluster = new CoreCluster();
-        var a = cluster.Add("a");
-        cluster.Add("b");
-        cluster.StartConverged();
+        var (cluster, nodes) = Converged("a", "b");
+        var a = nodes[0];
 
         a.Core.OnDatagram("b:7946", Datagram(new SuspectMessage { Name = "a", Incarnation = 0, From = "b" }));
         Assert.Equal(1u, a.Core.Self.Incarnation);
@@ -196,10 +171,8 @@ public class SwimCoreTests
     [Fact]
     public void The_suspect_is_told_directly_when_probed()
     {
-        var cluster = new CoreCluster();
-        var a = cluster.Add("a");
-        cluster.Add("b");
-        cluster.StartConverged();
+        var (cluster, nodes) = Converged("a", "b");
+        var a = nodes[0];
         a.Core.OnDatagram("c:7946", Datagram(new SuspectMessage { Name = "b", Incarnation = 0, From = "c" }));
         a.Outbox.Clear();
 
@@ -212,10 +185,8 @@ public class SwimCoreTests
     [Fact]
     public void A_failed_probe_without_helpers_stretches_the_next_probe_interval()
     {
-        var cluster = new CoreCluster();
-        var a = cluster.Add("a");
-        cluster.Add("b");
-        cluster.StartConverged();
+        var (cluster, nodes) = Converged("a", "b");
+        var a = nodes[0];
         cluster.Cut.Add("b:7946");
 
         cluster.Advance(Second);                      // probe 1 at 1 s
@@ -235,12 +206,8 @@ public class SwimCoreTests
     [Fact]
     public void Missing_nacks_raise_the_health_multiplier_and_received_nacks_do_not()
     {
-        var cluster = new CoreCluster();
-        var a = cluster.Add("a");
-        cluster.Add("b");
-        cluster.Add("c");
-        cluster.Add("d");
-        cluster.StartConverged();
+        var (cluster, nodes) = Converged("a", "b", "c", "d");
+        var a = nodes[0];
         cluster.Advance(Second);
         var target = a.AllSent().OfType<PingMessage>().Single().Target;
         cluster.Cut.Add(target + ":7946");
@@ -258,11 +225,8 @@ public class SwimCoreTests
     public void An_update_is_piggybacked_exactly_retransmit_limit_times()
     {
         // Three members: limit = 4 * ceil(log10(3 + 1)) = 4.
-        var cluster = new CoreCluster();
-        var a = cluster.Add("a");
-        cluster.Add("b");
-        cluster.Add("c");
-        cluster.StartConverged();
+        var (cluster, nodes) = Converged("a", "b", "c");
+        var a = nodes[0];
         a.Core.UpdateMetadata([9, 9]);
 
         var carried = 0;
@@ -281,10 +245,8 @@ public class SwimCoreTests
     [Fact]
     public void Datagrams_never_exceed_the_payload_limit_however_many_updates_wait()
     {
-        var cluster = new CoreCluster();
-        var a = cluster.Add("a");
-        cluster.Add("b");
-        cluster.StartConverged();
+        var (cluster, nodes) = Converged("a", "b");
+        var a = nodes[0];
         for (var i = 0; i < 300; i++)
         {
             a.Core.OnDatagram("b:7946", Datagram(new AliveMessage { Name = $"member-{i:D4}", Address = $"10.0.{i / 200}.{i % 200}:7946", Incarnation = 1, Meta = new byte[200] }));
@@ -299,10 +261,8 @@ public class SwimCoreTests
     [Fact]
     public void Dead_members_refuse_stale_alive_rumours_but_a_higher_incarnation_revives_them()
     {
-        var cluster = new CoreCluster();
-        var a = cluster.Add("a");
-        cluster.Add("b");
-        cluster.StartConverged();
+        var (cluster, nodes) = Converged("a", "b");
+        var a = nodes[0];
         a.Core.OnDatagram("x:7946", Datagram(new DeadMessage { Name = "b", Incarnation = 0, From = "x" }));
         Assert.Equal(MemberState.Dead, a.StateOf("b"));
 
@@ -333,11 +293,10 @@ public class SwimCoreTests
     [Fact]
     public void A_graceful_leave_is_seen_as_left_and_the_leaver_knows_when_it_was_told()
     {
-        var cluster = new CoreCluster();
-        var a = cluster.Add("a");
-        var b = cluster.Add("b");
-        var c = cluster.Add("c");
-        cluster.StartConverged();
+        var (cluster, nodes) = Converged("a", "b", "c");
+        var a = nodes[0];
+        var b = nodes[1];
+        var c = nodes[2];
 
         a.Core.Leave();
         Assert.False(a.Core.LeaveBroadcastDone);
@@ -403,10 +362,8 @@ public class SwimCoreTests
     [InlineData(new byte[] { 1, 4, 4, 0xFF, 0xFF, 0xFF, 0x7F })]
     public void Malformed_datagrams_are_counted_and_change_nothing(byte[] garbage)
     {
-        var cluster = new CoreCluster();
-        var a = cluster.Add("a");
-        cluster.Add("b");
-        cluster.StartConverged();
+        var (cluster, nodes) = Converged("a", "b");
+        var a = nodes[0];
         var version = a.Core.Version;
 
         Assert.Equal(DropReason.Malformed, a.Core.OnDatagram("b:7946", garbage));
@@ -418,10 +375,8 @@ public class SwimCoreTests
     [Fact]
     public void Unknown_versions_and_oversize_datagrams_are_counted_separately()
     {
-        var cluster = new CoreCluster();
-        var a = cluster.Add("a");
-        cluster.Add("b");
-        cluster.StartConverged();
+        var (cluster, nodes) = Converged("a", "b");
+        var a = nodes[0];
         var ping = Datagram(new PingMessage { Seq = 1, Target = "a" });
         ping[0] = 2;
 
@@ -434,14 +389,21 @@ public class SwimCoreTests
     [Fact]
     public void Metadata_larger_than_the_limit_is_refused_as_malformed()
     {
-        var cluster = new CoreCluster();
-        var a = cluster.Add("a");
-        cluster.Add("b");
-        cluster.StartConverged();
+        var (cluster, nodes) = Converged("a", "b");
+        var a = nodes[0];
 
         var reason = a.Core.OnDatagram("b:7946", Datagram(new AliveMessage { Name = "z", Address = "z:1", Incarnation = 1, Meta = new byte[513] }));
         Assert.Equal(DropReason.Malformed, reason);
         Assert.Null(a.StateOf("z"));
+    }
+
+    /// <summary>Members that start knowing each other, as after a completed join.</summary>
+    private static (CoreCluster Cluster, CoreNode[] Nodes) Converged(params string[] names)
+    {
+        var cluster = new CoreCluster();
+        var nodes = names.Select(n => cluster.Add(n)).ToArray();
+        cluster.StartConverged();
+        return (cluster, nodes);
     }
 
     internal static byte[] Datagram(params IGossipMessage[] messages)
