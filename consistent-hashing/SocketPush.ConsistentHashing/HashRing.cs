@@ -40,15 +40,15 @@ public sealed class HashRing : IEquatable<HashRing>
     // point, so a lookup past the last point wraps around without a branch.
     private readonly ulong[] _points;
 
-    // _bucketStart[b] is the index of the first point whose position >> _bucketShift is at least b.
-    // With about one point per bucket, a lookup is one table read and a scan of a point or two,
-    // whatever the number of points.
-    private readonly int[] _bucketStart;
+    // One bucket per one or two points: position >> _bucketShift picks it. A bucket holds the first
+    // two points at or after its start, so most lookups end after one memory access whatever the
+    // number of points, and the rest scan on from the third.
+    private readonly Bucket[] _buckets;
     private readonly int _bucketShift;
     private readonly string[] _nodeIds;
     private readonly int[] _pointsPerNode;
 
-    private HashRing(int virtualNodesPerNode, ImmutableArray<RingMember> members, string[] nodeIds, int[] pointsPerNode, ulong[] points, int[] bucketStart, int bucketShift)
+    private HashRing(int virtualNodesPerNode, ImmutableArray<RingMember> members, string[] nodeIds, int[] pointsPerNode, ulong[] points, Bucket[] buckets, int bucketShift)
     {
         VirtualNodesPerNode = virtualNodesPerNode;
         Members = members;
@@ -56,7 +56,7 @@ public sealed class HashRing : IEquatable<HashRing>
         _nodeIds = nodeIds;
         _pointsPerNode = pointsPerNode;
         _points = points;
-        _bucketStart = bucketStart;
+        _buckets = buckets;
         _bucketShift = bucketShift;
     }
 
@@ -81,7 +81,7 @@ public sealed class HashRing : IEquatable<HashRing>
     internal ReadOnlySpan<ulong> Points => _points.AsSpan(0, PointCount);
 
     /// <summary>The bytes of the lookup tables (points and bucket index).</summary>
-    internal long MemoryBytes => (_points.Length * sizeof(ulong)) + ((long)_bucketStart.Length * sizeof(int));
+    internal long MemoryBytes => (_points.Length * sizeof(ulong)) + ((long)_buckets.Length * Unsafe.SizeOf<Bucket>());
 
     /// <summary>Builds a ring of nodes of weight 1.</summary>
     /// <param name="nodeIds">Distinct, non-empty node ids, in any order.</param>
@@ -127,6 +127,11 @@ public sealed class HashRing : IEquatable<HashRing>
             }
         }
 
+        if (sorted.Length > HashRingOptionsValidator.MaxNodes)
+        {
+            throw new ArgumentException($"A ring holds at most {HashRingOptionsValidator.MaxNodes} nodes, not {sorted.Length}.", nameof(members));
+        }
+
         Array.Sort(sorted, static (a, b) => string.CompareOrdinal(a.Id, b.Id));
         var nodeIds = new string[sorted.Length];
         var pointsPerNode = new int[sorted.Length];
@@ -149,8 +154,8 @@ public sealed class HashRing : IEquatable<HashRing>
             pointsPerNode[rank] = (int)count;
         }
 
-        var (points, bucketStart, bucketShift) = PlacePoints(nodeIds, pointsPerNode, (int)total);
-        return new HashRing(virtualNodes, ImmutableArray.Create(sorted), nodeIds, pointsPerNode, points, bucketStart, bucketShift);
+        var (points, buckets, bucketShift) = PlacePoints(nodeIds, pointsPerNode, (int)total);
+        return new HashRing(virtualNodes, ImmutableArray.Create(sorted), nodeIds, pointsPerNode, points, buckets, bucketShift);
     }
 
     /// <summary>The ring position of a key: the high 32 bits of the XxHash3 (seed 0) of its bytes.</summary>
@@ -172,7 +177,7 @@ public sealed class HashRing : IEquatable<HashRing>
     public string OwnerAt(uint position)
     {
         ThrowIfEmpty();
-        return _nodeIds[RankAt(_points[FirstPointAtOrAfter(position)])];
+        return _nodeIds[OwnerRank(position)];
     }
 
     /// <summary>
@@ -285,19 +290,49 @@ public sealed class HashRing : IEquatable<HashRing>
     internal int OwnerRankAt(uint position)
     {
         ThrowIfEmpty();
-        return RankAt(_points[FirstPointAtOrAfter(position)]);
+        return OwnerRank(position);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int RankAt(ulong point) => (int)(uint)point;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int OwnerRank(uint position)
+    {
+        ref readonly var bucket = ref BucketOf(position);
+        if (position <= bucket.FirstPosition)
+        {
+            return bucket.FirstRank;
+        }
+
+        if (position <= bucket.SecondPosition)
+        {
+            return bucket.SecondRank;
+        }
+
+        return RankAt(_points[ScanFrom(bucket.First + 2, position)]);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int FirstPointAtOrAfter(uint position)
     {
-        // Bounds checks skipped on purpose, this is the hot path: the bucket number is below the
-        // table length by construction, and the scan stops at the sentinel, whose position is the
-        // largest there is.
-        int i = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_bucketStart), (int)(position >> _bucketShift));
+        ref readonly var bucket = ref BucketOf(position);
+        if (position <= bucket.FirstPosition)
+        {
+            return bucket.First;
+        }
+
+        return position <= bucket.SecondPosition ? bucket.First + 1 : ScanFrom(bucket.First + 2, position);
+    }
+
+    // Bounds checks skipped on purpose, this is the hot path: the bucket number is below the table
+    // length by construction, and a scan stops at the sentinel, whose position is the largest there is.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ref readonly Bucket BucketOf(uint position) =>
+        ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_buckets), (int)(position >> _bucketShift));
+
+    private int ScanFrom(int i, uint position)
+    {
         ref ulong points = ref MemoryMarshal.GetArrayDataReference(_points);
         while ((uint)(Unsafe.Add(ref points, i) >> 32) < position)
         {
@@ -411,22 +446,23 @@ public sealed class HashRing : IEquatable<HashRing>
         }
     }
 
-    private static (ulong[] Points, int[] BucketStart, int BucketShift) PlacePoints(string[] nodeIds, int[] pointsPerNode, int total)
+    private static (ulong[] Points, Bucket[] Buckets, int BucketShift) PlacePoints(string[] nodeIds, int[] pointsPerNode, int total)
     {
         // One to two points per bucket: floor(log2(total)) bits of the position pick the bucket.
         // Twice the buckets would shorten the scan by less than one point and double the table.
         int bucketBits = Math.Max(1, BitOperations.Log2((uint)total));
         int bucketShift = 32 - bucketBits;
-        var bucketStart = new int[1 << bucketBits];
         if (total == 0)
         {
-            return ([0], bucketStart, bucketShift);
+            return ([0], new Bucket[1 << bucketBits], bucketShift);
         }
 
         // Every slot is written below, so the largest array skips zeroing.
         var points = GC.AllocateUninitializedArray<ulong>(total + 1);
         var unsorted = ArrayPool<ulong>.Shared.Rent(total);
         var staged = ArrayPool<ulong>.Shared.Rent(total);
+        var bucketStart = ArrayPool<int>.Shared.Rent(1 << bucketBits);
+        Array.Clear(bucketStart, 0, 1 << bucketBits);
         try
         {
             // Positions are uniform hashes, so a radix sort in two passes runs in linear time and
@@ -488,15 +524,23 @@ public sealed class HashRing : IEquatable<HashRing>
                 // group moves each at most a step or two: cheaper than sorting bucket by bucket.
                 InsertionSort(points.AsSpan(groupStart[g], group.Length));
             }
+
+            points[total] = ((ulong)uint.MaxValue << 32) | (uint)RankAt(points[0]);
+            var buckets = new Bucket[1 << bucketBits];
+            for (int b = 0; b < buckets.Length; b++)
+            {
+                int first = bucketStart[b];
+                buckets[b] = new Bucket(first, points[first], points[Math.Min(first + 1, total)]);
+            }
+
+            return (points, buckets, bucketShift);
         }
         finally
         {
             ArrayPool<ulong>.Shared.Return(unsorted);
             ArrayPool<ulong>.Shared.Return(staged);
+            ArrayPool<int>.Shared.Return(bucketStart);
         }
-
-        points[total] = ((ulong)uint.MaxValue << 32) | (uint)RankAt(points[0]);
-        return (points, bucketStart, bucketShift);
     }
 
     private static ulong NodeSeed(string nodeId)
@@ -524,5 +568,16 @@ public sealed class HashRing : IEquatable<HashRing>
 
             nearlySorted[j + 1] = value;
         }
+    }
+
+    /// <summary>The first two points at or after a bucket's start, and the index of the first.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    private readonly struct Bucket(int first, ulong firstPoint, ulong secondPoint)
+    {
+        public readonly uint FirstPosition = (uint)(firstPoint >> 32);
+        public readonly uint SecondPosition = (uint)(secondPoint >> 32);
+        public readonly ushort FirstRank = (ushort)firstPoint;
+        public readonly ushort SecondRank = (ushort)secondPoint;
+        public readonly int First = first;
     }
 }

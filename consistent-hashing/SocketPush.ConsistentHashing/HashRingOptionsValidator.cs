@@ -6,6 +6,9 @@ public static class HashRingOptionsValidator
     /// <summary>The largest accepted <see cref="HashRingOptions.VirtualNodesPerNode"/>.</summary>
     public const int MaxVirtualNodesPerNode = 1 << 16;
 
+    /// <summary>The largest number of nodes a ring may hold (lookup tables keep a node's index in 16 bits).</summary>
+    public const int MaxNodes = 1 << 16;
+
     /// <summary>The largest number of points (virtual nodes of all members together) a ring may hold.</summary>
     public const int MaxPoints = 1 << 24;
 

@@ -86,6 +86,23 @@ public sealed class HashRingTests
         Assert.Contains(message, error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void More_nodes_than_the_lookup_tables_can_name_are_refused()
+    {
+        var members = Enumerable.Range(0, HashRingOptionsValidator.MaxNodes + 1).Select(i => new RingMember($"n{i}"));
+
+        var error = Assert.Throws<ArgumentException>(() => HashRing.Create(members, new HashRingOptions { VirtualNodesPerNode = 1 }));
+        Assert.StartsWith("A ring holds at most 65536 nodes, not 65537.", error.Message, StringComparison.Ordinal);
+        var largest = HashRing.Create(members.Take(HashRingOptionsValidator.MaxNodes), new HashRingOptions { VirtualNodesPerNode = 1 });
+        Assert.Equal(HashRingOptionsValidator.MaxNodes, largest.NodeCount);
+
+        // "n9999" sorts last, so its index is the largest there is: 65535.
+        uint position = RingHash.VirtualNodePosition(RingHash.NodeSeed("n9999"u8), 0);
+        Assert.Equal("n9999", largest.Nodes[^1]);
+        Assert.Equal("n9999", largest.OwnerAt(position));
+        Assert.Equal("n9999", HashRingProperties.List(largest, position, 2)[0]);
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(-5)]
