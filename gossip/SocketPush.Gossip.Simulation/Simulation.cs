@@ -130,9 +130,10 @@ internal sealed class Simulation
         }
 
         var digest = SwimCore.DigestOf(table.Values);
+        var records = _nodes.Select(n => n.Core.Self).ToArray();
         foreach (var node in _nodes)
         {
-            node.Core.SeedConverged(table, _addresses, digest);
+            node.Core.SeedConverged(table, records, digest);
             node.Core.Start([]);
             node.Up = true;
             Reschedule(node);

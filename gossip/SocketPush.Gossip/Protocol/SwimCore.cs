@@ -24,7 +24,11 @@ internal sealed class SwimCore
     private readonly Random _random;
     private readonly ICoreOutput _output;
     private Dictionary<string, MemberRecord> _members;
-    private readonly List<string> _probeOrder = [];
+    /// <summary>
+    /// Round-robin probe order. Entries may be older versions of a member's record: probing looks the
+    /// member up again, and gossip only needs an address and the small down-set to tell who is live.
+    /// </summary>
+    private readonly List<MemberRecord> _probeOrder = [];
     private readonly Dictionary<string, Suspicion> _suspicions = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _downSince = new(StringComparer.Ordinal);
     private readonly List<string> _deadNames = [];
@@ -170,7 +174,7 @@ internal sealed class SwimCore
     /// record included) as if a join had delivered it. Copying a dictionary reuses its stored
     /// hashes, which is what makes a 10,000-member start affordable.
     /// </summary>
-    public void SeedConverged(Dictionary<string, MemberRecord> table, IReadOnlyList<string> names, ulong digest)
+    public void SeedConverged(Dictionary<string, MemberRecord> table, IReadOnlyList<MemberRecord> records, ulong digest)
     {
         if (!table.TryGetValue(_self.Name, out var self) || !ReferenceEquals(self, _self) || _members.Count != 1)
         {
@@ -179,12 +183,12 @@ internal sealed class SwimCore
 
         _members = new Dictionary<string, MemberRecord>(table, StringComparer.Ordinal);
         _digest = digest;
-        _probeOrder.Capacity = names.Count;
-        foreach (var name in names)
+        _probeOrder.Capacity = records.Count;
+        foreach (var record in records)
         {
-            if (name != _self.Name)
+            if (record.Name != _self.Name)
             {
-                _probeOrder.Add(name);
+                _probeOrder.Add(record);
             }
         }
 
@@ -207,7 +211,7 @@ internal sealed class SwimCore
             }
 
             SetMember(record);
-            _probeOrder.Add(record.Name);
+            _probeOrder.Add(record);
             _liveCount++;
         }
 
@@ -515,7 +519,7 @@ internal sealed class SwimCore
                 }
             }
 
-            var name = _probeOrder[_probeIndex++];
+            var name = _probeOrder[_probeIndex++].Name;
             if (_members.TryGetValue(name, out var member) && IsLive(member) && name != _self.Name)
             {
                 return member;
@@ -532,7 +536,7 @@ internal sealed class SwimCore
         {
             if (IsLive(member) && member.Name != _self.Name)
             {
-                _probeOrder.Add(member.Name);
+                _probeOrder.Add(member);
             }
         }
 
@@ -540,10 +544,10 @@ internal sealed class SwimCore
         _probeIndex = 0;
     }
 
-    private void AddToProbeOrder(string name)
+    private void AddToProbeOrder(MemberRecord record)
     {
         // A random slot keeps the round-robin fair without reshuffling the whole order.
-        _probeOrder.Add(name);
+        _probeOrder.Add(record);
         var slot = _random.Next(_probeOrder.Count);
         (_probeOrder[slot], _probeOrder[^1]) = (_probeOrder[^1], _probeOrder[slot]);
     }
@@ -615,7 +619,8 @@ internal sealed class SwimCore
             return;
         }
 
-        for (var attempt = 0; attempt < 4 && _deadNames.Count > 0; attempt++)
+        // Revived members stay in the list until drawn; each is removed once, so this stays cheap.
+        while (_deadNames.Count > 0)
         {
             var index = _random.Next(_deadNames.Count);
             var name = _deadNames[index];
@@ -672,6 +677,9 @@ internal sealed class SwimCore
             return;
         }
 
+        var forgotten = new HashSet<string>(expired, StringComparer.Ordinal);
+        _probeOrder.RemoveAll(r => forgotten.Contains(r.Name));
+        _probeIndex = Math.Min(_probeIndex, _probeOrder.Count);
         foreach (var name in expired)
         {
             _downSince.Remove(name);
@@ -821,7 +829,7 @@ internal sealed class SwimCore
         if (!known)
         {
             _liveCount++;
-            AddToProbeOrder(name);
+            AddToProbeOrder(record);
             kind = MembershipChangeKind.Joined;
         }
         else if (current!.State == MemberState.Suspect)
@@ -833,7 +841,7 @@ internal sealed class SwimCore
         {
             _liveCount++;
             _downSince.Remove(name);
-            AddToProbeOrder(name);
+            AddToProbeOrder(record);
             kind = MembershipChangeKind.Joined;
         }
         else
@@ -899,7 +907,7 @@ internal sealed class SwimCore
         {
             _liveCount++;
             _downSince.Remove(name);
-            AddToProbeOrder(name);
+            AddToProbeOrder(record);
         }
 
         var now = Now;
@@ -1193,15 +1201,21 @@ internal sealed class SwimCore
 
         for (var attempt = 0; attempt < 3 * count + 3 && _targets.Count < count; attempt++)
         {
-            var name = _probeOrder[_random.Next(pool)];
-            if (name == exclude || name == _self.Name || !_members.TryGetValue(name, out var member))
+            var member = _probeOrder[_random.Next(pool)];
+            var name = member.Name;
+            if (name == exclude || name == _self.Name)
             {
                 continue;
             }
 
-            var eligible = IsLive(member)
-                || (includeRecentlyDead && member.State == MemberState.Dead
-                    && _downSince.TryGetValue(name, out var since) && now - since < _settings.GossipToTheDeadTime);
+            // Members not in the down-set are live; only the rare down ones need a look at the table.
+            var eligible = true;
+            if (_downSince.TryGetValue(name, out var since))
+            {
+                eligible = includeRecentlyDead && now - since < _settings.GossipToTheDeadTime
+                    && _members.TryGetValue(name, out var current) && current.State == MemberState.Dead;
+            }
+
             if (eligible && !_targets.Contains(member))
             {
                 _targets.Add(member);
@@ -1234,7 +1248,7 @@ internal sealed class SwimCore
 
     private long Phase(long interval) => _stagger ? (long)(_random.NextDouble() * interval) : interval;
 
-    private void Shuffle(List<string> list, int from)
+    private void Shuffle<T>(List<T> list, int from)
     {
         for (var i = list.Count - 1; i > from; i--)
         {
