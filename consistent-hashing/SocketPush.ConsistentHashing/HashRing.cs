@@ -457,7 +457,7 @@ public sealed class HashRing : IEquatable<HashRing>
             return ([0], new Bucket[1 << bucketBits], bucketShift);
         }
 
-        // Every slot is written below, so the largest array skips zeroing.
+        // Every slot is written below, so the large arrays skip zeroing.
         var points = GC.AllocateUninitializedArray<ulong>(total + 1);
         var unsorted = ArrayPool<ulong>.Shared.Rent(total);
         var staged = ArrayPool<ulong>.Shared.Rent(total);
@@ -526,7 +526,7 @@ public sealed class HashRing : IEquatable<HashRing>
             }
 
             points[total] = ((ulong)uint.MaxValue << 32) | (uint)RankAt(points[0]);
-            var buckets = new Bucket[1 << bucketBits];
+            var buckets = GC.AllocateUninitializedArray<Bucket>(1 << bucketBits);
             for (int b = 0; b < buckets.Length; b++)
             {
                 int first = bucketStart[b];
