@@ -2,16 +2,21 @@ namespace SocketPush.Gossip.Protocol;
 
 /// <summary>
 /// Updates waiting to be piggybacked. A newer update about a member replaces the older one; the
-/// least transmitted (then the newest) go first; each is dropped after its retransmit limit.
+/// least transmitted go first, newest first among equals; each leaves after its retransmit limit.
 /// </summary>
+/// <remarks>
+/// Entries sit in one stack per transmit count, so taking k updates costs O(k) however many wait.
+/// After a healed partition a member may hold an update for most of the cluster, and sorting the
+/// whole queue for every datagram would make that quadratic. A replaced entry is only marked,
+/// and is dropped when it comes up.
+/// </remarks>
 internal sealed class BroadcastQueue
 {
-    private readonly List<Entry> _entries = [];
+    private readonly List<Stack<Entry>> _byTransmits = [];
     private readonly Dictionary<string, Entry> _byName = new(StringComparer.Ordinal);
-    private long _nextId;
-    private bool _sorted = true;
+    private readonly List<Entry> _moved = [];
 
-    public int Count => _entries.Count;
+    public int Count => _byName.Count;
 
     /// <summary>Raised when an entry leaves the queue, sent out or replaced.</summary>
     public Action<string>? Finished { get; set; }
@@ -20,14 +25,13 @@ internal sealed class BroadcastQueue
     {
         if (_byName.Remove(name, out var old))
         {
-            _entries.Remove(old);
+            old.Replaced = true;
             Finished?.Invoke(name);
         }
 
-        var entry = new Entry(name, encoded, _nextId++);
+        var entry = new Entry(name, encoded);
         _byName[name] = entry;
-        _entries.Add(entry);
-        _sorted = false;
+        Bucket(0).Push(entry);
     }
 
     public bool Contains(string name) => _byName.ContainsKey(name);
@@ -36,63 +40,64 @@ internal sealed class BroadcastQueue
     public void Take(int budget, int transmitLimit, List<byte[]> taken)
     {
         taken.Clear();
-        if (_entries.Count == 0)
+        _moved.Clear();
+        for (var transmits = 0; transmits < _byTransmits.Count && budget > 0 && _byName.Count > 0; transmits++)
         {
-            return;
-        }
-
-        if (!_sorted)
-        {
-            _entries.Sort(static (a, b) => a.Transmits != b.Transmits ? a.Transmits.CompareTo(b.Transmits) : b.Id.CompareTo(a.Id));
-            _sorted = true;
-        }
-
-        var removed = false;
-        for (var i = 0; i < _entries.Count && budget > 0; i++)
-        {
-            var entry = _entries[i];
-            if (entry.Encoded.Length > budget)
+            var stack = _byTransmits[transmits];
+            while (stack.TryPeek(out var entry))
             {
-                continue;
-            }
-
-            budget -= entry.Encoded.Length;
-            taken.Add(entry.Encoded);
-            entry.Transmits++;
-            _sorted = false;
-            if (entry.Transmits >= transmitLimit)
-            {
-                entry.Done = true;
-                removed = true;
-            }
-        }
-
-        if (removed)
-        {
-            _entries.RemoveAll(e =>
-            {
-                if (!e.Done)
+                if (entry.Replaced)
                 {
-                    return false;
+                    stack.Pop();
+                    continue;
                 }
 
-                _byName.Remove(e.Name);
-                Finished?.Invoke(e.Name);
-                return true;
-            });
+                if (entry.Encoded.Length > budget)
+                {
+                    break;
+                }
+
+                stack.Pop();
+                budget -= entry.Encoded.Length;
+                taken.Add(entry.Encoded);
+                entry.Transmits++;
+                if (entry.Transmits >= transmitLimit)
+                {
+                    _byName.Remove(entry.Name);
+                    Finished?.Invoke(entry.Name);
+                }
+                else
+                {
+                    _moved.Add(entry);
+                }
+            }
+        }
+
+        // Moved after the pass, so one datagram never carries the same update twice.
+        foreach (var entry in _moved)
+        {
+            Bucket(entry.Transmits).Push(entry);
         }
     }
 
-    private sealed class Entry(string name, byte[] encoded, long id)
+    private Stack<Entry> Bucket(int transmits)
+    {
+        while (_byTransmits.Count <= transmits)
+        {
+            _byTransmits.Add(new Stack<Entry>());
+        }
+
+        return _byTransmits[transmits];
+    }
+
+    private sealed class Entry(string name, byte[] encoded)
     {
         public string Name { get; } = name;
 
         public byte[] Encoded { get; } = encoded;
 
-        public long Id { get; } = id;
-
         public int Transmits { get; set; }
 
-        public bool Done { get; set; }
+        public bool Replaced { get; set; }
     }
 }
