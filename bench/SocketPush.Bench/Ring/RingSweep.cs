@@ -44,7 +44,7 @@ internal static class RingSweep
         var keys = RingWorkload.KeyPositions(keyCount);
         output.WriteLine($"max/mean keys per node over {trials} random id sets, {keyCount} keys: median / 90th percentile / worst");
         output.WriteLine();
-        output.WriteLine("| vnodes | " + string.Join(" | ", Sizes.Select(n => $"{n} nodes")) + " | build 100 nodes | memory 100 nodes |");
+        output.WriteLine("| vnodes | " + string.Join(" | ", Sizes.Select(n => $"{n} nodes")) + " | build 100 nodes, fastest of 9 | memory 100 nodes |");
         output.WriteLine("|---|" + string.Concat(Enumerable.Repeat("---|", Sizes.Length + 2)));
         foreach (int v in vnodes)
         {
@@ -76,7 +76,7 @@ internal static class RingSweep
 
             Array.Sort(times);
             long bytes = ring.MemoryBytes;
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {v} | {string.Join(" | ", cells)} | {times[times.Length / 2]:F2} ms | {bytes / 1024.0:F0} KiB |"));
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {v} | {string.Join(" | ", cells)} | {times[0]:F2} ms | {bytes / 1024.0:F0} KiB |"));
         }
 
         return 0;
