@@ -251,7 +251,10 @@ public sealed class HashRing : IEquatable<HashRing>
     /// <inheritdoc />
     public override string ToString() => $"HashRing({NodeCount} nodes, {PointCount} points)";
 
-    /// <summary>The fraction of the position space each node owns (first in its preference lists of <paramref name="replicas"/>), or appears in.</summary>
+    /// <summary>
+    /// For each node, the share of the position space whose preference list of length
+    /// <paramref name="replicas"/> includes it; with 1, the share it owns. Exact, from the points.
+    /// </summary>
     internal double[] OwnedFractions(int replicas = 1)
     {
         var fractions = new double[_nodeIds.Length];
