@@ -114,10 +114,19 @@ internal sealed class SwimCore
     public CoreCounters Counters => _counters;
 
     /// <summary>Time until the earliest timer is due, or null when none is scheduled.</summary>
+    /// <remarks>
+    /// Timers made pointless meanwhile (the probe was acked, the relay answered, the suspicion
+    /// rescheduled) are dropped first, so the driver does not wake the member for nothing.
+    /// </remarks>
     public TimeSpan? NextDueIn
     {
         get
         {
+            while (_timers.TryPeek(out var head) && IsStale(head))
+            {
+                _timers.DropFirst();
+            }
+
             if (!_timers.TryPeekDue(out var due))
             {
                 return null;
@@ -129,6 +138,14 @@ internal sealed class SwimCore
     }
 
     private long Now => _time.GetElapsedTime(_startTimestamp).Ticks;
+
+    private bool IsStale(TimerEntry entry) => entry.Kind switch
+    {
+        TimerKind.ProbeTimeout => !_probe.Active || _probe.Seq != entry.Seq || _probe.Acked,
+        TimerKind.PendingExpiry or TimerKind.RelayNack => !_pending.ContainsKey(entry.Seq),
+        TimerKind.Suspicion => entry.Name is null || !_suspicions.TryGetValue(entry.Name, out var suspicion) || suspicion.Generation != entry.Generation,
+        _ => false,
+    };
 
     /// <summary>Starts the periodic timers and joins through <paramref name="seeds"/> (addresses).</summary>
     public void Start(IEnumerable<string> seeds)

@@ -41,6 +41,10 @@ internal sealed class TimerQueue
         return false;
     }
 
+    public bool TryPeek(out TimerEntry entry) => _queue.TryPeek(out entry, out _);
+
+    public void DropFirst() => _queue.Dequeue();
+
     public bool TryDequeueDue(long now, out TimerEntry entry, out long due)
     {
         if (_queue.TryPeek(out entry, out var priority) && priority.Due <= now)
