@@ -22,7 +22,7 @@ namespace SocketPush.Gossip;
 /// </remarks>
 public sealed class Membership : IAsyncDisposable
 {
-    private readonly GossipOptions _options;
+    private GossipOptions _options;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly Channel<object> _inputs = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
@@ -117,6 +117,54 @@ public sealed class Membership : IAsyncDisposable
 
         var meta = EncodeMetadata(_options, metadata);
         return PostAsync(core => core.UpdateMetadata(meta), cancellationToken);
+    }
+
+    /// <summary>
+    /// Applies new timings and limits without a restart; each timer uses them from its next run.
+    /// The socket (bind address, port, advertise address), the secret and the datagram size cannot
+    /// change while the member runs, and seeds are read only at start.
+    /// </summary>
+    /// <exception cref="ArgumentException">The options are invalid or change what cannot change.</exception>
+    public Task UpdateOptionsAsync(GossipOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        GossipOptionsValidator.ThrowIfInvalid(options);
+        var fixedChanged = new List<string>();
+        if (options.BindAddress != _options.BindAddress)
+        {
+            fixedChanged.Add(nameof(GossipOptions.BindAddress));
+        }
+
+        if (options.Port != _options.Port)
+        {
+            fixedChanged.Add(nameof(GossipOptions.Port));
+        }
+
+        if (options.AdvertiseAddress != _options.AdvertiseAddress)
+        {
+            fixedChanged.Add(nameof(GossipOptions.AdvertiseAddress));
+        }
+
+        if (options.Secret != _options.Secret)
+        {
+            fixedChanged.Add(nameof(GossipOptions.Secret));
+        }
+
+        if (options.MaxDatagramSize != _options.MaxDatagramSize)
+        {
+            fixedChanged.Add(nameof(GossipOptions.MaxDatagramSize));
+        }
+
+        if (fixedChanged.Count > 0)
+        {
+            throw new ArgumentException($"These settings cannot change while the member runs: {string.Join(", ", fixedChanged)}.", nameof(options));
+        }
+
+        return PostAsync(core =>
+        {
+            core.UpdateOptions(options);
+            _options = options;
+        }, cancellationToken);
     }
 
     /// <summary>

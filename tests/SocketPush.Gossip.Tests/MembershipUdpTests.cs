@@ -139,6 +139,31 @@ public class MembershipUdpTests
         Assert.Equal(2, target.Snapshot.Live.Count());
     }
 
+    [Fact]
+    public async Task An_options_update_refuses_socket_and_secret_changes_and_the_member_keeps_probing_with_new_timings()
+    {
+        await using var cluster = await StartClusterAsync(2);
+        var member = cluster.Members[1];
+        var options = Options([cluster.Members[0].Address], secret: null);
+
+        options.Port = 7946;
+        var refused = await Assert.ThrowsAsync<ArgumentException>(() => member.UpdateOptionsAsync(options));
+        Assert.Contains("Port", refused.Message);
+
+        options.Port = 0;
+        options.Secret = "new";
+        refused = await Assert.ThrowsAsync<ArgumentException>(() => member.UpdateOptionsAsync(options));
+        Assert.Contains("Secret", refused.Message);
+
+        options.Secret = null;
+        options.ProbeInterval = TimeSpan.FromMilliseconds(100);
+        options.ProbeTimeout = TimeSpan.FromMilliseconds(50);
+        await member.UpdateOptionsAsync(options);
+        var probes = member.Counters.Probes;
+        await member.WaitUntilAsync(m => m.Counters.Probes >= probes + 5, Patience);
+        Assert.Equal(2, member.Snapshot.Live.Count());
+    }
+
     private static GossipOptions Options(IList<string> seeds, string? secret) => new()
     {
         BindAddress = "127.0.0.1",
