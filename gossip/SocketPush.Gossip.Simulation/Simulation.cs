@@ -603,6 +603,31 @@ internal sealed class Simulation
         return true;
     }
 
+    /// <summary>
+    /// Seconds from the event until the last observer that should see it did (members running at the end and
+    /// since the event, the subject excepted), or null if one had not seen it by <paramref name="deadline"/>.
+    /// </summary>
+    private double? SecondsToReachAll(SpreadRecord record, SimNode[] up, long deadline)
+    {
+        long last = record.At;
+        foreach (var observer in up)
+        {
+            if (observer.Index == record.Node || MissedPartOf(observer.Index, record.At))
+            {
+                continue;
+            }
+
+            if (!record.Seen[observer.Index] || record.SeenAt[observer.Index] > deadline)
+            {
+                return null;
+            }
+
+            last = Math.Max(last, record.SeenAt[observer.Index]);
+        }
+
+        return (last - record.At) / (double)TicksPerSecond;
+    }
+
     private SimulationReport BuildReport()
     {
         var up = _nodes.Where(n => n.Up).ToArray();
@@ -612,27 +637,9 @@ internal sealed class Simulation
         {
             // Observers: members running at the end that were running, in the same life, since the crash.
             var end = crash.RestartedAt ?? _end;
-            var complete = true;
-            long last = crash.At;
-            foreach (var observer in up)
+            if (SecondsToReachAll(crash, up, end) is { } seconds)
             {
-                if (observer.Index == crash.Node || MissedPartOf(observer.Index, crash.At))
-                {
-                    continue;
-                }
-
-                if (!crash.Seen[observer.Index] || crash.SeenAt[observer.Index] > end)
-                {
-                    complete = false;
-                    break;
-                }
-
-                last = Math.Max(last, crash.SeenAt[observer.Index]);
-            }
-
-            if (complete)
-            {
-                detection.Add((last - crash.At) / (double)TicksPerSecond);
+                detection.Add(seconds);
             }
             else
             {
@@ -644,27 +651,9 @@ internal sealed class Simulation
         var undisseminated = 0;
         foreach (var update in _updates)
         {
-            var complete = true;
-            long last = update.At;
-            foreach (var observer in up)
+            if (SecondsToReachAll(update, up, long.MaxValue) is { } seconds)
             {
-                if (observer.Index == update.Node || MissedPartOf(observer.Index, update.At))
-                {
-                    continue;
-                }
-
-                if (!update.Seen[observer.Index])
-                {
-                    complete = false;
-                    break;
-                }
-
-                last = Math.Max(last, update.SeenAt[observer.Index]);
-            }
-
-            if (complete)
-            {
-                dissemination.Add((last - update.At) / (double)TicksPerSecond);
+                dissemination.Add(seconds);
             }
             else
             {
@@ -740,13 +729,12 @@ internal sealed class Simulation
         public void MemberChanged(MembershipChangeKind kind, MemberRecord member) => simulation.Observed(Index, kind, member);
     }
 
-    private sealed class CrashRecord(int node, long at, int members)
+    /// <summary>Something that happened to one member and spreads to the others: when each observer saw it.</summary>
+    private abstract class SpreadRecord(int node, long at, int members)
     {
         public int Node { get; } = node;
 
         public long At { get; } = at;
-
-        public long? RestartedAt { get; set; }
 
         public BitArray Seen { get; } = new(members);
 
@@ -762,25 +750,13 @@ internal sealed class Simulation
         }
     }
 
-    private sealed class UpdateRecord(int node, uint incarnation, long at, int members)
+    private sealed class CrashRecord(int node, long at, int members) : SpreadRecord(node, at, members)
     {
-        public int Node { get; } = node;
+        public long? RestartedAt { get; set; }
+    }
 
+    private sealed class UpdateRecord(int node, uint incarnation, long at, int members) : SpreadRecord(node, at, members)
+    {
         public uint Incarnation { get; } = incarnation;
-
-        public long At { get; } = at;
-
-        public BitArray Seen { get; } = new(members);
-
-        public long[] SeenAt { get; } = new long[members];
-
-        public void Saw(int observer, long time)
-        {
-            if (!Seen[observer])
-            {
-                Seen[observer] = true;
-                SeenAt[observer] = time;
-            }
-        }
     }
 }
