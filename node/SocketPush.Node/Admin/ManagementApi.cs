@@ -1,3 +1,4 @@
+using System.Reflection;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.Features;
 using SocketPush.Client.Services;
@@ -124,7 +125,8 @@ internal sealed class ManagementApi(
         {
             var arguments = bind();
             var implementation = services.GetRequiredService(descriptor.Method.DeclaringType!);
-            var task = (Task)descriptor.Method.Invoke(implementation, arguments)!;
+            // Unwrapped, so a service's ServiceException arrives here as itself, thrown early or late.
+            var task = (Task)descriptor.Method.Invoke(implementation, BindingFlags.DoNotWrapExceptions, null, arguments, null)!;
             await task;
             var result = descriptor.ResultType == "none" ? null : task.GetType().GetProperty("Result")!.GetValue(task);
             metrics.ApiCall(descriptor.Service, descriptor.Name, "ok");
@@ -137,14 +139,7 @@ internal sealed class ManagementApi(
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            var inner = e is System.Reflection.TargetInvocationException { InnerException: { } ie } ? ie : e;
-            if (inner is ServiceException se)
-            {
-                await FailAsync(context, descriptor.Service, descriptor.Name, se.Code, se.Message);
-                return;
-            }
-
-            AdminLog.CallFailed(logger, inner, descriptor.Service, descriptor.Name);
+            AdminLog.CallFailed(logger, e, descriptor.Service, descriptor.Name);
             await FailAsync(context, descriptor.Service, descriptor.Name, ErrorCodes.Internal, "The node failed to handle the call; its log has the details.");
         }
     }

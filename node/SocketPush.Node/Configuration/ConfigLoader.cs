@@ -36,7 +36,8 @@ internal static class ConfigLoader
         }
 
         path ??= File.Exists(DefaultPath) ? DefaultPath : null;
-        var config = path is null ? new NodeConfig() : Parse(File.ReadAllText(path), path);
+        var yaml = path is null ? null : File.ReadAllText(path);
+        var config = yaml is null ? new NodeConfig() : Parse(yaml, path!);
         foreach (var (flag, value) in flags)
         {
             if (flag != "--config")
@@ -48,7 +49,6 @@ internal static class ConfigLoader
         var problems = ConfigValidator.Validate(config);
         if (problems.Count > 0)
         {
-            var yaml = path is null ? null : File.ReadAllText(path);
             throw new ConfigException(string.Join(Environment.NewLine, problems.Select(p => Describe(p, yaml, path))));
         }
 
