@@ -87,14 +87,25 @@ internal sealed class PushMessage
     /// <summary>JSON as dictionaries, arrays and primitives, which every hub protocol can serialize.</summary>
     internal static object? ToPlainValue(JsonElement element) => element.ValueKind switch
     {
-        JsonValueKind.Object => element.EnumerateObject().Aggregate(
-            new Dictionary<string, object?>(StringComparer.Ordinal),
-            (map, property) => { map[property.Name] = ToPlainValue(property.Value); return map; }),
+        JsonValueKind.Object => ToPlainObject(element),
         JsonValueKind.Array => element.EnumerateArray().Select(ToPlainValue).ToArray(),
         JsonValueKind.String => element.GetString(),
-        JsonValueKind.Number => element.TryGetInt64(out var integer) ? integer : element.GetDouble(),
+        // Boxed apart: a plain conditional would widen every integer to double.
+        JsonValueKind.Number => element.TryGetInt64(out var integer) ? (object)integer : element.GetDouble(),
         JsonValueKind.True => true,
         JsonValueKind.False => false,
         _ => null,
     };
+
+    private static Dictionary<string, object?> ToPlainObject(JsonElement element)
+    {
+        var map = new Dictionary<string, object?>(StringComparer.Ordinal);
+        foreach (var property in element.EnumerateObject())
+        {
+            // JSON allows a name twice; the last value wins, as in JSON.parse.
+            map[property.Name] = ToPlainValue(property.Value);
+        }
+
+        return map;
+    }
 }
