@@ -16,6 +16,7 @@ internal sealed class NodeMetrics
     private readonly Counter _apiCalls;
     private readonly Counter _rejectedConnections;
     private readonly Counter _slowConsumersClosed;
+    private readonly Counter _malformedClientMessages;
 
     public NodeMetrics()
     {
@@ -36,6 +37,8 @@ internal sealed class NodeMetrics
         _apiCalls = factory.CreateCounter("socketpush_api_calls_total", "Management API calls by service, method and result code.", "service", "method", "code");
         _rejectedConnections = factory.CreateCounter("socketpush_connections_rejected_total", "Client connections refused, by reason.", "reason");
         _slowConsumersClosed = factory.CreateCounter("socketpush_slow_consumers_closed_total", "Connections closed because their send queue was full.");
+        _malformedClientMessages = factory.CreateCounter(
+            "socketpush_client_messages_malformed_total", "Unreadable frames or hub messages from clients; each closes its connection.");
 
         // Export every label combination from the start, so dashboards and rate() see zeros instead of gaps.
         foreach (var transport in Enum.GetValues<ClientTransport>())
@@ -73,6 +76,8 @@ internal sealed class NodeMetrics
     public void ApiCall(string service, string method, string code) => _apiCalls.WithLabels(service, method, code).Inc();
 
     public void SlowConsumerClosed() => _slowConsumersClosed.Inc();
+
+    public void MalformedClientMessage() => _malformedClientMessages.Inc();
 
     private static string TransportLabel(ClientTransport transport) => transport switch
     {

@@ -22,12 +22,13 @@ internal enum SendResult
     Queued,
 }
 
-/// <summary>One open, authenticated client connection of a user.</summary>
+/// <summary>One open client connection; it joins the registry once it has authenticated as a user.</summary>
 internal abstract class ClientConnection(string id, string userId, ClientTransport transport)
 {
     public string Id { get; } = id;
 
-    public string UserId { get; } = userId;
+    /// <summary>The user, set before the connection joins the registry and never changed after.</summary>
+    public string UserId { get; protected set; } = userId;
 
     public ClientTransport Transport { get; } = transport;
 

@@ -26,4 +26,16 @@ internal static partial class ClientLog
 
     [LoggerMessage(EventId = 107, Level = LogLevel.Warning, Message = "Delivery to SignalR connections failed")]
     public static partial void HubDeliveryFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 108, Level = LogLevel.Information, Message = "Closed connection {ConnectionId}: unreadable client message ({Problem})")]
+    public static partial void MalformedHubMessage(ILogger logger, string connectionId, string problem);
+
+    [LoggerMessage(EventId = 109, Level = LogLevel.Information, Message = "Closed connection {ConnectionId}: the client sent nothing for {Timeout}")]
+    public static partial void ClientTimedOut(ILogger logger, string connectionId, TimeSpan timeout);
+
+    [LoggerMessage(EventId = 110, Level = LogLevel.Information, Message = "Refused a WebSocket upgrade: {Problem}")]
+    public static partial void UpgradeRefused(ILogger logger, string problem);
+
+    [LoggerMessage(EventId = 111, Level = LogLevel.Information, Message = "Closed connection {ConnectionId}: WebSocket frame refused ({Problem})")]
+    public static partial void MalformedFrame(ILogger logger, string connectionId, HubServer.FrameProblem problem);
 }

@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Protocol;
+using SocketPush.Node.Client.HubServer;
 
 namespace SocketPush.Node.Client;
 
@@ -15,6 +16,8 @@ internal sealed class PushMessage
 {
     private byte[]? _sseFrame;
     private SerializedHubMessage? _hubMessage;
+    private byte[]? _jsonWebSocketFrame;
+    private byte[]? _messagePackWebSocketFrame;
 
     public PushMessage(string kind, string? channelId, JsonElement data, long publishedTimestamp)
     {
@@ -41,6 +44,11 @@ internal sealed class PushMessage
     /// <summary>The hub invocation of the <c>message</c> event; SignalR caches its bytes per protocol on first write.</summary>
     public SerializedHubMessage HubMessage => _hubMessage ??= new SerializedHubMessage(new InvocationMessage(HubEvent, [BuildHubArgument()]));
 
+    /// <summary>The complete WebSocket frame of the <c>message</c> invocation in one hub protocol.</summary>
+    public byte[] WebSocketFrame(HubFormat format) => format == HubFormat.Json
+        ? _jsonWebSocketFrame ??= WebSocketFrames.Build(WebSocketOpcode.Text, BuildJsonInvocation())
+        : _messagePackWebSocketFrame ??= WebSocketFrames.Build(WebSocketOpcode.Binary, HubProtocols.Serialize(HubFormat.MessagePack, new InvocationMessage(HubEvent, [BuildHubArgument()])));
+
     /// <summary>The hub event every message arrives as.</summary>
     public const string HubEvent = "message";
 
@@ -56,6 +64,28 @@ internal sealed class PushMessage
         buffer.Write("\n\n"u8);
         return buffer.WrittenSpan.ToArray();
     }
+
+    /// <summary>The JSON hub protocol's invocation of <c>message</c>, with its record separator.</summary>
+    private byte[] BuildJsonInvocation()
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteNumber("type"u8, HubProtocolConstants.InvocationMessageType);
+            writer.WriteString("target"u8, HubEvent);
+            writer.WriteStartArray("arguments"u8);
+            WriteEnvelope(writer);
+            writer.WriteEndArray();
+            writer.WriteEndObject();
+        }
+
+        buffer.Write([RecordSeparator]);
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>Ends every message of the JSON hub protocol.</summary>
+    private const byte RecordSeparator = 0x1e;
 
     private void WriteEnvelope(Utf8JsonWriter writer)
     {

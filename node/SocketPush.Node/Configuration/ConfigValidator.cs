@@ -44,6 +44,10 @@ internal static class ConfigValidator
         Require(config.Options.MaxQueuedMessagesPerConnection is > 0 and <= 1_000_000, "options.maxQueuedMessagesPerConnection",
             $"{config.Options.MaxQueuedMessagesPerConnection} is out of range (1–1000000).");
         Require(config.Options.SseKeepAliveInterval >= TimeSpan.FromSeconds(1), "options.sseKeepAliveInterval", "must be at least 1s.");
+        Require(config.Options.KeepAliveInterval >= TimeSpan.FromSeconds(1) && config.Options.KeepAliveInterval < TimeSpan.FromSeconds(30),
+            "options.keepAliveInterval", "must be at least 1s and below 30s, the SignalR clients' default server timeout.");
+        Require(config.Options.ClientTimeout > TimeSpan.FromSeconds(15), "options.clientTimeout",
+            "must be above 15s: SignalR clients ping only every 15s.");
         Require(Enum.TryParse<LogLevel>(config.Logging.Level, ignoreCase: true, out _), "logging.level",
             $"'{config.Logging.Level}' is not one of Trace, Debug, Information, Warning, Error, Critical, None.");
         foreach (var origin in config.Options.AllowedOrigins)

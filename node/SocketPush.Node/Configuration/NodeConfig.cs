@@ -88,6 +88,14 @@ internal sealed class ClientOptions
     /// <summary>How often an idle SSE stream gets a comment line, so proxies keep it open.</summary>
     /// <value>15 seconds by default.</value>
     public TimeSpan SseKeepAliveInterval { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>How often the hub pings a client it has sent nothing else to; SignalR clients give up after 30 s of silence.</summary>
+    /// <value>15 seconds by default.</value>
+    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>How long a hub client may stay silent (SignalR clients ping every 15 s) before the server closes it.</summary>
+    /// <value>30 seconds by default.</value>
+    public TimeSpan ClientTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>Log output.</summary>

@@ -6,6 +6,7 @@ using Prometheus;
 using SocketPush.Client.Services;
 using SocketPush.Node.Admin;
 using SocketPush.Node.Client;
+using SocketPush.Node.Client.HubServer;
 using SocketPush.Node.Configuration;
 using SocketPush.Node.Services;
 
@@ -45,7 +46,12 @@ internal sealed class NodeHost : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            kestrel.Listen(IPAddress.Parse(config.Node.BindAddress), config.Node.ClientPort, l => clientListen = l);
+            kestrel.Listen(IPAddress.Parse(config.Node.BindAddress), config.Node.ClientPort, l =>
+            {
+                clientListen = l;
+                var hubWebSockets = new HubWebSocketListener(l.ApplicationServices);
+                l.Use(next => connection => hubWebSockets.OnConnectionAsync(connection, next));
+            });
             kestrel.Listen(IPAddress.Parse(config.Admin.BindAddress), config.Admin.Port, l => adminListen = l);
         });
 
@@ -68,6 +74,7 @@ internal sealed class NodeHost : IAsyncDisposable
         identity.AdminUrl = $"http://{Format(config.Admin.BindAddress)}:{ports.Admin}";
         identity.ClusterEndpoint = $"{Format(config.Node.BindAddress)}:{config.Node.ClusterPort}";
         app.Services.GetRequiredService<OfflineUserCleanup>();
+        app.Services.GetRequiredService<HubSessions>();
         health.Ready = true;
         return new NodeHost(app, identity, health);
     }
@@ -98,6 +105,7 @@ internal sealed class NodeHost : IAsyncDisposable
         services.AddSingleton<ConnectionRegistry>();
         services.AddSingleton<Microsoft.AspNetCore.SignalR.HubLifetimeManager<PushHub>, PushHubLifetimeManager>();
         services.AddSingleton<MessageDelivery>();
+        services.AddSingleton<HubSessions>();
         services.AddSingleton<MessageLimit>();
         services.AddSingleton<ClientAuthenticator>();
         services.AddSingleton<OfflineUserCleanup>();

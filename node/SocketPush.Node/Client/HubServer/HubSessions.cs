@@ -1,0 +1,67 @@
+using System.Collections.Concurrent;
+using SocketPush.Node.Admin;
+using SocketPush.Node.Configuration;
+
+namespace SocketPush.Node.Client.HubServer;
+
+/// <summary>
+/// The open hub sessions of this node and what they share. One timer walks them about once a second for the
+/// authentication timeout, the client timeout and keep-alive pings, instead of a timer per connection.
+/// </summary>
+internal sealed class HubSessions : IDisposable
+{
+    private static readonly TimeSpan TickPeriod = TimeSpan.FromSeconds(1);
+
+    private readonly ConcurrentDictionary<HubSession, byte> _open = new(ReferenceEqualityComparer.Instance);
+    private readonly LiveConfig _config;
+    private readonly ITimer _timer;
+
+    public HubSessions(
+        ConnectionRegistry registry,
+        ClientAuthenticator authenticator,
+        LiveConfig config,
+        NodeMetrics metrics,
+        TimeProvider time,
+        ILogger<HubSessions> logger)
+    {
+        Registry = registry;
+        Authenticator = authenticator;
+        _config = config;
+        Metrics = metrics;
+        Time = time;
+        Logger = logger;
+        _timer = time.CreateTimer(_ => Tick(), null, TickPeriod, TickPeriod);
+    }
+
+    public ConnectionRegistry Registry { get; }
+
+    public ClientAuthenticator Authenticator { get; }
+
+    public NodeMetrics Metrics { get; }
+
+    public TimeProvider Time { get; }
+
+    public ILogger Logger { get; }
+
+    public ClientOptions Options => _config.Options;
+
+    /// <summary>Open sessions, authenticated or not.</summary>
+    public int Count => _open.Count;
+
+    public void Track(HubSession session) => _open.TryAdd(session, 0);
+
+    public void Forget(HubSession session) => _open.TryRemove(session, out _);
+
+    public void Dispose() => _timer.Dispose();
+
+    private void Tick()
+    {
+        var now = Time.GetTimestamp();
+        var options = _config.Options;
+        // Enumerating the dictionary itself does not copy it, unlike its Keys.
+        foreach (var (session, _) in _open)
+        {
+            session.Tick(now, options);
+        }
+    }
+}

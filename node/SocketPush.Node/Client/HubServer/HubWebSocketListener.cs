@@ -1,0 +1,105 @@
+using System.IO.Pipelines;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using SocketPush.Node.Configuration;
+
+namespace SocketPush.Node.Client.HubServer;
+
+/// <summary>
+/// Kestrel connection middleware on the client port. It looks at a connection's first request: a WebSocket upgrade
+/// to <c>/push</c> becomes a <see cref="WebSocketHubSession"/> on the raw connection; anything else (pages,
+/// negotiate, SSE, long polling) goes on to the HTTP server untouched, bytes included.
+/// </summary>
+internal sealed class HubWebSocketListener(IServiceProvider services)
+{
+    /// <summary>A client that has not sent its whole request head by then is handed to HTTP, which times it out.</summary>
+    private static readonly TimeSpan HeadTimeout = TimeSpan.FromSeconds(10);
+
+    private HubSessions? _sessions;
+    private LiveConfig? _config;
+
+    public async Task OnConnectionAsync(ConnectionContext connection, ConnectionDelegate next)
+    {
+        var socket = connection.Features.Get<IConnectionSocketFeature>()?.Socket;
+        if (socket is null || connection.Features.Get<ITlsHandshakeFeature>() is not null)
+        {
+            // Frames are written straight to the socket, which needs a plain TCP connection.
+            await next(connection);
+            return;
+        }
+
+        var (verdict, request) = await ReadHeadAsync(connection.Transport.Input, connection.ConnectionClosed);
+        if (verdict != UpgradeVerdict.Hub)
+        {
+            await next(connection);
+            return;
+        }
+
+        _sessions ??= services.GetRequiredService<HubSessions>();
+        _config ??= services.GetRequiredService<LiveConfig>();
+        if (Refusal(request!) is { } refusal)
+        {
+            ClientLog.UpgradeRefused(_sessions.Logger, refusal.Message);
+            _sessions.Metrics.ConnectionRejected(refusal.Status == 403 ? "origin" : "bad_upgrade");
+            await connection.Transport.Output.WriteAsync(HubUpgradeRequest.ErrorResponse(refusal.Status, refusal.Reason, refusal.Message));
+            return;
+        }
+
+        var session = new WebSocketHubSession(connection, socket, _sessions, request!["userId"], request["sessionId"]);
+        await session.RunAsync(request!.AcceptResponse());
+    }
+
+    private static async Task<(UpgradeVerdict, HubUpgradeRequest?)> ReadHeadAsync(PipeReader input, CancellationToken closed)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(closed);
+        timeout.CancelAfter(HeadTimeout);
+        while (true)
+        {
+            ReadResult read;
+            try
+            {
+                read = await input.ReadAsync(timeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return (UpgradeVerdict.NotForHub, null);
+            }
+
+            var buffer = read.Buffer;
+            var verdict = HubUpgradeRequest.TryParse(buffer, out var request, out var headLength);
+            if (verdict == UpgradeVerdict.NeedMoreData && !read.IsCompleted)
+            {
+                input.AdvanceTo(buffer.Start, buffer.End);
+                continue;
+            }
+
+            // Until this node answers negotiate itself, a negotiated connection id belongs to ASP.NET Core SignalR.
+            if (verdict == UpgradeVerdict.Hub && !request!.Query.ContainsKey("id"))
+            {
+                input.AdvanceTo(buffer.GetPosition(headLength));
+                return (verdict, request);
+            }
+
+            // Nothing consumed or examined: the HTTP server reads the same bytes from the start.
+            input.AdvanceTo(buffer.Start);
+            return (UpgradeVerdict.NotForHub, null);
+        }
+    }
+
+    private (int Status, string Reason, string Message)? Refusal(HubUpgradeRequest request)
+    {
+        if (request.Problem() is { } problem)
+        {
+            return (request.Version != "13" ? 426 : 400, request.Version != "13" ? "Upgrade Required" : "Bad Request", problem);
+        }
+
+        var allowed = _config!.Options.AllowedOrigins;
+        if (allowed.Count > 0 && request.Origin is { } origin
+            && !allowed.Any(o => string.Equals(o.TrimEnd('/'), origin, StringComparison.OrdinalIgnoreCase)))
+        {
+            return (403, "Forbidden", $"Origin {origin} is not in options.allowedOrigins.");
+        }
+
+        return null;
+    }
+}

@@ -1,0 +1,353 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Connections;
+
+namespace SocketPush.Node.Client.HubServer;
+
+/// <summary>
+/// A hub client over a WebSocket that this node speaks itself, directly on Kestrel's connection: no HTTP request
+/// objects, no SignalR connection objects, no per-connection output pipe. A message is one prebuilt frame (built
+/// once per published message) written with one non-blocking <c>send</c> on the publisher's thread; only when the
+/// socket's buffer is full do frames queue, drained by an asynchronous send, and a client that lets
+/// <c>maxQueuedMessagesPerConnection</c> frames pile up is closed as a slow consumer.
+/// </summary>
+internal sealed class WebSocketHubSession : HubSession
+{
+    /// <summary>WebSocket messages from the client larger than this close the connection (status 1009).</summary>
+    private const long MaxFrameBytes = MaxClientMessageBytes;
+
+    private readonly ConnectionContext _connection;
+    private readonly Socket _socket;
+    private readonly PipeReader _input;
+    private Queue<Pending>? _backlog;
+    private bool _draining;
+    private bool _ended;
+    private byte[]? _fragments;
+    private int _fragmentLength;
+
+    public WebSocketHubSession(ConnectionContext connection, Socket socket, HubSessions sessions, string? userId, string? sessionId)
+        : base(connection.ConnectionId, ClientTransport.WebSockets, sessions, userId, sessionId)
+    {
+        _connection = connection;
+        _socket = socket;
+        _input = connection.Transport.Input;
+    }
+
+    protected override bool Binary => true;
+
+    /// <summary>Answers the upgrade, then reads frames until the client or the server ends the session.</summary>
+    public async Task RunAsync(byte[] acceptResponse)
+    {
+        // Kestrel only ever uses this socket asynchronously; making it non-blocking lets a send here return at
+        // once with what fit instead of waiting for a slow client.
+        _socket.Blocking = false;
+        Sessions.Track(this);
+        try
+        {
+            lock (SendGate)
+            {
+                SendRaw(acceptResponse, null);
+            }
+
+            await ReadLoopAsync();
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or ConnectionResetException or OperationCanceledException)
+        {
+            // The client went away; the session ends below like any other.
+        }
+        finally
+        {
+            EndTransport();
+            OnTransportClosed();
+            ReturnFragments();
+        }
+    }
+
+    public override SendResult TrySend(PushMessage message)
+    {
+        var frame = message.WebSocketFrame(Format);
+        lock (SendGate)
+        {
+            return SendRaw(frame, message);
+        }
+    }
+
+    protected override SendResult SendLocked(ReadOnlyMemory<byte> hubBytes) =>
+        SendRaw(WebSocketFrames.Build(Format == HubFormat.Json ? WebSocketOpcode.Text : WebSocketOpcode.Binary, hubBytes.Span), null);
+
+    protected override void EndTransport()
+    {
+        lock (SendGate)
+        {
+            if (_ended)
+            {
+                return;
+            }
+
+            _ended = true;
+            if (!_draining)
+            {
+                SendRaw(WebSocketFrames.BuildClose(1000, ""), null, evenIfEnded: true);
+            }
+        }
+
+        // Wakes the read loop, which returns; Kestrel then shuts the socket down after what was sent.
+        _input.CancelPendingRead();
+    }
+
+    /// <summary>Writes a whole frame, or queues what did not fit. The caller holds <see cref="HubSession.SendGate"/>.</summary>
+    private SendResult SendRaw(ReadOnlyMemory<byte> frame, PushMessage? message, bool evenIfEnded = false)
+    {
+        if (_ended && !evenIfEnded)
+        {
+            return SendResult.Refused;
+        }
+
+        if (_draining)
+        {
+            if (_backlog!.Count >= Sessions.Options.MaxQueuedMessagesPerConnection)
+            {
+                Sessions.Metrics.SlowConsumerClosed();
+                ClientLog.Closed(Sessions.Logger, Id, UserId, "its send queue is full (slow consumer)");
+                _ended = true;
+                _connection.Abort();
+                return SendResult.Refused;
+            }
+
+            _backlog.Enqueue(new Pending(frame, message));
+            return SendResult.Queued;
+        }
+
+        int sent;
+        SocketError error;
+        try
+        {
+            // Never blocks (non-blocking socket); the gate only keeps concurrent frames from interleaving.
+            sent = _socket.Send(frame.Span, SocketFlags.None, out error);
+        }
+        catch (ObjectDisposedException)
+        {
+            _ended = true;
+            return SendResult.Refused;
+        }
+
+        if (sent == frame.Length)
+        {
+            MarkSent();
+            return SendResult.Written;
+        }
+
+        if (error is not (SocketError.Success or SocketError.WouldBlock))
+        {
+            _ended = true;
+            _connection.Abort();
+            return SendResult.Refused;
+        }
+
+        _backlog ??= new Queue<Pending>();
+        _backlog.Enqueue(new Pending(frame[Math.Max(sent, 0)..], message));
+        _draining = true;
+        _ = DrainAsync();
+        return SendResult.Queued;
+    }
+
+    private async Task DrainAsync()
+    {
+        while (true)
+        {
+            Pending next;
+            lock (SendGate)
+            {
+                if (!_backlog!.TryDequeue(out next))
+                {
+                    _draining = false;
+                    return;
+                }
+            }
+
+            try
+            {
+                var rest = next.Frame;
+                while (rest.Length > 0)
+                {
+                    rest = rest[await _socket.SendAsync(rest, SocketFlags.None)..];
+                }
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                lock (SendGate)
+                {
+                    _ended = true;
+                    _backlog.Clear();
+                    _draining = false;
+                }
+
+                _connection.Abort();
+                return;
+            }
+
+            MarkSent();
+            if (next.Message is { } message)
+            {
+                Sessions.Metrics.Delivered(message.Kind, 1, Sessions.Time.GetElapsedTime(message.PublishedTimestamp));
+            }
+        }
+    }
+
+    private async Task ReadLoopAsync()
+    {
+        while (true)
+        {
+            var read = await _input.ReadAsync();
+            if (read.IsCanceled || _ended)
+            {
+                return;
+            }
+
+            var buffer = read.Buffer;
+            var messages = default(List<(byte[] Bytes, int Length)>);
+            var outcome = ReadFrames(ref buffer, ref messages);
+            _input.AdvanceTo(buffer.Start, buffer.End);
+            if (messages is not null)
+            {
+                foreach (var (bytes, length) in messages)
+                {
+                    try
+                    {
+                        if (!_ended && !await ReceiveAsync(bytes.AsMemory(0, length), _connection.ConnectionClosed))
+                        {
+                            outcome = ReadOutcome.End;
+                        }
+                    }
+                    finally
+                    {
+                        ArrayPool<byte>.Shared.Return(bytes);
+                    }
+                }
+            }
+
+            if (outcome != ReadOutcome.More || read.IsCompleted)
+            {
+                return;
+            }
+        }
+    }
+
+    private enum ReadOutcome
+    {
+        More,
+        End,
+    }
+
+    /// <summary>Takes every complete frame off the buffer; complete messages are unmasked into pooled arrays.</summary>
+    private ReadOutcome ReadFrames(ref ReadOnlySequence<byte> buffer, ref List<(byte[] Bytes, int Length)>? messages)
+    {
+        Span<byte> control = stackalloc byte[125];
+        while (true)
+        {
+            var problem = WebSocketFrames.TryReadHeader(buffer, MaxFrameBytes, out var header);
+            if (problem == FrameProblem.NeedMoreData)
+            {
+                return ReadOutcome.More;
+            }
+
+            if (problem != FrameProblem.None)
+            {
+                Sessions.Metrics.MalformedClientMessage();
+                ClientLog.MalformedFrame(Sessions.Logger, Id, problem);
+                CloseWithStatus(problem == FrameProblem.TooLarge ? (ushort)1009 : (ushort)1002);
+                return ReadOutcome.End;
+            }
+
+            if (buffer.Length < header.HeaderLength + header.PayloadLength)
+            {
+                return ReadOutcome.More;
+            }
+
+            var payload = buffer.Slice(header.HeaderLength, header.PayloadLength);
+            buffer = buffer.Slice(payload.End);
+            switch (header.Opcode)
+            {
+                case WebSocketOpcode.Ping:
+                    var ping = control[..(int)header.PayloadLength];
+                    WebSocketFrames.Unmask(payload, header.MaskKey, ping);
+                    lock (SendGate)
+                    {
+                        SendRaw(WebSocketFrames.Build(WebSocketOpcode.Pong, ping), null);
+                    }
+
+                    break;
+                case WebSocketOpcode.Pong:
+                    break;
+                case WebSocketOpcode.Close:
+                    // The client closes: answer with a close frame (EndTransport) and stop reading.
+                    return ReadOutcome.End;
+                default:
+                    if (!AppendFragment(payload, header) )
+                    {
+                        CloseWithStatus(1009);
+                        return ReadOutcome.End;
+                    }
+
+                    if (header.Final)
+                    {
+                        (messages ??= []).Add((_fragments!, _fragmentLength));
+                        _fragments = null;
+                        _fragmentLength = 0;
+                    }
+
+                    break;
+            }
+        }
+    }
+
+    private bool AppendFragment(ReadOnlySequence<byte> payload, WebSocketFrameHeader header)
+    {
+        var needed = _fragmentLength + (int)header.PayloadLength;
+        if (needed > MaxFrameBytes)
+        {
+            return false;
+        }
+
+        if (_fragments is null || _fragments.Length < needed)
+        {
+            var larger = ArrayPool<byte>.Shared.Rent(Math.Max(needed, 256));
+            if (_fragments is not null)
+            {
+                _fragments.AsSpan(0, _fragmentLength).CopyTo(larger);
+                ArrayPool<byte>.Shared.Return(_fragments);
+            }
+
+            _fragments = larger;
+        }
+
+        WebSocketFrames.Unmask(payload, header.MaskKey, _fragments.AsSpan(_fragmentLength, (int)header.PayloadLength));
+        _fragmentLength = needed;
+        return true;
+    }
+
+    private void ReturnFragments()
+    {
+        if (_fragments is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_fragments);
+            _fragments = null;
+        }
+    }
+
+    private void CloseWithStatus(ushort status)
+    {
+        lock (SendGate)
+        {
+            if (!_ended && !_draining)
+            {
+                SendRaw(WebSocketFrames.BuildClose(status, status == 1009 ? "message too big" : "protocol error"), null);
+            }
+
+            _ended = true;
+        }
+    }
+
+    private readonly record struct Pending(ReadOnlyMemory<byte> Frame, PushMessage? Message);
+}
