@@ -16,6 +16,8 @@ internal sealed class PushMessage
 {
     private byte[]? _sseFrame;
     private SerializedHubMessage? _hubMessage;
+    private byte[]? _jsonHubBytes;
+    private byte[]? _messagePackHubBytes;
     private byte[]? _jsonWebSocketFrame;
     private byte[]? _messagePackWebSocketFrame;
 
@@ -46,8 +48,13 @@ internal sealed class PushMessage
 
     /// <summary>The complete WebSocket frame of the <c>message</c> invocation in one hub protocol.</summary>
     public byte[] WebSocketFrame(HubFormat format) => format == HubFormat.Json
-        ? _jsonWebSocketFrame ??= WebSocketFrames.Build(WebSocketOpcode.Text, BuildJsonInvocation())
-        : _messagePackWebSocketFrame ??= WebSocketFrames.Build(WebSocketOpcode.Binary, HubProtocols.Serialize(HubFormat.MessagePack, new InvocationMessage(HubEvent, [BuildHubArgument()])));
+        ? _jsonWebSocketFrame ??= WebSocketFrames.Build(WebSocketOpcode.Text, HubBytes(format))
+        : _messagePackWebSocketFrame ??= WebSocketFrames.Build(WebSocketOpcode.Binary, HubBytes(format));
+
+    /// <summary>The <c>message</c> invocation in one hub protocol, framed for the hub protocol but not for a transport.</summary>
+    public byte[] HubBytes(HubFormat format) => format == HubFormat.Json
+        ? _jsonHubBytes ??= BuildJsonInvocation()
+        : _messagePackHubBytes ??= HubProtocols.Serialize(HubFormat.MessagePack, new InvocationMessage(HubEvent, [BuildHubArgument()]));
 
     /// <summary>The hub event every message arrives as.</summary>
     public const string HubEvent = "message";
