@@ -24,9 +24,6 @@ internal static partial class ClientLog
     [LoggerMessage(EventId = 106, Level = LogLevel.Warning, Message = "Could not unsubscribe offline user {UserId}")]
     public static partial void OfflineCleanupFailed(ILogger logger, Exception exception, string userId);
 
-    [LoggerMessage(EventId = 107, Level = LogLevel.Warning, Message = "Delivery to SignalR connections failed")]
-    public static partial void HubDeliveryFailed(ILogger logger, Exception exception);
-
     [LoggerMessage(EventId = 108, Level = LogLevel.Information, Message = "Closed connection {ConnectionId}: unreadable client message ({Problem})")]
     public static partial void MalformedHubMessage(ILogger logger, string connectionId, string problem);
 

@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Runtime.InteropServices;
 using System.Text.Json;
-using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Protocol;
 using SocketPush.Node.Client.HubServer;
 
@@ -15,7 +14,6 @@ namespace SocketPush.Node.Client;
 internal sealed class PushMessage
 {
     private byte[]? _sseFrame;
-    private SerializedHubMessage? _hubMessage;
     private byte[]? _jsonHubBytes;
     private byte[]? _messagePackHubBytes;
     private byte[]? _jsonWebSocketFrame;
@@ -42,9 +40,6 @@ internal sealed class PushMessage
 
     /// <summary>The complete SSE event: <c>event: message</c> and one <c>data:</c> line of JSON.</summary>
     public byte[] SseFrame => _sseFrame ??= BuildSseFrame();
-
-    /// <summary>The hub invocation of the <c>message</c> event; SignalR caches its bytes per protocol on first write.</summary>
-    public SerializedHubMessage HubMessage => _hubMessage ??= new SerializedHubMessage(new InvocationMessage(HubEvent, [BuildHubArgument()]));
 
     /// <summary>The complete WebSocket frame of the <c>message</c> invocation in one hub protocol.</summary>
     public byte[] WebSocketFrame(HubFormat format) => format == HubFormat.Json

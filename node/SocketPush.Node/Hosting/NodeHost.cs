@@ -58,7 +58,6 @@ internal sealed class NodeHost : IAsyncDisposable
         var identity = new NodeIdentity(config.Node.Id);
         var health = new HealthState();
         RegisterServices(builder.Services, config, identity, health, time ?? TimeProvider.System);
-        builder.Services.AddSignalR().AddMessagePackProtocol();
         builder.Services.AddCors();
 
         var app = builder.Build();
@@ -103,9 +102,10 @@ internal sealed class NodeHost : IAsyncDisposable
         services.AddSingleton<NodeMetrics>();
         services.AddSingleton<PushState>();
         services.AddSingleton<ConnectionRegistry>();
-        services.AddSingleton<Microsoft.AspNetCore.SignalR.HubLifetimeManager<PushHub>, PushHubLifetimeManager>();
         services.AddSingleton<MessageDelivery>();
         services.AddSingleton<HubSessions>();
+        services.AddSingleton<HubConnectionTokens>();
+        services.AddSingleton<HubHttpEndpoint>();
         services.AddSingleton<MessageLimit>();
         services.AddSingleton<ClientAuthenticator>();
         services.AddSingleton<OfflineUserCleanup>();
@@ -126,12 +126,16 @@ internal sealed class NodeHost : IAsyncDisposable
             .SetIsOriginAllowed(origin => config.Options.AllowedOrigins.Count == 0
                 || config.Options.AllowedOrigins.Any(o => string.Equals(o.TrimEnd('/'), origin, StringComparison.OrdinalIgnoreCase)))
             .AllowAnyHeader()
-            .WithMethods("GET", "POST")
+            // DELETE: a long-polling client ends its session with one.
+            .WithMethods("GET", "POST", "DELETE")
             .AllowCredentials());
-        client.UseWebSockets();
+        var hub = client.ApplicationServices.GetRequiredService<HubHttpEndpoint>();
         client.UseEndpoints(endpoints =>
         {
-            endpoints.MapHub<PushHub>("/push");
+            endpoints.MapPost("/push/negotiate", hub.NegotiateAsync);
+            endpoints.MapGet("/push", hub.GetAsync);
+            endpoints.MapPost("/push", hub.PostAsync);
+            endpoints.MapDelete("/push", hub.DeleteAsync);
             endpoints.MapGet("/sse", SseEndpoint.HandleAsync);
         });
     }

@@ -44,6 +44,18 @@ internal abstract class HubSession : ClientConnection
     /// <summary>Whether the transport carries binary frames (SSE does not, so no MessagePack there).</summary>
     protected abstract bool Binary { get; }
 
+    /// <summary>
+    /// Long polling: each poll proves the client is there, so the server sends no pings and the client timeout
+    /// counts from the last poll (see <see cref="ClientPresent"/>), as in SignalR.
+    /// </summary>
+    protected virtual bool InherentKeepAlive => false;
+
+    /// <summary>True while the client is known to be waiting (a poll is open), whatever it last sent.</summary>
+    protected virtual bool ClientPresent => false;
+
+    /// <summary>Why the server stopped reading the client (an unreadable or oversized message), or null.</summary>
+    public string? ProtocolError { get; private set; }
+
     /// <summary>Hands complete hub-protocol bytes to the transport; the caller holds <see cref="SendGate"/>.</summary>
     protected abstract SendResult SendLocked(ReadOnlyMemory<byte> hubBytes);
 
@@ -56,7 +68,7 @@ internal abstract class HubSession : ClientConnection
     /// </summary>
     public async ValueTask<bool> ReceiveAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
-        _lastReceived = Sessions.Time.GetTimestamp();
+        MarkReceived();
         var input = _partial is null ? new ReadOnlySequence<byte>(data) : new ReadOnlySequence<byte>([.. _partial, .. data.Span]);
         _partial = null;
         try
@@ -89,7 +101,8 @@ internal abstract class HubSession : ClientConnection
         {
             Sessions.Metrics.MalformedClientMessage();
             ClientLog.MalformedHubMessage(Sessions.Logger, Id, e.Message);
-            Close($"The server could not read a message: {e.Message}", allowReconnect: false);
+            ProtocolError = $"The server could not read a message: {e.Message}";
+            Close(ProtocolError, allowReconnect: false);
             return false;
         }
     }
@@ -133,12 +146,12 @@ internal abstract class HubSession : ClientConnection
             ClientLog.AuthenticationTimedOut(Sessions.Logger, Id, options.AuthenticationTimeout);
             Close("The connection did not authenticate in time.", allowReconnect: false);
         }
-        else if (time.GetElapsedTime(_lastReceived, now) >= options.ClientTimeout)
+        else if (!ClientPresent && time.GetElapsedTime(_lastReceived, now) >= options.ClientTimeout)
         {
             ClientLog.ClientTimedOut(Sessions.Logger, Id, options.ClientTimeout);
             Close("The server heard nothing from the client in time.", allowReconnect: true);
         }
-        else if (_handshakeDone && time.GetElapsedTime(_lastSent, now) >= options.KeepAliveInterval)
+        else if (_handshakeDone && !InherentKeepAlive && time.GetElapsedTime(_lastSent, now) >= options.KeepAliveInterval)
         {
             lock (SendGate)
             {
@@ -150,6 +163,9 @@ internal abstract class HubSession : ClientConnection
     /// <summary>Notes that bytes went to the client, which makes a keep-alive ping unnecessary for a while.</summary>
     protected void MarkSent() => _lastSent = Sessions.Time.GetTimestamp();
 
+    /// <summary>Notes that the client showed it is alive (it sent bytes, or a poll arrived or ended).</summary>
+    protected void MarkReceived() => _lastReceived = Sessions.Time.GetTimestamp();
+
     private bool KeepPartial(ReadOnlySequence<byte> rest)
     {
         if (rest.IsEmpty)
@@ -160,7 +176,8 @@ internal abstract class HubSession : ClientConnection
         if (rest.Length > MaxClientMessageBytes)
         {
             Sessions.Metrics.MalformedClientMessage();
-            Close($"A message from the client exceeds {MaxClientMessageBytes} bytes.", allowReconnect: false);
+            ProtocolError = $"A message from the client exceeds {MaxClientMessageBytes} bytes.";
+            Close(ProtocolError, allowReconnect: false);
             return false;
         }
 

@@ -6,7 +6,8 @@ namespace SocketPush.Node.Client.HubServer;
 
 /// <summary>
 /// The open hub sessions of this node and what they share. One timer walks them about once a second for the
-/// authentication timeout, the client timeout and keep-alive pings, instead of a timer per connection.
+/// authentication timeout, the client timeout and keep-alive pings, instead of a timer per connection, and sweeps
+/// expired negotiate tokens.
 /// </summary>
 internal sealed class HubSessions : IDisposable
 {
@@ -14,12 +15,14 @@ internal sealed class HubSessions : IDisposable
 
     private readonly ConcurrentDictionary<HubSession, byte> _open = new(ReferenceEqualityComparer.Instance);
     private readonly LiveConfig _config;
+    private readonly HubConnectionTokens _tokens;
     private readonly ITimer _timer;
 
     public HubSessions(
         ConnectionRegistry registry,
         ClientAuthenticator authenticator,
         LiveConfig config,
+        HubConnectionTokens tokens,
         NodeMetrics metrics,
         TimeProvider time,
         ILogger<HubSessions> logger)
@@ -27,6 +30,7 @@ internal sealed class HubSessions : IDisposable
         Registry = registry;
         Authenticator = authenticator;
         _config = config;
+        _tokens = tokens;
         Metrics = metrics;
         Time = time;
         Logger = logger;
@@ -63,5 +67,7 @@ internal sealed class HubSessions : IDisposable
         {
             session.Tick(now, options);
         }
+
+        _tokens.Sweep();
     }
 }

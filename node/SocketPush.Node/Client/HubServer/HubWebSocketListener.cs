@@ -7,8 +7,8 @@ namespace SocketPush.Node.Client.HubServer;
 
 /// <summary>
 /// Kestrel connection middleware on the client port. It looks at a connection's first request: a WebSocket upgrade
-/// to <c>/push</c> becomes a <see cref="WebSocketHubSession"/> on the raw connection; anything else (pages,
-/// negotiate, SSE, long polling) goes on to the HTTP server untouched, bytes included.
+/// to <c>/push</c> (negotiated, with its token as <c>id</c>, or not) becomes a <see cref="WebSocketHubSession"/> on the
+/// raw connection; anything else (pages, negotiate, SSE, long polling) goes on to the HTTP server untouched.
 /// </summary>
 internal sealed class HubWebSocketListener(IServiceProvider services)
 {
@@ -17,6 +17,7 @@ internal sealed class HubWebSocketListener(IServiceProvider services)
 
     private HubSessions? _sessions;
     private LiveConfig? _config;
+    private HubConnectionTokens? _tokens;
 
     public async Task OnConnectionAsync(ConnectionContext connection, ConnectionDelegate next)
     {
@@ -37,10 +38,11 @@ internal sealed class HubWebSocketListener(IServiceProvider services)
 
         _sessions ??= services.GetRequiredService<HubSessions>();
         _config ??= services.GetRequiredService<LiveConfig>();
+        _tokens ??= services.GetRequiredService<HubConnectionTokens>();
         if (Refusal(request!) is { } refusal)
         {
             ClientLog.UpgradeRefused(_sessions.Logger, refusal.Message);
-            _sessions.Metrics.ConnectionRejected(refusal.Status == 403 ? "origin" : "bad_upgrade");
+            _sessions.Metrics.ConnectionRejected(refusal.Status switch { 403 => "origin", 404 => "unknown_connection", _ => "bad_upgrade" });
             await connection.Transport.Output.WriteAsync(HubUpgradeRequest.ErrorResponse(refusal.Status, refusal.Reason, refusal.Message));
             return;
         }
@@ -73,8 +75,7 @@ internal sealed class HubWebSocketListener(IServiceProvider services)
                 continue;
             }
 
-            // Until this node answers negotiate itself, a negotiated connection id belongs to ASP.NET Core SignalR.
-            if (verdict == UpgradeVerdict.Hub && !request!.Query.ContainsKey("id"))
+            if (verdict == UpgradeVerdict.Hub)
             {
                 input.AdvanceTo(buffer.GetPosition(headLength));
                 return (verdict, request);
@@ -91,6 +92,12 @@ internal sealed class HubWebSocketListener(IServiceProvider services)
         if (request.Problem() is { } problem)
         {
             return (request.Version != "13" ? 426 : 400, request.Version != "13" ? "Upgrade Required" : "Bad Request", problem);
+        }
+
+        // Clients that negotiated name their token; those that skipped negotiate have none, and need none.
+        if (request.Query.ContainsKey("id") && !_tokens!.TryClaim(request["id"]))
+        {
+            return (404, "Not Found", "No Connection with that ID");
         }
 
         var allowed = _config!.Options.AllowedOrigins;

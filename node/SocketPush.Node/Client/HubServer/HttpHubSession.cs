@@ -1,0 +1,233 @@
+namespace SocketPush.Node.Client.HubServer;
+
+/// <summary>
+/// A hub client over one of SignalR's HTTP transports (Server-Sent Events, long polling): the server's messages wait
+/// in a bounded queue until the transport's response takes them; the client's come as <c>POST /push?id=</c> bodies.
+/// A client that lets <c>maxQueuedMessagesPerConnection</c> messages pile up is closed as a slow consumer.
+/// </summary>
+internal abstract class HttpHubSession : HubSession
+{
+    private readonly Queue<Outgoing> _queue = new();
+    private TaskCompletionSource? _signal;
+    private volatile bool _ended;
+    private long _endedAt;
+    private int _receiving;
+
+    protected HttpHubSession(string connectionId, string token, ClientTransport transport, HubSessions sessions, string? userId, string? sessionId)
+        : base(connectionId, transport, sessions, userId, sessionId)
+    {
+        Token = token;
+    }
+
+    /// <summary>The secret the client names the session with (<c>id</c> in the query).</summary>
+    public string Token { get; }
+
+    /// <summary>The session is over: nothing more is queued; what is queued may still go out.</summary>
+    public bool Ended => _ended;
+
+    public override SendResult TrySend(PushMessage message)
+    {
+        SendResult result;
+        lock (SendGate)
+        {
+            result = Enqueue(message.HubBytes(Format), message);
+        }
+
+        if (result == SendResult.Refused && _ended)
+        {
+            OnTransportClosed();
+        }
+
+        return result;
+    }
+
+    /// <summary>Takes one <c>POST</c> body, message by message, and says what became of it.</summary>
+    public async Task<PostOutcome> ReceiveBodyAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        // The official clients send one body at a time; two at once would interleave their bytes.
+        if (Interlocked.CompareExchange(ref _receiving, 1, 0) != 0)
+        {
+            return PostOutcome.Busy;
+        }
+
+        try
+        {
+            var body = request.BodyReader;
+            while (!_ended)
+            {
+                var read = await body.ReadAsync(cancellationToken);
+                foreach (var segment in read.Buffer)
+                {
+                    if (!await ReceiveAsync(segment, cancellationToken))
+                    {
+                        EndTransport();
+                        return ProtocolError is null ? PostOutcome.Ended : PostOutcome.Malformed;
+                    }
+                }
+
+                body.AdvanceTo(read.Buffer.End);
+                if (read.IsCompleted)
+                {
+                    return PostOutcome.Taken;
+                }
+            }
+
+            return PostOutcome.Ended;
+        }
+        finally
+        {
+            Volatile.Write(ref _receiving, 0);
+            if (_ended)
+            {
+                // Authenticate may have registered the connection while the session ended elsewhere.
+                OnTransportClosed();
+            }
+        }
+    }
+
+    /// <summary>The client went away or ended the session itself: no close message, nothing more to send.</summary>
+    public void Discard()
+    {
+        lock (SendGate)
+        {
+            _queue.Clear();
+        }
+
+        EndTransport();
+    }
+
+    /// <summary>Whether the session ended at least <paramref name="linger"/> before <paramref name="now"/>.</summary>
+    public bool EndedLongAgo(long now, TimeSpan linger) => _ended && Sessions.Time.GetElapsedTime(Interlocked.Read(ref _endedAt), now) >= linger;
+
+    protected override SendResult SendLocked(ReadOnlyMemory<byte> hubBytes) => Enqueue(hubBytes, null);
+
+    protected override void EndTransport()
+    {
+        lock (SendGate)
+        {
+            EndLocked();
+        }
+
+        OnTransportClosed();
+    }
+
+    /// <summary>
+    /// Waits until messages are queued or the session ends, then takes every queued message. Returns null when
+    /// <paramref name="timeout"/> passed first; an empty batch means the session has ended and nothing is left.
+    /// </summary>
+    protected async Task<Outgoing[]?> TakeAsync(TimeSpan? timeout, CancellationToken cancellationToken)
+    {
+        Task signal;
+        lock (SendGate)
+        {
+            if (TakeLocked() is { } ready)
+            {
+                return ready;
+            }
+
+            signal = (_signal ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+        }
+
+        try
+        {
+            await (timeout is { } limit ? signal.WaitAsync(limit, Sessions.Time, cancellationToken) : signal.WaitAsync(cancellationToken));
+        }
+        catch (TimeoutException)
+        {
+            return null;
+        }
+
+        lock (SendGate)
+        {
+            // Signalled: something was queued or the session ended.
+            return TakeLocked() ?? [];
+        }
+    }
+
+    /// <summary>Counts the user and channel messages of a batch as delivered once the transport has written them.</summary>
+    protected void CountDelivered(Outgoing[] batch)
+    {
+        MarkSent();
+        foreach (var item in batch)
+        {
+            if (item.Message is { } message)
+            {
+                Sessions.Metrics.Delivered(message.Kind, 1, Sessions.Time.GetElapsedTime(message.PublishedTimestamp));
+            }
+        }
+    }
+
+    /// <summary>Called under <see cref="HubSession.SendGate"/> when a slow consumer is closed, to stop its transport at once.</summary>
+    protected virtual void OnOverflowLocked()
+    {
+    }
+
+    private Outgoing[]? TakeLocked()
+    {
+        if (_queue.Count > 0)
+        {
+            var batch = _queue.ToArray();
+            _queue.Clear();
+            return batch;
+        }
+
+        return _ended ? [] : null;
+    }
+
+    private SendResult Enqueue(ReadOnlyMemory<byte> hubBytes, PushMessage? message)
+    {
+        if (_ended)
+        {
+            return SendResult.Refused;
+        }
+
+        if (_queue.Count >= Sessions.Options.MaxQueuedMessagesPerConnection)
+        {
+            Sessions.Metrics.SlowConsumerClosed();
+            ClientLog.Closed(Sessions.Logger, Id, UserId, "its send queue is full (slow consumer)");
+            _queue.Clear();
+            EndLocked();
+            OnOverflowLocked();
+            return SendResult.Refused;
+        }
+
+        _queue.Enqueue(new Outgoing(hubBytes, message));
+        Wake();
+        return SendResult.Queued;
+    }
+
+    private void EndLocked()
+    {
+        if (!_ended)
+        {
+            Interlocked.Exchange(ref _endedAt, Sessions.Time.GetTimestamp());
+            _ended = true;
+            Wake();
+        }
+    }
+
+    private void Wake()
+    {
+        _signal?.TrySetResult();
+        _signal = null;
+    }
+
+    /// <summary>One hub message waiting for the transport, with the published message it carries, if any.</summary>
+    protected readonly record struct Outgoing(ReadOnlyMemory<byte> Bytes, PushMessage? Message);
+}
+
+/// <summary>What became of a <c>POST</c> body.</summary>
+internal enum PostOutcome
+{
+    /// <summary>Read whole; the session goes on.</summary>
+    Taken,
+
+    /// <summary>Read; the session is over (the client closed it, or was refused).</summary>
+    Ended,
+
+    /// <summary>The body held a message the server could not read; the session is closed.</summary>
+    Malformed,
+
+    /// <summary>Another body of the same session was still being read.</summary>
+    Busy,
+}

@@ -1,0 +1,260 @@
+using System.Buffers;
+using Microsoft.AspNetCore.Http.Connections;
+
+namespace SocketPush.Node.Client.HubServer;
+
+/// <summary>
+/// The HTTP side of the hub at <c>/push</c>, as SignalR's clients expect it: <c>POST /push/negotiate</c>, and with the
+/// negotiated token as <c>id</c>, <c>GET</c> for the Server-Sent Events stream or a long poll, <c>POST</c> for what the
+/// client sends, <c>DELETE</c> to end a long-polling session. WebSockets never get here:
+/// <see cref="HubWebSocketListener"/> takes them off the connection first.
+/// </summary>
+internal sealed class HubHttpEndpoint(HubConnectionTokens tokens, HubSessions sessions)
+{
+    /// <summary>The negotiate protocol versions this server speaks; 1 added the secret connection token.</summary>
+    private const int NegotiateVersion = 1;
+
+    private static readonly List<AvailableTransport> Transports =
+    [
+        new() { Transport = nameof(HttpTransportType.WebSockets), TransferFormats = ["Text", "Binary"] },
+        new() { Transport = nameof(HttpTransportType.ServerSentEvents), TransferFormats = ["Text"] },
+        new() { Transport = nameof(HttpTransportType.LongPolling), TransferFormats = ["Text", "Binary"] },
+    ];
+
+    /// <summary>
+    /// <c>POST /push/negotiate</c>: a connection id and token for this node. (With a cluster, this is where a client
+    /// whose user another node owns is sent there instead, with SignalR's <c>{url, accessToken}</c> answer.)
+    /// </summary>
+    public async Task NegotiateAsync(HttpContext context)
+    {
+        var response = Negotiate(context.Request.Query["negotiateVersion"].ToString());
+        if (response is null)
+        {
+            await TextAsync(context, StatusCodes.Status503ServiceUnavailable, "Too many connections are being negotiated; try again shortly.");
+            return;
+        }
+
+        var body = new ArrayBufferWriter<byte>(256);
+        NegotiateProtocol.WriteResponse(response, body);
+        context.Response.ContentType = "application/json";
+        context.Response.ContentLength = body.WrittenCount;
+        await context.Response.Body.WriteAsync(body.WrittenMemory, context.RequestAborted);
+    }
+
+    /// <summary>The negotiate answer for the version a client asked for (none: version 0), or null when no token is left.</summary>
+    internal NegotiationResponse? Negotiate(string requestedVersion)
+    {
+        var version = 0;
+        if (requestedVersion.Length > 0 && (!int.TryParse(requestedVersion, out version) || version < 0))
+        {
+            // SignalR answers a bad version with 200 and an error, which the clients report as the reason.
+            return new NegotiationResponse { Error = "The client requested a non-integer protocol version." };
+        }
+
+        if (tokens.Issue() is not var (connectionId, token))
+        {
+            return null;
+        }
+
+        version = Math.Min(version, NegotiateVersion);
+        return new NegotiationResponse
+        {
+            Version = version,
+            // Version 0 clients name the connection by its id, so the id is the secret there.
+            ConnectionId = version == 0 ? token : connectionId,
+            ConnectionToken = version == 0 ? null : token,
+            AvailableTransports = Transports,
+        };
+    }
+
+    /// <summary><c>GET /push?id=</c>: the Server-Sent Events stream, or a long poll.</summary>
+    public async Task GetAsync(HttpContext context)
+    {
+        var request = context.Request;
+        if (request.Headers.Upgrade.Count > 0)
+        {
+            // A WebSocket upgrade that is not the connection's first request, which the listener does not see.
+            await TextAsync(context, StatusCodes.Status400BadRequest, "WebSocket connections to /push must be the first request on their TCP connection.");
+            return;
+        }
+
+        if (TokenOf(context) is not { } token)
+        {
+            await TextAsync(context, StatusCodes.Status400BadRequest, "Connection ID required");
+            return;
+        }
+
+        var sse = request.GetTypedHeaders().Accept.Any(a => a.MediaType.Equals("text/event-stream", StringComparison.OrdinalIgnoreCase));
+        if (sse)
+        {
+            await StreamAsync(context, token);
+        }
+        else
+        {
+            context.Response.Headers.CacheControl = "no-cache, no-store";
+            context.Response.Headers.Pragma = "no-cache";
+            context.Response.Headers.Expires = "Thu, 01 Jan 1970 00:00:00 GMT";
+            await PollAsync(context, token);
+        }
+    }
+
+    /// <summary><c>POST /push?id=</c>: hub messages from an SSE or long-polling client.</summary>
+    public async Task PostAsync(HttpContext context)
+    {
+        if (await SessionAsync(context) is not { } session)
+        {
+            return;
+        }
+
+        if (session.Ended)
+        {
+            await TextAsync(context, StatusCodes.Status404NotFound, "The connection has closed.");
+            return;
+        }
+
+        PostOutcome outcome;
+        try
+        {
+            outcome = await session.ReceiveBodyAsync(context.Request, context.RequestAborted);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or BadHttpRequestException)
+        {
+            // The client went away mid-body, or sent more than the server reads in one request.
+            await TextAsync(context, StatusCodes.Status400BadRequest, "The request body could not be read.");
+            return;
+        }
+
+        switch (outcome)
+        {
+            case PostOutcome.Malformed:
+                await TextAsync(context, StatusCodes.Status400BadRequest, session.ProtocolError!);
+                break;
+            case PostOutcome.Busy:
+                await TextAsync(context, StatusCodes.Status409Conflict, "Another POST of this connection is still being read.");
+                break;
+            default:
+                context.Response.ContentType = "text/plain";
+                context.Response.ContentLength = 0;
+                break;
+        }
+    }
+
+    /// <summary><c>DELETE /push?id=</c>: a long-polling client stops.</summary>
+    public async Task DeleteAsync(HttpContext context)
+    {
+        if (await SessionAsync(context) is not { } session)
+        {
+            return;
+        }
+
+        if (session is not LongPollingHubSession)
+        {
+            await TextAsync(context, StatusCodes.Status400BadRequest, "Cannot terminate this connection using the DELETE endpoint.");
+            return;
+        }
+
+        tokens.Remove(session);
+        session.Discard();
+        await TextAsync(context, StatusCodes.Status202Accepted, "");
+    }
+
+    private async Task StreamAsync(HttpContext context, string token)
+    {
+        var query = context.Request.Query;
+        if (await OpenAsync(context, token, id => new SseHubSession(id, token, sessions, query["userId"], query["sessionId"], context)) is not SseHubSession session)
+        {
+            return;
+        }
+
+        try
+        {
+            await session.RunAsync();
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException)
+        {
+            // The client went away.
+        }
+        finally
+        {
+            tokens.Remove(session);
+            session.Discard();
+        }
+    }
+
+    private async Task PollAsync(HttpContext context, string token)
+    {
+        switch (tokens.Find(token))
+        {
+            case LongPollingHubSession polling:
+                try
+                {
+                    if (!await polling.PollAsync(context))
+                    {
+                        tokens.Remove(polling);
+                    }
+                }
+                catch (Exception e) when (e is IOException or OperationCanceledException)
+                {
+                    // The client went away mid-answer; the client timeout ends the session if it does not poll again.
+                }
+
+                return;
+            case { } other:
+                await TextAsync(context, StatusCodes.Status400BadRequest, $"Connection {other.Id} uses another transport.");
+                return;
+        }
+
+        var query = context.Request.Query;
+        if (await OpenAsync(context, token, id => new LongPollingHubSession(id, token, sessions, query["userId"], query["sessionId"])) is not null)
+        {
+            await LongPollingHubSession.AnswerFirstPollAsync(context.Response);
+        }
+    }
+
+    /// <summary>Starts a session in the place of its negotiated token, or answers 404.</summary>
+    private async Task<HttpHubSession?> OpenAsync(HttpContext context, string token, Func<string, HttpHubSession> create)
+    {
+        if (tokens.TryOpen(token, create) is { } session)
+        {
+            sessions.Track(session);
+            return session;
+        }
+
+        if (tokens.Find(token) is null)
+        {
+            await TextAsync(context, StatusCodes.Status404NotFound, "No Connection with that ID");
+        }
+        else
+        {
+            await TextAsync(context, StatusCodes.Status409Conflict, "The connection is already open.");
+        }
+
+        return null;
+    }
+
+    private async Task<HttpHubSession?> SessionAsync(HttpContext context)
+    {
+        if (TokenOf(context) is not { } token)
+        {
+            await TextAsync(context, StatusCodes.Status400BadRequest, "Connection ID required");
+            return null;
+        }
+
+        if (tokens.Find(token) is not { } session)
+        {
+            await TextAsync(context, StatusCodes.Status404NotFound, "No Connection with that ID");
+            return null;
+        }
+
+        return session;
+    }
+
+    private static string? TokenOf(HttpContext context) => context.Request.Query["id"].ToString() is { Length: > 0 } id ? id : null;
+
+    private static Task TextAsync(HttpContext context, int status, string text)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "text/plain";
+        return context.Response.WriteAsync(text, context.RequestAborted);
+    }
+}
