@@ -199,8 +199,8 @@ internal sealed class HubHttpEndpoint(HubConnectionTokens tokens, HubSessions se
                 }
 
                 return;
-            case { } other:
-                await TextAsync(context, StatusCodes.Status400BadRequest, $"Connection {other.Id} uses another transport.");
+            case not null:
+                await TextAsync(context, StatusCodes.Status400BadRequest, "Cannot change transports mid-connection");
                 return;
         }
 
@@ -220,15 +220,13 @@ internal sealed class HubHttpEndpoint(HubConnectionTokens tokens, HubSessions se
             return session;
         }
 
-        if (tokens.Find(token) is null)
+        var (status, text) = tokens.Find(token) switch
         {
-            await TextAsync(context, StatusCodes.Status404NotFound, "No Connection with that ID");
-        }
-        else
-        {
-            await TextAsync(context, StatusCodes.Status409Conflict, "The connection is already open.");
-        }
-
+            null => (StatusCodes.Status404NotFound, "No Connection with that ID"),
+            SseHubSession => (StatusCodes.Status409Conflict, "The connection's stream is already open."),
+            _ => (StatusCodes.Status400BadRequest, "Cannot change transports mid-connection"),
+        };
+        await TextAsync(context, status, text);
         return null;
     }
 

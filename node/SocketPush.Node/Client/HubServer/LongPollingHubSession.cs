@@ -22,7 +22,10 @@ internal sealed class LongPollingHubSession(string connectionId, string token, H
 
     protected override bool InherentKeepAlive => true;
 
-    protected override bool ClientPresent => Volatile.Read(ref _poll) is not null;
+    /// <summary>A poll is waiting for messages.</summary>
+    public bool PollOpen => Volatile.Read(ref _poll) is not null;
+
+    protected override bool ClientPresent => PollOpen;
 
     /// <summary>Answers the first poll, which only confirms that the session exists.</summary>
     public static Task AnswerFirstPollAsync(HttpResponse response)
@@ -88,6 +91,8 @@ internal sealed class LongPollingHubSession(string connectionId, string token, H
         }
         finally
         {
+            // Before the poll counts as over, so the client timeout never sees an old time with no poll open.
+            MarkReceived();
             lock (SendGate)
             {
                 if (_poll == mine)
@@ -96,7 +101,6 @@ internal sealed class LongPollingHubSession(string connectionId, string token, H
                 }
             }
 
-            MarkReceived();
             done.SetResult();
         }
     }
