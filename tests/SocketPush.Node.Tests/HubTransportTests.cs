@@ -353,6 +353,41 @@ public sealed class HubTransportTests
         await hub.DisposeAsync();
     }
 
+    [Fact]
+    public async Task Stopping_the_node_ends_streams_and_polls_that_never_authenticated()
+    {
+        var node = await TestNode.StartAsync();
+        // Not the node's own client, which the node's disposal disposes first.
+        using var client = new HttpClient { BaseAddress = new Uri(node.ClientUrl) };
+        var streamToken = await NegotiateAsync(node);
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/push?id={streamToken}");
+        request.Headers.Accept.ParseAdd("text/event-stream");
+        using var stream = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        using var body = await stream.Content.ReadAsStreamAsync();
+        var pollToken = await NegotiateAsync(node);
+        (await client.GetAsync($"/push?id={pollToken}")).Dispose();
+        var poll = client.GetAsync($"/push?id={pollToken}");
+        var polling = (LongPollingHubSession)node.Service<HubConnectionTokens>().Find(pollToken)!;
+        await Eventually.TrueAsync(() => polling.PollOpen, "the poll waits");
+
+        var stopping = node.DisposeAsync().AsTask();
+
+        // Well inside the host's 30-second shutdown timeout, which would otherwise end them.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        using (var answer = await poll.WaitAsync(timeout.Token))
+        {
+            // Nothing to say to a client that never finished its handshake: SignalR's "closed".
+            Assert.Equal(HttpStatusCode.NoContent, answer.StatusCode);
+        }
+
+        var buffer = new byte[256];
+        while (await body.ReadAsync(buffer, timeout.Token) > 0)
+        {
+        }
+
+        await stopping.WaitAsync(timeout.Token);
+    }
+
     private static async Task<string> NegotiateAsync(TestNode node)
     {
         using var response = await node.Client.PostAsync("/push/negotiate?negotiateVersion=1", null);

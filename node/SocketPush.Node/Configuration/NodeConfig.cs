@@ -77,7 +77,7 @@ internal sealed class ClientOptions
     /// <value>65536 by default.</value>
     public int MaxMessageBytes { get; set; } = 65536;
 
-    /// <summary>Messages queued for one slow SSE connection before it is closed.</summary>
+    /// <summary>Messages queued for one slow connection, of any transport, before it is closed.</summary>
     /// <value>1024 by default.</value>
     public int MaxQueuedMessagesPerConnection { get; set; } = 1024;
 

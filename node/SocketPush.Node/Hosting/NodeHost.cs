@@ -89,6 +89,8 @@ internal sealed class NodeHost : IAsyncDisposable
             connection.Abort("the node is shutting down");
         }
 
+        _app.Services.GetRequiredService<HubSessions>().CloseAll("the node is shutting down");
+
         await _app.StopAsync();
         await _app.DisposeAsync();
     }

@@ -56,6 +56,18 @@ internal sealed class HubSessions : IDisposable
 
     public void Forget(HubSession session) => _open.TryRemove(session, out _);
 
+    /// <summary>
+    /// Closes every session, authenticated or not: an SSE stream or a waiting poll would otherwise hold the
+    /// server's shutdown for its whole timeout.
+    /// </summary>
+    public void CloseAll(string reason)
+    {
+        foreach (var (session, _) in _open)
+        {
+            session.Abort(reason);
+        }
+    }
+
     public void Dispose() => _timer.Dispose();
 
     private void Tick()
