@@ -74,6 +74,8 @@ internal sealed class NodeHost : IAsyncDisposable
         identity.ClusterEndpoint = $"{Format(config.Node.BindAddress)}:{config.Node.ClusterPort}";
         app.Services.GetRequiredService<OfflineUserCleanup>();
         app.Services.GetRequiredService<HubSessions>();
+        // Before the server waits for open requests: SSE streams and waiting polls would hold it for its whole timeout.
+        app.Lifetime.ApplicationStopping.Register(() => CloseClients(app.Services));
         health.Ready = true;
         return new NodeHost(app, identity, health);
     }
@@ -84,15 +86,20 @@ internal sealed class NodeHost : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _health.Ready = false;
-        foreach (var connection in _app.Services.GetRequiredService<ConnectionRegistry>().All().ToList())
+        CloseClients(_app.Services);
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+
+    /// <summary>Closes every client connection, and every hub session that has not authenticated yet.</summary>
+    private static void CloseClients(IServiceProvider services)
+    {
+        foreach (var connection in services.GetRequiredService<ConnectionRegistry>().All().ToList())
         {
             connection.Abort("the node is shutting down");
         }
 
-        _app.Services.GetRequiredService<HubSessions>().CloseAll("the node is shutting down");
-
-        await _app.StopAsync();
-        await _app.DisposeAsync();
+        services.GetRequiredService<HubSessions>().CloseAll("the node is shutting down");
     }
 
     internal static void RegisterServices(IServiceCollection services, NodeConfig config, NodeIdentity identity, HealthState health, TimeProvider time)

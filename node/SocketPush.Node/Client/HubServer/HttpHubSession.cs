@@ -56,16 +56,23 @@ internal abstract class HttpHubSession : HubSession
             while (!_ended)
             {
                 var read = await body.ReadAsync(cancellationToken);
+                var open = true;
                 foreach (var segment in read.Buffer)
                 {
-                    if (!await ReceiveAsync(segment, cancellationToken))
+                    if (open && !await ReceiveAsync(segment, cancellationToken))
                     {
                         EndTransport();
-                        return ProtocolError is null ? PostOutcome.Ended : PostOutcome.Malformed;
+                        open = false;
                     }
                 }
 
+                // Always handed back, even when the rest is ignored: the server drains the body after the answer.
                 body.AdvanceTo(read.Buffer.End);
+                if (!open)
+                {
+                    return ProtocolError is null ? PostOutcome.Ended : PostOutcome.Malformed;
+                }
+
                 if (read.IsCompleted)
                 {
                     return PostOutcome.Taken;
