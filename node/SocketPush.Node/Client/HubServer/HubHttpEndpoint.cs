@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Text;
 using Microsoft.AspNetCore.Http.Connections;
 
 namespace SocketPush.Node.Client.HubServer;
@@ -253,6 +254,7 @@ internal sealed class HubHttpEndpoint(HubConnectionTokens tokens, HubSessions se
     {
         context.Response.StatusCode = status;
         context.Response.ContentType = "text/plain";
+        context.Response.ContentLength = Encoding.UTF8.GetByteCount(text);
         return context.Response.WriteAsync(text, context.RequestAborted);
     }
 }
