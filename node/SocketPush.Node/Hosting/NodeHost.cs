@@ -99,6 +99,7 @@ internal sealed class NodeHost : IAsyncDisposable
             connection.Abort("the node is shutting down");
         }
 
+        // Hub sessions live below HTTP, so Kestrel's shutdown would only wait for them; unauthenticated ones too.
         services.GetRequiredService<HubSessions>().CloseAll("the node is shutting down");
     }
 

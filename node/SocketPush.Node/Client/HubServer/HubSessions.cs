@@ -56,10 +56,7 @@ internal sealed class HubSessions : IDisposable
 
     public void Forget(HubSession session) => _open.TryRemove(session, out _);
 
-    /// <summary>
-    /// Closes every session, authenticated or not: an SSE stream or a waiting poll would otherwise hold the
-    /// server's shutdown for its whole timeout.
-    /// </summary>
+    /// <summary>Closes every open session, authenticated or not; their clients may reconnect elsewhere.</summary>
     public void CloseAll(string reason)
     {
         foreach (var (session, _) in _open)
