@@ -93,7 +93,7 @@ internal sealed class ClientOptions
     /// <value>15 seconds by default.</value>
     public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(15);
 
-    /// <summary>How long a hub client may stay silent (SignalR clients ping every 15 s) before the server closes it.</summary>
+    /// <summary>How long a hub client may stay silent (SignalR clients ping every 15 s; long polling counts polls) before the server closes it.</summary>
     /// <value>30 seconds by default.</value>
     public TimeSpan ClientTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }
