@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Net.Sockets;
+using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
@@ -386,6 +387,68 @@ public sealed class HubTransportTests
         }
 
         await stopping.WaitAsync(timeout.Token);
+    }
+
+    [Fact]
+    public async Task A_websocket_upgrade_after_other_requests_on_its_connection_is_served_too()
+    {
+        await using var node = await TestNode.StartAsync();
+        await node.CallAsync("auth", "set", new { userId = "1", sessionId = "s" });
+        // One TCP connection for negotiate and then the upgrade, as a proxy that keeps connections alive sends them.
+        using var tcp = new TcpClient();
+        var clientUri = new Uri(node.ClientUrl);
+        await tcp.ConnectAsync(clientUri.Host, clientUri.Port);
+        var stream = tcp.GetStream();
+        await WriteAsync(stream, "POST /push/negotiate?negotiateVersion=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+        var (status, negotiated) = await ReadResponseAsync(stream);
+        Assert.StartsWith("HTTP/1.1 200", status, StringComparison.Ordinal);
+        var token = JsonDocument.Parse(negotiated).RootElement.GetProperty("connectionToken").GetString();
+        await WriteAsync(stream, $"GET /push?id={token}&userId=1&sessionId=s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+        var (upgraded, _) = await ReadResponseAsync(stream);
+        Assert.StartsWith("HTTP/1.1 101", upgraded, StringComparison.Ordinal);
+        using var socket = WebSocket.CreateFromStream(stream, new WebSocketCreationOptions { IsServer = false });
+
+        await socket.SendAsync(Encoding.UTF8.GetBytes(Handshake), WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+        Assert.Equal("{}\u001e", await ReceiveTextAsync(socket));
+        var connection = Assert.Single(node.Service<ConnectionRegistry>().ConnectionsOf("1"));
+        Assert.Equal(ClientTransport.WebSockets, connection.Transport);
+        Assert.Equal(1, (await node.CallAsync("user", "publish", new { userId = "1", message = "hi" })).GetInt32());
+        Assert.Equal("{\"type\":1,\"target\":\"message\",\"arguments\":[{\"kind\":\"user\",\"data\":\"hi\"}]}\u001e", await ReceiveTextAsync(socket));
+
+        await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
+        await node.WaitForConnectionsAsync("1", 0);
+    }
+
+    private static async Task WriteAsync(NetworkStream stream, string text) => await stream.WriteAsync(Encoding.ASCII.GetBytes(text));
+
+    /// <summary>Reads one HTTP/1.1 response head (and its body, by Content-Length) byte by byte, so nothing after it is consumed.</summary>
+    private static async Task<(string Head, string Body)> ReadResponseAsync(NetworkStream stream)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var head = new StringBuilder();
+        var one = new byte[1];
+        while (!head.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal))
+        {
+            Assert.Equal(1, await stream.ReadAsync(one, timeout.Token));
+            head.Append((char)one[0]);
+        }
+
+        var length = head.ToString().Split("\r\n").FirstOrDefault(l => l.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase)) is { } line
+            ? int.Parse(line["Content-Length:".Length..].Trim(), System.Globalization.CultureInfo.InvariantCulture)
+            : 0;
+        var body = new byte[length];
+        await stream.ReadExactlyAsync(body, timeout.Token);
+        return (head.ToString(), Encoding.UTF8.GetString(body));
+    }
+
+    private static async Task<string> ReceiveTextAsync(WebSocket socket)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var buffer = new byte[4096];
+        var result = await socket.ReceiveAsync(buffer, timeout.Token);
+        Assert.True(result.EndOfMessage);
+        return Encoding.UTF8.GetString(buffer, 0, result.Count);
     }
 
     private static async Task<string> NegotiateAsync(TestNode node)

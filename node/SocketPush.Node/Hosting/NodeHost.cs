@@ -133,12 +133,13 @@ internal sealed class NodeHost : IAsyncDisposable
         client.UseRouting();
         var config = client.ApplicationServices.GetRequiredService<LiveConfig>();
         client.UseCors(cors => cors
-            .SetIsOriginAllowed(origin => config.Options.AllowedOrigins.Count == 0
-                || config.Options.AllowedOrigins.Any(o => string.Equals(o.TrimEnd('/'), origin, StringComparison.OrdinalIgnoreCase)))
+            .SetIsOriginAllowed(origin => Origins.Allowed(config.Options, origin))
             .AllowAnyHeader()
             // DELETE: a long-polling client ends its session with one.
             .WithMethods("GET", "POST", "DELETE")
             .AllowCredentials());
+        // Only for WebSocket upgrades that HubWebSocketListener did not take (see HubHttpEndpoint).
+        client.UseWebSockets();
         var hub = client.ApplicationServices.GetRequiredService<HubHttpEndpoint>();
         client.UseEndpoints(endpoints =>
         {

@@ -4,6 +4,7 @@ namespace SocketPush.Node.Client.HubServer;
 /// A hub client over one of SignalR's HTTP transports (Server-Sent Events, long polling): the server's messages wait
 /// in a bounded queue until the transport's response takes them; the client's come as <c>POST /push?id=</c> bodies.
 /// A client that lets <c>maxQueuedMessagesPerConnection</c> messages pile up is closed as a slow consumer.
+/// (<see cref="UpgradedWebSocketHubSession"/> uses the queue too, without token or POSTs.)
 /// </summary>
 internal abstract class HttpHubSession : HubSession
 {

@@ -7,8 +7,8 @@ namespace SocketPush.Node.Client.HubServer;
 /// <summary>
 /// The HTTP side of the hub at <c>/push</c>, as SignalR's clients expect it: <c>POST /push/negotiate</c>, and with the
 /// negotiated token as <c>id</c>, <c>GET</c> for the Server-Sent Events stream or a long poll, <c>POST</c> for what the
-/// client sends, <c>DELETE</c> to end a long-polling session. WebSockets never get here:
-/// <see cref="HubWebSocketListener"/> takes them off the connection first.
+/// client sends, <c>DELETE</c> to end a long-polling session. WebSockets get here only when
+/// <see cref="HubWebSocketListener"/> could not take them off the connection first.
 /// </summary>
 internal sealed class HubHttpEndpoint(HubConnectionTokens tokens, HubSessions sessions)
 {
@@ -72,10 +72,9 @@ internal sealed class HubHttpEndpoint(HubConnectionTokens tokens, HubSessions se
     public async Task GetAsync(HttpContext context)
     {
         var request = context.Request;
-        if (request.Headers.Upgrade.Count > 0)
+        if (context.WebSockets.IsWebSocketRequest)
         {
-            // A WebSocket upgrade that is not the connection's first request, which the listener does not see.
-            await TextAsync(context, StatusCodes.Status400BadRequest, "WebSocket connections to /push must be the first request on their TCP connection.");
+            await UpgradeAsync(context);
             return;
         }
 
@@ -157,6 +156,29 @@ internal sealed class HubHttpEndpoint(HubConnectionTokens tokens, HubSessions se
         tokens.Remove(session);
         session.Discard();
         await TextAsync(context, StatusCodes.Status202Accepted, "");
+    }
+
+    /// <summary>A WebSocket upgrade that was not its connection's first request, which the listener does not see.</summary>
+    private async Task UpgradeAsync(HttpContext context)
+    {
+        var origin = context.Request.Headers.Origin is { Count: > 0 } header ? header.ToString() : null;
+        if (!Origins.Allowed(sessions.Options, origin))
+        {
+            sessions.Metrics.ConnectionRejected("origin");
+            await TextAsync(context, StatusCodes.Status403Forbidden, $"Origin {origin} is not in options.allowedOrigins.");
+            return;
+        }
+
+        if (TokenOf(context) is { } token && !tokens.TryClaim(token))
+        {
+            sessions.Metrics.ConnectionRejected("unknown_connection");
+            await TextAsync(context, StatusCodes.Status404NotFound, "No Connection with that ID");
+            return;
+        }
+
+        var query = context.Request.Query;
+        using var socket = await context.WebSockets.AcceptWebSocketAsync();
+        await new UpgradedWebSocketHubSession(context.Connection.Id, socket, sessions, query["userId"], query["sessionId"]).RunAsync(context.RequestAborted);
     }
 
     private async Task StreamAsync(HttpContext context, string token)

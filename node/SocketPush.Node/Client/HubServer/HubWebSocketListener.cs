@@ -94,17 +94,15 @@ internal sealed class HubWebSocketListener(IServiceProvider services)
             return (request.Version != "13" ? 426 : 400, request.Version != "13" ? "Upgrade Required" : "Bad Request", problem);
         }
 
+        if (!Origins.Allowed(_config!.Options, request.Origin))
+        {
+            return (403, "Forbidden", $"Origin {request.Origin} is not in options.allowedOrigins.");
+        }
+
         // Clients that negotiated name their token; those that skipped negotiate have none, and need none.
         if (request.Query.ContainsKey("id") && !_tokens!.TryClaim(request["id"]))
         {
             return (404, "Not Found", "No Connection with that ID");
-        }
-
-        var allowed = _config!.Options.AllowedOrigins;
-        if (allowed.Count > 0 && request.Origin is { } origin
-            && !allowed.Any(o => string.Equals(o.TrimEnd('/'), origin, StringComparison.OrdinalIgnoreCase)))
-        {
-            return (403, "Forbidden", $"Origin {origin} is not in options.allowedOrigins.");
         }
 
         return null;
