@@ -70,6 +70,8 @@ public sealed class HubTransportTests
         using var bad = await node.Client.PostAsync("/push/negotiate?negotiateVersion=x", null);
         var error = (await bad.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString();
         Assert.Contains("non-integer", error, StringComparison.Ordinal);
+        using var negative = await node.Client.PostAsync("/push/negotiate?negotiateVersion=-1", null);
+        Assert.Equal("The client requested version '-1', but the server does not support this version.", (await negative.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString());
 
         using var get = await node.Client.GetAsync("/push/negotiate");
         Assert.Equal(HttpStatusCode.MethodNotAllowed, get.StatusCode);

@@ -12,7 +12,7 @@ namespace SocketPush.Node.Client.HubServer;
 /// </summary>
 internal sealed class HubHttpEndpoint(HubConnectionTokens tokens, HubSessions sessions)
 {
-    /// <summary>The negotiate protocol versions this server speaks; 1 added the secret connection token.</summary>
+    /// <summary>The newest negotiate protocol version this server speaks; 1 added the secret connection token.</summary>
     private const int NegotiateVersion = 1;
 
     private static readonly List<AvailableTransport> Transports =
@@ -46,10 +46,15 @@ internal sealed class HubHttpEndpoint(HubConnectionTokens tokens, HubSessions se
     internal NegotiationResponse? Negotiate(string requestedVersion)
     {
         var version = 0;
-        if (requestedVersion.Length > 0 && (!int.TryParse(requestedVersion, out version) || version < 0))
+        // SignalR answers a bad version with 200 and an error, which the clients report as the reason.
+        if (requestedVersion.Length > 0 && !int.TryParse(requestedVersion, out version))
         {
-            // SignalR answers a bad version with 200 and an error, which the clients report as the reason.
             return new NegotiationResponse { Error = "The client requested a non-integer protocol version." };
+        }
+
+        if (version < 0)
+        {
+            return new NegotiationResponse { Error = $"The client requested version '{version}', but the server does not support this version." };
         }
 
         if (tokens.Issue() is not var (connectionId, token))
@@ -234,7 +239,7 @@ internal sealed class HubHttpEndpoint(HubConnectionTokens tokens, HubSessions se
         }
     }
 
-    /// <summary>Starts a session in the place of its negotiated token, or answers 404.</summary>
+    /// <summary>Starts a session in the place of its negotiated token, or answers why not (unknown, in use, another transport).</summary>
     private async Task<HttpHubSession?> OpenAsync(HttpContext context, string token, Func<string, HttpHubSession> create)
     {
         if (tokens.TryOpen(token, create) is { } session)
