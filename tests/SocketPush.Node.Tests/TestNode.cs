@@ -26,7 +26,7 @@ internal sealed class TestNode : IAsyncDisposable
 
     public string ClientUrl => Host.Identity.ClientUrl;
 
-    public static async Task<TestNode> StartAsync(Action<NodeConfig>? configure = null)
+    public static async Task<TestNode> StartAsync(Action<NodeConfig>? configure = null, TimeProvider? time = null)
     {
         var config = new NodeConfig();
         config.Node.ClientPort = 0;
@@ -34,7 +34,7 @@ internal sealed class TestNode : IAsyncDisposable
         config.Node.ClusterPort = 0;
         configure?.Invoke(config);
         Assert.Empty(ConfigValidator.Validate(config));
-        var host = await NodeHost.StartAsync(config, logging: l => l.SetMinimumLevel(LogLevel.Warning));
+        var host = await NodeHost.StartAsync(config, time, logging: l => l.SetMinimumLevel(LogLevel.Warning));
         return new TestNode(host);
     }
 
