@@ -17,6 +17,8 @@ namespace SocketPush.Node.Tests.HubServer;
 /// </summary>
 internal sealed class FakeClockNode : IAsyncDisposable
 {
+    private static readonly DateTimeOffset Start = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
     private FakeClockNode(TestNode node, FakeTimeProvider time)
     {
         Node = node;
@@ -26,6 +28,9 @@ internal sealed class FakeClockNode : IAsyncDisposable
     public TestNode Node { get; }
 
     public FakeTimeProvider Time { get; }
+
+    /// <summary>The clock's time when the node started; its hub timer ticks every whole second after it.</summary>
+    public DateTimeOffset Started { get; } = Start;
 
     public HttpClient Admin => Node.Admin;
 
@@ -41,7 +46,7 @@ internal sealed class FakeClockNode : IAsyncDisposable
 
     public static async Task<FakeClockNode> StartAsync(Action<NodeConfig>? configure = null)
     {
-        var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var time = new FakeTimeProvider(Start);
         return new FakeClockNode(await TestNode.StartAsync(configure, time), time);
     }
 
