@@ -125,6 +125,33 @@ public sealed class BadInputTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_continuation_frame_with_no_message_started_is_closed_with_1002_and_counted()
+    {
+        // RFC 6455 §5.4: fragments follow a first data frame; a continuation out of nowhere is a protocol error.
+        var before = await _node.MetricAsync(Malformed);
+        await using var bad = await RawSocketClient.OpenHubAsync(_node.ClientPort);
+
+        await bad.SendFrameAsync(ClientFrames.Continuation, "{\"type\":6}\u001e"u8.ToArray());
+
+        await AssertClosedAsync(bad, 1002);
+        await AssertCountedOnceAsync(Malformed, before);
+    }
+
+    [Fact]
+    public async Task A_new_data_frame_inside_a_fragmented_message_is_closed_with_1002_and_counted()
+    {
+        // RFC 6455 §5.4: the fragments of one message are not interleaved with another message's frames.
+        var before = await _node.MetricAsync(Malformed);
+        await using var bad = await RawSocketClient.OpenHubAsync(_node.ClientPort);
+
+        await bad.SendFrameAsync(ClientFrames.Text, "{\"type\":"u8.ToArray(), final: false);
+        await bad.SendFrameAsync(ClientFrames.Text, "6}\u001e"u8.ToArray(), final: true);
+
+        await AssertClosedAsync(bad, 1002);
+        await AssertCountedOnceAsync(Malformed, before);
+    }
+
+    [Fact]
     public async Task A_fragmented_message_with_a_ping_between_its_fragments_is_read_whole()
     {
         await using var client = await RawSocketClient.ConnectAsync(_node.ClientPort);
