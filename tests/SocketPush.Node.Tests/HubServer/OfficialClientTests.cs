@@ -89,6 +89,23 @@ public sealed class OfficialClientTests : IAsyncLifetime
         Assert.Equal(HubConnectionState.Connected, hub.State);
     }
 
+    [Fact]
+    public async Task Authenticate_confirms_the_query_user_and_refuses_another()
+    {
+        await _node.CallAsync("auth", "set", new { userId = "3", sessionId = "s3" });
+        await _node.CallAsync("auth", "set", new { userId = "4", sessionId = "s4" });
+        await using var hub = _node.Hub("3", "s3");
+        await hub.StartAsync();
+        await SessionOfAsync("3");
+
+        Assert.Equal("3", await hub.InvokeAsync<string>("Authenticate", "3", "s3"));
+        var other = await Assert.ThrowsAsync<HubException>(() => hub.InvokeAsync<string>("Authenticate", "4", "s4"));
+        Assert.Contains("already authenticated as another user", other.Message, StringComparison.Ordinal);
+        await SessionOfAsync("3");
+        Assert.Empty(_node.Registry.ConnectionsOf("4"));
+        Assert.Equal(HubConnectionState.Connected, hub.State);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

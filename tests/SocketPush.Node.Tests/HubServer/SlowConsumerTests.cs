@@ -69,4 +69,34 @@ public sealed class SlowConsumerTests
         Assert.Single(node.Registry.ConnectionsOf("fast"));
         Assert.Equal(1, (await node.CallAsync("channel", "publish", new { channelId = "big", message = new { seq = 0 } })).GetInt32());
     }
+
+    [Fact]
+    public async Task A_client_that_pauses_reading_gets_the_queued_frames_whole_and_in_order_when_it_resumes()
+    {
+        await using var node = await FakeClockNode.StartAsync(c => c.Options.MaxQueuedMessagesPerConnection = 100_000);
+        await node.CallAsync("auth", "set", new { userId = "pausing", sessionId = "s" });
+        await using var client = await RawSocketClient.OpenHubAsync(node.ClientPort, "?userId=pausing&sessionId=s", receiveBufferSize: 4096);
+        await node.ConnectionsAsync("pausing", 1);
+
+        // More than the socket buffers hold, so frames queue in the node and go out in pieces as the client reads.
+        const int Count = 200;
+        for (var seq = 0; seq < Count; seq++)
+        {
+            var pad = new string((char)('a' + (seq % 26)), 50_000 + seq);
+            Assert.Equal(1, (await node.CallAsync("user", "publish", new { userId = "pausing", message = new { seq, pad } })).GetInt32());
+        }
+
+        for (var seq = 0; seq < Count; seq++)
+        {
+            var frame = await client.ReadFrameAsync();
+            Assert.Equal((true, ClientFrames.Text), (frame.Final, frame.Opcode));
+            using var invocation = JsonDocument.Parse(frame.Text.TrimEnd('\u001e'));
+            var data = invocation.RootElement.GetProperty("arguments")[0].GetProperty("data");
+            Assert.Equal(seq, data.GetProperty("seq").GetInt32());
+            Assert.Equal(new string((char)('a' + (seq % 26)), 50_000 + seq), data.GetProperty("pad").GetString());
+        }
+
+        await client.AssertQuietAsync("after the last queued frame");
+        Assert.Single(node.Registry.ConnectionsOf("pausing"));
+    }
 }
