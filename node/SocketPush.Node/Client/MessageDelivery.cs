@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Immutable;
 using SocketPush.Node.Admin;
 
@@ -18,16 +19,55 @@ internal sealed class MessageDelivery(ConnectionRegistry registry, NodeMetrics m
         return Finish(message, counts);
     }
 
+    /// <summary>
+    /// Users per share of a large fan-out. Each delivery is one <c>send</c> costing microseconds, so a share of
+    /// this size is worth a thread; smaller audiences go out on the caller's thread alone.
+    /// </summary>
+    internal const int UsersPerShare = 512;
+
     /// <summary>Returns how many connections of the users took the message.</summary>
     public int ToUsers(PushMessage message, ImmutableHashSet<string> userIds)
     {
-        var counts = default(Counts);
-        foreach (var userId in userIds)
+        var shares = Math.Min(Environment.ProcessorCount, userIds.Count / UsersPerShare);
+        if (shares < 2)
         {
-            counts.Add(message, registry.ConnectionsOf(userId));
+            var counts = default(Counts);
+            foreach (var userId in userIds)
+            {
+                counts.Add(message, registry.ConnectionsOf(userId));
+            }
+
+            return Finish(message, counts);
         }
 
-        return Finish(message, counts);
+        // A large audience is split across the cores: the last subscriber waits for a fraction of the walk.
+        var users = ArrayPool<string>.Shared.Rent(userIds.Count);
+        try
+        {
+            var count = 0;
+            foreach (var userId in userIds)
+            {
+                users[count++] = userId;
+            }
+
+            var total = default(Counts);
+            Parallel.For(0, shares, new ParallelOptions { MaxDegreeOfParallelism = shares }, share =>
+            {
+                var counts = default(Counts);
+                for (var i = share * count / shares; i < (share + 1) * count / shares; i++)
+                {
+                    counts.Add(message, registry.ConnectionsOf(users[i]));
+                }
+
+                Interlocked.Add(ref total.Taken, counts.Taken);
+                Interlocked.Add(ref total.Written, counts.Written);
+            });
+            return Finish(message, total);
+        }
+        finally
+        {
+            ArrayPool<string>.Shared.Return(users, clearArray: true);
+        }
     }
 
     private int Finish(PushMessage message, Counts counts)

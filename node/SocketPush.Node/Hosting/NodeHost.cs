@@ -90,6 +90,9 @@ internal sealed class NodeHost : IAsyncDisposable
             connection.Abort("the node is shutting down");
         }
 
+        // Hub sessions live below HTTP, so Kestrel's shutdown would only wait for them; unauthenticated ones too.
+        _app.Services.GetRequiredService<HubSessions>().CloseAll("the node is shutting down");
+
         await _app.StopAsync();
         await _app.DisposeAsync();
     }

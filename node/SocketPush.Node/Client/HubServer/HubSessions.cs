@@ -52,6 +52,15 @@ internal sealed class HubSessions : IDisposable
 
     public void Forget(HubSession session) => _open.TryRemove(session, out _);
 
+    /// <summary>Closes every open session, authenticated or not; their clients may reconnect elsewhere.</summary>
+    public void CloseAll(string reason)
+    {
+        foreach (var (session, _) in _open)
+        {
+            session.Abort(reason);
+        }
+    }
+
     public void Dispose() => _timer.Dispose();
 
     private void Tick()
