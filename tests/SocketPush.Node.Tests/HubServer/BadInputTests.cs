@@ -15,12 +15,17 @@ public sealed class BadInputTests : IAsyncLifetime
     private const string Malformed = "socketpush_client_messages_malformed_total";
     private const string GoodOrigin = "https://good.example";
 
+    private readonly CancellationTokenSource _deadline = new(TimeSpan.FromSeconds(30));
     private FakeClockNode _node = null!;
     private int _users;
 
     public async Task InitializeAsync() => _node = await FakeClockNode.StartAsync(c => c.Options.AllowedOrigins = [GoodOrigin]);
 
-    public async Task DisposeAsync() => await _node.DisposeAsync();
+    public async Task DisposeAsync()
+    {
+        _deadline.Dispose();
+        await _node.DisposeAsync();
+    }
 
     private static string Rejected(string reason) => $"socketpush_connections_rejected_total{{reason=\"{reason}\"}}";
 
@@ -425,9 +430,10 @@ public sealed class BadInputTests : IAsyncLifetime
         Assert.IsType<WebSocketHubSession>(Assert.Single(await _node.ConnectionsAsync("eager", 1)));
     }
 
-    private static CancellationToken Timeout() => new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token;
+    /// <summary>What a <see cref="ClientWebSocket"/> call may wait for: the test's own deadline.</summary>
+    private CancellationToken Timeout() => _deadline.Token;
 
-    private static async Task<string> ReceiveTextAsync(ClientWebSocket socket)
+    private async Task<string> ReceiveTextAsync(ClientWebSocket socket)
     {
         var buffer = new byte[64 * 1024];
         var length = 0;
@@ -443,7 +449,7 @@ public sealed class BadInputTests : IAsyncLifetime
         }
     }
 
-    private static async Task<JsonElement> InvokeAsync(ClientWebSocket socket, string invocation)
+    private async Task<JsonElement> InvokeAsync(ClientWebSocket socket, string invocation)
     {
         await socket.SendAsync(Encoding.UTF8.GetBytes(invocation), WebSocketMessageType.Text, true, Timeout());
         using var completion = JsonDocument.Parse((await ReceiveTextAsync(socket)).TrimEnd('\u001e'));
