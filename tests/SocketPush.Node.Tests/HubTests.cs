@@ -16,7 +16,7 @@ public sealed class HubTests : IAsyncLifetime
     public async Task DisposeAsync() => await _node.DisposeAsync();
 
     /// <summary>Collects the <c>message</c> events of a hub connection as JSON.</summary>
-    private static Channel<JsonElement> Inbox(HubConnection hub, bool messagePack = false)
+    internal static Channel<JsonElement> Inbox(HubConnection hub, bool messagePack = false)
     {
         var inbox = Channel.CreateUnbounded<JsonElement>();
         if (messagePack)
@@ -32,14 +32,14 @@ public sealed class HubTests : IAsyncLifetime
         return inbox;
     }
 
-    private static async Task<JsonElement> NextAsync(Channel<JsonElement> inbox)
+    internal static async Task<JsonElement> NextAsync(Channel<JsonElement> inbox)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         return await inbox.Reader.ReadAsync(timeout.Token);
     }
 
     /// <summary>The server closes a refused connection right after the handshake, so start may or may not see it first.</summary>
-    private static async Task AssertRefusedAsync(HubConnection hub)
+    internal static async Task AssertRefusedAsync(HubConnection hub)
     {
         var closed = new TaskCompletionSource<Exception?>();
         hub.Closed += e => { closed.TrySetResult(e); return Task.CompletedTask; };

@@ -270,8 +270,17 @@ public sealed class HubTransportTests
         using var post = await node.Client.PostAsync(url, new StringContent("this is not json\u001e"));
 
         Assert.Equal(HttpStatusCode.BadRequest, post.StatusCode);
-        Assert.StartsWith("The server could not read a message: ", await post.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        var problem = await post.Content.ReadAsStringAsync();
+        Assert.StartsWith("The server could not read the handshake: ", problem, StringComparison.Ordinal);
         Assert.Contains("socketpush_client_messages_malformed_total 1\n", await node.Admin.GetStringAsync("/metrics"), StringComparison.Ordinal);
+        // The client's start fails with the reason, as a handshake answer; then the session is gone.
+        using (var answer = await node.Client.GetAsync(url))
+        {
+            var text = await answer.Content.ReadAsStringAsync();
+            Assert.EndsWith("\u001e", text, StringComparison.Ordinal);
+            Assert.Equal(problem, JsonDocument.Parse(text[..^1]).RootElement.GetProperty("error").GetString());
+        }
+
         using var closed = await node.Client.GetAsync(url);
         Assert.Equal(HttpStatusCode.NoContent, closed.StatusCode);
     }

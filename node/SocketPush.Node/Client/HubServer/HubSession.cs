@@ -23,6 +23,7 @@ internal abstract class HubSession : ClientConnection
     private byte[]? _partial;
     private volatile bool _handshakeDone;
     private volatile bool _registered;
+    private volatile bool _closing;
 
     protected HubSession(string id, ClientTransport transport, HubSessions sessions, string? userId, string? sessionId)
         : base(id, "", transport)
@@ -101,7 +102,17 @@ internal abstract class HubSession : ClientConnection
         {
             Sessions.Metrics.MalformedClientMessage();
             ClientLog.MalformedHubMessage(Sessions.Logger, Id, e.Message);
-            ProtocolError = $"The server could not read a message: {e.Message}";
+            if (!_handshakeDone)
+            {
+                // Before the handshake the client only understands a handshake answer: its start fails with this.
+                ProtocolError = $"The server could not read the handshake: {e.Message}";
+                SendHandshakeAnswer(ProtocolError);
+            }
+            else
+            {
+                ProtocolError = $"The server could not read a message: {e.Message}";
+            }
+
             Close(ProtocolError, allowReconnect: false);
             return false;
         }
@@ -124,6 +135,7 @@ internal abstract class HubSession : ClientConnection
     /// <summary>Sends a close message with the reason and ends the transport.</summary>
     public void Close(string? error, bool allowReconnect)
     {
+        _closing = true;
         if (_handshakeDone)
         {
             var close = HubProtocols.Serialize(Format, new CloseMessage(error, allowReconnect));
@@ -140,6 +152,12 @@ internal abstract class HubSession : ClientConnection
     internal void Tick(long now, Configuration.ClientOptions options)
     {
         var time = Sessions.Time;
+        if (_closing)
+        {
+            // Closed already; the transport is still winding down and removes the session when it is gone.
+            return;
+        }
+
         if (!_registered && time.GetElapsedTime(_openedAt, now) >= options.AuthenticationTimeout)
         {
             Sessions.Metrics.ConnectionRejected("authentication_timeout");
@@ -221,13 +239,15 @@ internal abstract class HubSession : ClientConnection
         var answer = HubProtocols.HandshakeResponse(error);
         lock (SendGate)
         {
-            SendLocked(answer);
-            _handshakeDone = error is null;
             if (register is not null)
             {
-                // Inside the gate: a publish that finds this connection waits until the handshake answer is out.
+                // Registered before the answer goes out, so a client whose start has completed receives every later
+                // publish; inside the gate, so a publish that finds the connection waits until the answer is out.
                 Register(register);
             }
+
+            SendLocked(answer);
+            _handshakeDone = error is null;
         }
     }
 

@@ -154,8 +154,14 @@ internal sealed class HubUpgradeRequest
     /// <summary>Why the upgrade cannot be accepted, or null.</summary>
     public string? Problem() =>
         Version != "13" ? "Sec-WebSocket-Version must be 13"
-        : Key is null || Key.Length != 24 ? "Sec-WebSocket-Key is missing or malformed"
+        : !IsValidKey(Key) ? "Sec-WebSocket-Key is missing or malformed"
         : null;
+
+    private static bool IsValidKey(string? key)
+    {
+        Span<byte> nonce = stackalloc byte[18];
+        return key is { Length: 24 } && Convert.TryFromBase64String(key, nonce, out var length) && length == 16;
+    }
 
     /// <summary>A complete HTTP error response that closes the connection.</summary>
     public static byte[] ErrorResponse(int status, string reason, string message) =>

@@ -16,6 +16,7 @@ internal sealed class HubWebSocketListener(IServiceProvider services)
     private static readonly TimeSpan HeadTimeout = TimeSpan.FromSeconds(10);
 
     private HubSessions? _sessions;
+    private TimeProvider? _time;
     private LiveConfig? _config;
     private HubConnectionTokens? _tokens;
 
@@ -29,7 +30,7 @@ internal sealed class HubWebSocketListener(IServiceProvider services)
             return;
         }
 
-        var (verdict, request) = await ReadHeadAsync(connection.Transport.Input, connection.ConnectionClosed);
+        var (verdict, request) = await ReadHeadAsync(connection.Transport.Input, _time ??= services.GetRequiredService<TimeProvider>(), connection.ConnectionClosed);
         if (verdict != UpgradeVerdict.Hub)
         {
             await next(connection);
@@ -51,10 +52,10 @@ internal sealed class HubWebSocketListener(IServiceProvider services)
         await session.RunAsync(request!.AcceptResponse());
     }
 
-    private static async Task<(UpgradeVerdict, HubUpgradeRequest?)> ReadHeadAsync(PipeReader input, CancellationToken closed)
+    private static async Task<(UpgradeVerdict, HubUpgradeRequest?)> ReadHeadAsync(PipeReader input, TimeProvider time, CancellationToken closed)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(closed);
-        timeout.CancelAfter(HeadTimeout);
+        using var deadline = new CancellationTokenSource(HeadTimeout, time);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(closed, deadline.Token);
         while (true)
         {
             ReadResult read;

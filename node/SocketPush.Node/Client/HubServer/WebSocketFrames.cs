@@ -27,6 +27,9 @@ internal enum FrameProblem
     UnknownOpcode,
     ControlFrameTooLong,
     TooLarge,
+
+    /// <summary>A continuation without a message in progress, or a new message inside one.</summary>
+    BadFragmentation,
 }
 
 /// <summary>

@@ -254,9 +254,7 @@ internal sealed class WebSocketHubSession : HubSession
 
             if (problem != FrameProblem.None)
             {
-                Sessions.Metrics.MalformedClientMessage();
-                ClientLog.MalformedFrame(Sessions.Logger, Id, problem);
-                CloseWithStatus(problem == FrameProblem.TooLarge ? (ushort)1009 : (ushort)1002);
+                Refuse(problem, problem == FrameProblem.TooLarge ? (ushort)1009 : (ushort)1002);
                 return ReadOutcome.End;
             }
 
@@ -284,9 +282,17 @@ internal sealed class WebSocketHubSession : HubSession
                     // The client closes: answer with a close frame (EndTransport) and stop reading.
                     return ReadOutcome.End;
                 default:
-                    if (!AppendFragment(payload, header) )
+                    // RFC 6455 §5.4: a continuation needs a message in progress, and a new message may not start
+                    // inside one.
+                    if ((header.Opcode == WebSocketOpcode.Continuation) != (_fragments is not null))
                     {
-                        CloseWithStatus(1009);
+                        Refuse(FrameProblem.BadFragmentation, 1002);
+                        return ReadOutcome.End;
+                    }
+
+                    if (!AppendFragment(payload, header))
+                    {
+                        Refuse(FrameProblem.TooLarge, 1009);
                         return ReadOutcome.End;
                     }
 
@@ -334,6 +340,13 @@ internal sealed class WebSocketHubSession : HubSession
             ArrayPool<byte>.Shared.Return(_fragments);
             _fragments = null;
         }
+    }
+
+    private void Refuse(FrameProblem problem, ushort status)
+    {
+        Sessions.Metrics.MalformedClientMessage();
+        ClientLog.MalformedFrame(Sessions.Logger, Id, problem);
+        CloseWithStatus(status);
     }
 
     private void CloseWithStatus(ushort status)
