@@ -121,6 +121,9 @@ internal sealed class WebSocketHubSession : HubSession
 
         int sent;
         SocketError error;
+        // Noted before the send: once the bytes are out the client may act on them (and a test may move the
+        // clock), so the note must already be there.
+        MarkSent();
         try
         {
             // Never blocks (non-blocking socket); the gate only keeps concurrent frames from interleaving.
@@ -134,7 +137,6 @@ internal sealed class WebSocketHubSession : HubSession
 
         if (sent == frame.Length)
         {
-            MarkSent();
             return SendResult.Written;
         }
 
