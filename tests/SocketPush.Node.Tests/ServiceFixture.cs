@@ -62,5 +62,5 @@ internal sealed class RecordingConnection(string id, string userId) : ClientConn
         return SendResult.Written;
     }
 
-    public override void Abort(string reason) => AbortedBecause = reason;
+    public override void Abort(string reason, bool allowReconnect) => AbortedBecause = reason;
 }

@@ -36,5 +36,7 @@ internal abstract class ClientConnection(string id, string userId, ClientTranspo
     public abstract SendResult TrySend(PushMessage message);
 
     /// <summary>Closes the connection from the server side (user.remove, shutdown, a slow consumer).</summary>
-    public abstract void Abort(string reason);
+    /// <param name="reason">Why, for the log and for clients that can show it.</param>
+    /// <param name="allowReconnect">Whether the client should reconnect: yes when the node stops, no when the user was removed.</param>
+    public abstract void Abort(string reason, bool allowReconnect);
 }

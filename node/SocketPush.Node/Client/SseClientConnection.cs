@@ -37,13 +37,13 @@ internal sealed class SseClientConnection : ClientConnection, IDisposable
         if (AbortReason is null)
         {
             _metrics.SlowConsumerClosed();
-            Abort("its send queue is full (slow consumer)");
+            Abort("its send queue is full (slow consumer)", allowReconnect: true);
         }
 
         return SendResult.Refused;
     }
 
-    public override void Abort(string reason)
+    public override void Abort(string reason, bool allowReconnect)
     {
         AbortReason ??= reason;
         _queue.Writer.TryComplete();

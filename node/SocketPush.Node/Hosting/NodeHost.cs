@@ -96,7 +96,7 @@ internal sealed class NodeHost : IAsyncDisposable
     {
         foreach (var connection in services.GetRequiredService<ConnectionRegistry>().All().ToList())
         {
-            connection.Abort("the node is shutting down");
+            connection.Abort("the node is shutting down", allowReconnect: true);
         }
 
         // Hub sessions live below HTTP, so Kestrel's shutdown would only wait for them; unauthenticated ones too.

@@ -30,7 +30,7 @@ internal sealed class UserService(
         Ids.Validate(nameof(userId), userId);
         foreach (var connection in registry.ConnectionsOf(userId))
         {
-            connection.Abort("user.remove");
+            connection.Abort("user.remove", allowReconnect: false);
         }
 
         state.UnsubscribeAll(userId);

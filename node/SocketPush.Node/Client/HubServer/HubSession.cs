@@ -130,7 +130,7 @@ internal abstract class HubSession : ClientConnection
         }
     }
 
-    public override void Abort(string reason) => Close(reason, allowReconnect: true);
+    public override void Abort(string reason, bool allowReconnect) => Close(reason, allowReconnect);
 
     /// <summary>Sends a close message with the reason and ends the transport.</summary>
     public void Close(string? error, bool allowReconnect)

@@ -61,7 +61,7 @@ internal sealed class HubSessions : IDisposable
     {
         foreach (var (session, _) in _open)
         {
-            session.Abort(reason);
+            session.Abort(reason, allowReconnect: true);
         }
     }
 
