@@ -21,15 +21,16 @@ internal sealed class MessageDelivery(ConnectionRegistry registry, NodeMetrics m
 
     /// <summary>
     /// Users per share of a large fan-out. Each delivery is one <c>send</c> costing microseconds, so a share of
-    /// this size is worth a thread; smaller audiences go out on the caller's thread alone.
+    /// this size is worth handing to another thread; smaller audiences go out on the caller's thread alone.
     /// </summary>
     internal const int UsersPerShare = 512;
 
     /// <summary>Returns how many connections of the users took the message.</summary>
     public int ToUsers(PushMessage message, ImmutableHashSet<string> userIds)
     {
-        var shares = Math.Min(Environment.ProcessorCount, userIds.Count / UsersPerShare);
-        if (shares < 2)
+        var shares = userIds.Count / UsersPerShare;
+        var threads = Math.Min(Environment.ProcessorCount, shares);
+        if (threads < 2)
         {
             var counts = default(Counts);
             foreach (var userId in userIds)
@@ -40,7 +41,9 @@ internal sealed class MessageDelivery(ConnectionRegistry registry, NodeMetrics m
             return Finish(message, counts);
         }
 
-        // A large audience is split across the cores: the last subscriber waits for a fraction of the walk.
+        // A large audience is split across the cores: the last subscriber waits for a fraction of the walk. Shares
+        // are smaller than one per core, so a thread that loses its core for a while leaves its remaining shares
+        // to the others instead of holding back the tail.
         var users = ArrayPool<string>.Shared.Rent(userIds.Count);
         try
         {
@@ -51,7 +54,7 @@ internal sealed class MessageDelivery(ConnectionRegistry registry, NodeMetrics m
             }
 
             var total = default(Counts);
-            Parallel.For(0, shares, new ParallelOptions { MaxDegreeOfParallelism = shares }, share =>
+            Parallel.For(0, shares, new ParallelOptions { MaxDegreeOfParallelism = threads }, share =>
             {
                 var counts = default(Counts);
                 for (var i = share * count / shares; i < (share + 1) * count / shares; i++)
