@@ -64,12 +64,13 @@ internal sealed class NodeMetrics
 
     public void Published(string kind) => _published.WithLabels(kind).Inc();
 
-    public void Delivered(string kind, int connections, TimeSpan latency)
+    /// <summary>Counts a message written to <paramref name="connections"/> connections, with its time since the publish.</summary>
+    public void Delivered(PushMessage message, int connections, TimeProvider time)
     {
         if (connections > 0)
         {
-            _delivered.WithLabels(kind).Inc(connections);
-            _deliveryLatency.WithLabels(kind).Observe(latency.TotalSeconds, connections);
+            _delivered.WithLabels(message.Kind).Inc(connections);
+            _deliveryLatency.WithLabels(message.Kind).Observe(time.GetElapsedTime(message.PublishedTimestamp).TotalSeconds, connections);
         }
     }
 

@@ -76,7 +76,7 @@ internal sealed class MessageDelivery(ConnectionRegistry registry, NodeMetrics m
     private int Finish(PushMessage message, Counts counts)
     {
         // Queued messages are counted by their connection when they reach the socket.
-        metrics.Delivered(message.Kind, counts.Written, time.GetElapsedTime(message.PublishedTimestamp));
+        metrics.Delivered(message, counts.Written, time);
         return counts.Taken;
     }
 

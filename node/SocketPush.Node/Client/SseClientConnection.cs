@@ -87,7 +87,7 @@ internal sealed class SseClientConnection : ClientConnection, IDisposable
                 while (reader.TryRead(out var message))
                 {
                     await body.WriteAsync(message.SseFrame, stop.Token);
-                    _metrics.Delivered(message.Kind, 1, _time.GetElapsedTime(message.PublishedTimestamp));
+                    _metrics.Delivered(message, 1, _time);
                 }
 
                 await body.FlushAsync(stop.Token);

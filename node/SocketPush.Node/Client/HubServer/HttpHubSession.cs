@@ -160,7 +160,7 @@ internal abstract class HttpHubSession : HubSession
         {
             if (item.Message is { } message)
             {
-                Sessions.Metrics.Delivered(message.Kind, 1, Sessions.Time.GetElapsedTime(message.PublishedTimestamp));
+                Sessions.Metrics.Delivered(message, 1, Sessions.Time);
             }
         }
     }

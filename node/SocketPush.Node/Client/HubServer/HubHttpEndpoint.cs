@@ -167,17 +167,9 @@ internal sealed class HubHttpEndpoint(HubConnectionTokens tokens, HubSessions se
     private async Task UpgradeAsync(HttpContext context)
     {
         var origin = context.Request.Headers.Origin is { Count: > 0 } header ? header.ToString() : null;
-        if (!Origins.Allowed(sessions.Options, origin))
+        if (sessions.CheckUpgrade(origin, TokenOf(context)) is { } refusal)
         {
-            sessions.Metrics.ConnectionRejected("origin");
-            await TextAsync(context, StatusCodes.Status403Forbidden, $"Origin {origin} is not in options.allowedOrigins.");
-            return;
-        }
-
-        if (TokenOf(context) is { } token && !tokens.TryClaim(token))
-        {
-            sessions.Metrics.ConnectionRejected("unknown_connection");
-            await TextAsync(context, StatusCodes.Status404NotFound, "No Connection with that ID");
+            await TextAsync(context, refusal.Status, refusal.Message);
             return;
         }
 

@@ -23,7 +23,7 @@ internal abstract class HubSession : ClientConnection
     private byte[]? _partial;
     private volatile bool _handshakeDone;
     private volatile bool _registered;
-    private volatile bool _closing;
+    private int _closing;
 
     protected HubSession(string id, ClientTransport transport, HubSessions sessions, string? userId, string? sessionId)
         : base(id, "", transport)
@@ -132,10 +132,14 @@ internal abstract class HubSession : ClientConnection
 
     public override void Abort(string reason, bool allowReconnect) => Close(reason, allowReconnect);
 
-    /// <summary>Sends a close message with the reason and ends the transport.</summary>
+    /// <summary>Sends a close message with the reason and ends the transport; later calls do nothing.</summary>
     public void Close(string? error, bool allowReconnect)
     {
-        _closing = true;
+        if (Interlocked.Exchange(ref _closing, 1) != 0)
+        {
+            return;
+        }
+
         if (_handshakeDone)
         {
             var close = HubProtocols.Serialize(Format, new CloseMessage(error, allowReconnect));
@@ -152,7 +156,7 @@ internal abstract class HubSession : ClientConnection
     internal void Tick(long now, Configuration.ClientOptions options)
     {
         var time = Sessions.Time;
-        if (_closing)
+        if (Volatile.Read(ref _closing) != 0)
         {
             // Closed already; the transport is still winding down and removes the session when it is gone.
             return;

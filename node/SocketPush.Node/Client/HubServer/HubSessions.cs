@@ -56,6 +56,30 @@ internal sealed class HubSessions : IDisposable
 
     public void Forget(HubSession session) => _open.TryRemove(session, out _);
 
+    /// <summary>
+    /// Whether a WebSocket upgrade to the hub may go ahead: its page's origin must be allowed and a negotiated token
+    /// (null when the client skipped negotiate) must be unused, which this takes. A refusal is counted and logged.
+    /// </summary>
+    public UpgradeRefusal? CheckUpgrade(string? origin, string? token)
+    {
+        var refusal = !Origins.Allowed(Options, origin) ? new UpgradeRefusal(403, "Forbidden", "origin", $"Origin {origin} is not in options.allowedOrigins.")
+            : token is not null && !_tokens.TryClaim(token) ? new UpgradeRefusal(404, "Not Found", "unknown_connection", "No Connection with that ID")
+            : null;
+        if (refusal is not null)
+        {
+            Refused(refusal);
+        }
+
+        return refusal;
+    }
+
+    /// <summary>Counts and logs a refused upgrade.</summary>
+    public void Refused(UpgradeRefusal refusal)
+    {
+        ClientLog.UpgradeRefused(Logger, refusal.Message);
+        Metrics.ConnectionRejected(refusal.MetricReason);
+    }
+
     /// <summary>Closes every open session, authenticated or not; their clients may reconnect elsewhere.</summary>
     public void CloseAll(string reason)
     {
@@ -80,3 +104,6 @@ internal sealed class HubSessions : IDisposable
         _tokens.Sweep();
     }
 }
+
+/// <summary>Why a WebSocket upgrade to the hub is refused: the HTTP answer, and the reason label of the rejection metric.</summary>
+internal sealed record UpgradeRefusal(int Status, string Phrase, string MetricReason, string Message);

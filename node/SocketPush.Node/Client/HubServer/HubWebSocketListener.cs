@@ -1,7 +1,6 @@
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
-using SocketPush.Node.Configuration;
 
 namespace SocketPush.Node.Client.HubServer;
 
@@ -16,9 +15,6 @@ internal sealed class HubWebSocketListener(IServiceProvider services)
     private static readonly TimeSpan HeadTimeout = TimeSpan.FromSeconds(10);
 
     private HubSessions? _sessions;
-    private TimeProvider? _time;
-    private LiveConfig? _config;
-    private HubConnectionTokens? _tokens;
 
     public async Task OnConnectionAsync(ConnectionContext connection, ConnectionDelegate next)
     {
@@ -30,26 +26,23 @@ internal sealed class HubWebSocketListener(IServiceProvider services)
             return;
         }
 
-        var (verdict, request) = await ReadHeadAsync(connection.Transport.Input, _time ??= services.GetRequiredService<TimeProvider>(), connection.ConnectionClosed);
+        // Resolved on first use: the listener is made while Kestrel is configured, before the services exist.
+        var sessions = _sessions ??= services.GetRequiredService<HubSessions>();
+        var (verdict, request) = await ReadHeadAsync(connection.Transport.Input, sessions.Time, connection.ConnectionClosed);
         if (verdict != UpgradeVerdict.Hub)
         {
             await next(connection);
             return;
         }
 
-        _sessions ??= services.GetRequiredService<HubSessions>();
-        _config ??= services.GetRequiredService<LiveConfig>();
-        _tokens ??= services.GetRequiredService<HubConnectionTokens>();
-        if (Refusal(request!) is { } refusal)
+        if (Refusal(sessions, request!) is { } refusal)
         {
-            ClientLog.UpgradeRefused(_sessions.Logger, refusal.Message);
-            _sessions.Metrics.ConnectionRejected(refusal.Status switch { 403 => "origin", 404 => "unknown_connection", _ => "bad_upgrade" });
-            await connection.Transport.Output.WriteAsync(HubUpgradeRequest.ErrorResponse(refusal.Status, refusal.Reason, refusal.Message));
+            await connection.Transport.Output.WriteAsync(HubUpgradeRequest.ErrorResponse(refusal.Status, refusal.Phrase, refusal.Message));
             return;
         }
 
-        var session = new WebSocketHubSession(connection, socket, _sessions, request!["userId"], request["sessionId"]);
-        await session.RunAsync(request!.AcceptResponse());
+        var session = new WebSocketHubSession(connection, socket, sessions, request!["userId"], request["sessionId"]);
+        await session.RunAsync(request.AcceptResponse());
     }
 
     private static async Task<(UpgradeVerdict, HubUpgradeRequest?)> ReadHeadAsync(PipeReader input, TimeProvider time, CancellationToken closed)
@@ -88,24 +81,18 @@ internal sealed class HubWebSocketListener(IServiceProvider services)
         }
     }
 
-    private (int Status, string Reason, string Message)? Refusal(HubUpgradeRequest request)
+    private static UpgradeRefusal? Refusal(HubSessions sessions, HubUpgradeRequest request)
     {
         if (request.Problem() is { } problem)
         {
-            return (request.Version != "13" ? 426 : 400, request.Version != "13" ? "Upgrade Required" : "Bad Request", problem);
-        }
-
-        if (!Origins.Allowed(_config!.Options, request.Origin))
-        {
-            return (403, "Forbidden", $"Origin {request.Origin} is not in options.allowedOrigins.");
+            var refusal = request.Version != "13"
+                ? new UpgradeRefusal(426, "Upgrade Required", "bad_upgrade", problem)
+                : new UpgradeRefusal(400, "Bad Request", "bad_upgrade", problem);
+            sessions.Refused(refusal);
+            return refusal;
         }
 
         // Clients that negotiated name their token; those that skipped negotiate have none, and need none.
-        if (request.Query.ContainsKey("id") && !_tokens!.TryClaim(request["id"]))
-        {
-            return (404, "Not Found", "No Connection with that ID");
-        }
-
-        return null;
+        return sessions.CheckUpgrade(request.Origin, request.Query.ContainsKey("id") ? request["id"] : null);
     }
 }

@@ -76,7 +76,13 @@ internal sealed class WebSocketHubSession : HubSession
     protected override SendResult SendLocked(ReadOnlyMemory<byte> hubBytes) =>
         SendRaw(WebSocketFrames.Build(Format == HubFormat.Json ? WebSocketOpcode.Text : WebSocketOpcode.Binary, hubBytes.Span), null);
 
-    protected override void EndTransport()
+    protected override void EndTransport() => End(1000, "");
+
+    /// <summary>
+    /// Sends a close frame with the status (unless frames are still queued behind a full socket) and stops: the read
+    /// loop returns, and Kestrel shuts the socket down after what was sent. Later calls do nothing.
+    /// </summary>
+    private void End(ushort status, string reason)
     {
         lock (SendGate)
         {
@@ -85,21 +91,21 @@ internal sealed class WebSocketHubSession : HubSession
                 return;
             }
 
-            _ended = true;
             if (!_draining)
             {
-                SendRaw(WebSocketFrames.BuildClose(1000, ""), null, evenIfEnded: true);
+                SendRaw(WebSocketFrames.BuildClose(status, reason), null);
             }
+
+            _ended = true;
         }
 
-        // Wakes the read loop, which returns; Kestrel then shuts the socket down after what was sent.
         _input.CancelPendingRead();
     }
 
     /// <summary>Writes a whole frame, or queues what did not fit. The caller holds <see cref="HubSession.SendGate"/>.</summary>
-    private SendResult SendRaw(ReadOnlyMemory<byte> frame, PushMessage? message, bool evenIfEnded = false)
+    private SendResult SendRaw(ReadOnlyMemory<byte> frame, PushMessage? message)
     {
-        if (_ended && !evenIfEnded)
+        if (_ended)
         {
             return SendResult.Refused;
         }
@@ -192,7 +198,7 @@ internal sealed class WebSocketHubSession : HubSession
             MarkSent();
             if (next.Message is { } message)
             {
-                Sessions.Metrics.Delivered(message.Kind, 1, Sessions.Time.GetElapsedTime(message.PublishedTimestamp));
+                Sessions.Metrics.Delivered(message, 1, Sessions.Time);
             }
         }
     }
@@ -348,20 +354,7 @@ internal sealed class WebSocketHubSession : HubSession
     {
         Sessions.Metrics.MalformedClientMessage();
         ClientLog.MalformedFrame(Sessions.Logger, Id, problem);
-        CloseWithStatus(status);
-    }
-
-    private void CloseWithStatus(ushort status)
-    {
-        lock (SendGate)
-        {
-            if (!_ended && !_draining)
-            {
-                SendRaw(WebSocketFrames.BuildClose(status, status == 1009 ? "message too big" : "protocol error"), null);
-            }
-
-            _ended = true;
-        }
+        End(status, status == 1009 ? "message too big" : "protocol error");
     }
 
     private readonly record struct Pending(ReadOnlyMemory<byte> Frame, PushMessage? Message);
