@@ -93,6 +93,7 @@ public sealed class ServiceCatalog
         return result == typeof(string) ? "string"
             : result == typeof(int) ? "integer"
             : result == typeof(IReadOnlyList<string>) ? "string[]"
+            : result == typeof(JsonElement) ? "object"
             : throw new ArgumentException($"{method.Name}: unsupported result type {result.Name}.", nameof(method));
     }
 }

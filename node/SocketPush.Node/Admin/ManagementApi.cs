@@ -1,8 +1,8 @@
-using System.Reflection;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.Features;
 using SocketPush.Client.Services;
 using SocketPush.Node.Configuration;
+using SocketPush.Node.Services;
 
 namespace SocketPush.Node.Admin;
 
@@ -67,7 +67,7 @@ internal sealed class ManagementApi(
             return;
         }
 
-        await InvokeAsync(context, descriptor, () => BindJson(descriptor, body, context.RequestAborted));
+        await InvokeAsync(context, descriptor, () => ServiceMethod.For(descriptor).Bind(body, context.RequestAborted));
     }
 
     /// <summary>socket-push's form. Segments are cut from the raw target and decoded once, so %2F stays inside an id.</summary>
@@ -125,10 +125,7 @@ internal sealed class ManagementApi(
         {
             var arguments = bind();
             var implementation = services.GetRequiredService(descriptor.Method.DeclaringType!);
-            // Unwrapped, so a service's ServiceException arrives here as itself, thrown early or late.
-            var task = (Task)descriptor.Method.Invoke(implementation, BindingFlags.DoNotWrapExceptions, null, arguments, null)!;
-            await task;
-            var result = descriptor.ResultType == "none" ? null : task.GetType().GetProperty("Result")!.GetValue(task);
+            var result = await ServiceMethod.For(descriptor).InvokeAsync(implementation, arguments);
             metrics.ApiCall(descriptor.Service, descriptor.Name, "ok");
             AdminLog.Called(logger, descriptor.Service, descriptor.Name, "ok");
             await context.Response.WriteAsJsonAsync(new { result }, context.RequestAborted);
@@ -179,45 +176,12 @@ internal sealed class ManagementApi(
             : throw new ServiceException(ErrorCodes.MalformedJson, "The body must be a JSON object of parameters, for example {\"userId\": \"1\"}.");
     }
 
-    private static object?[] BindJson(MethodDescriptor descriptor, JsonElement body, CancellationToken cancellationToken)
-    {
-        foreach (var property in body.EnumerateObject())
-        {
-            if (descriptor.Parameters.All(p => p.Name != property.Name))
-            {
-                throw new ServiceException(ErrorCodes.InvalidArgument,
-                    $"{descriptor.Service}.{descriptor.Name} has no parameter '{property.Name}'. Parameters: {ParameterList(descriptor)}.");
-            }
-        }
-
-        var arguments = new object?[descriptor.Parameters.Count + 1];
-        for (var i = 0; i < descriptor.Parameters.Count; i++)
-        {
-            var parameter = descriptor.Parameters[i];
-            // A message may be any JSON value, null included; an id may not be null.
-            if (!body.TryGetProperty(parameter.Name, out var value) || (value.ValueKind == JsonValueKind.Null && parameter.Type != "json"))
-            {
-                throw new ServiceException(ErrorCodes.InvalidArgument, $"{parameter.Name} is required.");
-            }
-
-            arguments[i] = parameter.Type == "json" ? value : value.ValueKind switch
-            {
-                JsonValueKind.String => value.GetString(),
-                JsonValueKind.Number => value.GetRawText(), // a number is a valid id, as in socket-push
-                _ => throw new ServiceException(ErrorCodes.InvalidArgument, $"{parameter.Name} must be a string or a number."),
-            };
-        }
-
-        arguments[^1] = cancellationToken;
-        return arguments;
-    }
-
     private static object?[] BindPath(MethodDescriptor descriptor, string[] values, CancellationToken cancellationToken)
     {
         if (values.Length != descriptor.Parameters.Count)
         {
             throw new ServiceException(ErrorCodes.InvalidArgument,
-                $"{descriptor.Service}/{descriptor.Name} takes {descriptor.Parameters.Count} path parameter(s) ({ParameterList(descriptor)}), got {values.Length}.");
+                $"{descriptor.Service}/{descriptor.Name} takes {descriptor.Parameters.Count} path parameter(s) ({ServiceMethod.For(descriptor).ParameterList()}), got {values.Length}.");
         }
 
         var arguments = new object?[values.Length + 1];
@@ -244,7 +208,4 @@ internal sealed class ManagementApi(
                 $"{name} must be URL-encoded JSON (a string is written with quotes, e.g. %22hello%22): {e.Message}");
         }
     }
-
-    private static string ParameterList(MethodDescriptor descriptor) =>
-        descriptor.Parameters.Count == 0 ? "none" : string.Join(", ", descriptor.Parameters.Select(p => p.Name));
 }

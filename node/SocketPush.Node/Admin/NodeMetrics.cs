@@ -17,6 +17,14 @@ internal sealed class NodeMetrics
     private readonly Counter _rejectedConnections;
     private readonly Counter _slowConsumersClosed;
     private readonly Counter _malformedClientMessages;
+    private readonly Counter _forwarded;
+    private readonly Histogram _peerLatency;
+    private readonly Counter _peerBytes;
+    private readonly Counter _peerDropped;
+    private readonly Counter _redirects;
+    private readonly Counter _moved;
+    private readonly Counter _handoffRecords;
+    private readonly Counter _handoffBytes;
 
     public NodeMetrics()
     {
@@ -39,6 +47,18 @@ internal sealed class NodeMetrics
         _slowConsumersClosed = factory.CreateCounter("socketpush_slow_consumers_closed_total", "Connections closed because their send queue was full.");
         _malformedClientMessages = factory.CreateCounter(
             "socketpush_client_messages_malformed_total", "Unreadable frames or hub messages from clients; each closes its connection.");
+
+        _forwarded = factory.CreateCounter("socketpush_forwarded_calls_total", "Calls sent to another node, by service, method and result code.", "service", "method", "result");
+        _peerLatency = factory.CreateHistogram("socketpush_peer_request_seconds", "Time from sending a call to another node to its answer.",
+            new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.000_05, 2, 18) });
+        _peerBytes = factory.CreateCounter("socketpush_peer_bytes_total", "Bytes of peer data-plane messages, by direction (before sealing).", "direction");
+        _peerDropped = factory.CreateCounter("socketpush_peer_messages_dropped_total", "Peer data-plane messages dropped, by reason.", "reason");
+        _redirects = factory.CreateCounter("socketpush_redirects_total", "Clients sent to the node that owns their user, by transport.", "transport");
+        _moved = factory.CreateCounter("socketpush_moved_total", "Connections asked to reconnect to their user's owner (moved).");
+        _handoffRecords = factory.CreateCounter("socketpush_handoff_records_total", "Records handed to the node that owns them now.");
+        _handoffBytes = factory.CreateCounter("socketpush_handoff_bytes_total", "Bytes of records handed to the node that owns them now.");
+        _peerBytes.WithLabels("sent");
+        _peerBytes.WithLabels("received");
 
         // Export every label combination from the start, so dashboards and rate() see zeros instead of gaps.
         foreach (var transport in Enum.GetValues<ClientTransport>())
@@ -67,7 +87,7 @@ internal sealed class NodeMetrics
     /// <summary>Counts a message written to <paramref name="connections"/> connections, with its time since the publish.</summary>
     public void Delivered(PushMessage message, int connections, TimeProvider time)
     {
-        if (connections > 0)
+        if (connections > 0 && message.Kind != PushMessage.MovedKind)
         {
             _delivered.WithLabels(message.Kind).Inc(connections);
             _deliveryLatency.WithLabels(message.Kind).Observe(time.GetElapsedTime(message.PublishedTimestamp).TotalSeconds, connections);
@@ -75,6 +95,26 @@ internal sealed class NodeMetrics
     }
 
     public void ApiCall(string service, string method, string code) => _apiCalls.WithLabels(service, method, code).Inc();
+
+    public void Forwarded(SocketPush.Client.Services.MethodDescriptor method, string result) => _forwarded.WithLabels(method.Service, method.Name, result).Inc();
+
+    public void PeerLatency(TimeSpan elapsed) => _peerLatency.Observe(elapsed.TotalSeconds);
+
+    public void PeerBytesSent(int bytes) => _peerBytes.WithLabels("sent").Inc(bytes);
+
+    public void PeerBytesReceived(int bytes) => _peerBytes.WithLabels("received").Inc(bytes);
+
+    public void PeerMessageDropped(string reason) => _peerDropped.WithLabels(reason).Inc();
+
+    public void Redirected(string transport) => _redirects.WithLabels(transport).Inc();
+
+    public void MovedSent() => _moved.Inc();
+
+    public void HandedOff(int records, int bytes)
+    {
+        _handoffRecords.Inc(records);
+        _handoffBytes.Inc(bytes);
+    }
 
     public void SlowConsumerClosed() => _slowConsumersClosed.Inc();
 

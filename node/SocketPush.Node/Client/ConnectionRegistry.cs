@@ -19,6 +19,9 @@ internal sealed class ConnectionRegistry(NodeMetrics metrics)
     /// <summary>A user's last connection closed.</summary>
     public event Action<string>? UserOffline;
 
+    /// <summary>A connection joined (raised after it is registered, whatever the user had open before).</summary>
+    public event Action<ClientConnection>? Added;
+
     public void Add(ClientConnection connection)
     {
         bool first;
@@ -34,6 +37,8 @@ internal sealed class ConnectionRegistry(NodeMetrics metrics)
         {
             UserOnline?.Invoke(connection.UserId);
         }
+
+        Added?.Invoke(connection);
     }
 
     public void Remove(ClientConnection connection)

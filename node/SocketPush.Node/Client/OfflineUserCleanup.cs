@@ -1,37 +1,39 @@
 using System.Collections.Concurrent;
 using SocketPush.Client.Services;
+using SocketPush.Node.Cluster;
 using SocketPush.Node.Configuration;
 
 namespace SocketPush.Node.Client;
 
 /// <summary>
 /// socket-push's removeUserAfterDisconnectTimeout: a user whose last connection closed and who does not come
-/// back within the timeout is unsubscribed from every channel. A reconnect within the timeout cancels it.
+/// back within the timeout is unsubscribed from every channel. A reconnect within the timeout cancels it. It runs on
+/// the owner of the user, from presence, so a connection on any node counts.
 /// </summary>
 internal sealed class OfflineUserCleanup : IDisposable
 {
     private readonly ConcurrentDictionary<string, ITimer> _pending = new(StringComparer.Ordinal);
-    private readonly ConnectionRegistry _registry;
+    private readonly PresenceTable _presence;
     private readonly IChannelService _channels;
     private readonly LiveConfig _config;
     private readonly TimeProvider _time;
     private readonly ILogger<OfflineUserCleanup> _logger;
 
-    public OfflineUserCleanup(ConnectionRegistry registry, IChannelService channels, LiveConfig config, TimeProvider time, ILogger<OfflineUserCleanup> logger)
+    public OfflineUserCleanup(PresenceTable presence, IChannelService channels, LiveConfig config, TimeProvider time, ILogger<OfflineUserCleanup> logger)
     {
-        _registry = registry;
+        _presence = presence;
         _channels = channels;
         _config = config;
         _time = time;
         _logger = logger;
-        registry.UserOnline += Cancel;
-        registry.UserOffline += Schedule;
+        presence.UserOnline += Cancel;
+        presence.UserOffline += Schedule;
     }
 
     public void Dispose()
     {
-        _registry.UserOnline -= Cancel;
-        _registry.UserOffline -= Schedule;
+        _presence.UserOnline -= Cancel;
+        _presence.UserOffline -= Schedule;
         foreach (var userId in _pending.Keys)
         {
             Cancel(userId);
@@ -73,10 +75,12 @@ internal sealed class OfflineUserCleanup : IDisposable
         }
 
         timer.Dispose();
-        if (_registry.IsOnline(userId))
+        if (_presence.IsOnline(userId))
         {
             return;
         }
+
+        _presence.Forget(userId);
 
         try
         {

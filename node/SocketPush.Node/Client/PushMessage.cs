@@ -28,8 +28,19 @@ internal sealed class PushMessage
         PublishedTimestamp = publishedTimestamp;
     }
 
-    /// <summary><c>user</c> or <c>channel</c>.</summary>
+    /// <summary>
+    /// Asks the client to reconnect to the node that now owns its user: the hub event <c>moved</c> (SSE event
+    /// <c>moved</c>) with <c>{url, nodeId}</c>. It travels every transport's path, so it queues behind what was sent before.
+    /// </summary>
+    public static PushMessage Moved(string clientUrl, string nodeId, long timestamp) =>
+        new(MovedKind, null, JsonSerializer.SerializeToElement(new { url = clientUrl, nodeId }), timestamp);
+
+    public const string MovedKind = "moved";
+
+    /// <summary><c>user</c>, <c>channel</c> or <see cref="MovedKind"/>.</summary>
     public string Kind { get; }
+
+    private string EventName => Kind == MovedKind ? MovedKind : HubEvent;
 
     public string? ChannelId { get; }
 
@@ -49,7 +60,7 @@ internal sealed class PushMessage
     /// <summary>The <c>message</c> invocation in one hub protocol, framed for the hub protocol but not for a transport.</summary>
     public byte[] HubBytes(HubFormat format) => format == HubFormat.Json
         ? _jsonHubBytes ??= BuildJsonInvocation()
-        : _messagePackHubBytes ??= HubProtocols.Serialize(HubFormat.MessagePack, new InvocationMessage(HubEvent, [BuildHubArgument()]));
+        : _messagePackHubBytes ??= HubProtocols.Serialize(HubFormat.MessagePack, new InvocationMessage(EventName, [BuildHubArgument()]));
 
     /// <summary>The hub event every message arrives as.</summary>
     public const string HubEvent = "message";
@@ -57,7 +68,7 @@ internal sealed class PushMessage
     private byte[] BuildSseFrame()
     {
         var buffer = new ArrayBufferWriter<byte>(256);
-        buffer.Write("event: message\ndata: "u8);
+        buffer.Write(Kind == MovedKind ? "event: moved\ndata: "u8 : "event: message\ndata: "u8);
         using (var writer = new Utf8JsonWriter(buffer))
         {
             WriteEnvelope(writer);
@@ -75,7 +86,7 @@ internal sealed class PushMessage
         {
             writer.WriteStartObject();
             writer.WriteNumber("type"u8, HubProtocolConstants.InvocationMessageType);
-            writer.WriteString("target"u8, HubEvent);
+            writer.WriteString("target"u8, EventName);
             writer.WriteStartArray("arguments"u8);
             WriteEnvelope(writer);
             writer.WriteEndArray();
@@ -91,6 +102,12 @@ internal sealed class PushMessage
 
     private void WriteEnvelope(Utf8JsonWriter writer)
     {
+        if (Kind == MovedKind)
+        {
+            Data.WriteTo(writer);
+            return;
+        }
+
         writer.WriteStartObject();
         writer.WriteString("kind"u8, Kind);
         if (ChannelId is not null)
@@ -104,8 +121,13 @@ internal sealed class PushMessage
         writer.WriteEndObject();
     }
 
-    private Dictionary<string, object?> BuildHubArgument()
+    private object? BuildHubArgument()
     {
+        if (Kind == MovedKind)
+        {
+            return ToPlainValue(Data);
+        }
+
         var argument = new Dictionary<string, object?>(3, StringComparer.Ordinal) { ["kind"] = Kind };
         if (ChannelId is not null)
         {

@@ -14,9 +14,18 @@ internal static class SseEndpoint
         LiveConfig config,
         NodeMetrics metrics,
         TimeProvider time,
+        OwnerRedirect redirect,
         ILogger<SseClientConnection> logger)
     {
         var userId = context.Request.Query["userId"].ToString();
+        if (redirect.OwnerUrl(userId) is { } owner)
+        {
+            // 307 keeps the method; EventSource follows it to the node that owns the user.
+            metrics.Redirected("sse");
+            context.Response.Redirect(OwnerRedirect.Target(owner, "/sse", context.Request.Query), permanent: false, preserveMethod: true);
+            return;
+        }
+
         var sessionId = context.Request.Query["sessionId"].ToString();
         if (await authenticator.ProblemAsync(userId, sessionId, context.RequestAborted) is { } problem)
         {

@@ -1,4 +1,7 @@
 using System.Net;
+using SocketPush.ConsistentHashing;
+using SocketPush.Gossip;
+using SocketPush.Node.Cluster;
 
 namespace SocketPush.Node.Configuration;
 
@@ -59,6 +62,30 @@ internal static class ConfigValidator
         foreach (var seed in config.Cluster.Seeds)
         {
             Require(IsEndpoint(seed), "cluster.seeds", $"'{seed}' is not host:port.");
+        }
+
+        var cluster = config.Cluster;
+        Require(cluster.AdvertiseAddress.Length == 0 || IPAddress.TryParse(cluster.AdvertiseAddress, out _), "cluster.advertiseAddress",
+            $"'{cluster.AdvertiseAddress}' is not an IP address.");
+        Require(config.Admin.AdvertisedUrl.Length == 0 || Uri.TryCreate(config.Admin.AdvertisedUrl, UriKind.Absolute, out _),
+            "admin.advertisedUrl", $"'{config.Admin.AdvertisedUrl}' is not an absolute URL.");
+        foreach (var problem in HashRingOptionsValidator.Validate(new HashRingOptions { VirtualNodesPerNode = cluster.VirtualNodes }))
+        {
+            problems.Add(new ConfigProblem("cluster.virtualNodes", problem));
+        }
+
+        Require(cluster.RequestTimeout > TimeSpan.Zero && cluster.RequestTimeout <= TimeSpan.FromMinutes(1), "cluster.requestTimeout",
+            "must be above 0 and at most 1m.");
+        Require(cluster.MaxRequestsInFlightPerPeer is > 0 and <= 1_000_000, "cluster.maxRequestsInFlightPerPeer",
+            $"{cluster.MaxRequestsInFlightPerPeer} is out of range (1–1000000).");
+        Require(cluster.MovedPerSecond is > 0 and <= 1_000_000, "cluster.movedPerSecond", $"{cluster.MovedPerSecond} is out of range (1–1000000).");
+        if (IPAddress.TryParse(config.Node.BindAddress, out _) && cluster.Seeds.All(IsEndpoint))
+        {
+            // The gossip library knows its own rules; its messages name its option, mapped back to the config key here.
+            foreach (var problem in GossipOptionsValidator.Validate(ClusterSettings.Gossip(config, resolvedSeeds: [])))
+            {
+                problems.Add(new ConfigProblem("cluster.swim", problem));
+            }
         }
 
         return problems;

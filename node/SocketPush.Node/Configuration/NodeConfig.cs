@@ -52,14 +52,73 @@ internal sealed class AdminSection
     /// <summary>When set, every management call needs <c>Authorization: Bearer &lt;key&gt;</c>.</summary>
     /// <value>Empty by default (no key; only allowed on loopback).</value>
     public string ApiKey { get; set; } = "";
+
+    /// <summary>The admin URL other nodes and <c>manager.status</c> show for this node.</summary>
+    /// <value>Empty by default, meaning <c>http://{bindAddress}:{port}</c>.</value>
+    public string AdvertisedUrl { get; set; } = "";
 }
 
 /// <summary>How this node finds and talks to its peers.</summary>
 internal sealed class ClusterSection
 {
-    /// <summary>host:port of cluster ports to join through.</summary>
+    /// <summary>host:port of cluster ports to join through; host names are resolved at start.</summary>
     /// <value>Empty by default: a cluster of one.</value>
     public List<string> Seeds { get; set; } = [];
+
+    /// <summary>The IP address other nodes reach this node's cluster port at, when it differs from <c>node.bindAddress</c> (NAT, 0.0.0.0).</summary>
+    /// <value>Empty by default, meaning <c>node.bindAddress</c>.</value>
+    public string AdvertiseAddress { get; set; } = "";
+
+    /// <summary>When set, every datagram and peer message is sealed with AES-GCM under a key derived from it; nodes without it cannot join.</summary>
+    /// <value>Empty by default (no sealing; use it on any network you do not control).</value>
+    public string Secret { get; set; } = "";
+
+    /// <summary>Points per node on the hash ring. Every node of a cluster must use the same value.</summary>
+    /// <value>2000 by default.</value>
+    public int VirtualNodes { get; set; } = 2000;
+
+    /// <summary>How long a call forwarded to another node may take before it answers 503 <c>unavailable</c>.</summary>
+    /// <value>5 seconds by default.</value>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Requests waiting for one peer's answers; one more fails at once with <c>unavailable</c>.</summary>
+    /// <value>4096 by default.</value>
+    public int MaxRequestsInFlightPerPeer { get; set; } = 4096;
+
+    /// <summary>How many clients per second this node asks to reconnect (<c>moved</c>) after their owner changed.</summary>
+    /// <value>200 by default.</value>
+    public int MovedPerSecond { get; set; } = 200;
+
+    /// <summary>SWIM timings (memberlist's LAN defaults).</summary>
+    public SwimSection Swim { get; set; } = new();
+}
+
+/// <summary>SWIM failure detection and gossip timings.</summary>
+internal sealed class SwimSection
+{
+    /// <summary>One member is probed per interval.</summary>
+    /// <value>1 second by default.</value>
+    public TimeSpan ProbeInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>A probe without an ack by then goes indirect.</summary>
+    /// <value>500 ms by default.</value>
+    public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Suspicion timeout multiplier.</summary>
+    /// <value>4 by default.</value>
+    public int SuspicionMult { get; set; } = 4;
+
+    /// <summary>How often membership updates are gossiped while there are any.</summary>
+    /// <value>200 ms by default.</value>
+    public TimeSpan GossipInterval { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Full state exchange with one random member.</summary>
+    /// <value>30 seconds by default.</value>
+    public TimeSpan PushPullInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Seeds are tried again this often while no other member is known.</summary>
+    /// <value>2 seconds by default.</value>
+    public TimeSpan JoinRetryInterval { get; set; } = TimeSpan.FromSeconds(2);
 }
 
 /// <summary>Limits and timeouts of client sessions and messages (socket-push's <c>options</c>).</summary>

@@ -7,6 +7,10 @@ using SocketPush.Client.Services;
 using SocketPush.Node.Admin;
 using SocketPush.Node.Client;
 using SocketPush.Node.Client.HubServer;
+using SocketPush.Node.Cluster;
+using SocketPush.Node.Cluster.Peers;
+using SocketPush.Node.Cluster.Records;
+using SocketPush.Node.Cluster.Routing;
 using SocketPush.Node.Configuration;
 using SocketPush.Node.Services;
 
@@ -70,8 +74,25 @@ internal sealed class NodeHost : IAsyncDisposable
         identity.ClientUrl = config.Node.AdvertisedClientUrl.Length > 0
             ? config.Node.AdvertisedClientUrl.TrimEnd('/')
             : $"http://{Format(config.Node.BindAddress)}:{ports.Client}";
-        identity.AdminUrl = $"http://{Format(config.Admin.BindAddress)}:{ports.Admin}";
-        identity.ClusterEndpoint = $"{Format(config.Node.BindAddress)}:{config.Node.ClusterPort}";
+        identity.AdminUrl = config.Admin.AdvertisedUrl.Length > 0
+            ? config.Admin.AdvertisedUrl.TrimEnd('/')
+            : $"http://{Format(config.Admin.BindAddress)}:{ports.Admin}";
+        // Gossip starts once the URLs it announces are known; until then the node is a ring of one.
+        var cluster = app.Services.GetRequiredService<ClusterMembership>();
+        try
+        {
+            await cluster.StartAsync();
+        }
+        catch (IOException)
+        {
+            await app.StopAsync(cancellationToken);
+            await app.DisposeAsync();
+            throw;
+        }
+
+        app.Services.GetRequiredService<PeerLinks>().Attach();
+        app.Services.GetRequiredService<ClusterCoordinator>();
+        health.Joined = () => cluster.Joined;
         app.Services.GetRequiredService<OfflineUserCleanup>();
         app.Services.GetRequiredService<HubSessions>();
         // Before the server waits for open requests: SSE streams and waiting polls would hold it for its whole timeout.
@@ -87,6 +108,9 @@ internal sealed class NodeHost : IAsyncDisposable
     {
         _health.Ready = false;
         CloseClients(_app.Services);
+        await _app.Services.GetRequiredService<ClusterCoordinator>().DisposeAsync();
+        // Others then drop this node from their rings at once instead of after the failure detection time.
+        await _app.Services.GetRequiredService<ClusterMembership>().LeaveAsync();
         await _app.StopAsync();
         await _app.DisposeAsync();
     }
@@ -110,7 +134,21 @@ internal sealed class NodeHost : IAsyncDisposable
         services.AddSingleton(health);
         services.AddSingleton(time);
         services.AddSingleton<NodeMetrics>();
-        services.AddSingleton<PushState>();
+        services.AddSingleton(new HybridClock(time));
+        services.AddSingleton(sp => new RecordStore(sp.GetRequiredService<HybridClock>(), config.Node.Id));
+        services.AddSingleton(new PresenceTable(config.Node.Id));
+        services.AddSingleton(sp => new ClusterMembership(config, identity, sp.GetRequiredService<ILoggerFactory>(), time));
+        services.AddSingleton<PeerLinks>();
+        services.AddSingleton<LocalServices>();
+        services.AddSingleton<ClusterRouter>();
+        services.AddSingleton<LocalDelivery>();
+        services.AddSingleton<ClusterCoordinator>();
+        services.AddSingleton<OwnerRedirect>();
+        services.AddSingleton<IRecordService, RecordService>();
+        services.AddSingleton<IEdgeService, EdgeService>();
+        services.AddSingleton<AuthService>();
+        services.AddSingleton<UserService>();
+        services.AddSingleton<ChannelService>();
         services.AddSingleton<ConnectionRegistry>();
         services.AddSingleton<MessageDelivery>();
         services.AddSingleton<HubSessions>();
@@ -119,9 +157,9 @@ internal sealed class NodeHost : IAsyncDisposable
         services.AddSingleton<MessageLimit>();
         services.AddSingleton<ClientAuthenticator>();
         services.AddSingleton<OfflineUserCleanup>();
-        services.AddSingleton<IAuthService, AuthService>();
-        services.AddSingleton<IUserService, UserService>();
-        services.AddSingleton<IChannelService, ChannelService>();
+        services.AddSingleton<IAuthService, RoutedAuthService>();
+        services.AddSingleton<IUserService, RoutedUserService>();
+        services.AddSingleton<IChannelService, RoutedChannelService>();
         services.AddSingleton<ApiKeyCheck>();
         services.AddSingleton<ManagementApi>();
         services.AddSocketPushOpenApi();
@@ -163,9 +201,9 @@ internal sealed class NodeHost : IAsyncDisposable
             endpoints.MapPost("/api/{service}/{method}", (HttpContext c, string service, string method, ManagementApi api) => api.HandlePostAsync(c, service, method));
             endpoints.MapSocketPushOpenApi();
             endpoints.MapGet("/healthz", () => Results.Json(new { status = "ok" }));
-            endpoints.MapGet("/readyz", () => health.Ready
+            endpoints.MapGet("/readyz", () => health.Ready && health.Joined()
                 ? Results.Json(new { status = "ready" })
-                : Results.Json(new { status = "not ready" }, statusCode: StatusCodes.Status503ServiceUnavailable));
+                : Results.Json(new { status = health.Ready ? "joining" : "not ready" }, statusCode: StatusCodes.Status503ServiceUnavailable));
             // Not MapFallback's default pattern: it skips paths that look like files, and ids may contain dots.
             endpoints.MapFallback("{**path}", (HttpContext c, ManagementApi api) => api.HandlePathAsync(c));
         });
@@ -238,4 +276,7 @@ internal sealed class NodeHost : IAsyncDisposable
 internal sealed class HealthState
 {
     public volatile bool Ready;
+
+    /// <summary>Whether the node has joined its cluster (or is alone on purpose); ready means both.</summary>
+    public Func<bool> Joined { get; set; } = () => true;
 }

@@ -1,30 +1,42 @@
 using SocketPush.Client.Services;
+using SocketPush.Node.Cluster.Records;
+using SocketPush.Node.Cluster.Routing;
 
 namespace SocketPush.Node.Services;
 
-/// <summary>auth: sessions kept by this node.</summary>
-internal sealed class AuthService(PushState state) : IAuthService
+/// <summary>
+/// auth on the owner of the key it is called for: <c>u:{userId}</c> for set and remove, <c>s:{sessionId}</c> for
+/// check. A session write also updates the session records, which other nodes may own. Ids are validated by the
+/// routing layer before the call gets here.
+/// </summary>
+internal sealed class AuthService(RecordStore store, ClusterRouter router) : IAuthService
 {
-    public Task SetAsync(string userId, string sessionId, CancellationToken cancellationToken = default)
+    public async Task SetAsync(string userId, string sessionId, CancellationToken cancellationToken = default)
     {
-        Ids.Validate(nameof(userId), userId);
-        Ids.Validate(nameof(sessionId), sessionId);
-        state.SetSession(userId, sessionId);
-        return Task.CompletedTask;
+        var previous = store.SetSession(userId, sessionId);
+        var formerUser = await router.ForKey<IRecordService>(Keys.Session(sessionId)).BindSessionAsync(sessionId, userId, cancellationToken);
+        if (previous is not null && previous != sessionId)
+        {
+            await router.ForKey<IRecordService>(Keys.Session(previous)).UnbindSessionAsync(previous, userId, cancellationToken);
+        }
+
+        // A session id belongs to one user: handing it to another user takes it from the first.
+        if (formerUser.Length > 0)
+        {
+            await router.ForKey<IRecordService>(Keys.User(formerUser)).ClearSessionAsync(formerUser, sessionId, cancellationToken);
+        }
     }
 
-    public Task<string> CheckAsync(string sessionId, CancellationToken cancellationToken = default)
-    {
-        Ids.Validate(nameof(sessionId), sessionId);
-        return state.UserOfSession(sessionId) is { } userId
+    public Task<string> CheckAsync(string sessionId, CancellationToken cancellationToken = default) =>
+        store.UserOfSession(sessionId) is { } userId
             ? Task.FromResult(userId)
             : throw new ServiceException(ErrorCodes.AuthorizationFailed, "Authorization failed");
-    }
 
-    public Task RemoveAsync(string userId, CancellationToken cancellationToken = default)
+    public async Task RemoveAsync(string userId, CancellationToken cancellationToken = default)
     {
-        Ids.Validate(nameof(userId), userId);
-        state.RemoveSession(userId);
-        return Task.CompletedTask;
+        if (store.SetSession(userId, null) is { } previous)
+        {
+            await router.ForKey<IRecordService>(Keys.Session(previous)).UnbindSessionAsync(previous, userId, cancellationToken);
+        }
     }
 }

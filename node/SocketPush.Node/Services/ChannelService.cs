@@ -1,67 +1,82 @@
+using System.Collections.Immutable;
 using System.Text.Json;
 using SocketPush.Client.Services;
 using SocketPush.Node.Admin;
 using SocketPush.Node.Client;
+using SocketPush.Node.Cluster.Records;
+using SocketPush.Node.Cluster.Routing;
 
 namespace SocketPush.Node.Services;
 
-/// <summary>channel: subscriptions and fan-out to the subscribers' connections on this node.</summary>
+/// <summary>
+/// channel on the owner of its key: <c>u:{userId}</c> for a user's subscriptions, <c>c:{channelId}</c> for the
+/// subscribers and publish. A publish groups the subscribers by the node that owns each user (where the user's
+/// clients are sent) and hands each node one batch.
+/// </summary>
 internal sealed class ChannelService(
-    PushState state,
-    MessageDelivery delivery,
-    MessageLimit limit,
+    RecordStore store,
+    ClusterRouter router,
+    LocalDelivery delivery,
     NodeMetrics metrics,
     TimeProvider time) : IChannelService
 {
-    public Task SubscribeAsync(string userId, string channelId, CancellationToken cancellationToken = default)
+    public async Task SubscribeAsync(string userId, string channelId, CancellationToken cancellationToken = default)
     {
-        Ids.Validate(nameof(userId), userId);
-        Ids.Validate(nameof(channelId), channelId);
-        state.Subscribe(userId, channelId);
-        return Task.CompletedTask;
+        store.SetSubscription(userId, channelId, subscribed: true);
+        await router.ForKey<IRecordService>(Keys.Channel(channelId)).AddSubscriberAsync(channelId, userId, cancellationToken);
     }
 
-    public Task UnsubscribeAsync(string userId, string channelId, CancellationToken cancellationToken = default)
+    public async Task UnsubscribeAsync(string userId, string channelId, CancellationToken cancellationToken = default)
     {
-        Ids.Validate(nameof(userId), userId);
-        Ids.Validate(nameof(channelId), channelId);
-        state.Unsubscribe(userId, channelId);
-        return Task.CompletedTask;
+        store.SetSubscription(userId, channelId, subscribed: false);
+        await router.ForKey<IRecordService>(Keys.Channel(channelId)).RemoveSubscriberAsync(channelId, userId, cancellationToken);
     }
 
-    public Task UnsubscribeAllAsync(string userId, CancellationToken cancellationToken = default)
+    public async Task UnsubscribeAllAsync(string userId, CancellationToken cancellationToken = default)
     {
-        Ids.Validate(nameof(userId), userId);
-        state.UnsubscribeAll(userId);
-        return Task.CompletedTask;
+        var channels = store.ClearSubscriptions(userId);
+        await Task.WhenAll(channels.Select(c => router.ForKey<IRecordService>(Keys.Channel(c)).RemoveSubscriberAsync(c, userId, cancellationToken)));
     }
 
-    public Task<IReadOnlyList<string>> GetSubscriptionsAsync(string userId, CancellationToken cancellationToken = default)
-    {
-        Ids.Validate(nameof(userId), userId);
-        return Task.FromResult<IReadOnlyList<string>>([.. state.SubscriptionsOf(userId).Order(StringComparer.Ordinal)]);
-    }
+    public Task<IReadOnlyList<string>> GetSubscriptionsAsync(string userId, CancellationToken cancellationToken = default) =>
+        Task.FromResult<IReadOnlyList<string>>([.. store.SubscriptionsOf(userId).Order(StringComparer.Ordinal)]);
 
-    public Task<IReadOnlyList<string>> GetSubscribersAsync(string channelId, CancellationToken cancellationToken = default)
-    {
-        Ids.Validate(nameof(channelId), channelId);
-        return Task.FromResult<IReadOnlyList<string>>([.. state.SubscribersOf(channelId).Order(StringComparer.Ordinal)]);
-    }
+    public Task<IReadOnlyList<string>> GetSubscribersAsync(string channelId, CancellationToken cancellationToken = default) =>
+        Task.FromResult<IReadOnlyList<string>>([.. store.SubscribersOf(channelId).Order(StringComparer.Ordinal)]);
 
-    public Task<int> PublishAsync(string channelId, JsonElement message, CancellationToken cancellationToken = default)
+    public async Task<int> PublishAsync(string channelId, JsonElement message, CancellationToken cancellationToken = default)
     {
-        Ids.Validate(nameof(channelId), channelId);
-        limit.Check(message);
         metrics.Published("channel");
-        var subscribers = state.SubscribersOf(channelId);
+        var subscribers = store.SubscribersOf(channelId);
         if (subscribers.IsEmpty)
         {
-            return Task.FromResult(0);
+            return 0;
         }
 
-        return Task.FromResult(delivery.ToUsers(new PushMessage("channel", channelId, message, time.GetTimestamp()), subscribers));
+        var push = new PushMessage("channel", channelId, message, time.GetTimestamp());
+        if (router.Nodes.Count == 1)
+        {
+            return await delivery.ToOwnedUsersAsync(push, subscribers, cancellationToken);
+        }
+
+        var byNode = new Dictionary<string, ImmutableHashSet<string>.Builder>(StringComparer.Ordinal);
+        foreach (var userId in subscribers)
+        {
+            var owner = router.OwnerOf(Keys.User(userId));
+            if (!byNode.TryGetValue(owner, out var users))
+            {
+                byNode[owner] = users = ImmutableHashSet.CreateBuilder<string>(StringComparer.Ordinal);
+            }
+
+            users.Add(userId);
+        }
+
+        var counts = await Task.WhenAll(byNode.Select(group => group.Key == router.LocalId
+            ? delivery.ToOwnedUsersAsync(push, group.Value.ToImmutable(), cancellationToken)
+            : router.OnNode<IEdgeService>(group.Key).DeliverAsync(delivery.Batch(push, group.Value, ownersDeliver: true), cancellationToken)));
+        return counts.Sum();
     }
 
     public Task<IReadOnlyList<string>> ListAllAsync(CancellationToken cancellationToken = default) =>
-        Task.FromResult<IReadOnlyList<string>>([.. state.Channels().Order(StringComparer.Ordinal)]);
+        Task.FromResult<IReadOnlyList<string>>([.. store.Channels().Order(StringComparer.Ordinal)]);
 }

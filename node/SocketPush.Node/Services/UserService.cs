@@ -2,47 +2,44 @@ using System.Text.Json;
 using SocketPush.Client.Services;
 using SocketPush.Node.Admin;
 using SocketPush.Node.Client;
+using SocketPush.Node.Cluster;
+using SocketPush.Node.Cluster.Routing;
 
 namespace SocketPush.Node.Services;
 
-/// <summary>user: delivery to the connections a user holds on this node.</summary>
+/// <summary>
+/// user on the owner of <c>u:{userId}</c>: the owner knows from presence which nodes hold the user's connections,
+/// so a publish or a remove reaches clients that did not follow a redirect too.
+/// </summary>
 internal sealed class UserService(
-    PushState state,
+    LocalDelivery delivery,
+    PresenceTable presence,
     ConnectionRegistry registry,
-    MessageDelivery delivery,
-    MessageLimit limit,
-    NodeIdentity identity,
+    ClusterRouter router,
+    ChannelService channels,
     NodeMetrics metrics,
     TimeProvider time) : IUserService
 {
     public Task<int> PublishAsync(string userId, JsonElement message, CancellationToken cancellationToken = default)
     {
-        Ids.Validate(nameof(userId), userId);
-        limit.Check(message);
         metrics.Published("user");
-        return Task.FromResult(registry.IsOnline(userId)
-            ? delivery.ToUser(new PushMessage("user", null, message, time.GetTimestamp()), userId)
-            : 0);
+        return delivery.ToOwnedUsersAsync(new PushMessage("user", null, message, time.GetTimestamp()), [userId], cancellationToken);
     }
 
-    public Task RemoveAsync(string userId, CancellationToken cancellationToken = default)
+    public async Task RemoveAsync(string userId, CancellationToken cancellationToken = default)
     {
-        Ids.Validate(nameof(userId), userId);
         foreach (var connection in registry.ConnectionsOf(userId))
         {
             connection.Abort("user.remove", allowReconnect: false);
         }
 
-        state.UnsubscribeAll(userId);
-        return Task.CompletedTask;
+        await Task.WhenAll(presence.OtherNodesOf(userId).Select(node => router.OnNode<IEdgeService>(node).DisconnectAsync(userId, cancellationToken)));
+        await channels.UnsubscribeAllAsync(userId, cancellationToken);
     }
 
-    public Task<string> GetFrontendServerAsync(string userId, CancellationToken cancellationToken = default)
-    {
-        Ids.Validate(nameof(userId), userId);
-        return Task.FromResult(identity.ClientUrl);
-    }
+    public Task<string> GetFrontendServerAsync(string userId, CancellationToken cancellationToken = default) =>
+        Task.FromResult(router.ClientUrlOf(router.LocalId));
 
     public Task<IReadOnlyList<string>> ListAllAsync(CancellationToken cancellationToken = default) =>
-        Task.FromResult(registry.Users());
+        Task.FromResult<IReadOnlyList<string>>([.. registry.Users().Order(StringComparer.Ordinal)]);
 }

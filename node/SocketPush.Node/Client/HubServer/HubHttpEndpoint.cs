@@ -10,7 +10,7 @@ namespace SocketPush.Node.Client.HubServer;
 /// client sends, <c>DELETE</c> to end a long-polling session. WebSockets get here only when
 /// <see cref="HubWebSocketListener"/> could not take them off the connection first.
 /// </summary>
-internal sealed class HubHttpEndpoint(HubConnectionTokens tokens, HubSessions sessions)
+internal sealed class HubHttpEndpoint(HubConnectionTokens tokens, HubSessions sessions, OwnerRedirect redirect)
 {
     /// <summary>The newest negotiate protocol version this server speaks; 1 added the secret connection token.</summary>
     private const int NegotiateVersion = 1;
@@ -23,12 +23,15 @@ internal sealed class HubHttpEndpoint(HubConnectionTokens tokens, HubSessions se
     ];
 
     /// <summary>
-    /// <c>POST /push/negotiate</c>: a connection id and token for this node. (With a cluster, this is where a client
-    /// whose user another node owns is sent there instead, with SignalR's <c>{url, accessToken}</c> answer.)
+    /// <c>POST /push/negotiate</c>: a connection id and token for this node; a client
+    /// whose user another node owns is sent there instead, with SignalR's <c>{url, accessToken}</c> answer.
     /// </summary>
     public async Task NegotiateAsync(HttpContext context)
     {
-        var response = Negotiate(context.Request.Query["negotiateVersion"].ToString());
+        var query = context.Request.Query;
+        var response = redirect.OwnerUrl(query["userId"]) is { } owner
+            ? Redirect(owner, query)
+            : Negotiate(query["negotiateVersion"].ToString());
         if (response is null)
         {
             await TextAsync(context, StatusCodes.Status503ServiceUnavailable, "Too many connections are being negotiated; try again shortly.");
@@ -40,6 +43,20 @@ internal sealed class HubHttpEndpoint(HubConnectionTokens tokens, HubSessions se
         context.Response.ContentType = "application/json";
         context.Response.ContentLength = body.WrittenCount;
         await context.Response.Body.WriteAsync(body.WrittenMemory, context.RequestAborted);
+    }
+
+    /// <summary>
+    /// SignalR's redirect to the node that owns the user; the official clients negotiate again there. The access token is
+    /// only there because the clients require one with a redirect: the owner checks the session, not the token.
+    /// </summary>
+    private NegotiationResponse Redirect(string ownerUrl, IQueryCollection query)
+    {
+        sessions.Metrics.Redirected("negotiate");
+        return new NegotiationResponse
+        {
+            Url = OwnerRedirect.Target(ownerUrl, "/push", query, "negotiateVersion"),
+            AccessToken = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)),
+        };
     }
 
     /// <summary>The negotiate answer for the version a client asked for (none: version 0), or null when no token is left.</summary>

@@ -1,0 +1,297 @@
+using System.Text.Json;
+using System.Threading.Channels;
+using SocketPush.Client.Services;
+using SocketPush.Node.Admin;
+using SocketPush.Node.Client;
+using SocketPush.Node.Cluster.Records;
+using SocketPush.Node.Cluster.Routing;
+using SocketPush.Node.Configuration;
+
+namespace SocketPush.Node.Cluster;
+
+/// <summary>
+/// Keeps this node's part of the cluster in order as members come and go: tells the owners of its users where their
+/// connections are (presence), hands records to the nodes that own them now and drops them once those acknowledged,
+/// and asks clients whose user moved to reconnect to the new owner (<c>moved</c>), paced so that they do not stampede.
+/// </summary>
+internal sealed class ClusterCoordinator : IAsyncDisposable
+{
+    /// <summary>Records per handoff message; a batch stays well within what one peer call should carry.</summary>
+    internal const int HandoffBatch = 500;
+
+    private static readonly TimeSpan SweepInterval = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan PaceTick = TimeSpan.FromMilliseconds(100);
+
+    private readonly ClusterMembership _membership;
+    private readonly ClusterRouter _router;
+    private readonly RecordStore _store;
+    private readonly PresenceTable _presence;
+    private readonly ConnectionRegistry _registry;
+    private readonly HybridClock _clock;
+    private readonly LiveConfig _config;
+    private readonly NodeMetrics _metrics;
+    private readonly TimeProvider _time;
+    private readonly ILogger<ClusterCoordinator> _logger;
+    private readonly Channel<bool> _sweeps = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly Channel<ClientConnection> _moves = Channel.CreateUnbounded<ClientConnection>();
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Task _sweeper;
+    private readonly Task _mover;
+    private int _disposed;
+
+    public ClusterCoordinator(
+        ClusterMembership membership,
+        ClusterRouter router,
+        RecordStore store,
+        PresenceTable presence,
+        ConnectionRegistry registry,
+        HybridClock clock,
+        LiveConfig config,
+        NodeMetrics metrics,
+        TimeProvider time,
+        ILogger<ClusterCoordinator> logger)
+    {
+        _membership = membership;
+        _router = router;
+        _store = store;
+        _presence = presence;
+        _registry = registry;
+        _clock = clock;
+        _config = config;
+        _metrics = metrics;
+        _time = time;
+        _logger = logger;
+        registry.UserOnline += OnUserOnline;
+        registry.UserOffline += OnUserOffline;
+        registry.Added += OnAdded;
+        membership.RingChanged += OnRingChanged;
+        membership.MemberGone += presence.DropNode;
+        _sweeper = Task.Run(SweepLoopAsync);
+        _mover = Task.Run(MoveLoopAsync);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _registry.UserOnline -= OnUserOnline;
+        _registry.UserOffline -= OnUserOffline;
+        _registry.Added -= OnAdded;
+        _membership.RingChanged -= OnRingChanged;
+        _membership.MemberGone -= _presence.DropNode;
+        await _stopping.CancelAsync();
+        _sweeps.Writer.TryComplete();
+        _moves.Writer.TryComplete();
+        await Task.WhenAll(_sweeper, _mover).ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+
+    /// <summary>Records held here that another node owns now (read by manager.status).</summary>
+    public int PendingHandoff { get; private set; }
+
+    private void OnUserOnline(string userId) => Report(userId, online: true);
+
+    private void OnUserOffline(string userId) => Report(userId, online: false);
+
+    /// <summary>A client that authenticated on a node that does not own its user is served here and told where to go.</summary>
+    private void OnAdded(ClientConnection connection)
+    {
+        if (OwnerElsewhere(connection.UserId) is not null)
+        {
+            _moves.Writer.TryWrite(connection);
+        }
+    }
+
+    private void Report(string userId, bool online)
+    {
+        Task task;
+        try
+        {
+            var report = JsonSerializer.SerializeToElement(new { online, stamp = _clock.Now() });
+            task = _router.ForKey<IRecordService>(Keys.User(userId)).SetPresenceAsync(userId, _router.LocalId, report);
+        }
+        catch (ServiceException e)
+        {
+            ClusterLog.PresenceReportFailed(_logger, userId, e.Message);
+            return;
+        }
+
+        if (!task.IsCompletedSuccessfully)
+        {
+            _ = ObserveAsync(task, userId);
+        }
+    }
+
+    private async Task ObserveAsync(Task task, string userId)
+    {
+        try
+        {
+            await task.ConfigureAwait(false);
+        }
+        catch (ServiceException e)
+        {
+            ClusterLog.PresenceReportFailed(_logger, userId, e.Message);
+        }
+    }
+
+    /// <summary>On the gossip loop: only queues work.</summary>
+    private void OnRingChanged(ClusterView before, ClusterView after)
+    {
+        var moved = 0;
+        foreach (var userId in _registry.Users())
+        {
+            var key = Keys.User(userId);
+            var newOwner = after.Owner(key);
+            if (newOwner == before.Owner(key))
+            {
+                continue;
+            }
+
+            // The new owner learns where this user's connections are before their clients move there.
+            Report(userId, _registry.IsOnline(userId));
+            if (newOwner != after.LocalId)
+            {
+                foreach (var connection in _registry.ConnectionsOf(userId))
+                {
+                    _moves.Writer.TryWrite(connection);
+                    moved++;
+                }
+            }
+        }
+
+        if (moved > 0)
+        {
+            ClusterLog.MovingClients(_logger, moved);
+        }
+
+        _sweeps.Writer.TryWrite(true);
+    }
+
+    private string? OwnerElsewhere(string userId)
+    {
+        var view = _membership.View;
+        if (view.RingProblem is not null)
+        {
+            return null;
+        }
+
+        var owner = view.Owner(Keys.User(userId));
+        return owner == view.LocalId ? null : owner;
+    }
+
+    private async Task SweepLoopAsync()
+    {
+        var token = _stopping.Token;
+        while (!token.IsCancellationRequested)
+        {
+            try
+            {
+                using var tick = new CancellationTokenSource(SweepInterval, _time);
+                using var wake = CancellationTokenSource.CreateLinkedTokenSource(tick.Token, token);
+                await _sweeps.Reader.ReadAsync(wake.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!token.IsCancellationRequested)
+            {
+                // The periodic sweep: records written here on a stale ring also find their owner.
+            }
+            catch (Exception e) when (e is OperationCanceledException or ChannelClosedException)
+            {
+                return;
+            }
+
+            await HandOffAsync(token).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Sends every record another node owns to it, a batch at a time; each is dropped here only after the owner merged it.</summary>
+    internal async Task HandOffAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            var view = _membership.View;
+            if (view.RingProblem is not null)
+            {
+                return;
+            }
+
+            var batches = _store.NotMine(key => view.Owner(key) is var owner && owner != view.LocalId ? owner : null, HandoffBatch);
+            PendingHandoff = batches.Values.Sum(b => b.Count);
+            if (batches.Count == 0)
+            {
+                return;
+            }
+
+            var progressed = false;
+            foreach (var (node, batch) in batches)
+            {
+                try
+                {
+                    var json = JsonSerializer.SerializeToElement(batch);
+                    await _router.OnNode<IRecordService>(node).MergeAsync(json, cancellationToken).ConfigureAwait(false);
+                    _store.Forget(batch);
+                    _metrics.HandedOff(batch.Count, json.GetRawText().Length);
+                    ClusterLog.HandedOff(_logger, batch.Count, node);
+                    progressed = true;
+                }
+                catch (ServiceException e)
+                {
+                    ClusterLog.HandoffFailed(_logger, node, e.Message);
+                }
+            }
+
+            if (!progressed)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task MoveLoopAsync()
+    {
+        var token = _stopping.Token;
+        try
+        {
+            while (await _moves.Reader.WaitToReadAsync(token).ConfigureAwait(false))
+            {
+                var budget = Math.Max(1, _config.Current.Cluster.MovedPerSecond / 10);
+                while (budget > 0 && _moves.Reader.TryRead(out var connection))
+                {
+                    if (OwnerElsewhere(connection.UserId) is { } owner && TryMove(connection, owner))
+                    {
+                        budget--;
+                    }
+                }
+
+                await Task.Delay(PaceTick, _time, token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
+        }
+    }
+
+    private bool TryMove(ClientConnection connection, string owner)
+    {
+        string url;
+        try
+        {
+            url = _router.ClientUrlOf(owner);
+        }
+        catch (ServiceException)
+        {
+            return false;
+        }
+
+        if (connection.TrySend(PushMessage.Moved(url, owner, _time.GetTimestamp())) == SendResult.Refused)
+        {
+            return false;
+        }
+
+        _metrics.MovedSent();
+        return true;
+    }
+}

@@ -1,0 +1,34 @@
+using System.Net;
+
+namespace SocketPush.Node.Cluster;
+
+/// <summary>Log lines of the cluster: membership, ring, peer calls, handoff.</summary>
+internal static partial class ClusterLog
+{
+    [LoggerMessage(EventId = 400, Level = LogLevel.Warning, Message = "Seed {Seed} does not resolve to an IPv4 address; it is skipped")]
+    public static partial void SeedUnresolved(ILogger logger, string seed);
+
+    [LoggerMessage(EventId = 401, Level = LogLevel.Error, Message = "Not routing: {Problem}")]
+    public static partial void RingSettingsDiffer(ILogger logger, string problem);
+
+    [LoggerMessage(EventId = 402, Level = LogLevel.Information, Message = "Ring changed: {Count} node(s): {Nodes}")]
+    public static partial void RingChanged(ILogger logger, int count, string nodes);
+
+    [LoggerMessage(EventId = 403, Level = LogLevel.Warning, Message = "Dropped a peer message from {From}: {Problem}")]
+    public static partial void PeerMessageDropped(ILogger logger, IPEndPoint from, string problem);
+
+    [LoggerMessage(EventId = 404, Level = LogLevel.Error, Message = "Serving {Service}.{Method} for node {From} failed")]
+    public static partial void ServeFailed(ILogger logger, Exception exception, string service, string method, string from);
+
+    [LoggerMessage(EventId = 405, Level = LogLevel.Information, Message = "Handed {Records} record(s) to node {Node}")]
+    public static partial void HandedOff(ILogger logger, int records, string node);
+
+    [LoggerMessage(EventId = 406, Level = LogLevel.Warning, Message = "Handing records to node {Node} failed, retrying later: {Reason}")]
+    public static partial void HandoffFailed(ILogger logger, string node, string reason);
+
+    [LoggerMessage(EventId = 407, Level = LogLevel.Warning, Message = "Telling the owner of user {UserId} about its connections here failed: {Reason}")]
+    public static partial void PresenceReportFailed(ILogger logger, string userId, string reason);
+
+    [LoggerMessage(EventId = 408, Level = LogLevel.Information, Message = "Asking {Count} connection(s) to move to their user's new owner")]
+    public static partial void MovingClients(ILogger logger, int count);
+}

@@ -1,0 +1,120 @@
+using System.Net;
+using System.Net.Sockets;
+using SocketPush.Gossip;
+using SocketPush.Node.Configuration;
+using SocketPush.Node.Services;
+
+namespace SocketPush.Node.Cluster;
+
+/// <summary>
+/// This node's member of the gossip cluster and the ring built from it. The view is replaced as a whole on every
+/// membership change; <see cref="RingChanged"/> says when owners may have moved.
+/// </summary>
+internal sealed class ClusterMembership(NodeConfig config, NodeIdentity identity, ILoggerFactory loggers, TimeProvider time) : IAsyncDisposable
+{
+    private readonly ILogger _logger = loggers.CreateLogger("SocketPush.Node.Cluster");
+    private readonly int _virtualNodes = config.Cluster.VirtualNodes;
+    private Membership? _gossip;
+    private bool _alone = true;
+    private ClusterView _view = ClusterView.Alone(identity.NodeId, config.Cluster.VirtualNodes);
+
+    /// <summary>Raised with the view before and after, on the gossip loop, when the ring's members changed: keep handlers short.</summary>
+    public event Action<ClusterView, ClusterView>? RingChanged;
+
+    /// <summary>Raised on the gossip loop when a member was declared dead or left.</summary>
+    public event Action<string>? MemberGone;
+
+    public ClusterView View => Volatile.Read(ref _view);
+
+    public PeerChannel Peers => Gossip.Peers;
+
+    public Membership Gossip => _gossip ?? throw new InvalidOperationException("The cluster port is not open yet.");
+
+    /// <summary>Alone on purpose (no seeds but itself), or in touch with at least one other member.</summary>
+    public bool Joined => _alone || View.Members.Any(m => m.IsLive && m.Name != View.LocalId);
+
+    /// <summary>Opens the cluster port and starts joining; the client and admin URLs must be known by now (metadata).</summary>
+    public async Task StartAsync()
+    {
+        var seeds = new List<string>();
+        foreach (var seed in config.Cluster.Seeds)
+        {
+            if (await ResolveAsync(seed) is { } endPoint)
+            {
+                seeds.Add(endPoint);
+            }
+            else
+            {
+                ClusterLog.SeedUnresolved(_logger, seed);
+            }
+        }
+
+        var options = ClusterSettings.Gossip(config, seeds);
+        var metadata = new MemberMetadata(identity.NodeId, identity.ClientUrl, identity.AdminUrl, ClusterSettings.Version(_virtualNodes));
+        Membership gossip;
+        try
+        {
+            gossip = Membership.Start(options, metadata, loggers, time);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new IOException($"cannot bind the cluster port {config.Node.BindAddress}:{config.Node.ClusterPort}: {e.Message}", e);
+        }
+
+        _alone = config.Cluster.Seeds.Count == seeds.Count && seeds.All(s => s == gossip.Address);
+        identity.ClusterEndpoint = gossip.Address;
+        _gossip = gossip;
+        gossip.Changed += (_, change) => OnChanged(change);
+        OnChanged(null);
+    }
+
+    public Task<bool> LeaveAsync() => _gossip?.LeaveAsync() ?? Task.FromResult(true);
+
+    public ValueTask DisposeAsync() => _gossip?.DisposeAsync() ?? ValueTask.CompletedTask;
+
+    private void OnChanged(MembershipChange? change)
+    {
+        var before = View;
+        var after = ClusterView.From(Gossip.Snapshot, identity.NodeId, _virtualNodes);
+        Publish(after);
+        if (after.RingProblem is { } problem && problem != before.RingProblem)
+        {
+            ClusterLog.RingSettingsDiffer(_logger, problem);
+        }
+
+        if (change?.Kind is MembershipChangeKind.Failed or MembershipChangeKind.Left)
+        {
+            MemberGone?.Invoke(change.Member.Name);
+        }
+
+        if (!before.Ring.Equals(after.Ring))
+        {
+            ClusterLog.RingChanged(_logger, after.Ring.NodeCount, string.Join(",", after.Ring.Nodes));
+            RingChanged?.Invoke(before, after);
+        }
+    }
+
+    private void Publish(ClusterView view) => Volatile.Write(ref _view, view);
+
+    /// <summary>host:port with a host name or address, as an IPv4 endpoint string; null when it does not resolve.</summary>
+    private static async Task<string?> ResolveAsync(string seed)
+    {
+        var colon = seed.LastIndexOf(':');
+        var host = seed[..colon];
+        var port = seed[(colon + 1)..];
+        if (IPAddress.TryParse(host, out var literal))
+        {
+            return $"{literal}:{port}";
+        }
+
+        try
+        {
+            var addresses = await Dns.GetHostAddressesAsync(host);
+            return addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork) is { } address ? $"{address}:{port}" : null;
+        }
+        catch (SocketException)
+        {
+            return null;
+        }
+    }
+}

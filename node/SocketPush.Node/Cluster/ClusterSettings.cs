@@ -1,0 +1,67 @@
+using System.Globalization;
+using SocketPush.Gossip;
+using SocketPush.Node.Configuration;
+
+namespace SocketPush.Node.Cluster;
+
+/// <summary>
+/// What the node tells the cluster about itself and how the config maps onto the gossip library. The gossip
+/// metadata's version field carries the peer wire version and the ring settings, <c>"wire=1 vnodes=2000"</c>, so
+/// that nodes which would compute different owners find out before they route anything.
+/// </summary>
+internal static class ClusterSettings
+{
+    /// <summary>The version of the peer data plane's messages; a node refuses to route with a peer of another.</summary>
+    public const int WireVersion = 1;
+
+    public static GossipOptions Gossip(NodeConfig config, IReadOnlyList<string> resolvedSeeds)
+    {
+        var cluster = config.Cluster;
+        return new GossipOptions
+        {
+            BindAddress = config.Node.BindAddress,
+            Port = config.Node.ClusterPort,
+            AdvertiseAddress = cluster.AdvertiseAddress.Length > 0 ? cluster.AdvertiseAddress : null,
+            Seeds = [.. resolvedSeeds],
+            Secret = cluster.Secret.Length > 0 ? cluster.Secret : null,
+            ProbeInterval = cluster.Swim.ProbeInterval,
+            ProbeTimeout = cluster.Swim.ProbeTimeout,
+            SuspicionMult = cluster.Swim.SuspicionMult,
+            GossipInterval = cluster.Swim.GossipInterval,
+            PushPullInterval = cluster.Swim.PushPullInterval,
+            JoinRetryInterval = cluster.Swim.JoinRetryInterval,
+        };
+    }
+
+    public static string Version(int virtualNodes) =>
+        string.Create(CultureInfo.InvariantCulture, $"wire={WireVersion} vnodes={virtualNodes}");
+
+    /// <summary>Reads what <see cref="Version"/> wrote; null for a member whose metadata says something else.</summary>
+    public static (int Wire, int VirtualNodes)? ParseVersion(MemberMetadata? metadata)
+    {
+        if (metadata?.Version is not { } version)
+        {
+            return null;
+        }
+
+        int? wire = null, vnodes = null;
+        foreach (var part in version.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var eq = part.IndexOf('=', StringComparison.Ordinal);
+            if (eq > 0 && int.TryParse(part.AsSpan(eq + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var value))
+            {
+                switch (part[..eq])
+                {
+                    case "wire":
+                        wire = value;
+                        break;
+                    case "vnodes":
+                        vnodes = value;
+                        break;
+                }
+            }
+        }
+
+        return wire is { } w && vnodes is { } v ? (w, v) : null;
+    }
+}

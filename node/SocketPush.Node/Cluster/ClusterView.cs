@@ -1,0 +1,101 @@
+using System.Collections.Immutable;
+using SocketPush.ConsistentHashing;
+using SocketPush.Gossip;
+
+namespace SocketPush.Node.Cluster;
+
+/// <summary>
+/// The cluster as this node sees it at one moment: the members gossip knows and the ring built from the live ones.
+/// Immutable; a membership change publishes a new view. Every node builds the same ring from the same member list.
+/// </summary>
+internal sealed class ClusterView
+{
+    private ClusterView(string localId, int virtualNodes, ImmutableArray<GossipMember> members, HashRing ring, string? ringProblem)
+    {
+        LocalId = localId;
+        VirtualNodes = virtualNodes;
+        Members = members;
+        Ring = ring;
+        RingProblem = ringProblem;
+    }
+
+    public string LocalId { get; }
+
+    public int VirtualNodes { get; }
+
+    /// <summary>Every member gossip remembers, dead and left ones included, ordered by id.</summary>
+    public ImmutableArray<GossipMember> Members { get; }
+
+    /// <summary>The live members with this node's ring settings.</summary>
+    public HashRing Ring { get; }
+
+    /// <summary>Why this node refuses to route (a live member computes owners differently), or null.</summary>
+    public string? RingProblem { get; }
+
+    /// <summary>A view of this node alone, before gossip has said anything.</summary>
+    public static ClusterView Alone(string localId, int virtualNodes) =>
+        new(localId, virtualNodes, [], HashRing.Create([localId], new HashRingOptions { VirtualNodesPerNode = virtualNodes }), null);
+
+    public static ClusterView From(MembershipSnapshot snapshot, string localId, int virtualNodes)
+    {
+        var inRing = new List<string> { localId };
+        var problems = new List<string>();
+        foreach (var member in snapshot.Members)
+        {
+            if (!member.IsLive || member.Name == localId)
+            {
+                continue;
+            }
+
+            if (ClusterSettings.ParseVersion(member.Metadata) is not var (wire, vnodes))
+            {
+                problems.Add($"{member.Name} sent metadata this node cannot read ({member.Metadata?.Version ?? "none"})");
+            }
+            else if (wire != ClusterSettings.WireVersion || vnodes != virtualNodes)
+            {
+                problems.Add($"{member.Name} uses wire={wire} vnodes={vnodes}");
+            }
+            else
+            {
+                inRing.Add(member.Name);
+            }
+        }
+
+        var problem = problems.Count == 0
+            ? null
+            : $"ring settings differ: {string.Join("; ", problems)}, this node uses {ClusterSettings.Version(virtualNodes)}; "
+              + "nodes of one cluster must share cluster.virtualNodes and the wire version";
+        var ring = HashRing.Create(inRing, new HashRingOptions { VirtualNodesPerNode = virtualNodes });
+        return new ClusterView(localId, virtualNodes, snapshot.Members, ring, problem);
+    }
+
+    public GossipMember? Member(string nodeId)
+    {
+        foreach (var member in Members)
+        {
+            if (member.Name == nodeId)
+            {
+                return member;
+            }
+        }
+
+        return null;
+    }
+
+    public string Owner(string key) => Ring.Owner(key);
+
+    public bool IsLocal(string nodeId) => nodeId == LocalId;
+
+    /// <summary>The fraction of the key space each ring member owns, by node id.</summary>
+    public IReadOnlyDictionary<string, double> Shares()
+    {
+        var shares = Ring.Nodes.ToDictionary(n => n, _ => 0.0, StringComparer.Ordinal);
+        var empty = HashRing.Create(["\u0001none"], new HashRingOptions { VirtualNodesPerNode = 1 });
+        foreach (var change in HashRing.Difference(empty, Ring).Changes)
+        {
+            shares[change.After[0]] += change.Range.Fraction;
+        }
+
+        return shares;
+    }
+}

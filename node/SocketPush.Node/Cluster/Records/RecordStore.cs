@@ -1,0 +1,250 @@
+using System.Collections.Concurrent;
+using System.Collections.Immutable;
+
+namespace SocketPush.Node.Cluster.Records;
+
+/// <summary>Keys of the three keyspaces: a prefix and the id, hashed onto one ring.</summary>
+internal static class Keys
+{
+    public static string User(string userId) => "u:" + userId;
+
+    public static string Session(string sessionId) => "s:" + sessionId;
+
+    public static string Channel(string channelId) => "c:" + channelId;
+}
+
+/// <summary>
+/// The records this node holds, by keyspace. Each record is immutable; a write replaces it under one lock (writes
+/// are rare next to reads), so readers such as channel.publish never lock. Every write is stamped by the node's
+/// hybrid clock, and every record that arrives from elsewhere is merged, never overwritten.
+/// </summary>
+internal sealed class RecordStore(HybridClock clock, string nodeId)
+{
+    private readonly Lock _gate = new();
+    private readonly ConcurrentDictionary<string, UserRecord> _users = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, SessionRecord> _sessions = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ChannelRecord> _channels = new(StringComparer.Ordinal);
+
+    public int UserCount => _users.Count;
+
+    public int SessionCount => _sessions.Count;
+
+    public int ChannelCount => _channels.Count;
+
+    private Stamp Next() => new(clock.Now(), nodeId);
+
+    /// <summary>Sets the user's session and returns the one it replaced.</summary>
+    public string? SetSession(string userId, string? sessionId)
+    {
+        lock (_gate)
+        {
+            var user = _users.GetValueOrDefault(userId, UserRecord.Empty);
+            _users[userId] = user with { Session = new Register(sessionId, Next()) };
+            return user.Session.Value;
+        }
+    }
+
+    /// <summary>Clears the user's session if it is still <paramref name="sessionId"/> (the session went to another user).</summary>
+    public void ClearSessionIf(string userId, string sessionId)
+    {
+        lock (_gate)
+        {
+            if (_users.TryGetValue(userId, out var user) && user.Session.Value == sessionId)
+            {
+                _users[userId] = user with { Session = new Register(null, Next()) };
+            }
+        }
+    }
+
+    public string? SessionOf(string userId) => _users.TryGetValue(userId, out var user) ? user.Session.Value : null;
+
+    /// <summary>Binds a session id to a user and returns the user it belonged to before, if another.</summary>
+    public string? BindSession(string sessionId, string userId)
+    {
+        lock (_gate)
+        {
+            var session = _sessions.GetValueOrDefault(sessionId, SessionRecord.Empty);
+            _sessions[sessionId] = new SessionRecord(new Register(userId, Next()));
+            return session.User.Value is { } former && former != userId ? former : null;
+        }
+    }
+
+    /// <summary>Unbinds a session id if it still belongs to <paramref name="userId"/>.</summary>
+    public void UnbindSessionIf(string sessionId, string userId)
+    {
+        lock (_gate)
+        {
+            if (_sessions.TryGetValue(sessionId, out var session) && session.User.Value == userId)
+            {
+                _sessions[sessionId] = new SessionRecord(new Register(null, Next()));
+            }
+        }
+    }
+
+    public string? UserOfSession(string sessionId) => _sessions.TryGetValue(sessionId, out var session) ? session.User.Value : null;
+
+    public void SetSubscription(string userId, string channelId, bool subscribed)
+    {
+        lock (_gate)
+        {
+            var user = _users.GetValueOrDefault(userId, UserRecord.Empty);
+            _users[userId] = user with { Subscriptions = user.Subscriptions.Set(channelId, subscribed, Next()) };
+        }
+    }
+
+    /// <summary>Removes every subscription of the user and returns the channels it had.</summary>
+    public IReadOnlyList<string> ClearSubscriptions(string userId)
+    {
+        lock (_gate)
+        {
+            if (!_users.TryGetValue(userId, out var user))
+            {
+                return [];
+            }
+
+            var channels = user.Subscriptions.Present.ToList();
+            var subscriptions = user.Subscriptions;
+            foreach (var channelId in channels)
+            {
+                subscriptions = subscriptions.Set(channelId, false, Next());
+            }
+
+            _users[userId] = user with { Subscriptions = subscriptions };
+            return channels;
+        }
+    }
+
+    public ImmutableHashSet<string> SubscriptionsOf(string userId) =>
+        _users.TryGetValue(userId, out var user) ? user.Subscriptions.Present : ElementSet.Empty.Present;
+
+    public void SetSubscriber(string channelId, string userId, bool subscribed)
+    {
+        lock (_gate)
+        {
+            var channel = _channels.GetValueOrDefault(channelId, ChannelRecord.Empty);
+            _channels[channelId] = new ChannelRecord(channel.Subscribers.Set(userId, subscribed, Next()));
+        }
+    }
+
+    public ImmutableHashSet<string> SubscribersOf(string channelId) =>
+        _channels.TryGetValue(channelId, out var channel) ? channel.Subscribers.Present : ElementSet.Empty.Present;
+
+    public IEnumerable<string> Channels() => _channels.Where(c => c.Value.IsLive).Select(c => c.Key);
+
+    /// <summary>Merges records that arrived from another node (a handoff, a write made on a stale ring).</summary>
+    public void Merge(RecordBatch batch)
+    {
+        lock (_gate)
+        {
+            foreach (var (id, record) in batch.Users)
+            {
+                Observe(record.Session.Stamp);
+                ObserveAll(record.Subscriptions);
+                _users[id] = _users.TryGetValue(id, out var ours) ? ours.Merge(record) : record;
+            }
+
+            foreach (var (id, record) in batch.Sessions)
+            {
+                Observe(record.User.Stamp);
+                _sessions[id] = _sessions.TryGetValue(id, out var ours) ? ours.Merge(record) : record;
+            }
+
+            foreach (var (id, record) in batch.Channels)
+            {
+                ObserveAll(record.Subscribers);
+                _channels[id] = _channels.TryGetValue(id, out var ours) ? ours.Merge(record) : record;
+            }
+        }
+    }
+
+    /// <summary>Up to <paramref name="max"/> records whose key <paramref name="elsewhere"/> says belong to another node, by that node.</summary>
+    public Dictionary<string, RecordBatch> NotMine(Func<string, string?> elsewhere, int max)
+    {
+        var batches = new Dictionary<string, RecordBatch>(StringComparer.Ordinal);
+        var taken = 0;
+        RecordBatch For(string node) => batches.TryGetValue(node, out var b) ? b : batches[node] = new RecordBatch([], [], []);
+        foreach (var (id, record) in _users)
+        {
+            if (taken >= max)
+            {
+                return batches;
+            }
+
+            if (elsewhere(Keys.User(id)) is { } node)
+            {
+                For(node).Users[id] = record;
+                taken++;
+            }
+        }
+
+        foreach (var (id, record) in _sessions)
+        {
+            if (taken >= max)
+            {
+                return batches;
+            }
+
+            if (elsewhere(Keys.Session(id)) is { } node)
+            {
+                For(node).Sessions[id] = record;
+                taken++;
+            }
+        }
+
+        foreach (var (id, record) in _channels)
+        {
+            if (taken >= max)
+            {
+                return batches;
+            }
+
+            if (elsewhere(Keys.Channel(id)) is { } node)
+            {
+                For(node).Channels[id] = record;
+                taken++;
+            }
+        }
+
+        return batches;
+    }
+
+    /// <summary>
+    /// Drops records another node acknowledged, each only if it is still the instance that was sent: a write that
+    /// reached this node after the batch left keeps the record here until the next round carries it too.
+    /// </summary>
+    public void Forget(RecordBatch sent)
+    {
+        lock (_gate)
+        {
+            foreach (var (id, record) in sent.Users)
+            {
+                _users.TryRemove(KeyValuePair.Create(id, record));
+            }
+
+            foreach (var (id, record) in sent.Sessions)
+            {
+                _sessions.TryRemove(KeyValuePair.Create(id, record));
+            }
+
+            foreach (var (id, record) in sent.Channels)
+            {
+                _channels.TryRemove(KeyValuePair.Create(id, record));
+            }
+        }
+    }
+
+    private void Observe(Stamp stamp) => clock.Observe(stamp.Time);
+
+    private void ObserveAll(ElementSet set)
+    {
+        foreach (var element in set.Elements.Values)
+        {
+            Observe(element.Stamp);
+        }
+    }
+
+    /// <summary>Whether the store holds no record at all, tombstones included (tests).</summary>
+    internal bool IsEmpty => _users.IsEmpty && _sessions.IsEmpty && _channels.IsEmpty;
+
+    internal ImmutableArray<string> UserIds => [.. _users.Keys];
+}

@@ -1,0 +1,72 @@
+using System.Text.Json;
+using SocketPush.Node.Client;
+using SocketPush.Node.Cluster.Records;
+
+namespace SocketPush.Node.Cluster.Routing;
+
+/// <summary>The records this node holds, as other nodes reach them.</summary>
+internal sealed class RecordService(RecordStore store, PresenceTable presence, HybridClock clock) : IRecordService
+{
+    public Task<string> BindSessionAsync(string sessionId, string userId, CancellationToken cancellationToken = default) =>
+        Task.FromResult(store.BindSession(sessionId, userId) ?? "");
+
+    public Task UnbindSessionAsync(string sessionId, string userId, CancellationToken cancellationToken = default)
+    {
+        store.UnbindSessionIf(sessionId, userId);
+        return Task.CompletedTask;
+    }
+
+    public Task ClearSessionAsync(string userId, string sessionId, CancellationToken cancellationToken = default)
+    {
+        store.ClearSessionIf(userId, sessionId);
+        return Task.CompletedTask;
+    }
+
+    public Task AddSubscriberAsync(string channelId, string userId, CancellationToken cancellationToken = default)
+    {
+        store.SetSubscriber(channelId, userId, subscribed: true);
+        return Task.CompletedTask;
+    }
+
+    public Task RemoveSubscriberAsync(string channelId, string userId, CancellationToken cancellationToken = default)
+    {
+        store.SetSubscriber(channelId, userId, subscribed: false);
+        return Task.CompletedTask;
+    }
+
+    public Task SetPresenceAsync(string userId, string nodeId, JsonElement report, CancellationToken cancellationToken = default)
+    {
+        var stamp = report.GetProperty("stamp").GetInt64();
+        clock.Observe(stamp);
+        presence.Set(userId, nodeId, report.GetProperty("online").GetBoolean(), stamp);
+        return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyList<string>> ListChannelsAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult<IReadOnlyList<string>>([.. store.Channels()]);
+
+    public Task<int> MergeAsync(JsonElement batch, CancellationToken cancellationToken = default)
+    {
+        var records = batch.Deserialize<RecordBatch>() ?? new RecordBatch([], [], []);
+        store.Merge(records);
+        return Task.FromResult(records.Count);
+    }
+}
+
+/// <summary>This node's own connections, as the owners of their users reach them.</summary>
+internal sealed class EdgeService(LocalDelivery delivery, ConnectionRegistry registry) : IEdgeService
+{
+    public Task<int> DeliverAsync(JsonElement batch, CancellationToken cancellationToken = default) => delivery.DeliverBatchAsync(batch, cancellationToken);
+
+    public Task DisconnectAsync(string userId, CancellationToken cancellationToken = default)
+    {
+        foreach (var connection in registry.ConnectionsOf(userId))
+        {
+            connection.Abort("user.remove", allowReconnect: false);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyList<string>> ListUsersAsync(CancellationToken cancellationToken = default) => Task.FromResult(registry.Users());
+}
