@@ -7,6 +7,7 @@ using SocketPush.Client.Services;
 using SocketPush.Node.Admin;
 using SocketPush.Node.Client;
 using SocketPush.Node.Client.HubServer;
+using SocketPush.Node.Cluster;
 using SocketPush.Node.Configuration;
 using SocketPush.Node.Services;
 
@@ -122,6 +123,7 @@ internal sealed class NodeHost : IAsyncDisposable
         services.AddSingleton<IAuthService, AuthService>();
         services.AddSingleton<IUserService, UserService>();
         services.AddSingleton<IChannelService, ChannelService>();
+        services.AddSingleton<IManagerService, ManagerService>();
         services.AddSingleton<ApiKeyCheck>();
         services.AddSingleton<ManagementApi>();
         services.AddSocketPushOpenApi();

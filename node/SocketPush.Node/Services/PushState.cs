@@ -92,6 +92,19 @@ internal sealed class PushState
 
     public IReadOnlyList<string> Channels() => [.. _subscribersByChannel.Keys];
 
+    /// <summary>
+    /// How many records this node holds per keyspace: <c>u:</c> users (with a session or subscriptions),
+    /// <c>s:</c> sessions and <c>c:</c> channels with subscribers.
+    /// </summary>
+    public RecordCounts Counts()
+    {
+        lock (_gate)
+        {
+            var usersWithoutSession = _subscriptionsByUser.Keys.Count(user => !_sessionByUser.ContainsKey(user));
+            return new RecordCounts(_sessionByUser.Count + usersWithoutSession, _userBySession.Count, _subscribersByChannel.Count);
+        }
+    }
+
     private static ImmutableHashSet<string> Get(ConcurrentDictionary<string, ImmutableHashSet<string>> map, string key) =>
         map.TryGetValue(key, out var set) ? set : ImmutableHashSet.Create<string>(StringComparer.Ordinal);
 
@@ -113,3 +126,6 @@ internal sealed class PushState
         }
     }
 }
+
+/// <summary>Records held per keyspace, as manager.status reports them.</summary>
+internal readonly record struct RecordCounts(int Users, int Sessions, int Channels);
