@@ -118,7 +118,10 @@ internal sealed class ProxyCall
     {
         try
         {
-            if (result.ValueKind is not (JsonValueKind.Undefined or JsonValueKind.Null) && result.Deserialize<T>() is { } value)
+            // A JsonElement deserializes from any value, so for an object result the kind is what is checked.
+            if (result.ValueKind is not (JsonValueKind.Undefined or JsonValueKind.Null)
+                && (method.ResultType != "object" || result.ValueKind == JsonValueKind.Object)
+                && result.Deserialize<T>() is { } value)
             {
                 return value;
             }

@@ -46,6 +46,7 @@ public sealed class SocketPushClient : IDisposable
         Auth = ServiceProxy.Create<IAuthService>(_invoker);
         User = ServiceProxy.Create<IUserService>(_invoker);
         Channel = ServiceProxy.Create<IChannelService>(_invoker);
+        Manager = ServiceProxy.Create<IManagerService>(_invoker);
     }
 
     /// <summary>The admin base URL the calls go to.</summary>
@@ -77,6 +78,9 @@ public sealed class SocketPushClient : IDisposable
 
     /// <summary>Channel subscriptions and messages: <c>subscribe</c>, <c>publish</c>, <c>getSubscribers</c> and the rest.</summary>
     public IChannelService Channel { get; }
+
+    /// <summary>The cluster: <c>status</c>, whose result is a JSON object (members, their states and URLs, ring shares, records).</summary>
+    public IManagerService Manager { get; }
 
     /// <summary>Releases the HttpClient this client made; one passed to the constructor is left alone.</summary>
     public void Dispose() => _ownedHttpClient?.Dispose();

@@ -105,12 +105,28 @@ public sealed class CatalogCoverageTests(NodeFixture fixture) : IClassFixture<No
         Assert.Equal("user.publish answered a JSON string where a result of type integer was expected.", error.Message);
     }
 
+    [Theory]
+    [InlineData("[1]", "a JSON array")]
+    [InlineData("\"text\"", "a JSON string")]
+    [InlineData("null", "null")]
+    public async Task An_object_result_that_is_not_an_object_is_a_clear_error(string answer, string described)
+    {
+        using var json = JsonDocument.Parse(answer);
+        var proxy = ServiceProxy.Create<IManagerService>(new RecordingInvoker(json.RootElement.Clone()));
+
+        var error = await Assert.ThrowsAsync<ServiceException>(() => proxy.StatusAsync());
+
+        Assert.Equal(ErrorCodes.Internal, error.Code);
+        Assert.Equal($"manager.status answered {described} where a result of type object was expected.", error.Message);
+    }
+
     private static JsonElement SampleResult(string resultType) => resultType switch
     {
         "none" => default,
         "string" => JsonSerializer.SerializeToElement("a result"),
         "integer" => JsonSerializer.SerializeToElement(7),
         "string[]" => JsonSerializer.SerializeToElement(new[] { "a", "b" }),
+        "object" => JsonSerializer.SerializeToElement(new { nodeId = "n1", members = new[] { new { nodeId = "n1", ringShare = 1.0m } } }),
         _ => throw new InvalidOperationException($"The catalog has a result type '{resultType}' this test does not know; add a sample for it."),
     };
 

@@ -124,18 +124,23 @@ public sealed class PhpClientTests(PhpFixture fixture) : IClassFixture<PhpFixtur
         {
             var result = byMethod[i];
             Assert.True(result.TryGetProperty("result", out var value), $"{methods[i].Service}.{methods[i].Name}: {result}");
-            var expectedKind = methods[i].ResultType switch
+            // The kind after PHP's json_encode, and the type PHP itself saw (the two differ for int and float, list and map).
+            var (expectedKind, expectedPhpType) = methods[i].ResultType switch
             {
-                "none" => JsonValueKind.Null,
-                "string" => JsonValueKind.String,
-                "integer" => JsonValueKind.Number,
-                "string[]" => JsonValueKind.Array,
+                "none" => (JsonValueKind.Null, "null"),
+                "string" => (JsonValueKind.String, "string"),
+                "integer" => (JsonValueKind.Number, "int"),
+                "string[]" => (JsonValueKind.Array, "array"),
+                "object" => (JsonValueKind.Object, "array"),
                 var other => throw new InvalidOperationException($"Unknown result type {other}."),
             };
             Assert.Equal(expectedKind, value.ValueKind);
+            Assert.Equal(expectedPhpType, result.GetProperty("type").GetString());
         }
 
         Assert.Equal("php-user", byMethod[methods.FindIndex(m => m is { Service: "auth", Name: "check" })].GetProperty("result").GetString());
+        var status = byMethod[methods.FindIndex(m => m is { Service: "manager", Name: "status" })];
+        Assert.Contains("members", status.GetProperty("keys").EnumerateArray().Select(k => k.GetString()));
     }
 
     [Fact]

@@ -128,6 +128,24 @@ public sealed class AdminPageTests(NodeFixture fixture, ITestOutputHelper output
     }
 
     [Fact]
+    public async Task AnObjectResultIsShownPrettyPrinted()
+    {
+        var admin = await OpenAdminAsync();
+        await Expect(admin.GetByTestId("method-manager.status").Locator(".result-type")).ToHaveTextAsync("→ object");
+
+        var result = await CallInAdminAsync(admin, "manager.status");
+
+        await Expect(result).ToHaveAttributeAsync("data-state", "ok");
+        await Expect(result).ToContainTextAsync(Fixture.Node.NodeId);
+        var shown = await result.Locator("pre").TextContentAsync() ?? "";
+        var status = JsonNode.Parse(shown)!["result"]!;
+        Assert.Equal(Fixture.Node.NodeId, status["nodeId"]!.GetValue<string>());
+        Assert.Equal(Fixture.Node.NodeId, status["members"]![0]!["nodeId"]!.GetValue<string>());
+        // Nested and indented, one property a line, rather than the one line the node sends.
+        Assert.Contains($"\n    \"nodeId\": \"{Fixture.Node.NodeId}\",\n    \"members\": [\n", shown, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task WithAnApiKeyThePageAsksForItSendsItAndKeepsIt()
     {
         await using var node = await NodeProcess.StartAsync("e2e-keyed", $"apiKey: {ApiKey}");

@@ -20,7 +20,7 @@ public sealed class ServiceCatalog
     }
 
     /// <summary>The catalog of every public SocketPush service.</summary>
-    public static ServiceCatalog Default { get; } = Build(typeof(IAuthService), typeof(IUserService), typeof(IChannelService));
+    public static ServiceCatalog Default { get; } = Build(typeof(IAuthService), typeof(IUserService), typeof(IChannelService), typeof(IManagerService));
 
     /// <summary>The services in declaration order.</summary>
     public IReadOnlyList<ServiceDescriptor> Services { get; }
@@ -103,7 +103,9 @@ public sealed record ServiceDescriptor(string Name, string Description, Type Int
 
 /// <summary>
 /// One method: wire name, description, the interface method, its parameters and the JSON type of its result
-/// (<c>none</c>, <c>string</c>, <c>integer</c> or <c>string[]</c>).
+/// (<c>none</c>, <c>string</c>, <c>integer</c>, <c>string[]</c>, or <c>object</c>: a JSON object, a
+/// <see cref="JsonElement"/> in C#). A <see cref="JsonElement"/> parameter is any JSON value, a result only an object,
+/// so that clients can promise a keyed structure (a PHP array, say) rather than an arbitrary value.
 /// </summary>
 public sealed record MethodDescriptor(string Service, string Name, string Description, MethodInfo Method, IReadOnlyList<ParameterDescriptor> Parameters, string ResultType);
 

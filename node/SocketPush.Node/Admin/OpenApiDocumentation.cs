@@ -155,6 +155,7 @@ internal static class OpenApiDocumentation
         "string" => new OpenApiSchema { Type = JsonSchemaType.String },
         "integer" => new OpenApiSchema { Type = JsonSchemaType.Integer, Format = "int32", Minimum = "0" },
         "string[]" => new OpenApiSchema { Type = JsonSchemaType.Array, Items = new OpenApiSchema { Type = JsonSchemaType.String } },
+        "object" => new OpenApiSchema { Type = JsonSchemaType.Object },
         _ => new OpenApiSchema(),
     };
 
@@ -163,6 +164,7 @@ internal static class OpenApiDocumentation
         "none" => "Done; the result is null.",
         "integer" => "The number in result.",
         "string[]" => "The list in result.",
+        "object" => "The JSON object in result.",
         _ => "The value in result.",
     };
 

@@ -277,6 +277,8 @@ internal static partial class PhpClientGenerator
         "string" => ("string", "string"),
         "integer" => ("int", "int"),
         "string[]" => ("array", "string[]"),
+        // The client decodes answers with json_decode(..., true), so a JSON object arrives as an associative array.
+        "object" => ("array", "array<string, mixed>"),
         _ => ("mixed", "mixed"),
     };
 

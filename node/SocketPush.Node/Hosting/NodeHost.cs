@@ -160,6 +160,7 @@ internal sealed class NodeHost : IAsyncDisposable
         services.AddSingleton<IAuthService, RoutedAuthService>();
         services.AddSingleton<IUserService, RoutedUserService>();
         services.AddSingleton<IChannelService, RoutedChannelService>();
+        services.AddSingleton<IManagerService, ManagerService>();
         services.AddSingleton<ApiKeyCheck>();
         services.AddSingleton<ManagementApi>();
         services.AddSocketPushOpenApi();

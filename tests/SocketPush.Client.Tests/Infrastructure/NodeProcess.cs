@@ -14,18 +14,25 @@ internal sealed partial class NodeProcess : IAsyncDisposable
     private readonly StringBuilder _log;
     private readonly string _configFile;
 
-    private NodeProcess(Process process, StringBuilder log, string configFile, Uri clientUrl, Uri adminUrl)
+    private NodeProcess(Process process, StringBuilder log, string configFile, Uri clientUrl, Uri adminUrl, string clusterEndpoint)
     {
         _process = process;
         _log = log;
         _configFile = configFile;
         ClientUrl = clientUrl;
         AdminUrl = adminUrl;
+        ClusterEndpoint = clusterEndpoint;
     }
+
+    /// <summary>The node id every node of these tests runs with.</summary>
+    public const string NodeId = "client-tests";
 
     public Uri ClientUrl { get; }
 
     public Uri AdminUrl { get; }
+
+    /// <summary>The cluster address as the node prints it, <c>host:port</c>.</summary>
+    public string ClusterEndpoint { get; }
 
     public string Log
     {
@@ -65,7 +72,7 @@ internal sealed partial class NodeProcess : IAsyncDisposable
         };
         foreach (var argument in new[]
         {
-            Repository.NodeDll, "--config", configFile, "--node-id", "client-tests",
+            Repository.NodeDll, "--config", configFile, "--node-id", NodeId,
             "--client-port", "0", "--admin-port", "0", "--cluster-port", "0",
         })
         {
@@ -102,7 +109,7 @@ internal sealed partial class NodeProcess : IAsyncDisposable
         try
         {
             var match = await ready.Task.WaitAsync(TimeSpan.FromSeconds(60));
-            return new NodeProcess(process, log, configFile, new Uri(match.Groups["client"].Value), new Uri(match.Groups["admin"].Value));
+            return new NodeProcess(process, log, configFile, new Uri(match.Groups["client"].Value), new Uri(match.Groups["admin"].Value), match.Groups["cluster"].Value);
         }
         catch (Exception e) when (e is TimeoutException or InvalidOperationException)
         {
@@ -149,6 +156,6 @@ internal sealed partial class NodeProcess : IAsyncDisposable
         }
     }
 
-    [GeneratedRegex(@"^SOCKETPUSH READY node=\S+ client=(?<client>\S+) admin=(?<admin>\S+) cluster=\S+$")]
+    [GeneratedRegex(@"^SOCKETPUSH READY node=\S+ client=(?<client>\S+) admin=(?<admin>\S+) cluster=(?<cluster>\S+)$")]
     private static partial Regex ReadyLine();
 }

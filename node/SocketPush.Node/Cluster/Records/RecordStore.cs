@@ -25,11 +25,9 @@ internal sealed class RecordStore(HybridClock clock, string nodeId)
     private readonly ConcurrentDictionary<string, SessionRecord> _sessions = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ChannelRecord> _channels = new(StringComparer.Ordinal);
 
-    public int UserCount => _users.Count;
-
-    public int SessionCount => _sessions.Count;
-
-    public int ChannelCount => _channels.Count;
+    /// <summary>Records with content, per keyspace (tombstones of removed sessions and subscriptions left out).</summary>
+    public (int Users, int Sessions, int Channels) LiveCounts() =>
+        (_users.Values.Count(r => r.IsLive), _sessions.Values.Count(r => r.IsLive), _channels.Values.Count(r => r.IsLive));
 
     private Stamp Next() => new(clock.Now(), nodeId);
 

@@ -1,0 +1,47 @@
+using System.Text.Json;
+using SocketPush.Client.Services;
+using SocketPush.Node.Cluster.Records;
+using SocketPush.Node.Services;
+
+namespace SocketPush.Node.Cluster;
+
+/// <summary>manager: the cluster as this node sees it, from gossip and the ring (read-only).</summary>
+internal sealed class ManagerService(
+    NodeIdentity identity,
+    ClusterMembership membership,
+    RecordStore store,
+    ClusterCoordinator coordinator) : IManagerService
+{
+    public Task<JsonElement> StatusAsync(CancellationToken cancellationToken = default)
+    {
+        var view = membership.View;
+        var shares = view.Shares();
+        var members = view.Members.IsEmpty
+            ? [new { nodeId = identity.NodeId, state = "alive", incarnation = 0u, address = identity.ClusterEndpoint, clientUrl = identity.ClientUrl, adminUrl = identity.AdminUrl, wireVersion = (int?)ClusterSettings.WireVersion, ringShare = 1.0m, local = true }]
+            : view.Members.Select(m => new
+            {
+                nodeId = m.Name,
+                state = m.State.ToString().ToLowerInvariant(),
+                incarnation = m.Incarnation,
+                address = m.Address,
+                clientUrl = m.Metadata?.ClientUrl ?? "",
+                adminUrl = m.Metadata?.AdminUrl ?? "",
+                wireVersion = ClusterSettings.ParseVersion(m.Metadata)?.Wire,
+                // decimal keeps the ".0" on the wire, so a share always decodes as a fraction (a float in PHP), never an int.
+                ringShare = Math.Round((decimal)shares.GetValueOrDefault(m.Name), 6),
+                local = m.Name == view.LocalId,
+            }).ToArray();
+        var (users, sessions, channels) = store.LiveCounts();
+        return Task.FromResult(JsonSerializer.SerializeToElement(new
+        {
+            nodeId = identity.NodeId,
+            joined = membership.Joined,
+            members,
+            ringAgreed = view.RingProblem is null,
+            ringProblem = view.RingProblem,
+            virtualNodes = view.VirtualNodes,
+            records = new { users, sessions, channels },
+            pendingHandoff = coordinator.PendingHandoff,
+        }));
+    }
+}

@@ -1,0 +1,92 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using SocketPush.Client.Tests.Infrastructure;
+
+namespace SocketPush.Client.Tests;
+
+/// <summary>
+/// manager.status, the first method whose result is a JSON object: described as such, and the same object over
+/// socket-push's path form, the JSON form and the .NET client. The node is this class's own, so the record counts are exact.
+/// </summary>
+public sealed class ManagerStatusTests(NodeFixture fixture) : IClassFixture<NodeFixture>
+{
+    [Fact]
+    public async Task Api_describes_status_as_a_method_without_parameters_with_an_object_result()
+    {
+        using var http = new HttpClient();
+        using var api = JsonDocument.Parse(await http.GetStringAsync(new Uri(fixture.Node.AdminUrl, "/api")));
+
+        var status = api.RootElement.GetProperty("manager").GetProperty("status");
+        Assert.Equal("object", status.GetProperty("result").GetString());
+        Assert.Equal(0, status.GetProperty("params").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task Status_is_the_same_object_over_both_http_forms_and_the_client()
+    {
+        using var client = fixture.Node.CreateClient();
+        await client.Auth.SetAsync("status-a", "s-status-a");
+        await client.Channel.SubscribeAsync("status-a", "status/x");
+        await client.Channel.SubscribeAsync("status-b", "status/x");
+        using var http = new HttpClient { BaseAddress = fixture.Node.AdminUrl };
+
+        var answers = new Dictionary<string, JsonElement>(StringComparer.Ordinal)
+        {
+            ["GET /manager/status"] = await ResultAsync(http, new HttpRequestMessage(HttpMethod.Get, "/manager/status")),
+            ["POST /api/manager/status {}"] = await ResultAsync(http, Post("{}")),
+            ["POST /api/manager/status, no body"] = await ResultAsync(http, Post("")),
+            ["client.Manager.StatusAsync"] = await client.Manager.StatusAsync(),
+        };
+
+        foreach (var (form, status) in answers)
+        {
+            AssertShape(form, status, users: 2, sessions: 1, channels: 1);
+            Assert.True(JsonElement.DeepEquals(answers["GET /manager/status"], status), $"{form}: {status}");
+        }
+    }
+
+    private void AssertShape(string form, JsonElement status, int users, int sessions, int channels)
+    {
+        Assert.True(status.ValueKind == JsonValueKind.Object, $"{form}: {status}");
+        Assert.Equal(["nodeId", "members", "ringAgreed", "virtualNodes", "records"], status.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(NodeProcess.NodeId, status.GetProperty("nodeId").GetString());
+        Assert.True(status.GetProperty("ringAgreed").GetBoolean());
+        Assert.Equal(2000, status.GetProperty("virtualNodes").GetInt32());
+
+        var member = Assert.Single(status.GetProperty("members").EnumerateArray().ToList());
+        Assert.Equal(
+            ["nodeId", "state", "incarnation", "address", "clientUrl", "adminUrl", "wireVersion", "ringShare", "local"],
+            member.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(NodeProcess.NodeId, member.GetProperty("nodeId").GetString());
+        Assert.Equal("alive", member.GetProperty("state").GetString());
+        Assert.Equal(0, member.GetProperty("incarnation").GetInt32());
+        Assert.Equal(fixture.Node.ClusterEndpoint, member.GetProperty("address").GetString());
+        Assert.Equal(fixture.Node.ClientUrl, new Uri(member.GetProperty("clientUrl").GetString()!));
+        Assert.Equal(fixture.Node.AdminUrl, new Uri(member.GetProperty("adminUrl").GetString()!));
+        Assert.Equal(1, member.GetProperty("wireVersion").GetInt32());
+        Assert.Equal("1.0", member.GetProperty("ringShare").GetRawText());
+        Assert.True(member.GetProperty("local").GetBoolean());
+
+        Assert.Equal(
+            $$"""{"users":{{users}},"sessions":{{sessions}},"channels":{{channels}}}""",
+            status.GetProperty("records").GetRawText());
+    }
+
+    private static HttpRequestMessage Post(string body) =>
+        new(HttpMethod.Post, "/api/manager/status") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+
+    /// <summary>Sends the request and returns <c>result</c> of its <c>{"result": ...}</c> answer, which must be the only property.</summary>
+    private static async Task<JsonElement> ResultAsync(HttpClient http, HttpRequestMessage request)
+    {
+        using (request)
+        {
+            using var response = await http.SendAsync(request);
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{request.Method} {request.RequestUri}: {(int)response.StatusCode} {body}");
+            using var answer = JsonDocument.Parse(body);
+            Assert.Equal(["result"], answer.RootElement.EnumerateObject().Select(p => p.Name));
+            return answer.RootElement.GetProperty("result").Clone();
+        }
+    }
+}
