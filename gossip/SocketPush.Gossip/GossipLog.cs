@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
+using SocketPush.Gossip.Protocol;
 
 namespace SocketPush.Gossip;
 
@@ -26,4 +27,16 @@ internal static partial class GossipLog
 
     [LoggerMessage(1406, LogLevel.Warning, "Could not resolve gossip address {Address}")]
     public static partial void BadAddress(ILogger logger, string address);
+
+    [LoggerMessage(1407, LogLevel.Warning, "A message of {Bytes} bytes to {Peer} needs more fragments than LiteNetLib allows; dropped: {Reason}")]
+    public static partial void TooBigForConnection(ILogger logger, string peer, int bytes, string reason);
+
+    [LoggerMessage(1408, LogLevel.Debug, "Dropped a peer message from {Source}: {Reason}")]
+    public static partial void DroppedPeerMessage(ILogger logger, IPEndPoint source, DropReason reason);
+
+    [LoggerMessage(1409, LogLevel.Debug, "Connection to {Peer} lost or refused; messages waiting for it were dropped")]
+    public static partial void PeerLost(ILogger logger, IPEndPoint peer);
+
+    [LoggerMessage(1410, LogLevel.Error, "A handler of the peer channel's {Event} event threw; the channel goes on")]
+    public static partial void PeerHandlerFailed(ILogger logger, string @event, Exception exception);
 }

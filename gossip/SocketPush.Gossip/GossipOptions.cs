@@ -103,6 +103,13 @@ public sealed class GossipOptions
     /// <value>512 bytes by default.</value>
     public int MaxMetadataBytes { get; set; } = 512;
 
+    /// <summary>
+    /// How long a connection attempt to a peer may take before it is given up: push-pull and
+    /// fallback pings waiting for it are dropped, and <see cref="PeerChannel.Disconnected"/> is raised.
+    /// </summary>
+    /// <value>5 s by default.</value>
+    public TimeSpan PeerConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>How long a graceful leave waits for its announcement to be gossiped.</summary>
     /// <value>5 s by default.</value>
     public TimeSpan LeaveTimeout { get; set; } = TimeSpan.FromSeconds(5);

@@ -63,6 +63,12 @@ public static class GossipOptionsValidator
         Positive(errors, nameof(options.ReconnectInterval), options.ReconnectInterval);
         Positive(errors, nameof(options.JoinRetryInterval), options.JoinRetryInterval);
         Positive(errors, nameof(options.LeaveTimeout), options.LeaveTimeout);
+        if (options.PeerConnectTimeout < TimeSpan.FromMilliseconds(40) || options.PeerConnectTimeout > TimeSpan.FromMinutes(5))
+        {
+            // LiteNetLib retries a connect request on its own timer; below a few of its ticks the limit cannot be kept.
+            errors.Add($"PeerConnectTimeout {options.PeerConnectTimeout} is outside 40 ms..5 min.");
+        }
+
         if (options.MaxDatagramSize is < 512 or > 65000)
         {
             errors.Add($"MaxDatagramSize {options.MaxDatagramSize} is outside 512..65000.");

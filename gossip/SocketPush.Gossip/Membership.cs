@@ -16,9 +16,10 @@ namespace SocketPush.Gossip;
 /// changes; call <see cref="LeaveAsync"/> before <see cref="DisposeAsync"/> to leave gracefully.
 /// </summary>
 /// <remarks>
-/// One loop task owns the protocol state. Datagrams, connection events, timer ticks and calls
+/// One loop task owns the protocol state. Datagrams, gossip messages, timer ticks and calls
 /// from outside are queued to it, so nothing in the protocol is locked, and no lock is held
-/// while sending.
+/// while sending. Connections are kept by the transport on LiteNetLib's threads, shared with
+/// the data plane (<see cref="Peers"/>), which never goes through the loop.
 /// </remarks>
 public sealed class Membership : IAsyncDisposable
 {
@@ -47,10 +48,11 @@ public sealed class Membership : IAsyncDisposable
         _logger = logger;
         _time = time;
         _sealer = new DatagramSealer(options.Secret);
-        _transport = new LiteNetTransport(_sealer, _inputs.Writer, options.MaxDatagramSize)
+        _transport = new LiteNetTransport(_sealer, _inputs.Writer, options.MaxDatagramSize, options.PeerConnectTimeout, logger)
         {
             ConnectionRefused = endPoint => GossipLog.RefusedConnection(logger, endPoint),
         };
+        Peers = new PeerChannel(_transport, _sealer, logger);
         _transport.Start(IPAddress.Parse(options.BindAddress), options.Port);
         var advertise = IPAddress.Parse(options.AdvertiseAddress ?? options.BindAddress);
         LocalEndPoint = new IPEndPoint(advertise, _transport.LocalPort);
@@ -85,6 +87,9 @@ public sealed class Membership : IAsyncDisposable
 
     /// <summary>Totals for metrics.</summary>
     public GossipCounters Counters => Volatile.Read(ref _counters).Value;
+
+    /// <summary>The data plane on this member's port; created with the membership, closed when it is disposed.</summary>
+    public PeerChannel Peers { get; }
 
     /// <summary>
     /// Binds the UDP port and starts gossiping; joining through <see cref="GossipOptions.Seeds"/>
@@ -163,6 +168,7 @@ public sealed class Membership : IAsyncDisposable
         return PostAsync(core =>
         {
             core.UpdateOptions(options);
+            _transport.SetConnectTimeout(options.PeerConnectTimeout);
             _options = options;
         }, cancellationToken);
     }
@@ -201,6 +207,7 @@ public sealed class Membership : IAsyncDisposable
             return;
         }
 
+        Peers.Close();
         _inputs.Writer.TryComplete();
         await _stopping.CancelAsync().ConfigureAwait(false);
         try
@@ -279,12 +286,6 @@ public sealed class Membership : IAsyncDisposable
                 break;
             case ReliableInput reliable:
                 OnReliable(reliable);
-                break;
-            case PeerConnectedInput connected:
-                _transport.OnConnected(connected.Peer);
-                break;
-            case PeerDisconnectedInput disconnected:
-                _transport.OnDisconnected(disconnected.Peer);
                 break;
             case Command command:
                 command.Action(_core);

@@ -7,8 +7,8 @@ namespace SocketPush.Gossip.Transport;
 /// <summary>
 /// AES-GCM sealing under a key derived from the cluster secret with HKDF-SHA256. A sealed
 /// payload is <c>[marker][nonce 12][tag 16][ciphertext]</c>; the marker and a purpose label are
-/// authenticated too, so a datagram cannot be replayed as a reliable message or a connect token.
-/// Without a secret, payloads pass through and a sealed one is refused.
+/// authenticated too, so a datagram cannot be replayed as a reliable message, a data-plane message
+/// or a connect token. Without a secret, payloads pass through and a sealed one is refused.
 /// </summary>
 internal sealed class DatagramSealer : IDisposable
 {
@@ -45,22 +45,21 @@ internal sealed class DatagramSealer : IDisposable
     /// <summary>Seals <paramref name="plain"/> for <paramref name="purpose"/>; without a secret returns a copy.</summary>
     public byte[] Seal(ReadOnlySpan<byte> plain, SealPurpose purpose)
     {
-        if (_aes is null)
-        {
-            return plain.ToArray();
-        }
+        var sealedBytes = new byte[SealOverhead + plain.Length];
+        plain.CopyTo(sealedBytes.AsSpan(SealOverhead));
+        return SealInPlace(sealedBytes, purpose);
+    }
 
-        var sealedBytes = new byte[Overhead + plain.Length];
-        sealedBytes[0] = SealedMarker;
-        var nonce = sealedBytes.AsSpan(1, NonceSize);
-        RandomNumberGenerator.Fill(nonce);
-        Span<byte> associated = [SealedMarker, (byte)purpose];
-        lock (_lock)
-        {
-            _aes.Encrypt(nonce, plain, sealedBytes.AsSpan(Overhead), sealedBytes.AsSpan(1 + NonceSize, TagSize), associated);
-        }
-
-        return sealedBytes;
+    /// <summary>
+    /// Seals <paramref name="prefix"/> followed by <paramref name="body"/>, as if they were one
+    /// plain payload; saves callers that frame a payload with a version byte one copy of it.
+    /// </summary>
+    public byte[] Seal(byte prefix, ReadOnlySpan<byte> body, SealPurpose purpose)
+    {
+        var sealedBytes = new byte[SealOverhead + 1 + body.Length];
+        sealedBytes[SealOverhead] = prefix;
+        body.CopyTo(sealedBytes.AsSpan(SealOverhead + 1));
+        return SealInPlace(sealedBytes, purpose);
     }
 
     /// <summary>
@@ -69,32 +68,77 @@ internal sealed class DatagramSealer : IDisposable
     /// </summary>
     public byte[]? Open(ReadOnlySpan<byte> received, SealPurpose purpose, out DropReason reason)
     {
-        reason = DropReason.None;
-        var isSealed = received.Length > 0 && received[0] == SealedMarker;
-        if (_aes is null)
+        reason = Refusal(received);
+        if (reason != DropReason.None)
         {
-            if (isSealed)
-            {
-                reason = DropReason.Unauthenticated;
-                return null;
-            }
-
-            return received.ToArray();
-        }
-
-        if (!isSealed || received.Length < Overhead)
-        {
-            reason = DropReason.Unauthenticated;
             return null;
         }
 
+        return _aes is null ? received.ToArray() : Decrypt(received, purpose, out reason);
+    }
+
+    /// <summary>
+    /// Opens a received payload without copying it when there is no secret: <paramref name="plain"/>
+    /// is then <paramref name="received"/> itself, valid only as long as that is.
+    /// </summary>
+    public DropReason OpenInPlace(ReadOnlySpan<byte> received, SealPurpose purpose, out ReadOnlySpan<byte> plain)
+    {
+        plain = default;
+        var reason = Refusal(received);
+        if (reason != DropReason.None)
+        {
+            return reason;
+        }
+
+        if (_aes is null)
+        {
+            plain = received;
+            return DropReason.None;
+        }
+
+        plain = Decrypt(received, purpose, out reason);
+        return reason;
+    }
+
+    /// <summary>Why a payload cannot even be tried: sealed without a secret, or plain (or too short) with one.</summary>
+    private DropReason Refusal(ReadOnlySpan<byte> received)
+    {
+        var isSealed = received.Length > 0 && received[0] == SealedMarker;
+        var acceptable = _aes is null ? !isSealed : isSealed && received.Length >= Overhead;
+        return acceptable ? DropReason.None : DropReason.Unauthenticated;
+    }
+
+    /// <summary>Encrypts the plain bytes at <see cref="Overhead"/> where they lie and writes marker, nonce and tag before them.</summary>
+    private byte[] SealInPlace(byte[] sealedBytes, SealPurpose purpose)
+    {
+        if (_aes is null)
+        {
+            return sealedBytes;
+        }
+
+        sealedBytes[0] = SealedMarker;
+        var nonce = sealedBytes.AsSpan(1, NonceSize);
+        RandomNumberGenerator.Fill(nonce);
+        var text = sealedBytes.AsSpan(Overhead);
+        Span<byte> associated = [SealedMarker, (byte)purpose];
+        lock (_lock)
+        {
+            _aes.Encrypt(nonce, text, text, sealedBytes.AsSpan(1 + NonceSize, TagSize), associated);
+        }
+
+        return sealedBytes;
+    }
+
+    private byte[]? Decrypt(ReadOnlySpan<byte> received, SealPurpose purpose, out DropReason reason)
+    {
+        reason = DropReason.None;
         var plain = new byte[received.Length - Overhead];
         Span<byte> associated = [SealedMarker, (byte)purpose];
         try
         {
             lock (_lock)
             {
-                _aes.Decrypt(received.Slice(1, NonceSize), received[Overhead..], received.Slice(1 + NonceSize, TagSize), plain, associated);
+                _aes!.Decrypt(received.Slice(1, NonceSize), received[Overhead..], received.Slice(1 + NonceSize, TagSize), plain, associated);
             }
         }
         catch (AuthenticationTagMismatchException)
@@ -114,4 +158,7 @@ internal enum SealPurpose : byte
     Datagram = 1,
     Reliable = 2,
     Connect = 3,
+
+    /// <summary>Data-plane messages (<see cref="PeerChannel"/>): neither gossip nor a token can pass for one.</summary>
+    Data = 4,
 }

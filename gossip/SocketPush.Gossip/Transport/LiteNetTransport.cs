@@ -1,7 +1,10 @@
+using System.Collections.Concurrent;
 using System.Net;
+using System.Net.Sockets;
 using System.Threading.Channels;
 using LiteNetLib;
 using MemoryPack;
+using Microsoft.Extensions.Logging;
 using SocketPush.Gossip.Protocol;
 
 namespace SocketPush.Gossip.Transport;
@@ -13,42 +16,54 @@ internal sealed record DatagramInput(IPEndPoint From, byte[] Data) : TransportIn
 
 internal sealed record ReliableInput(NetPeer Peer, byte[] Data) : TransportInput;
 
-internal sealed record PeerConnectedInput(NetPeer Peer) : TransportInput;
-
-internal sealed record PeerDisconnectedInput(NetPeer Peer) : TransportInput;
-
 /// <summary>
-/// One LiteNetLib <see cref="NetManager"/>: SWIM datagrams as unconnected messages, and one
-/// ReliableOrdered connection per peer for push-pull and fallback pings. Receiving happens on
-/// LiteNetLib's thread, which only copies bytes into the loop's channel; everything else runs on
-/// the loop, so the protocol state has a single writer and no locks.
+/// One LiteNetLib <see cref="NetManager"/> for the member: SWIM datagrams as unconnected messages,
+/// and one connection per peer with two ReliableOrdered channels, gossip (push-pull, fallback
+/// pings) on <see cref="GossipChannel"/> and the data plane on <see cref="DataChannel"/>, so that
+/// each waits only behind its own kind. Gossip input is copied into the loop's channel; data
+/// is handed to <see cref="DataReceived"/> on LiteNetLib's thread. The connection table is shared
+/// by the loop and every sending thread: per-peer locks guard only its bookkeeping
+/// (<see cref="PeerLink"/>), and connects and sends happen after they are released.
 /// </summary>
 internal sealed class LiteNetTransport : IDisposable
 {
+    public const byte GossipChannel = 0;
+
+    public const byte DataChannel = 1;
+
+    /// <summary>Resolved addresses kept; beyond that, addresses are parsed on every call, so that callers cannot grow the cache without bound.</summary>
+    private const int MaxCachedAddresses = 4096;
+
     private static readonly byte[] ConnectToken = [WireFormat.Version, (byte)'S', (byte)'P', (byte)'G'];
 
     private readonly NetManager _net;
     private readonly DatagramSealer _sealer;
     private readonly ChannelWriter<object> _inputs;
+    private readonly ILogger _logger;
     private readonly int _maxDatagram;
-    private readonly Dictionary<string, IPEndPoint?> _endpoints = new(StringComparer.Ordinal);
-    private readonly Dictionary<IPEndPoint, NetPeer> _peers = [];
-    private readonly Dictionary<IPEndPoint, List<byte[]>> _waiting = [];
+    private readonly ConcurrentDictionary<string, IPEndPoint?> _endpoints = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<IPEndPoint, PeerLink> _links = new();
     private readonly byte[] _connectToken;
+    private readonly long[] _sentMessages = new long[2];
+    private readonly long[] _sentBytes = new long[2];
     private long _refusedConnections;
+    private long _stuckAfterMs;
+    private int _updateQueued;
+    private volatile bool _closed;
 
-    public LiteNetTransport(DatagramSealer sealer, ChannelWriter<object> inputs, int maxDatagram)
+    public LiteNetTransport(DatagramSealer sealer, ChannelWriter<object> inputs, int maxDatagram, TimeSpan connectTimeout, ILogger logger)
     {
         _sealer = sealer;
         _inputs = inputs;
+        _logger = logger;
         _maxDatagram = maxDatagram;
         _connectToken = sealer.Seal(ConnectToken, SealPurpose.Connect);
         var listener = new EventBasedNetListener();
         listener.NetworkReceiveUnconnectedEvent += OnUnconnected;
         listener.NetworkReceiveEvent += OnReceive;
         listener.ConnectionRequestEvent += OnConnectionRequest;
-        listener.PeerConnectedEvent += peer => _inputs.TryWrite(new PeerConnectedInput(peer));
-        listener.PeerDisconnectedEvent += (peer, _) => _inputs.TryWrite(new PeerDisconnectedInput(peer));
+        listener.PeerConnectedEvent += OnConnected;
+        listener.PeerDisconnectedEvent += OnDisconnected;
         _net = new NetManager(listener)
         {
             UnconnectedMessagesEnabled = true,
@@ -56,7 +71,9 @@ internal sealed class LiteNetTransport : IDisposable
             AutoRecycle = true,
             IPv6Enabled = false,
             DisconnectTimeout = 5000,
+            ChannelsCount = 2,
         };
+        SetConnectTimeout(connectTimeout);
     }
 
     /// <summary>Connections refused because their token did not authenticate (counted on LiteNetLib's thread).</summary>
@@ -66,6 +83,18 @@ internal sealed class LiteNetTransport : IDisposable
 
     public Action<IPEndPoint>? ConnectionRefused { get; set; }
 
+    /// <summary>A data-channel message as it came off the wire (still sealed), on LiteNetLib's thread; valid during the call.</summary>
+    public PeerMessageHandler? DataReceived { get; set; }
+
+    /// <summary>A connection, or an attempt, to a peer ended and what waited for it was dropped (LiteNetLib's thread).</summary>
+    public Action<IPEndPoint>? LinkLost { get; set; }
+
+    /// <summary>
+    /// Whether every queued reliable send wakes LiteNetLib's logic thread at once. Without it a
+    /// message waits for the next logic update, up to <c>UpdateTime</c> (15 ms). Off only to measure the difference.
+    /// </summary>
+    public bool PromptSends { get; set; } = true;
+
     public void Start(IPAddress bind, int port)
     {
         if (!_net.Start(bind, IPAddress.IPv6Any, port))
@@ -74,21 +103,49 @@ internal sealed class LiteNetTransport : IDisposable
         }
     }
 
-    public void Stop() => _net.Stop();
+    /// <summary>
+    /// LiteNetLib gives up a connect request after <c>ReconnectDelay</c> × (<c>MaxConnectAttempts</c> + 1);
+    /// the delay is chosen so that a short timeout still gets a few retries.
+    /// </summary>
+    public void SetConnectTimeout(TimeSpan timeout)
+    {
+        var ms = (int)Math.Ceiling(timeout.TotalMilliseconds);
+        var delay = Math.Clamp(ms / 4, 10, 500);
+        _net.ReconnectDelay = delay;
+        _net.MaxConnectAttempts = Math.Max(1, (ms / delay) - 1);
+        Volatile.Write(ref _stuckAfterMs, (2L * ms) + 1000);
+    }
 
-    public void Dispose() => _net.Stop();
+    public void Dispose()
+    {
+        _closed = true;
+        _net.Stop();
+    }
 
-    /// <summary>Resolves <c>host:port</c> once; null when it is not an endpoint.</summary>
+    /// <summary>Messages and wire bytes handed to connections on <paramref name="channel"/>.</summary>
+    public (long Messages, long Bytes) Sent(byte channel) =>
+        (Interlocked.Read(ref _sentMessages[channel]), Interlocked.Read(ref _sentBytes[channel]));
+
+    /// <summary>Resolves <c>host:port</c> (IPv4 literal) once; null when it is not an endpoint.</summary>
     public IPEndPoint? Resolve(string address)
     {
-        if (!_endpoints.TryGetValue(address, out var endPoint))
+        if (_endpoints.TryGetValue(address, out var endPoint))
         {
-            endPoint = GossipOptionsValidator.TryParseEndPoint(address, out var parsed) ? parsed : null;
-            _endpoints[address] = endPoint;
+            return endPoint;
+        }
+
+        endPoint = GossipOptionsValidator.TryParseEndPoint(address, out var parsed) && IsUsable(parsed) ? parsed : null;
+        if (_endpoints.Count < MaxCachedAddresses)
+        {
+            _endpoints.TryAdd(address, endPoint);
         }
 
         return endPoint;
     }
+
+    /// <summary>The socket speaks IPv4 only (IPv6 is off), and port 0 is nobody.</summary>
+    public static bool IsUsable(IPEndPoint endPoint) =>
+        endPoint.AddressFamily == AddressFamily.InterNetwork && endPoint.Port != 0;
 
     public bool SendDatagram(string address, ReadOnlySpan<byte> plain)
     {
@@ -102,77 +159,45 @@ internal sealed class LiteNetTransport : IDisposable
         return true;
     }
 
-    /// <summary>Sends over the peer's reliable connection, connecting first when there is none.</summary>
-    public bool SendReliable(string address, ReliableEnvelope envelope)
+    /// <summary>Sends over the peer's gossip channel, connecting first when there is no connection.</summary>
+    public bool SendReliable(string address, ReliableEnvelope envelope) =>
+        Resolve(address) is { } endPoint && Send(endPoint, GossipChannel, Encode(envelope), 0);
+
+    /// <summary>Answers a gossip request on the connection it came in on.</summary>
+    public void Reply(NetPeer peer, ReliableEnvelope envelope) => SendOn(peer, GossipChannel, Encode(envelope));
+
+    /// <summary>
+    /// Sends <paramref name="wire"/> on <paramref name="channel"/> of the connection to
+    /// <paramref name="endPoint"/>, or queues it until that connection is up, starting it when
+    /// needed. Any thread. False when closed, or when more than
+    /// <paramref name="maxPendingDataBytes"/> of data already wait for this peer (gossip keeps its
+    /// latest requests instead).
+    /// </summary>
+    public bool Send(IPEndPoint endPoint, byte channel, byte[] wire, long maxPendingDataBytes)
     {
-        if (Resolve(address) is not { } endPoint)
+        while (!_closed)
         {
-            return false;
-        }
-
-        var wire = Encode(envelope);
-        if (_peers.TryGetValue(endPoint, out var peer))
-        {
-            if (peer.ConnectionState == ConnectionState.Connected)
+            var link = Link(endPoint);
+            var offer = link.Offer(channel, wire, maxPendingDataBytes, Environment.TickCount64, Volatile.Read(ref _stuckAfterMs), out var peer, out var attempt);
+            switch (offer)
             {
-                peer.Send(wire, DeliveryMethod.ReliableOrdered);
-                return true;
-            }
-
-            // A refused or timed-out attempt leaves a dead peer behind: forget it and connect again.
-            if (peer.ConnectionState != ConnectionState.Outgoing)
-            {
-                _peers.Remove(endPoint);
-            }
-        }
-
-        if (!_waiting.TryGetValue(endPoint, out var queue))
-        {
-            queue = [];
-            _waiting[endPoint] = queue;
-        }
-
-        // A peer that never answers must not pile up state: keep only the latest few requests.
-        if (queue.Count >= 16)
-        {
-            queue.RemoveAt(0);
-        }
-
-        queue.Add(wire);
-        if (!_peers.ContainsKey(endPoint))
-        {
-            var connecting = _net.Connect(endPoint, _connectToken);
-            if (connecting is not null)
-            {
-                _peers[endPoint] = connecting;
+                case LinkOffer.SendNow:
+                    SendOn(peer!, channel, wire);
+                    return true;
+                case LinkOffer.Queued:
+                    return true;
+                case LinkOffer.Connect:
+                    Connect(link, attempt);
+                    return true;
+                case LinkOffer.Refused:
+                    return false;
+                default:
+                    // The link failed between the lookup and the offer; a fresh one takes the message.
+                    break;
             }
         }
 
-        return true;
-    }
-
-    public void Reply(NetPeer peer, ReliableEnvelope envelope) => peer.Send(Encode(envelope), DeliveryMethod.ReliableOrdered);
-
-    /// <summary>Loop side of a new connection: what waited for it goes out now.</summary>
-    public void OnConnected(NetPeer peer)
-    {
-        _peers[peer] = peer;
-        if (_waiting.Remove(peer, out var queue))
-        {
-            foreach (var wire in queue)
-            {
-                peer.Send(wire, DeliveryMethod.ReliableOrdered);
-            }
-        }
-    }
-
-    public void OnDisconnected(NetPeer peer)
-    {
-        if (_peers.TryGetValue(peer, out var known) && known.ConnectionState is not (ConnectionState.Connected or ConnectionState.Outgoing))
-        {
-            _peers.Remove(peer);
-            _waiting.Remove(peer);
-        }
+        return false;
     }
 
     /// <summary>Opens and decodes a reliable payload, or says why it was refused.</summary>
@@ -195,13 +220,139 @@ internal sealed class LiteNetTransport : IDisposable
         return _sealer.Open(data, SealPurpose.Datagram, out reason);
     }
 
-    private byte[] Encode(ReliableEnvelope envelope)
+    private static IPEndPoint Key(IPEndPoint endPoint) => new(endPoint.Address, endPoint.Port);
+
+    /// <summary>
+    /// The link for <paramref name="endPoint"/>. The table is keyed by plain IPEndPoint copies:
+    /// a NetPeer hashes differently from an equal IPEndPoint, and a caller's endpoint may change later.
+    /// </summary>
+    private PeerLink Link(IPEndPoint endPoint) =>
+        _links.TryGetValue(endPoint, out var link) ? link : _links.GetOrAdd(Key(endPoint), static key => new PeerLink(key));
+
+    private byte[] Encode(ReliableEnvelope envelope) =>
+        _sealer.Seal(WireFormat.Version, MemoryPackSerializer.Serialize(envelope), SealPurpose.Reliable);
+
+    private void Connect(PeerLink link, int attempt)
     {
-        var body = MemoryPackSerializer.Serialize(envelope);
-        var plain = new byte[body.Length + 1];
-        plain[0] = WireFormat.Version;
-        body.CopyTo(plain, 1);
-        return _sealer.Seal(plain, SealPurpose.Reliable);
+        NetPeer? peer;
+        try
+        {
+            peer = _net.Connect(link.Key, _connectToken);
+        }
+        catch (InvalidOperationException)
+        {
+            // The manager stopped: the member is being disposed, and what waits goes with it.
+            return;
+        }
+
+        if (peer is null)
+        {
+            link.Attach(attempt, null);
+            return;
+        }
+
+        peer.Tag = link;
+        if (peer.ConnectionState == ConnectionState.Connected)
+        {
+            // Already connected, and its event has not reached the table yet: take it now.
+            OnConnected(peer);
+            return;
+        }
+
+        link.Attach(attempt, peer);
+    }
+
+    /// <summary>Hands one message to LiteNetLib, which copies it; fragments it when it exceeds the MTU.</summary>
+    private void SendOn(NetPeer peer, byte channel, byte[] wire)
+    {
+        try
+        {
+            peer.Send(wire, channel, DeliveryMethod.ReliableOrdered);
+        }
+        catch (TooBigPacketException e)
+        {
+            // Beyond MaxFragmentsCount fragments; PeerChannel refuses such data before, so this is gossip state.
+            GossipLog.TooBigForConnection(_logger, peer.ToString(), wire.Length, e.Message);
+            return;
+        }
+
+        Interlocked.Increment(ref _sentMessages[channel]);
+        Interlocked.Add(ref _sentBytes[channel], wire.Length);
+        RequestUpdate();
+    }
+
+    /// <summary>
+    /// Wakes LiteNetLib's logic thread so that what was just queued leaves now, not at its next
+    /// 15 ms tick. Coalesced: one wake-up is queued at a time, and it clears the flag before
+    /// waking the thread, so every message queued before the flag was cleared goes out with it and
+    /// a message queued after sets the flag again. A burst of sends costs a few wake-ups, not one each.
+    /// </summary>
+    private void RequestUpdate()
+    {
+        if (PromptSends && Interlocked.Exchange(ref _updateQueued, 1) == 0)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static transport =>
+            {
+                Volatile.Write(ref transport._updateQueued, 0);
+                if (!transport._closed)
+                {
+                    transport._net.TriggerUpdate();
+                }
+            }, this, preferLocal: false);
+        }
+    }
+
+    private void OnConnected(NetPeer peer)
+    {
+        while (true)
+        {
+            var link = Link(Key(peer));
+            if (link.Connected(peer, out var mustFlush))
+            {
+                peer.Tag = link;
+                if (mustFlush)
+                {
+                    Flush(link, peer);
+                }
+
+                return;
+            }
+        }
+    }
+
+    /// <summary>What waited goes out in order; messages queued during the flush join it.</summary>
+    private void Flush(PeerLink link, NetPeer peer)
+    {
+        while (link.TakeQueued(peer, out var gossip, out var data))
+        {
+            foreach (var wire in gossip)
+            {
+                SendOn(peer, GossipChannel, wire);
+            }
+
+            foreach (var wire in data)
+            {
+                SendOn(peer, DataChannel, wire);
+            }
+        }
+    }
+
+    private void OnDisconnected(NetPeer peer, DisconnectInfo info)
+    {
+        var link = peer.Tag as PeerLink ?? (_links.TryGetValue(Key(peer), out var known) ? known : null);
+        if (link is not null && link.Lost(peer, info.Reason, Environment.TickCount64))
+        {
+            Forget(link);
+        }
+    }
+
+    private void Forget(PeerLink link)
+    {
+        _links.TryRemove(KeyValuePair.Create(link.Key, link));
+        if (!_closed)
+        {
+            LinkLost?.Invoke(link.EndPoint);
+        }
     }
 
     private void OnUnconnected(IPEndPoint from, NetPacketReader reader, UnconnectedMessageType type)
@@ -212,8 +363,17 @@ internal sealed class LiteNetTransport : IDisposable
         }
     }
 
-    private void OnReceive(NetPeer peer, NetPacketReader reader, byte channel, DeliveryMethod method) =>
+    private void OnReceive(NetPeer peer, NetPacketReader reader, byte channel, DeliveryMethod method)
+    {
+        if (channel == DataChannel)
+        {
+            // Straight to the data plane on this thread: data must not wait behind the gossip loop.
+            DataReceived?.Invoke((peer.Tag as PeerLink)?.EndPoint ?? Key(peer), reader.GetRemainingBytesSpan());
+            return;
+        }
+
         _inputs.TryWrite(new ReliableInput(peer, reader.GetRemainingBytesSpan().ToArray()));
+    }
 
     private void OnConnectionRequest(ConnectionRequest request)
     {
@@ -228,5 +388,9 @@ internal sealed class LiteNetTransport : IDisposable
         Interlocked.Increment(ref _refusedConnections);
         request.Reject();
         ConnectionRefused?.Invoke(request.RemoteEndPoint);
+        if (_links.TryGetValue(Key(request.RemoteEndPoint), out var link) && link.Refused())
+        {
+            Forget(link);
+        }
     }
 }
