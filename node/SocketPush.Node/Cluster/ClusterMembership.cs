@@ -89,7 +89,9 @@ internal sealed class ClusterMembership(NodeConfig config, NodeIdentity identity
 
         if (!before.Ring.Equals(after.Ring))
         {
+#pragma warning disable CA1873 // Ring changes are rare; the member list is the point of the line.
             ClusterLog.RingChanged(_logger, after.Ring.NodeCount, string.Join(",", after.Ring.Nodes));
+#pragma warning restore CA1873
             RingChanged?.Invoke(before, after);
         }
     }

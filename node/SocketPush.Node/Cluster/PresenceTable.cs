@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
-using SocketPush.Node.Cluster.Records;
 
 namespace SocketPush.Node.Cluster;
 
