@@ -71,7 +71,7 @@ public sealed class ErrorTests(NodeFixture fixture) : IClassFixture<NodeFixture>
     [Fact]
     public async Task A_node_that_refuses_connections_is_unavailable_with_its_address_in_the_message()
     {
-        var closed = new Uri($"http://127.0.0.1:{Ports.Closed()}");
+        var closed = new Uri($"http://127.0.0.1:{FreePorts.Tcp()}");
         using var client = new SocketPushClient(closed);
 
         var error = await Assert.ThrowsAsync<ServiceException>(() => client.Auth.SetAsync("1", "test")).WaitAsync(TimeSpan.FromSeconds(30));
@@ -99,12 +99,12 @@ public sealed class ErrorTests(NodeFixture fixture) : IClassFixture<NodeFixture>
     [Fact]
     public async Task A_node_that_went_down_is_unavailable()
     {
-        var node = await NodeProcess.StartAsync();
+        await using var node = await ClientTestNode.StartAsync();
         using var client = node.CreateClient();
         client.Timeout = TimeSpan.FromSeconds(5);
         await client.Channel.SubscribeAsync("1", "news");
 
-        await node.DisposeAsync();
+        node.Kill();
 
         var error = await Assert.ThrowsAsync<ServiceException>(() => client.Channel.GetSubscribersAsync("news")).WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(ErrorCodes.Unavailable, error.Code);

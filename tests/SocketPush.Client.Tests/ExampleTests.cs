@@ -12,12 +12,14 @@ namespace SocketPush.Client.Tests;
 /// </summary>
 public sealed class ExampleTests(ExampleFixture fixture) : IClassFixture<ExampleFixture>
 {
+    private static string CSharpExampleDll => Repository.BuildOutput("examples/csharp", "SocketPush.Examples.CSharp.dll");
+
     [Fact]
     public async Task The_csharp_example_sets_auth_subscribes_and_publishes()
     {
         await using var browser = await ExampleState.ConnectUserOneAsync(fixture.Node);
 
-        var run = await ProcessRunner.RunAsync("dotnet", [Repository.CSharpExampleDll, fixture.Node.AdminUrl.ToString()]);
+        var run = await ProcessRunner.RunAsync("dotnet", [CSharpExampleDll, fixture.Node.AdminUrl.ToString()]);
 
         Assert.True(run.ExitCode == 0, run.ToString());
         Assert.Equal(
@@ -35,7 +37,7 @@ public sealed class ExampleTests(ExampleFixture fixture) : IClassFixture<Example
     [Fact]
     public async Task The_csharp_example_reports_an_unreachable_node()
     {
-        var run = await ProcessRunner.RunAsync("dotnet", [Repository.CSharpExampleDll, $"http://127.0.0.1:{Ports.Closed()}"]);
+        var run = await ProcessRunner.RunAsync("dotnet", [CSharpExampleDll, $"http://127.0.0.1:{FreePorts.Tcp()}"]);
 
         Assert.Equal(1, run.ExitCode);
         Assert.StartsWith("SocketPush answered unavailable: Cannot reach the SocketPush node at", run.StandardError, StringComparison.Ordinal);
@@ -125,7 +127,7 @@ public sealed class ExampleTests(ExampleFixture fixture) : IClassFixture<Example
         await File.WriteAllTextAsync(config, text
             .Replace("127.0.0.1:8181", $"127.0.0.1:{fixture.Node.AdminUrl.Port}", StringComparison.Ordinal)
             .Replace("scrape_interval: 15s", "scrape_interval: 1s", StringComparison.Ordinal));
-        var port = Ports.Closed();
+        var port = FreePorts.Tcp();
         using var prometheus = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("prometheus")
         {
             ArgumentList = { $"--config.file={config}", $"--storage.tsdb.path={Path.Combine(work.FullName, "data")}", $"--web.listen-address=127.0.0.1:{port}" },
@@ -150,8 +152,9 @@ public sealed class ExampleTests(ExampleFixture fixture) : IClassFixture<Example
                     var result = JsonDocument.Parse(await answer.Content.ReadAsStringAsync()).RootElement.GetProperty("data").GetProperty("result");
                     return result.GetArrayLength() == 1 ? result[0].GetProperty("value")[1].GetString() : null;
                 },
-                TimeSpan.FromSeconds(60),
-                "Prometheus to scrape the node once");
+                v => v is not null,
+                "Prometheus has scraped the node once",
+                TimeSpan.FromSeconds(60));
             Assert.Equal("1", up);
 
             var count = new Uri($"http://127.0.0.1:{port}/api/v1/query?query={Uri.EscapeDataString("count({job=\"socketpush\",__name__=~\"socketpush_.+\"})")}");

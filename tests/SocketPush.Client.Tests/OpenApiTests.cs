@@ -20,7 +20,7 @@ public sealed class OpenApiFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _node = await NodeProcess.StartAsync();
+        _node = await ClientTestNode.StartAsync();
         _chromium = await Chromium.LaunchAsync();
     }
 

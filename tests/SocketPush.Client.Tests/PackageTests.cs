@@ -1,6 +1,5 @@
 using System.IO.Compression;
 using System.Xml.Linq;
-using SocketPush.Client.Tests.Infrastructure;
 
 namespace SocketPush.Client.Tests;
 

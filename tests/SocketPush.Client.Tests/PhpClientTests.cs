@@ -17,7 +17,7 @@ public sealed class PhpFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _node = await NodeProcess.StartAsync();
+        _node = await ClientTestNode.StartAsync();
         (Directory, Generation) = await Php.GenerateAsync(_node.AdminUrl);
     }
 
@@ -147,7 +147,7 @@ public sealed class PhpClientTests(PhpFixture fixture) : IClassFixture<PhpFixtur
     public async Task Php_errors_are_service_exceptions_with_the_api_code()
     {
         var port = fixture.Node.AdminUrl.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var closedPort = Ports.Closed().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var closedPort = FreePorts.Tcp().ToString(System.Globalization.CultureInfo.InvariantCulture);
         // Accepted by the kernel's backlog but never read: the request goes out and no answer ever comes.
         using var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
         silent.Start();

@@ -111,7 +111,7 @@ public sealed class PhpGeneratorTests : IAsyncLifetime
     [Fact]
     public async Task An_unreachable_node_is_reported()
     {
-        var url = new Uri($"http://127.0.0.1:{Ports.Closed()}/");
+        var url = new Uri($"http://127.0.0.1:{FreePorts.Tcp()}/");
 
         var (_, run) = await Php.GenerateAsync(url);
 

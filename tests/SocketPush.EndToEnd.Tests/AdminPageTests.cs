@@ -148,7 +148,7 @@ public sealed class AdminPageTests(NodeFixture fixture, ITestOutputHelper output
     [Fact]
     public async Task WithAnApiKeyThePageAsksForItSendsItAndKeepsIt()
     {
-        await using var node = await NodeProcess.StartAsync("e2e-keyed", $"apiKey: {ApiKey}");
+        await using var node = await NodeProcess.StartAsync(new NodeProcessOptions { NodeId = "e2e-keyed", ExtraConfig = $"admin:\n  apiKey: {ApiKey}" });
         var admin = await OpenAdminAsync(node.AdminUrl);
 
         // Without the key the node refuses the call, and the page says what to do.

@@ -51,7 +51,7 @@ public sealed class CrossOriginHubTests(NodeFixture fixture, ITestOutputHelper o
             await tab.EvaluateAsync("() => window.hub.stop()");
         }
 
-        await Eventually.HoldsAsync(
+        await Eventually.TrueAsync(
             async () => !(await Fixture.Api.CallAsync("user", "listAll", new { })).EnumerateArray().Any(u => u.GetString() == userId),
             $"{userId} is no longer connected");
     }

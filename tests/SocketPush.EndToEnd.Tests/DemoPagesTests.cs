@@ -102,7 +102,7 @@ public sealed partial class DemoPagesTests(NodeFixture fixture, ITestOutputHelpe
         await Expect(tab.GetByTestId("connect")).ToBeEnabledAsync();
 
         // The node learns of the close on its own schedule; then nothing reaches the tab any more.
-        await Eventually.HoldsAsync(async () => !(await ConnectedUsersAsync()).Contains("leaver"), "the node dropped the connection");
+        await Eventually.TrueAsync(async () => !(await ConnectedUsersAsync()).Contains("leaver"), "the node dropped the connection");
         var reached = await Fixture.Api.CallAsync("user", "publish", new { userId = "leaver", message = "after" });
         Assert.Equal(0, reached.GetInt32());
         await Expect(tab.GetByTestId("message")).ToHaveCountAsync(0);

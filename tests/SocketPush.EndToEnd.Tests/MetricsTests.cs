@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.AspNetCore.SignalR.Client;
 
@@ -54,34 +53,15 @@ public sealed class MetricsTests(NodeFixture fixture, ITestOutputHelper output)
 
     private static async Task<(int ExitCode, string Output)> CheckWithPromtoolAsync(string metrics)
     {
-        var start = new ProcessStartInfo("promtool")
-        {
-            ArgumentList = { "check", "metrics" },
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        Process process;
         try
         {
-            process = Process.Start(start)!;
+            var run = await ProcessRunner.RunAsync("promtool", ["check", "metrics"], standardInput: metrics);
+            return (run.ExitCode, $"{run.StandardOutput}{run.StandardError}");
         }
         catch (System.ComponentModel.Win32Exception ex)
         {
             throw new InvalidOperationException(
                 "promtool is not on PATH; install Debian's prometheus package (bash test.sh does).", ex);
-        }
-
-        using (process)
-        {
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            await process.StandardInput.WriteAsync(metrics);
-            process.StandardInput.Close();
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            await process.WaitForExitAsync(timeout.Token);
-            return (process.ExitCode, $"{await stdout}{await stderr}");
         }
     }
 }

@@ -11,7 +11,7 @@ public sealed class NodeFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Node = await NodeProcess.StartAsync();
+        Node = await NodeProcess.StartAsync(new NodeProcessOptions { NodeId = "e2e-node" });
         Api = new AdminApi(Node.AdminUrl);
         Chromium = await Chromium.LaunchAsync();
     }

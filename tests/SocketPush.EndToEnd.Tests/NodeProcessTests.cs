@@ -6,7 +6,7 @@ public sealed class NodeProcessTests
     [Fact]
     public async Task ANodeOnOsPickedPortsServesBothPortsAndStopsCleanlyOnSigterm()
     {
-        await using var node = await NodeProcess.StartAsync("e2e-lifecycle");
+        await using var node = await NodeProcess.StartAsync(new NodeProcessOptions { NodeId = "e2e-lifecycle" });
         Assert.Equal("e2e-lifecycle", node.NodeId);
         Assert.NotEqual(node.ClientUrl.Port, node.AdminUrl.Port);
 

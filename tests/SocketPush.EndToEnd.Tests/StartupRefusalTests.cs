@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace SocketPush.EndToEnd.Tests;
 
 /// <summary>A node started with a config it cannot run safely refuses at once, says why, and binds nothing.</summary>
@@ -18,34 +16,14 @@ public sealed class StartupRefusalTests : IDisposable
         var config = Path.Combine(_directory, "config.yml");
         await File.WriteAllTextAsync(config, yaml);
 
-        var (exitCode, stdout, stderr) = await RunAsync("--config", config, "--client-port", "0", "--admin-port", "0", "--cluster-port", "0");
+        var run = await ProcessRunner.RunAsync(
+            ProcessRunner.DotnetHost,
+            [Repository.NodeDll, "--config", config, "--client-port", "0", "--admin-port", "0", "--cluster-port", "0"],
+            workingDirectory: _directory);
 
-        Assert.Equal(2, exitCode);
-        Assert.Contains(named, stderr, StringComparison.Ordinal);
-        Assert.DoesNotContain("SOCKETPUSH READY", stdout, StringComparison.Ordinal);
-        Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal); // a message, not a stack trace
-    }
-
-    private async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(params string[] arguments)
-    {
-        var start = new ProcessStartInfo(NodeProcess.DotnetHost())
-        {
-            WorkingDirectory = _directory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(NodeProcess.NodeDll());
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await stdout, await stderr);
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains(named, run.StandardError, StringComparison.Ordinal);
+        Assert.DoesNotContain("SOCKETPUSH READY", run.StandardOutput, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", run.StandardError, StringComparison.Ordinal); // a message, not a stack trace
     }
 }

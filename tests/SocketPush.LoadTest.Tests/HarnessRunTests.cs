@@ -1,7 +1,7 @@
-using System.Reflection;
 using SocketPush.LoadTest.Clients;
 using SocketPush.LoadTest.Systems;
 using SocketPush.LoadTest.Workers;
+using SocketPush.Testing;
 
 namespace SocketPush.LoadTest.Tests;
 
@@ -84,28 +84,11 @@ public sealed class HarnessRunTests
             SourceAddresses = 2,
             SettleMemory = false,
         };
-        var system = new SocketPushSystem(NodeDll(), new Dictionary<string, string>(), "test");
+        var system = new SocketPushSystem(Repository.NodeDll, new Dictionary<string, string>(), "test");
         var coordinator = new Coordinator(options, new ProgressLog());
         await using var workers = WorkerPool.Start(options.Workers);
         var result = await coordinator.MeasureAsync(new Coordinator.PlannedRun(system, transport, scenario, Connections), workers);
         Assert.True(result.Status == "ok", $"{result.Status}\n{string.Join("\n", result.Errors)}");
         return result;
-    }
-
-    /// <summary>The node built by this test's build (same configuration), run as its own process.</summary>
-    private static string NodeDll()
-    {
-        var configuration = typeof(HarnessRunTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-            .Single(a => a.Key == "Configuration").Value!;
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "SocketPush.sln")))
-        {
-            directory = directory.Parent;
-        }
-
-        Assert.NotNull(directory);
-        var dll = Path.Combine(directory.FullName, "node", "SocketPush.Node", "bin", configuration, "net10.0", "SocketPush.Node.dll");
-        Assert.True(File.Exists(dll), $"node not built at {dll}");
-        return dll;
     }
 }

@@ -78,24 +78,3 @@ internal sealed class TestNode : IAsyncDisposable
         await Host.DisposeAsync();
     }
 }
-
-/// <summary>Waits for a condition instead of sleeping: polls until it holds or the timeout passes.</summary>
-internal static class Eventually
-{
-    public static async Task TrueAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
-    {
-        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(10));
-        while (!await condition())
-        {
-            if (cts.IsCancellationRequested)
-            {
-                Assert.Fail($"Timed out waiting until {what}.");
-            }
-
-            await Task.Delay(TimeSpan.FromMilliseconds(20), CancellationToken.None);
-        }
-    }
-
-    public static Task TrueAsync(Func<bool> condition, string what, TimeSpan? timeout = null) =>
-        TrueAsync(() => Task.FromResult(condition()), what, timeout);
-}

@@ -24,7 +24,7 @@ public sealed class ExampleFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _node = await NodeProcess.StartAsync();
+        _node = await ClientTestNode.StartAsync();
         _site = await LoopbackSite.StartAsync(site =>
             site.UseStaticFiles(new StaticFileOptions { FileProvider = new PhysicalFileProvider(Repository.Path("examples/browser")) }));
 

@@ -1,5 +1,28 @@
 namespace SocketPush.Client.Tests.Infrastructure;
 
+/// <summary>The node the client tests run against, and a client of its admin port.</summary>
+internal static class ClientTestNode
+{
+    /// <summary>
+    /// Starts a node with <paramref name="apiKey"/> (or none), that unsubscribes users at once when they go
+    /// (tests see the end state without waiting a minute), and logs only warnings and errors.
+    /// </summary>
+    public static Task<NodeProcess> StartAsync(string? apiKey = null) => NodeProcess.StartAsync(new NodeProcessOptions
+    {
+        NodeId = "client-tests",
+        ExtraConfig = $"""
+            admin:
+              apiKey: "{apiKey}"
+            options:
+              removeUserAfterDisconnectTimeout: 0
+            logging:
+              level: Warning
+            """,
+    });
+
+    public static SocketPushClient CreateClient(this NodeProcess node, string? apiKey = null) => new(node.AdminUrl, apiKey);
+}
+
 /// <summary>One node process shared by the tests of a class; each test uses ids of its own.</summary>
 public abstract class NodeFixtureBase(string? apiKey) : IAsyncLifetime
 {
@@ -7,7 +30,7 @@ public abstract class NodeFixtureBase(string? apiKey) : IAsyncLifetime
 
     internal NodeProcess Node => _node ?? throw new InvalidOperationException("The node has not started.");
 
-    public async Task InitializeAsync() => _node = await NodeProcess.StartAsync(apiKey);
+    public async Task InitializeAsync() => _node = await ClientTestNode.StartAsync(apiKey);
 
     public async Task DisposeAsync()
     {

@@ -1,0 +1,94 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace SocketPush.EndToEnd.Tests;
+
+/// <summary>The shared helpers of SocketPush.Testing do what the tests rely on, failures included.</summary>
+public sealed class TestingHelpersTests
+{
+    [Fact]
+    public async Task Eventually_times_out_naming_the_condition()
+    {
+        var checks = 0;
+        var error = await Assert.ThrowsAsync<TimeoutException>(
+            () => Eventually.TrueAsync(() => ++checks < 0, "the sky turns green", TimeSpan.FromMilliseconds(200)));
+
+        Assert.Contains("waiting until the sky turns green", error.Message, StringComparison.Ordinal);
+        Assert.Contains("it was still false", error.Message, StringComparison.Ordinal);
+        Assert.True(checks > 1, $"checked {checks} time(s)");
+    }
+
+    [Fact]
+    public async Task Eventually_reports_the_last_value_and_the_last_exception()
+    {
+        var value = await Assert.ThrowsAsync<TimeoutException>(
+            () => Eventually.ValueAsync(() => Task.FromResult(41), v => v == 42, "the answer", TimeSpan.FromMilliseconds(100)));
+        Assert.Contains("the last value was 41", value.Message, StringComparison.Ordinal);
+
+        var assertion = await Assert.ThrowsAsync<TimeoutException>(
+            () => Eventually.PassesAsync(() => throw new InvalidOperationException("not yet"), "it passes", TimeSpan.FromMilliseconds(100)));
+        Assert.Contains("threw InvalidOperationException: not yet", assertion.Message, StringComparison.Ordinal);
+        Assert.IsType<InvalidOperationException>(assertion.InnerException);
+    }
+
+    [Fact]
+    public async Task Eventually_returns_once_the_condition_holds()
+    {
+        var checks = 0;
+        var seen = await Eventually.ValueAsync(() => Task.FromResult(++checks), v => v == 3, "the third check");
+
+        Assert.Equal(3, seen);
+        await Eventually.PassesAsync(() => checks++ < 5 ? throw new InvalidOperationException("not yet") : Task.CompletedTask, "the sixth check");
+    }
+
+    [Fact]
+    public async Task NodeProcess_Kill_leaves_no_process()
+    {
+        await using var node = await NodeProcess.StartAsync(new NodeProcessOptions { NodeId = "helpers-kill" });
+        Assert.True(Directory.Exists($"/proc/{node.ProcessId}"));
+
+        node.Kill();
+
+        Assert.False(Directory.Exists($"/proc/{node.ProcessId}"), $"/proc/{node.ProcessId} is still there after Kill");
+    }
+
+    [Fact]
+    public async Task NodeProcess_finds_lines_of_its_output_and_reports_a_failed_start_with_it()
+    {
+        await using (var node = await NodeProcess.StartAsync(new NodeProcessOptions { NodeId = "helpers-output" }))
+        {
+            var ready = await node.WaitForOutputAsync(l => l.StartsWith("SOCKETPUSH READY", StringComparison.Ordinal), "the READY line");
+            Assert.StartsWith($"SOCKETPUSH READY node=helpers-output client=http://127.0.0.1:{node.ClientUrl.Port}", ready, StringComparison.Ordinal);
+        }
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(
+            () => NodeProcess.StartAsync(new NodeProcessOptions { NodeId = "helpers-refused", ExtraConfig = "options:\n  maxMessageBytes: 0" }));
+        Assert.Contains("exit code 2", error.Message, StringComparison.Ordinal);
+        Assert.Contains("options.maxMessageBytes", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task NodeProcessCluster_of_two_starts_both_on_ports_of_their_own_and_stops_both()
+    {
+        int[] processes;
+        await using (var cluster = await NodeProcessCluster.StartAsync(2))
+        {
+            Assert.Equal(["n1", "n2"], cluster.Nodes.Select(n => n.NodeId));
+            var ports = cluster.Nodes.SelectMany(n => new[] { n.ClientUrl.Port, n.AdminUrl.Port }).ToList();
+            Assert.Equal(4, ports.Distinct().Count());
+            Assert.NotEqual(0, cluster.Nodes[0].ClusterPort);
+            processes = [.. cluster.Nodes.Select(n => n.ProcessId)];
+            Assert.All(processes, pid => Assert.True(Directory.Exists($"/proc/{pid}")));
+        }
+
+        Assert.All(processes, pid => Assert.False(Directory.Exists($"/proc/{pid}"), $"/proc/{pid} is still there after DisposeAsync"));
+    }
+
+    [Fact]
+    public void FreePorts_are_free_to_bind()
+    {
+        using var tcp = new TcpListener(IPAddress.Loopback, FreePorts.Tcp());
+        tcp.Start();
+        using var udp = new UdpClient(new IPEndPoint(IPAddress.Loopback, FreePorts.Udp()));
+    }
+}

@@ -1,0 +1,44 @@
+namespace SocketPush.Testing;
+
+/// <summary>How <see cref="NodeProcess.StartAsync"/> starts a node; every property has a usable default.</summary>
+public sealed record NodeProcessOptions
+{
+    /// <summary>The node id (<c>--node-id</c>), which the READY line repeats.</summary>
+    public string NodeId { get; init; } = "test-node";
+
+    /// <summary>
+    /// The whole config file, or null for one that leaves every key at its default. Ids and ports are given as
+    /// flags, which win over the file.
+    /// </summary>
+    public string? Config { get; init; }
+
+    /// <summary>
+    /// YAML appended to the config file: whole sections, e.g. <c>"admin:\n  apiKey: ..."</c>. A section must not
+    /// appear in <see cref="Config"/> too: the node would read only its last occurrence.
+    /// </summary>
+    public string ExtraConfig { get; init; } = "";
+
+    /// <summary>host:port of other nodes' cluster ports (<c>--seeds</c>); none by default.</summary>
+    public IReadOnlyList<string> Seeds { get; init; } = [];
+
+    /// <summary>More command-line arguments, after those the options make.</summary>
+    public IReadOnlyList<string> ExtraArguments { get; init; } = [];
+
+    /// <summary>Environment variables set for the node, over those of the tests.</summary>
+    public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The client port; 0, the default, lets the OS pick (the READY line says which).</summary>
+    public int ClientPort { get; init; }
+
+    /// <summary>The admin port; 0 lets the OS pick.</summary>
+    public int AdminPort { get; init; }
+
+    /// <summary>The UDP cluster port; 0 lets the OS pick.</summary>
+    public int ClusterPort { get; init; }
+
+    /// <summary>How long the node may take to print its READY line; generous, for a cold start on a busy machine.</summary>
+    public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How long the node may take to exit after SIGTERM before it is killed.</summary>
+    public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(20);
+}
