@@ -49,8 +49,9 @@ public sealed class ManagerStatusTests(NodeFixture fixture) : IClassFixture<Node
     private void AssertShape(string form, JsonElement status, int users, int sessions, int channels)
     {
         Assert.True(status.ValueKind == JsonValueKind.Object, $"{form}: {status}");
-        Assert.Equal(["nodeId", "members", "ringAgreed", "virtualNodes", "records"], status.EnumerateObject().Select(p => p.Name));
-        Assert.Equal(NodeProcess.NodeId, status.GetProperty("nodeId").GetString());
+        Assert.Equal(["nodeId", "joined", "members", "ringAgreed", "ringProblem", "virtualNodes", "records", "pendingHandoff"], status.EnumerateObject().Select(p => p.Name));
+        Assert.True(status.GetProperty("joined").GetBoolean());
+        Assert.Equal(fixture.Node.NodeId, status.GetProperty("nodeId").GetString());
         Assert.True(status.GetProperty("ringAgreed").GetBoolean());
         Assert.Equal(2000, status.GetProperty("virtualNodes").GetInt32());
 
@@ -58,7 +59,7 @@ public sealed class ManagerStatusTests(NodeFixture fixture) : IClassFixture<Node
         Assert.Equal(
             ["nodeId", "state", "incarnation", "address", "clientUrl", "adminUrl", "wireVersion", "ringShare", "local"],
             member.EnumerateObject().Select(p => p.Name));
-        Assert.Equal(NodeProcess.NodeId, member.GetProperty("nodeId").GetString());
+        Assert.Equal(fixture.Node.NodeId, member.GetProperty("nodeId").GetString());
         Assert.Equal("alive", member.GetProperty("state").GetString());
         Assert.Equal(0, member.GetProperty("incarnation").GetInt32());
         Assert.Equal(fixture.Node.ClusterEndpoint, member.GetProperty("address").GetString());

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using SocketPush.Client.Services;
 using SocketPush.Node.Client;
+using SocketPush.Node.Cluster;
 using SocketPush.Node.Configuration;
 using SocketPush.Node.Hosting;
 using SocketPush.Node.Services;
@@ -20,10 +21,13 @@ internal sealed class ServiceFixture : IDisposable
         configure?.Invoke(Config);
         var services = new ServiceCollection();
         services.AddSingleton(typeof(Microsoft.Extensions.Logging.ILogger<>), typeof(NullLogger<>));
+        services.AddSingleton<Microsoft.Extensions.Logging.ILoggerFactory>(NullLoggerFactory.Instance);
         services.AddSignalR();
         var identity = new NodeIdentity(Config.Node.Id) { ClientUrl = "http://127.0.0.1:8080" };
         NodeHost.RegisterServices(services, Config, identity, new HealthState(), Time);
         _provider = services.BuildServiceProvider();
+        // As the host does: presence reports follow the registry from here on (the cluster port stays closed, a ring of one).
+        _provider.GetRequiredService<ClusterCoordinator>();
     }
 
     public NodeConfig Config { get; }
@@ -41,7 +45,7 @@ internal sealed class ServiceFixture : IDisposable
     public T Get<T>()
         where T : notnull => _provider.GetRequiredService<T>();
 
-    public void Dispose() => _provider.Dispose();
+    public void Dispose() => _provider.DisposeAsync().AsTask().GetAwaiter().GetResult();
 }
 
 /// <summary>A connection with no transport behind it, for registry bookkeeping in unit tests.</summary>

@@ -27,8 +27,7 @@ internal sealed class ManagerService(
                 clientUrl = m.Metadata?.ClientUrl ?? "",
                 adminUrl = m.Metadata?.AdminUrl ?? "",
                 wireVersion = ClusterSettings.ParseVersion(m.Metadata)?.Wire,
-                // decimal keeps the ".0" on the wire, so a share always decodes as a fraction (a float in PHP), never an int.
-                ringShare = Math.Round((decimal)shares.GetValueOrDefault(m.Name), 6),
+                ringShare = Share(shares.GetValueOrDefault(m.Name)),
                 local = m.Name == view.LocalId,
             }).ToArray();
         var (users, sessions, channels) = store.LiveCounts();
@@ -43,5 +42,12 @@ internal sealed class ManagerService(
             records = new { users, sessions, channels },
             pendingHandoff = coordinator.PendingHandoff,
         }));
+    }
+
+    /// <summary>A decimal with at least one digit after the point, so a share always decodes as a fraction (a float in PHP), never an int.</summary>
+    private static decimal Share(double share)
+    {
+        var rounded = Math.Round((decimal)share, 6);
+        return rounded.Scale == 0 ? rounded + 0.0m : rounded;
     }
 }
