@@ -142,7 +142,7 @@ public sealed class AdminPageTests(NodeFixture fixture, ITestOutputHelper output
         Assert.Equal(Fixture.Node.NodeId, status["nodeId"]!.GetValue<string>());
         Assert.Equal(Fixture.Node.NodeId, status["members"]![0]!["nodeId"]!.GetValue<string>());
         // Nested and indented, one property a line, rather than the one line the node sends.
-        Assert.Contains($"\n    \"nodeId\": \"{Fixture.Node.NodeId}\",\n    \"members\": [\n", shown, StringComparison.Ordinal);
+        Assert.Contains($"\n    \"nodeId\": \"{Fixture.Node.NodeId}\",\n    \"joined\": true,\n    \"members\": [\n", shown, StringComparison.Ordinal);
     }
 
     [Fact]
