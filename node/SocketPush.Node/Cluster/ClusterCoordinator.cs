@@ -32,7 +32,7 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
     private readonly NodeMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger<ClusterCoordinator> _logger;
-    private readonly Channel<bool> _sweeps = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly Channel<(ClusterView Before, ClusterView After)> _ringChanges = Channel.CreateUnbounded<(ClusterView, ClusterView)>();
     private readonly Channel<ClientConnection> _moves = Channel.CreateUnbounded<ClientConnection>();
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _sweeper;
@@ -83,7 +83,7 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
         _membership.RingChanged -= OnRingChanged;
         _membership.MemberGone -= _presence.DropNode;
         await _stopping.CancelAsync();
-        _sweeps.Writer.TryComplete();
+        _ringChanges.Writer.TryComplete();
         _moves.Writer.TryComplete();
         await Task.WhenAll(_sweeper, _mover).ConfigureAwait(false);
         _stopping.Dispose();
@@ -137,8 +137,11 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
         }
     }
 
-    /// <summary>On the gossip loop: only queues work.</summary>
-    private void OnRingChanged(ClusterView before, ClusterView after)
+    /// <summary>On the gossip loop, which must not wait for peers: the work goes to the sweep loop.</summary>
+    private void OnRingChanged(ClusterView before, ClusterView after) => _ringChanges.Writer.TryWrite((before, after));
+
+    /// <summary>Users whose owner moved: the new owner hears of their connections here, and clients not owned here move.</summary>
+    private void FollowRingChange(ClusterView before, ClusterView after)
     {
         var moved = 0;
         foreach (var userId in _registry.Users())
@@ -166,8 +169,6 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
         {
             ClusterLog.MovingClients(_logger, moved);
         }
-
-        _sweeps.Writer.TryWrite(true);
     }
 
     private string? OwnerElsewhere(string userId)
@@ -191,7 +192,8 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
             {
                 using var tick = new CancellationTokenSource(SweepInterval, _time);
                 using var wake = CancellationTokenSource.CreateLinkedTokenSource(tick.Token, token);
-                await _sweeps.Reader.ReadAsync(wake.Token).ConfigureAwait(false);
+                var (before, after) = await _ringChanges.Reader.ReadAsync(wake.Token).ConfigureAwait(false);
+                FollowRingChange(before, after);
             }
             catch (OperationCanceledException) when (!token.IsCancellationRequested)
             {

@@ -161,48 +161,26 @@ internal sealed class RecordStore(HybridClock clock, string nodeId)
         var batches = new Dictionary<string, RecordBatch>(StringComparer.Ordinal);
         var taken = 0;
         RecordBatch For(string node) => batches.TryGetValue(node, out var b) ? b : batches[node] = new RecordBatch([], [], []);
-        foreach (var (id, record) in _users)
+        void Collect<T>(ConcurrentDictionary<string, T> records, Func<string, string> key, Func<RecordBatch, Dictionary<string, T>> into)
         {
-            if (taken >= max)
+            foreach (var (id, record) in records)
             {
-                return batches;
-            }
+                if (taken >= max)
+                {
+                    return;
+                }
 
-            if (elsewhere(Keys.User(id)) is { } node)
-            {
-                For(node).Users[id] = record;
-                taken++;
+                if (elsewhere(key(id)) is { } node)
+                {
+                    into(For(node))[id] = record;
+                    taken++;
+                }
             }
         }
 
-        foreach (var (id, record) in _sessions)
-        {
-            if (taken >= max)
-            {
-                return batches;
-            }
-
-            if (elsewhere(Keys.Session(id)) is { } node)
-            {
-                For(node).Sessions[id] = record;
-                taken++;
-            }
-        }
-
-        foreach (var (id, record) in _channels)
-        {
-            if (taken >= max)
-            {
-                return batches;
-            }
-
-            if (elsewhere(Keys.Channel(id)) is { } node)
-            {
-                For(node).Channels[id] = record;
-                taken++;
-            }
-        }
-
+        Collect(_users, Keys.User, b => b.Users);
+        Collect(_sessions, Keys.Session, b => b.Sessions);
+        Collect(_channels, Keys.Channel, b => b.Channels);
         return batches;
     }
 
