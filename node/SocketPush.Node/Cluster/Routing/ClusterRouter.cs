@@ -45,6 +45,14 @@ internal sealed class ClusterRouter(ClusterMembership membership, PeerLinks link
     /// <summary>Every node of the ring, this one included.</summary>
     public IReadOnlyList<string> Nodes => membership.View.Ring.Nodes;
 
+    /// <summary>Asks every node of the ring and merges the answers, sorted; one node that cannot answer fails the call.</summary>
+    public async Task<IReadOnlyList<string>> UnionAsync<T>(Func<T, Task<IReadOnlyList<string>>> ask)
+        where T : class
+    {
+        var answers = await Task.WhenAll(Nodes.Select(n => ask(OnNode<T>(n))));
+        return [.. answers.SelectMany(a => a).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
+    }
+
     /// <summary>The client URL a node advertises (its gossip metadata); this node's own without asking gossip.</summary>
     public string ClientUrlOf(string nodeId) =>
         nodeId == LocalId ? identity.ClientUrl

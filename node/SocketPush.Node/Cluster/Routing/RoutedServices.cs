@@ -54,11 +54,8 @@ internal sealed class RoutedUserService(ClusterRouter router, MessageLimit limit
         return Task.FromResult(router.ClientUrlOf(router.OwnerOf(Keys.User(userId))));
     }
 
-    public async Task<IReadOnlyList<string>> ListAllAsync(CancellationToken cancellationToken = default)
-    {
-        var answers = await Task.WhenAll(router.Nodes.Select(n => router.OnNode<IEdgeService>(n).ListUsersAsync(cancellationToken)));
-        return [.. answers.SelectMany(a => a).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
-    }
+    public Task<IReadOnlyList<string>> ListAllAsync(CancellationToken cancellationToken = default) =>
+        router.UnionAsync<IEdgeService>(edge => edge.ListUsersAsync(cancellationToken));
 }
 
 /// <summary>channel, routed: a user's side to the owner of <c>u:</c>, a channel's side to the owner of <c>c:</c>.</summary>
@@ -103,9 +100,6 @@ internal sealed class RoutedChannelService(ClusterRouter router, MessageLimit li
         return router.ForKey<IChannelService>(Keys.Channel(channelId)).PublishAsync(channelId, message, cancellationToken);
     }
 
-    public async Task<IReadOnlyList<string>> ListAllAsync(CancellationToken cancellationToken = default)
-    {
-        var answers = await Task.WhenAll(router.Nodes.Select(n => router.OnNode<IRecordService>(n).ListChannelsAsync(cancellationToken)));
-        return [.. answers.SelectMany(a => a).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
-    }
+    public Task<IReadOnlyList<string>> ListAllAsync(CancellationToken cancellationToken = default) =>
+        router.UnionAsync<IRecordService>(records => records.ListChannelsAsync(cancellationToken));
 }
