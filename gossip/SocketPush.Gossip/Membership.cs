@@ -2,7 +2,6 @@ using System.Collections.Immutable;
 using System.Net;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
-using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using SocketPush.Gossip.Protocol;
@@ -26,16 +25,15 @@ public sealed class Membership : IAsyncDisposable
     private GossipOptions _options;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
-    private readonly Channel<object> _inputs = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly LoopInputs _inputs = new();
     private readonly DatagramSealer _sealer;
     private readonly LiteNetTransport _transport;
     private readonly SwimCore _core;
-    private readonly ITimer _timer;
+    private readonly ITimer? _timer;
     private readonly Dictionary<uint, PendingRequest> _requests = [];
     private readonly List<MembershipChange> _changes = [];
     private readonly List<TaskCompletionSource> _leaveWaiters = [];
-    private readonly CancellationTokenSource _stopping = new();
-    private Task _loop = Task.CompletedTask;
+    private readonly TaskCompletionSource _loopDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private MembershipSnapshot _snapshot;
     private StrongBox<GossipCounters> _counters = new(default);
     private long _publishedVersion = -1;
@@ -48,7 +46,7 @@ public sealed class Membership : IAsyncDisposable
         _logger = logger;
         _time = time;
         _sealer = new DatagramSealer(options.Secret);
-        _transport = new LiteNetTransport(_sealer, _inputs.Writer, options.MaxDatagramSize, options.PeerConnectTimeout, logger)
+        _transport = new LiteNetTransport(_sealer, _inputs, options.MaxDatagramSize, options.PeerConnectTimeout, logger)
         {
             ConnectionRefused = endPoint => GossipLog.RefusedConnection(logger, endPoint),
         };
@@ -60,8 +58,14 @@ public sealed class Membership : IAsyncDisposable
         _core = new SwimCore(options, metadata.NodeId, Address, meta, time, new Random(seed), new CoreOutput(this),
             options.MaxDatagramSize - _sealer.SealOverhead);
         _snapshot = new MembershipSnapshot(metadata.NodeId, 0, []);
-        _timer = time.CreateTimer(static state => ((Membership)state!)._inputs.Writer.TryWrite(TimerTick.Instance), this,
-            Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+
+        // The loop thread times its own waits on the system clock. Another clock (a fake one in
+        // tests) moves on its own schedule, so its timer wakes the loop when it fires.
+        if (time != TimeProvider.System)
+        {
+            _timer = time.CreateTimer(static state => ((Membership)state!)._inputs.Post(TimerTick.Instance), this,
+                Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        }
     }
 
     /// <summary>
@@ -208,21 +212,23 @@ public sealed class Membership : IAsyncDisposable
         }
 
         Peers.Close();
-        _inputs.Writer.TryComplete();
-        await _stopping.CancelAsync().ConfigureAwait(false);
+        _inputs.Complete();
         try
         {
-            await _loop.ConfigureAwait(false);
+            // Rethrows what stopped the loop, if anything did; the socket is closed either way.
+            await _loopDone.Task.ConfigureAwait(false);
         }
-        catch (OperationCanceledException)
+        finally
         {
-            // The loop ends by cancellation when inputs were still queued.
-        }
+            if (_timer is not null)
+            {
+                await _timer.DisposeAsync().ConfigureAwait(false);
+            }
 
-        await _timer.DisposeAsync().ConfigureAwait(false);
-        _transport.Dispose();
-        _sealer.Dispose();
-        _stopping.Dispose();
+            _transport.Dispose();
+            _sealer.Dispose();
+            _inputs.Dispose();
+        }
     }
 
     private static byte[] EncodeMetadata(GossipOptions options, MemberMetadata metadata)
@@ -244,7 +250,7 @@ public sealed class Membership : IAsyncDisposable
     private Task PostAsync(Action<SwimCore> action, CancellationToken cancellationToken)
     {
         var command = new Command(action);
-        ObjectDisposedException.ThrowIf(!_inputs.Writer.TryWrite(command), this);
+        ObjectDisposedException.ThrowIf(!_inputs.Post(command), this);
 
         return command.Done.Task.WaitAsync(cancellationToken);
     }
@@ -261,18 +267,47 @@ public sealed class Membership : IAsyncDisposable
         }
 
         GossipLog.Started(_logger, Name, new IPEndPoint(IPAddress.Parse(_options.BindAddress), _transport.LocalPort), Address);
-        _loop = Task.Run(async () =>
+
+        // A thread of its own, not the thread pool: probe deadlines are a few hundred
+        // milliseconds, and a pool kept busy (the node's requests, its data-plane sends) holds
+        // every queued continuation until it adds a thread, about every half second. That was
+        // long enough to suspect a healthy member during a data burst on a loaded machine.
+        var thread = new Thread(() => RunLoop(seeds)) { IsBackground = true, Name = "Gossip loop " + Name };
+        thread.Start();
+    }
+
+    private void RunLoop(List<string> seeds)
+    {
+#pragma warning disable CA1031 // The thread must not take the process down; DisposeAsync rethrows what stopped it.
+        try
         {
             Handle(new Command(core => core.Start(seeds)));
-            while (await _inputs.Reader.WaitToReadAsync(_stopping.Token).ConfigureAwait(false))
+            while (!_inputs.IsCompleted)
             {
-                while (_inputs.Reader.TryRead(out var input))
+                _inputs.Wait(MillisecondsUntilDue());
+                while (!_inputs.IsCompleted && _inputs.TryTake(out var input))
                 {
                     Handle(input);
                 }
+
+                if (!_inputs.IsCompleted && _timer is null && _core.NextDueIn <= TimeSpan.Zero)
+                {
+                    Handle(TimerTick.Instance);
+                }
             }
-        });
+
+            _loopDone.TrySetResult();
+        }
+        catch (Exception e)
+        {
+            _loopDone.TrySetException(e);
+        }
+#pragma warning restore CA1031
     }
+
+    /// <summary>How long the loop may sleep: until the core's next timer, rounded up so it wakes when it is due, not just before.</summary>
+    private int MillisecondsUntilDue() =>
+        _timer is not null || _core.NextDueIn is not { } due ? Timeout.Infinite : (int)Math.Clamp(Math.Ceiling(due.TotalMilliseconds), 0, int.MaxValue);
 
     private void Handle(object input)
     {
@@ -413,7 +448,7 @@ public sealed class Membership : IAsyncDisposable
         }
 
         PruneRequests();
-        _timer.Change(_core.NextDueIn ?? Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _timer?.Change(_core.NextDueIn ?? Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         Processed?.Invoke();
     }
 

@@ -6,12 +6,12 @@ namespace SocketPush.Gossip.Tests;
 /// <summary>Real members on loopback UDP through LiteNetLib, with short timings so each test takes seconds.</summary>
 public class MembershipUdpTests
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan Patience = UdpCluster.Patience;
 
     [Fact]
     public async Task Five_members_join_through_one_seed_and_see_each_others_metadata()
     {
-        await using var cluster = await StartClusterAsync(5);
+        await using var cluster = await UdpCluster.StartAsync(5);
         foreach (var member in cluster.Members)
         {
             var view = member.Snapshot;
@@ -29,7 +29,7 @@ public class MembershipUdpTests
     [Fact]
     public async Task A_member_stopped_without_leaving_is_declared_dead_by_every_other()
     {
-        await using var cluster = await StartClusterAsync(5);
+        await using var cluster = await UdpCluster.StartAsync(5);
         var victim = cluster.Members[3];
         var failedSeen = cluster.Members.Where(m => m != victim).ToDictionary(m => m.Name, _ => false);
         foreach (var member in cluster.Members.Where(m => m != victim))
@@ -62,7 +62,7 @@ public class MembershipUdpTests
     [Fact]
     public async Task A_member_that_leaves_gracefully_is_seen_as_left()
     {
-        await using var cluster = await StartClusterAsync(4);
+        await using var cluster = await UdpCluster.StartAsync(4);
         var leaver = cluster.Members[2];
 
         Assert.True(await leaver.LeaveAsync());
@@ -76,10 +76,10 @@ public class MembershipUdpTests
     [Fact]
     public async Task A_member_with_the_wrong_secret_cannot_join_and_its_attempts_are_counted()
     {
-        await using var cluster = await StartClusterAsync(2, secret: "right secret");
+        await using var cluster = await UdpCluster.StartAsync(2, secret: "right secret");
         var seed = cluster.Members[0];
-        await using var intruder = Membership.Start(Options([seed.Address], secret: "wrong secret"), Metadata("intruder"));
-        await using var plain = Membership.Start(Options([seed.Address], secret: null), Metadata("plain"));
+        await using var intruder = Membership.Start(UdpCluster.Options([seed.Address], secret: "wrong secret"), UdpCluster.Metadata("intruder"));
+        await using var plain = Membership.Start(UdpCluster.Options([seed.Address], secret: null), UdpCluster.Metadata("plain"));
 
         // Each join attempt opens a connection whose token fails; the member retries while alone.
         await seed.WaitUntilAsync(m => m.Counters.DroppedUnauthenticated >= 4, Patience);
@@ -94,7 +94,7 @@ public class MembershipUdpTests
     [Fact]
     public async Task Garbage_datagrams_change_nothing_and_are_counted()
     {
-        await using var cluster = await StartClusterAsync(2);
+        await using var cluster = await UdpCluster.StartAsync(2);
         var target = cluster.Members[0];
         var before = target.Snapshot;
         var counted = target.Counters.DroppedDatagrams;
@@ -140,11 +140,48 @@ public class MembershipUdpTests
     }
 
     [Fact]
+    public async Task Members_keep_probing_while_the_thread_pool_is_starved()
+    {
+        await using var cluster = await UdpCluster.StartAsync(2);
+        var before = cluster.Members.Select(m => m.Counters.Probes).ToArray();
+        using var release = new ManualResetEventSlim();
+
+        // Released from a gossip loop's own thread once both members probed on: that can only
+        // happen if the loops do not need a pool thread. The timeout ends the starvation anyway.
+        void Check()
+        {
+            if (cluster.Members.Select((m, i) => m.Counters.Probes - before[i]).Min() >= 8)
+            {
+                release.Set();
+            }
+        }
+
+        foreach (var member in cluster.Members)
+        {
+            member.Processed += Check;
+        }
+
+        // Far more blocked work items than the pool has threads; it adds a thread only every half second or so.
+        var blockers = Enumerable.Range(0, 64)
+            .Select(_ => Task.Factory.StartNew(() => release.Wait(Patience), CancellationToken.None, TaskCreationOptions.None, TaskScheduler.Default))
+            .ToArray();
+        var released = await Task.WhenAll(blockers);
+        foreach (var member in cluster.Members)
+        {
+            member.Processed -= Check;
+        }
+
+        Assert.All(released, Assert.True);
+        Assert.All(cluster.Members, m => Assert.Equal(0, m.Counters.Suspicions));
+        Assert.All(cluster.Members, m => Assert.Equal(2, m.Snapshot.Live.Count()));
+    }
+
+    [Fact]
     public async Task An_options_update_refuses_socket_and_secret_changes_and_the_member_keeps_probing_with_new_timings()
     {
-        await using var cluster = await StartClusterAsync(2);
+        await using var cluster = await UdpCluster.StartAsync(2);
         var member = cluster.Members[1];
-        var options = Options([cluster.Members[0].Address], secret: null);
+        var options = UdpCluster.Options([cluster.Members[0].Address], secret: null);
 
         options.Port = 7946;
         var refused = await Assert.ThrowsAsync<ArgumentException>(() => member.UpdateOptionsAsync(options));
@@ -162,54 +199,6 @@ public class MembershipUdpTests
         var probes = member.Counters.Probes;
         await member.WaitUntilAsync(m => m.Counters.Probes >= probes + 5, Patience);
         Assert.Equal(2, member.Snapshot.Live.Count());
-    }
-
-    private static GossipOptions Options(IList<string> seeds, string? secret) => new()
-    {
-        BindAddress = "127.0.0.1",
-        Port = 0,
-        Seeds = seeds,
-        Secret = secret,
-        ProbeInterval = TimeSpan.FromMilliseconds(200),
-        ProbeTimeout = TimeSpan.FromMilliseconds(100),
-        GossipInterval = TimeSpan.FromMilliseconds(50),
-        SuspicionMult = 2,
-        PushPullInterval = TimeSpan.FromSeconds(5),
-        ReconnectInterval = TimeSpan.FromSeconds(2),
-        JoinRetryInterval = TimeSpan.FromMilliseconds(300),
-    };
-
-    private static MemberMetadata Metadata(string name) => new(name, $"http://{name}:8080", $"http://{name}:8181", "1.0");
-
-    private static async Task<TestCluster> StartClusterAsync(int size, string? secret = null)
-    {
-        var cluster = new TestCluster();
-        var seed = Membership.Start(Options([], secret), Metadata("m0"));
-        cluster.Members.Add(seed);
-        for (var i = 1; i < size; i++)
-        {
-            cluster.Members.Add(Membership.Start(Options([seed.Address], secret), Metadata($"m{i}")));
-        }
-
-        foreach (var member in cluster.Members)
-        {
-            await member.WaitUntilAsync(m => m.Snapshot.Live.Count() == size, Patience);
-        }
-
-        return cluster;
-    }
-
-    private sealed class TestCluster : IAsyncDisposable
-    {
-        public List<Membership> Members { get; } = [];
-
-        public async ValueTask DisposeAsync()
-        {
-            foreach (var member in Members)
-            {
-                await member.DisposeAsync();
-            }
-        }
     }
 }
 

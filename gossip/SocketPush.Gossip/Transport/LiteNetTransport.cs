@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
-using System.Threading.Channels;
 using LiteNetLib;
 using MemoryPack;
 using Microsoft.Extensions.Logging;
@@ -20,7 +19,7 @@ internal sealed record ReliableInput(NetPeer Peer, byte[] Data) : TransportInput
 /// One LiteNetLib <see cref="NetManager"/> for the member: SWIM datagrams as unconnected messages,
 /// and one connection per peer with two ReliableOrdered channels, gossip (push-pull, fallback
 /// pings) on <see cref="GossipChannel"/> and the data plane on <see cref="DataChannel"/>, so that
-/// each waits only behind its own kind. Gossip input is copied into the loop's channel; data
+/// each waits only behind its own kind. Gossip input is copied to the loop's inputs; data
 /// is handed to <see cref="DataReceived"/> on LiteNetLib's thread. The connection table is shared
 /// by the loop and every sending thread: per-peer locks guard only its bookkeeping
 /// (<see cref="PeerLink"/>), and connects and sends happen after they are released.
@@ -34,11 +33,14 @@ internal sealed class LiteNetTransport : IDisposable
     /// <summary>Resolved addresses kept; beyond that, addresses are parsed on every call, so that callers cannot grow the cache without bound.</summary>
     private const int MaxCachedAddresses = 4096;
 
-    private static readonly byte[] ConnectToken = [WireFormat.Version, (byte)'S', (byte)'P', (byte)'G'];
+    /// <summary>What a connect request carries, sealed under <see cref="SealPurpose.Connect"/> when there is a secret.</summary>
+    internal static readonly byte[] ConnectToken = [WireFormat.Version, (byte)'S', (byte)'P', (byte)'G'];
 
     private readonly NetManager _net;
     private readonly DatagramSealer _sealer;
-    private readonly ChannelWriter<object> _inputs;
+    private readonly LoopInputs _inputs;
+    private readonly WakeSignal _updateWanted = new();
+    private Thread? _updater;
     private readonly ILogger _logger;
     private readonly int _maxDatagram;
     private readonly ConcurrentDictionary<string, IPEndPoint?> _endpoints = new(StringComparer.Ordinal);
@@ -48,10 +50,9 @@ internal sealed class LiteNetTransport : IDisposable
     private readonly long[] _sentBytes = new long[2];
     private long _refusedConnections;
     private long _stuckAfterMs;
-    private int _updateQueued;
     private volatile bool _closed;
 
-    public LiteNetTransport(DatagramSealer sealer, ChannelWriter<object> inputs, int maxDatagram, TimeSpan connectTimeout, ILogger logger)
+    public LiteNetTransport(DatagramSealer sealer, LoopInputs inputs, int maxDatagram, TimeSpan connectTimeout, ILogger logger)
     {
         _sealer = sealer;
         _inputs = inputs;
@@ -101,6 +102,11 @@ internal sealed class LiteNetTransport : IDisposable
         {
             throw new InvalidOperationException($"Could not bind the gossip socket to {bind}:{port}.");
         }
+
+        // Its own thread rather than the thread pool, for the same reason as the gossip loop:
+        // a prompt send must not wait for a pool thread to come free.
+        _updater = new Thread(RunUpdater) { IsBackground = true, Name = $"Gossip update trigger {LocalPort}" };
+        _updater.Start();
     }
 
     /// <summary>
@@ -119,7 +125,10 @@ internal sealed class LiteNetTransport : IDisposable
     public void Dispose()
     {
         _closed = true;
+        _updateWanted.Set();
+        _updater?.Join();
         _net.Stop();
+        _updateWanted.Dispose();
     }
 
     /// <summary>Messages and wire bytes handed to connections on <paramref name="channel"/>.</summary>
@@ -282,23 +291,28 @@ internal sealed class LiteNetTransport : IDisposable
     }
 
     /// <summary>
-    /// Wakes LiteNetLib's logic thread so that what was just queued leaves now, not at its next
-    /// 15 ms tick. Coalesced: one wake-up is queued at a time, and it clears the flag before
-    /// waking the thread, so every message queued before the flag was cleared goes out with it and
-    /// a message queued after sets the flag again. A burst of sends costs a few wake-ups, not one each.
+    /// Asks for a LiteNetLib logic update now, so that what was just queued leaves at once and not
+    /// at the next 15 ms tick. Coalesced through <see cref="WakeSignal"/>: a burst of sends wakes the
+    /// updater thread a few times, not once each, and every message queued before it woke goes out
+    /// with the update it triggers.
     /// </summary>
     private void RequestUpdate()
     {
-        if (PromptSends && Interlocked.Exchange(ref _updateQueued, 1) == 0)
+        if (PromptSends)
         {
-            ThreadPool.UnsafeQueueUserWorkItem(static transport =>
+            _updateWanted.Set();
+        }
+    }
+
+    private void RunUpdater()
+    {
+        while (!_closed)
+        {
+            _updateWanted.Wait(Timeout.Infinite);
+            if (!_closed)
             {
-                Volatile.Write(ref transport._updateQueued, 0);
-                if (!transport._closed)
-                {
-                    transport._net.TriggerUpdate();
-                }
-            }, this, preferLocal: false);
+                _net.TriggerUpdate();
+            }
         }
     }
 
@@ -359,7 +373,7 @@ internal sealed class LiteNetTransport : IDisposable
     {
         if (type == UnconnectedMessageType.BasicMessage)
         {
-            _inputs.TryWrite(new DatagramInput(from, reader.GetRemainingBytesSpan().ToArray()));
+            _inputs.Post(new DatagramInput(from, reader.GetRemainingBytesSpan().ToArray()));
         }
     }
 
@@ -372,7 +386,7 @@ internal sealed class LiteNetTransport : IDisposable
             return;
         }
 
-        _inputs.TryWrite(new ReliableInput(peer, reader.GetRemainingBytesSpan().ToArray()));
+        _inputs.Post(new ReliableInput(peer, reader.GetRemainingBytesSpan().ToArray()));
     }
 
     private void OnConnectionRequest(ConnectionRequest request)

@@ -1,0 +1,54 @@
+namespace SocketPush.Gossip.Tests;
+
+/// <summary>Real members on loopback with short timings, shared by the UDP tests.</summary>
+internal sealed class UdpCluster : IAsyncDisposable
+{
+    /// <summary>How long a test waits for a condition before it fails; never a speed assertion.</summary>
+    public static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
+
+    public List<Membership> Members { get; } = [];
+
+    public static GossipOptions Options(IList<string> seeds, string? secret) => new()
+    {
+        BindAddress = "127.0.0.1",
+        Port = 0,
+        Seeds = seeds,
+        Secret = secret,
+        ProbeInterval = TimeSpan.FromMilliseconds(200),
+        ProbeTimeout = TimeSpan.FromMilliseconds(100),
+        GossipInterval = TimeSpan.FromMilliseconds(50),
+        SuspicionMult = 2,
+        PushPullInterval = TimeSpan.FromSeconds(5),
+        ReconnectInterval = TimeSpan.FromSeconds(2),
+        JoinRetryInterval = TimeSpan.FromMilliseconds(300),
+    };
+
+    public static MemberMetadata Metadata(string name) => new(name, $"http://{name}:8080", $"http://{name}:8181", "1.0");
+
+    /// <summary>Starts <paramref name="size"/> members joined through the first and waits until all see all.</summary>
+    public static async Task<UdpCluster> StartAsync(int size, string? secret = null)
+    {
+        var cluster = new UdpCluster();
+        var seed = Membership.Start(Options([], secret), Metadata("m0"));
+        cluster.Members.Add(seed);
+        for (var i = 1; i < size; i++)
+        {
+            cluster.Members.Add(Membership.Start(Options([seed.Address], secret), Metadata($"m{i}")));
+        }
+
+        foreach (var member in cluster.Members)
+        {
+            await member.WaitUntilAsync(m => m.Snapshot.Live.Count() == size, Patience);
+        }
+
+        return cluster;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var member in Members)
+        {
+            await member.DisposeAsync();
+        }
+    }
+}
