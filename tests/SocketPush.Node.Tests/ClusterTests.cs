@@ -1,41 +1,18 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.SignalR.Client;
-using SocketPush.Node.Cluster;
 
 namespace SocketPush.Node.Tests;
 
 /// <summary>Three real nodes in this process (real UDP gossip and peer channel, real Kestrel), seeded with the first.</summary>
 public sealed class ClusterTests : IAsyncLifetime
 {
-    private readonly List<TestNode> _nodes = [];
+    private TestCluster _cluster = null!;
 
-    public async Task InitializeAsync()
-    {
-        var first = await TestNode.StartAsync(c => Fast(c, "n1"));
-        _nodes.Add(first);
-        var seed = first.Host.Identity.ClusterEndpoint;
-        for (var i = 2; i <= 3; i++)
-        {
-            var id = $"n{i}";
-            _nodes.Add(await TestNode.StartAsync(c =>
-            {
-                Fast(c, id);
-                c.Cluster.Seeds = [seed];
-            }));
-        }
+    private IReadOnlyList<TestNode> Nodes => _cluster.Nodes;
 
-        await Eventually.TrueAsync(
-            () => _nodes.All(n => n.Service<ClusterMembership>().View.Ring.NodeCount == 3),
-            "every node has all three in its ring");
-    }
+    public async Task InitializeAsync() => _cluster = await TestCluster.StartAsync(3);
 
-    public async Task DisposeAsync()
-    {
-        foreach (var node in _nodes)
-        {
-            await node.DisposeAsync();
-        }
-    }
+    public async Task DisposeAsync() => await _cluster.DisposeAsync();
 
     [Fact]
     public async Task Every_node_gives_the_same_answers_and_names_the_owner()
@@ -43,12 +20,12 @@ public sealed class ClusterTests : IAsyncLifetime
         for (var u = 0; u < 20; u++)
         {
             var userId = $"cu{u}";
-            await _nodes[u % 3].CallAsync("auth", "set", new { userId, sessionId = $"s-{userId}" });
-            await _nodes[(u + 1) % 3].CallAsync("channel", "subscribe", new { userId, channelId = "cluster/news" });
+            await Nodes[u % 3].CallAsync("auth", "set", new { userId, sessionId = $"s-{userId}" });
+            await Nodes[(u + 1) % 3].CallAsync("channel", "subscribe", new { userId, channelId = "cluster/news" });
         }
 
         var frontends = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var node in _nodes)
+        foreach (var node in Nodes)
         {
             for (var u = 0; u < 20; u++)
             {
@@ -56,8 +33,7 @@ public sealed class ClusterTests : IAsyncLifetime
                 Assert.Equal(userId, (await node.CallAsync("auth", "check", new { sessionId = $"s-{userId}" })).GetString());
                 Assert.Equal(["cluster/news"], (await node.CallAsync("channel", "getSubscriptions", new { userId })).Deserialize<string[]>()!);
                 var frontend = (await node.CallAsync("user", "getFrontendServer", new { userId })).GetString()!;
-                var owner = _nodes.Single(n => n.Host.Identity.NodeId == node.Service<ClusterMembership>().View.Owner("u:" + userId));
-                Assert.Equal(owner.ClientUrl, frontend);
+                Assert.Equal(_cluster.OwnerOf("u:" + userId).ClientUrl, frontend);
                 frontends.Add(frontend);
             }
 
@@ -71,13 +47,12 @@ public sealed class ClusterTests : IAsyncLifetime
     [Fact]
     public async Task A_client_sent_to_a_non_owner_ends_on_the_owner_and_receives_publishes_made_on_a_third_node()
     {
-        var userId = Enumerable.Range(0, 100).Select(i => $"hop{i}")
-            .First(u => _nodes[0].Service<ClusterMembership>().View.Owner("u:" + u) == "n3");
-        await _nodes[0].CallAsync("auth", "set", new { userId, sessionId = "hop-session" });
-        await _nodes[0].CallAsync("channel", "subscribe", new { userId, channelId = "hops" });
+        var userId = _cluster.UserOwnedBy(Nodes[2], "hop");
+        await Nodes[0].CallAsync("auth", "set", new { userId, sessionId = "hop-session" });
+        await Nodes[0].CallAsync("channel", "subscribe", new { userId, channelId = "hops" });
 
         var received = new List<JsonElement>();
-        await using var hub = _nodes[1].Hub(userId, "hop-session", Microsoft.AspNetCore.Http.Connections.HttpTransportType.WebSockets);
+        await using var hub = Nodes[1].Hub(userId, "hop-session", Microsoft.AspNetCore.Http.Connections.HttpTransportType.WebSockets);
         hub.On<JsonElement>("message", m =>
         {
             lock (received)
@@ -86,29 +61,28 @@ public sealed class ClusterTests : IAsyncLifetime
             }
         });
         await hub.StartAsync();
-        await _nodes[2].WaitForConnectionsAsync(userId, 1);
+        await Nodes[2].WaitForConnectionsAsync(userId, 1);
 
-        Assert.Equal(1, (await _nodes[0].CallAsync("user", "publish", new { userId, message = new { n = 1 } })).GetInt32());
-        Assert.Equal(1, (await _nodes[1].CallAsync("channel", "publish", new { channelId = "hops", message = new { n = 2 } })).GetInt32());
+        Assert.Equal(1, (await Nodes[0].CallAsync("user", "publish", new { userId, message = new { n = 1 } })).GetInt32());
+        Assert.Equal(1, (await Nodes[1].CallAsync("channel", "publish", new { channelId = "hops", message = new { n = 2 } })).GetInt32());
         await Eventually.TrueAsync(() => { lock (received) { return received.Count == 2; } }, "both messages arrived");
     }
 
     [Fact]
     public async Task Sse_on_a_non_owner_answers_307_to_the_owner()
     {
-        var userId = Enumerable.Range(0, 100).Select(i => $"sse{i}")
-            .First(u => _nodes[0].Service<ClusterMembership>().View.Owner("u:" + u) == "n2");
-        using var http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = new Uri(_nodes[0].ClientUrl) };
+        var userId = _cluster.UserOwnedBy(Nodes[1], "sse");
+        using var http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = new Uri(Nodes[0].ClientUrl) };
         using var response = await http.GetAsync($"/sse?userId={userId}&sessionId=x");
         Assert.Equal(System.Net.HttpStatusCode.TemporaryRedirect, response.StatusCode);
-        Assert.StartsWith(_nodes[1].ClientUrl + "/sse?", response.Headers.Location!.ToString(), StringComparison.Ordinal);
+        Assert.StartsWith(Nodes[1].ClientUrl + "/sse?", response.Headers.Location!.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task Status_shows_three_alive_members_and_the_same_shares_on_every_node()
     {
         var shares = new List<string>();
-        foreach (var node in _nodes)
+        foreach (var node in Nodes)
         {
             var status = await node.CallAsync("manager", "status", new { });
             var members = status.GetProperty("members").EnumerateArray().ToList();
@@ -117,14 +91,5 @@ public sealed class ClusterTests : IAsyncLifetime
         }
 
         Assert.Single(shares.Distinct());
-    }
-
-    private static void Fast(SocketPush.Node.Configuration.NodeConfig config, string id)
-    {
-        config.Node.Id = id;
-        config.Cluster.Swim.ProbeInterval = TimeSpan.FromMilliseconds(200);
-        config.Cluster.Swim.ProbeTimeout = TimeSpan.FromMilliseconds(100);
-        config.Cluster.Swim.GossipInterval = TimeSpan.FromMilliseconds(50);
-        config.Cluster.Swim.JoinRetryInterval = TimeSpan.FromMilliseconds(200);
     }
 }

@@ -1,0 +1,102 @@
+using SocketPush.Node.Cluster;
+using SocketPush.Node.Configuration;
+
+namespace SocketPush.Node.Tests;
+
+/// <summary>
+/// Real nodes n1..nN in this process (real UDP gossip and peer channel, real Kestrel, ports the OS picked), n1 the
+/// seed of the others, with SWIM timings short enough for tests. Disposing it stops them all.
+/// </summary>
+internal sealed class TestCluster : IAsyncDisposable
+{
+    private readonly List<TestNode> _nodes = [];
+    private readonly Action<NodeConfig>? _configure;
+
+    private TestCluster(Action<NodeConfig>? configure) => _configure = configure;
+
+    /// <summary>The nodes in the order they started; <c>Nodes[i]</c> has the id <c>n{i+1}</c>.</summary>
+    public IReadOnlyList<TestNode> Nodes => _nodes;
+
+    public TestNode this[int index] => _nodes[index];
+
+    /// <summary>Starts <paramref name="count"/> nodes and waits until every ring holds all of them.</summary>
+    /// <param name="count">How many nodes.</param>
+    /// <param name="configure">Applied to every node's config after the cluster's own settings.</param>
+    public static async Task<TestCluster> StartAsync(int count, Action<NodeConfig>? configure = null)
+    {
+        var cluster = new TestCluster(configure);
+        try
+        {
+            for (var i = 0; i < count; i++)
+            {
+                await cluster.StartNodeAsync();
+            }
+
+            await cluster.WaitForRingsAsync();
+            return cluster;
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Starts one more node seeded with n1 and waits until every ring holds it.</summary>
+    public async Task<TestNode> AddNodeAsync()
+    {
+        var node = await StartNodeAsync();
+        await WaitForRingsAsync();
+        return node;
+    }
+
+    /// <summary>The node that every ring names as the owner of <paramref name="key"/> (a record key such as <c>u:alice</c>).</summary>
+    public TestNode OwnerOf(string key)
+    {
+        var owner = _nodes[0].Service<ClusterMembership>().View.Owner(key);
+        return _nodes.Single(n => n.Host.Identity.NodeId == owner);
+    }
+
+    /// <summary>The first of <c>{prefix}0</c>, <c>{prefix}1</c>, … whose user the node <paramref name="owner"/> owns.</summary>
+    public string UserOwnedBy(TestNode owner, string prefix) =>
+        Enumerable.Range(0, 10_000).Select(i => $"{prefix}{i}")
+            .First(u => OwnerOf("u:" + u) == owner);
+
+    /// <summary>The first of <c>{prefix}0</c>, <c>{prefix}1</c>, … whose channel the node <paramref name="owner"/> owns.</summary>
+    public string ChannelOwnedBy(TestNode owner, string prefix) =>
+        Enumerable.Range(0, 10_000).Select(i => $"{prefix}{i}")
+            .First(c => OwnerOf("c:" + c) == owner);
+
+    public Task WaitForRingsAsync() =>
+        Eventually.TrueAsync(
+            () => _nodes.All(n => n.Service<ClusterMembership>().View.Ring.NodeCount == _nodes.Count),
+            $"every node has all {_nodes.Count} in its ring");
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var node in _nodes)
+        {
+            await node.DisposeAsync();
+        }
+
+        _nodes.Clear();
+    }
+
+    private async Task<TestNode> StartNodeAsync()
+    {
+        var id = $"n{_nodes.Count + 1}";
+        var seeds = _nodes.Count == 0 ? [] : new List<string> { _nodes[0].Host.Identity.ClusterEndpoint };
+        var node = await TestNode.StartAsync(c =>
+        {
+            c.Node.Id = id;
+            c.Cluster.Seeds = seeds;
+            c.Cluster.Swim.ProbeInterval = TimeSpan.FromMilliseconds(200);
+            c.Cluster.Swim.ProbeTimeout = TimeSpan.FromMilliseconds(100);
+            c.Cluster.Swim.GossipInterval = TimeSpan.FromMilliseconds(50);
+            c.Cluster.Swim.JoinRetryInterval = TimeSpan.FromMilliseconds(200);
+            _configure?.Invoke(c);
+        });
+        _nodes.Add(node);
+        return node;
+    }
+}
