@@ -82,10 +82,10 @@ public sealed class ClusterTests(ClusterFixture fixture) : IClassFixture<Cluster
         var (owner, entry, publisher) = (Nodes[2], Nodes[1], Nodes[0]);
         var userId = Cluster.UserOwnedBy(owner, $"hop-{transport}-");
         var channelId = $"hops/{transport}";
-        await publisher.CallAsync("auth", "set", new { userId, sessionId = "hop-session" });
+        await publisher.CallAsync("auth", "set", new { userId, sessionId = "s-" + userId });
         await publisher.CallAsync("channel", "subscribe", new { userId, channelId });
 
-        await using var hub = entry.Hub(userId, "hop-session", transport);
+        await using var hub = entry.Hub(userId, "s-" + userId, transport);
         var inbox = TestNode.Inbox(hub);
         await hub.StartAsync();
         await owner.WaitForConnectionsAsync(userId, 1);
@@ -164,9 +164,9 @@ public sealed class ClusterTests(ClusterFixture fixture) : IClassFixture<Cluster
                 for (var i = 0; i < 2; i++)
                 {
                     var userId = Cluster.UserOwnedBy(node, $"fan-{node.Host.Identity.NodeId}-{i}-");
-                    await channelOwner.CallAsync("auth", "set", new { userId, sessionId = "fan-session" });
+                    await channelOwner.CallAsync("auth", "set", new { userId, sessionId = "s-" + userId });
                     await channelOwner.CallAsync("channel", "subscribe", new { userId, channelId });
-                    var hub = node.Hub(userId, "fan-session", HttpTransportType.WebSockets);
+                    var hub = node.Hub(userId, "s-" + userId, HttpTransportType.WebSockets);
                     hubs.Add(hub);
                     inboxes.Add(TestNode.Inbox(hub));
                     await hub.StartAsync();
