@@ -24,8 +24,8 @@ public sealed class SseTests : IAsyncLifetime
         await _node.CallAsync("channel", "subscribe", new { userId = "1", channelId = "news/sport" });
         Assert.Equal(1, (await _node.CallAsync("channel", "publish", new { channelId = "news/sport", message = "goal" })).GetInt32());
 
-        Assert.Equal(("message", """{"kind":"user","data":{"a":1}}"""), await NextEventAsync(reader));
-        Assert.Equal(("message", """{"kind":"channel","channelId":"news/sport","data":"goal"}"""), await NextEventAsync(reader));
+        Assert.Equal(("message", """{"kind":"user","data":{"a":1}}"""), await TestNode.NextSseEventAsync(reader));
+        Assert.Equal(("message", """{"kind":"channel","channelId":"news/sport","data":"goal"}"""), await TestNode.NextSseEventAsync(reader));
     }
 
     [Fact]
@@ -52,31 +52,6 @@ public sealed class SseTests : IAsyncLifetime
         await Eventually.TrueAsync(
             async () => (await _node.CallAsync("user", "publish", new { userId = "2", message = 1 })).GetInt32() == 0,
             "the closed stream is no longer counted");
-    }
-
-    private static async Task<(string Event, string Data)> NextEventAsync(StreamReader reader)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        string? name = null;
-        string? data = null;
-        while (await reader.ReadLineAsync(timeout.Token) is { } line)
-        {
-            if (line.Length == 0 && name is not null)
-            {
-                return (name, data!);
-            }
-
-            if (line.StartsWith("event: ", StringComparison.Ordinal))
-            {
-                name = line["event: ".Length..];
-            }
-            else if (line.StartsWith("data: ", StringComparison.Ordinal))
-            {
-                data = line["data: ".Length..];
-            }
-        }
-
-        throw new EndOfStreamException("The stream ended before an event arrived.");
     }
 }
 

@@ -72,6 +72,24 @@ internal sealed class TestCluster : IAsyncDisposable
             () => _nodes.All(n => n.Service<ClusterMembership>().View.Ring.NodeCount == _nodes.Count),
             $"every node has all {_nodes.Count} in its ring");
 
+    /// <summary>
+    /// Asserts that manager.status on every node lists <paramref name="alive"/> alive members and that every node
+    /// gives each member the same ring share.
+    /// </summary>
+    public async Task AssertStatusAgreesAsync(int alive)
+    {
+        var shares = new List<string>();
+        foreach (var node in _nodes)
+        {
+            var status = await node.CallAsync("manager", "status", new { });
+            var members = status.GetProperty("members").EnumerateArray().ToList();
+            Assert.Equal(alive, members.Count(m => m.GetProperty("state").GetString() == "alive"));
+            shares.Add(string.Join(",", members.Select(m => $"{m.GetProperty("nodeId").GetString()}={m.GetProperty("ringShare").GetDecimal()}")));
+        }
+
+        Assert.Single(shares.Distinct());
+    }
+
     public async ValueTask DisposeAsync()
     {
         foreach (var node in _nodes)

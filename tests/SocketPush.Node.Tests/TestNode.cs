@@ -1,5 +1,7 @@
+using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json;
+using System.Threading.Channels;
 using Microsoft.AspNetCore.SignalR.Client;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -50,16 +52,77 @@ internal sealed class TestNode : IAsyncDisposable
         return body.GetProperty("result");
     }
 
-    public HubConnection Hub(string userId, string sessionId, Microsoft.AspNetCore.Http.Connections.HttpTransportType transport, bool messagePack = false)
+    /// <summary>The official client; <paramref name="skipNegotiation"/> (WebSockets only) connects where it is, as a plain WebSocket client would.</summary>
+    public HubConnection Hub(string userId, string sessionId, Microsoft.AspNetCore.Http.Connections.HttpTransportType transport, bool messagePack = false, bool skipNegotiation = false)
     {
         var builder = new HubConnectionBuilder()
-            .WithUrl($"{ClientUrl}/push?userId={Uri.EscapeDataString(userId)}&sessionId={Uri.EscapeDataString(sessionId)}", transport);
+            .WithUrl($"{ClientUrl}/push?userId={Uri.EscapeDataString(userId)}&sessionId={Uri.EscapeDataString(sessionId)}", o =>
+            {
+                o.Transports = transport;
+                o.SkipNegotiation = skipNegotiation;
+            });
         if (messagePack)
         {
             builder.AddMessagePackProtocol();
         }
 
         return builder.Build();
+    }
+
+    /// <summary>Every <paramref name="hubEvent"/> the connection receives from now on, in order; register before starting it.</summary>
+    public static ChannelReader<JsonElement> Inbox(HubConnection hub, string hubEvent = "message")
+    {
+        var inbox = Channel.CreateUnbounded<JsonElement>();
+        hub.On<JsonElement>(hubEvent, m => inbox.Writer.TryWrite(m));
+        return inbox.Reader;
+    }
+
+    /// <summary>The next message of an <see cref="Inbox"/>; fails after 15 s so that a lost message fails the test instead of hanging it.</summary>
+    public static async Task<JsonElement> NextAsync(ChannelReader<JsonElement> inbox)
+    {
+        using var timeout = new CancellationTokenSource(Eventually.DefaultTimeout);
+        return await inbox.ReadAsync(timeout.Token);
+    }
+
+    /// <summary>One sample of <c>/metrics</c>, e.g. <c>socketpush_connections_rejected_total{reason="origin"}</c>; 0 when absent.</summary>
+    public async Task<double> MetricAsync(string sample)
+    {
+        var text = await Admin.GetStringAsync("/metrics");
+        foreach (var line in text.Split('\n'))
+        {
+            if (line.StartsWith(sample + " ", StringComparison.Ordinal))
+            {
+                return double.Parse(line[(sample.Length + 1)..], CultureInfo.InvariantCulture);
+            }
+        }
+
+        return 0;
+    }
+
+    /// <summary>Reads the next event of a text/event-stream: its name and data line.</summary>
+    public static async Task<(string Event, string Data)> NextSseEventAsync(StreamReader reader)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        string? name = null;
+        string? data = null;
+        while (await reader.ReadLineAsync(timeout.Token) is { } line)
+        {
+            if (line.Length == 0 && name is not null)
+            {
+                return (name, data!);
+            }
+
+            if (line.StartsWith("event: ", StringComparison.Ordinal))
+            {
+                name = line["event: ".Length..];
+            }
+            else if (line.StartsWith("data: ", StringComparison.Ordinal))
+            {
+                data = line["data: ".Length..];
+            }
+        }
+
+        throw new EndOfStreamException("The stream ended before an event arrived.");
     }
 
     /// <summary>

@@ -1,5 +1,6 @@
 using Prometheus;
 using SocketPush.Node.Client;
+using SocketPush.Node.Cluster;
 
 namespace SocketPush.Node.Admin;
 
@@ -21,6 +22,10 @@ internal sealed class NodeMetrics
     private readonly Histogram _peerLatency;
     private readonly Counter _peerBytes;
     private readonly Counter _peerDropped;
+    private readonly Counter _peerServed;
+    private readonly Counter _gossipDropped;
+    private readonly Counter _suspicions;
+    private readonly Counter _failedProbes;
     private readonly Counter _redirects;
     private readonly Counter _moved;
     private readonly Counter _handoffRecords;
@@ -52,13 +57,29 @@ internal sealed class NodeMetrics
         _peerLatency = factory.CreateHistogram("socketpush_peer_request_seconds", "Time from sending a call to another node to its answer.",
             new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.000_05, 2, 18) });
         _peerBytes = factory.CreateCounter("socketpush_peer_bytes_total", "Bytes of peer data-plane messages, by direction (before sealing).", "direction");
-        _peerDropped = factory.CreateCounter("socketpush_peer_messages_dropped_total", "Peer data-plane messages dropped, by reason.", "reason");
+        _peerDropped = factory.CreateCounter(
+            "socketpush_peer_messages_dropped_total",
+            "Peer data-plane messages dropped, by reason: unauthenticated (not sealed under cluster.secret), bad_envelope (opened but no data-plane message), malformed (not a readable peer call).",
+            "reason");
+        _peerServed = factory.CreateCounter("socketpush_peer_calls_served_total", "Calls from other nodes served by this one, by service and method.", "service", "method");
+        _gossipDropped = factory.CreateCounter("socketpush_gossip_datagrams_dropped_total", "Gossip datagrams and connections dropped, by reason.", "reason");
+        _suspicions = factory.CreateCounter("socketpush_gossip_suspicions_total", "Members this node began to suspect of having failed.");
+        _failedProbes = factory.CreateCounter("socketpush_gossip_probes_failed_total", "Probes of other members that got no ack, directly or through others.");
         _redirects = factory.CreateCounter("socketpush_redirects_total", "Clients sent to the node that owns their user, by transport.", "transport");
         _moved = factory.CreateCounter("socketpush_moved_total", "Connections asked to reconnect to their user's owner (moved).");
         _handoffRecords = factory.CreateCounter("socketpush_handoff_records_total", "Records handed to the node that owns them now.");
         _handoffBytes = factory.CreateCounter("socketpush_handoff_bytes_total", "Bytes of records handed to the node that owns them now.");
         _peerBytes.WithLabels("sent");
         _peerBytes.WithLabels("received");
+        foreach (var reason in new[] { "unauthenticated", "bad_envelope", "malformed" })
+        {
+            _peerDropped.WithLabels(reason);
+        }
+
+        foreach (var reason in new[] { "malformed", "unauthenticated", "oversize", "unknown_version" })
+        {
+            _gossipDropped.WithLabels(reason);
+        }
 
         // Export every label combination from the start, so dashboards and rate() see zeros instead of gaps.
         foreach (var transport in Enum.GetValues<ClientTransport>())
@@ -75,6 +96,24 @@ internal sealed class NodeMetrics
     }
 
     public CollectorRegistry Registry { get; }
+
+    /// <summary>
+    /// Exports the gossip library's own totals (its drops, suspicions and failed probes, and the data plane's drops
+    /// before a message reaches the node), read at every scrape: the library counts them, the node only shows them.
+    /// </summary>
+    public void Observe(ClusterMembership membership) => Registry.AddBeforeCollectCallback(() =>
+    {
+        var gossip = membership.Gossip.Counters;
+        var peers = membership.Peers.Counters;
+        _gossipDropped.WithLabels("malformed").IncTo(gossip.DroppedMalformed);
+        _gossipDropped.WithLabels("unauthenticated").IncTo(gossip.DroppedUnauthenticated);
+        _gossipDropped.WithLabels("oversize").IncTo(gossip.DroppedOversize);
+        _gossipDropped.WithLabels("unknown_version").IncTo(gossip.DroppedUnknownVersion);
+        _suspicions.IncTo(gossip.Suspicions);
+        _failedProbes.IncTo(gossip.FailedProbes);
+        _peerDropped.WithLabels("unauthenticated").IncTo(peers.DroppedUnauthenticated);
+        _peerDropped.WithLabels("bad_envelope").IncTo(peers.DroppedMalformed);
+    });
 
     public void ConnectionOpened(ClientTransport transport) => _connections.WithLabels(TransportLabel(transport)).Inc();
 
@@ -105,6 +144,8 @@ internal sealed class NodeMetrics
     public void PeerBytesReceived(int bytes) => _peerBytes.WithLabels("received").Inc(bytes);
 
     public void PeerMessageDropped(string reason) => _peerDropped.WithLabels(reason).Inc();
+
+    public void PeerCallServed(SocketPush.Client.Services.MethodDescriptor method) => _peerServed.WithLabels(method.Service, method.Name).Inc();
 
     public void Redirected(string transport) => _redirects.WithLabels(transport).Inc();
 

@@ -91,6 +91,7 @@ internal sealed class NodeHost : IAsyncDisposable
         }
 
         app.Services.GetRequiredService<PeerLinks>().Attach();
+        app.Services.GetRequiredService<NodeMetrics>().Observe(cluster);
         app.Services.GetRequiredService<ClusterCoordinator>();
         health.Joined = () => cluster.Joined;
         app.Services.GetRequiredService<OfflineUserCleanup>();

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.Connections;
 using Microsoft.AspNetCore.Http.Connections.Client;
@@ -52,20 +51,8 @@ internal sealed class FakeClockNode : IAsyncDisposable
 
     public Task<JsonElement> CallAsync(string service, string method, object parameters) => Node.CallAsync(service, method, parameters);
 
-    /// <summary>One sample of <c>/metrics</c>, e.g. <c>socketpush_connections_rejected_total{reason="origin"}</c>; 0 when absent.</summary>
-    public async Task<double> MetricAsync(string sample)
-    {
-        var text = await Admin.GetStringAsync("/metrics");
-        foreach (var line in text.Split('\n'))
-        {
-            if (line.StartsWith(sample + " ", StringComparison.Ordinal))
-            {
-                return double.Parse(line[(sample.Length + 1)..], CultureInfo.InvariantCulture);
-            }
-        }
-
-        return 0;
-    }
+    /// <inheritdoc cref="TestNode.MetricAsync"/>
+    public Task<double> MetricAsync(string sample) => Node.MetricAsync(sample);
 
     /// <summary>Waits until a metric sample reaches a value; counters only grow, so this also catches a double count afterwards.</summary>
     public Task MetricReachesAsync(string sample, double value) =>

@@ -179,6 +179,7 @@ internal sealed class PeerLinks : IDisposable
                 throw new ServiceException(ErrorCodes.UnknownMethod, $"This node has no method {request.Service}.{request.Method}.");
             }
 
+            _metrics.PeerCallServed(descriptor);
             var method = ServiceMethod.For(descriptor);
             using var document = JsonDocument.Parse(request.Body.Length == 0 ? "{}"u8.ToArray() : request.Body);
             var arguments = method.Bind(document.RootElement, CancellationToken.None);

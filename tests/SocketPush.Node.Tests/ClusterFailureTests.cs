@@ -1,0 +1,60 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using SocketPush.Node.Cluster;
+using SocketPush.Node.Cluster.Peers;
+
+namespace SocketPush.Node.Tests;
+
+/// <summary>A cluster of its own whose owner stops answering its peers: the calls waiting for it end, as 503.</summary>
+public sealed class ClusterFailureTests
+{
+    private const string ForwardedPublishes = "socketpush_forwarded_calls_total{service=\"user\",method=\"publish\",result=";
+
+    [Fact]
+    public async Task An_owner_that_does_not_answer_gives_503_unavailable_at_the_request_timeout_and_a_call_beyond_the_in_flight_bound_fails_at_once()
+    {
+        await using var cluster = await TestCluster.StartAsync(3, c =>
+        {
+            c.Cluster.RequestTimeout = TimeSpan.FromSeconds(3);
+            c.Cluster.MaxRequestsInFlightPerPeer = 2;
+        });
+        var (caller, owner) = (cluster[0], cluster[2]);
+        var userId = cluster.UserOwnedBy(owner, "stuck");
+        await caller.CallAsync("auth", "set", new { userId, sessionId = "stuck-session" });
+
+        // The owner's data plane stops serving while its gossip goes on: it stays alive, so only the timeout ends the calls.
+        owner.Service<PeerLinks>().Dispose();
+        var peers = caller.Service<ClusterMembership>().Peers;
+        var sent = peers.Counters.MessagesSent;
+        // Only a guard against a hang, far beyond the request timeout; not a measure of speed.
+        using var hangGuard = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var waiting = Enumerable.Range(0, 2)
+            .Select(i => caller.Admin.PostAsJsonAsync("/api/user/publish", new { userId, message = i }, hangGuard.Token))
+            .ToList();
+        await Eventually.TrueAsync(() => peers.Counters.MessagesSent >= sent + 2, "both calls went out to the owner");
+
+        using (var third = await caller.Admin.PostAsJsonAsync("/api/user/publish", new { userId, message = 2 }, hangGuard.Token))
+        {
+            await AssertUnavailableAsync(third, "cluster.maxRequestsInFlightPerPeer");
+        }
+
+        foreach (var call in waiting)
+        {
+            using var response = await call;
+            await AssertUnavailableAsync(response, "cluster.requestTimeout");
+        }
+
+        Assert.True(caller.Service<ClusterMembership>().View.Member(owner.Host.Identity.NodeId)?.IsLive, "the owner is still an alive member");
+        Assert.Equal(1, await caller.MetricAsync(ForwardedPublishes + "\"overloaded\"}"));
+        Assert.Equal(2, await caller.MetricAsync(ForwardedPublishes + "\"unavailable\"}"));
+    }
+
+    private static async Task AssertUnavailableAsync(HttpResponseMessage response, string setting)
+    {
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal("unavailable", body.GetProperty("code").GetString());
+        Assert.Contains(setting, body.GetProperty("error").GetString(), StringComparison.Ordinal);
+    }
+}
