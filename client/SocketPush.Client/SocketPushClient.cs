@@ -47,6 +47,7 @@ public sealed class SocketPushClient : IDisposable
         User = ServiceProxy.Create<IUserService>(_invoker);
         Channel = ServiceProxy.Create<IChannelService>(_invoker);
         Manager = ServiceProxy.Create<IManagerService>(_invoker);
+        Worker = ServiceProxy.Create<IWorkerService>(_invoker);
     }
 
     /// <summary>The admin base URL the calls go to.</summary>
@@ -81,6 +82,9 @@ public sealed class SocketPushClient : IDisposable
 
     /// <summary>The cluster: <c>status</c>, whose result is a JSON object (members, their states and URLs, ring shares, records).</summary>
     public IManagerService Manager { get; }
+
+    /// <summary>The node this client talks to: <c>reload</c> its config file, <c>getConfig</c> (secrets hidden).</summary>
+    public IWorkerService Worker { get; }
 
     /// <summary>Releases the HttpClient this client made; one passed to the constructor is left alone.</summary>
     public void Dispose() => _ownedHttpClient?.Dispose();

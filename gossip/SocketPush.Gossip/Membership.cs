@@ -131,7 +131,7 @@ public sealed class Membership : IAsyncDisposable
     /// <summary>
     /// Applies new timings and limits without a restart; each timer uses them from its next run.
     /// The socket (bind address, port, advertise address), the secret and the datagram size cannot
-    /// change while the member runs, and seeds are read only at start.
+    /// change while the member runs; more seeds are joined with <see cref="JoinAsync"/>.
     /// </summary>
     /// <exception cref="ArgumentException">The options are invalid or change what cannot change.</exception>
     public Task UpdateOptionsAsync(GossipOptions options, CancellationToken cancellationToken = default)
@@ -175,6 +175,19 @@ public sealed class Membership : IAsyncDisposable
             _transport.SetConnectTimeout(options.PeerConnectTimeout);
             _options = options;
         }, cancellationToken);
+    }
+
+    /// <summary>
+    /// Joins through more seeds (addresses, <c>ip:port</c>) while running: each one not known yet gets a join
+    /// request at once and is retried with the others while no other member is known. Returns how many were new.
+    /// </summary>
+    public async Task<int> JoinAsync(IEnumerable<string> seeds, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(seeds);
+        var list = seeds.ToList();
+        var added = 0;
+        await PostAsync(core => added = core.Join(list), cancellationToken).ConfigureAwait(false);
+        return added;
     }
 
     /// <summary>

@@ -9,9 +9,11 @@ if (args is ["generate-php", .. var generatorArgs])
 }
 
 NodeConfig config;
+ConfigSource source;
 try
 {
-    config = ConfigLoader.Load(args);
+    source = ConfigLoader.SourceOf(args);
+    config = ConfigLoader.Load(source);
 }
 catch (ConfigException e)
 {
@@ -22,7 +24,7 @@ catch (ConfigException e)
 NodeHost node;
 try
 {
-    node = await NodeHost.StartAsync(config);
+    node = await NodeHost.StartAsync(config, source: source);
 }
 catch (IOException e)
 {

@@ -49,7 +49,9 @@ public sealed class ManagerStatusTests(NodeFixture fixture) : IClassFixture<Node
     private void AssertShape(string form, JsonElement status, int users, int sessions, int channels)
     {
         Assert.True(status.ValueKind == JsonValueKind.Object, $"{form}: {status}");
-        Assert.Equal(["nodeId", "joined", "members", "ringAgreed", "ringProblem", "virtualNodes", "records", "pendingHandoff"], status.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(["nodeId", "joined", "members", "ringAgreed", "ringProblem", "virtualNodes", "records", "pendingHandoff", "config"], status.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(1, status.GetProperty("config").GetProperty("version").GetInt32());
+        Assert.Equal(JsonValueKind.Null, status.GetProperty("config").GetProperty("lastReload").ValueKind);
         Assert.True(status.GetProperty("joined").GetBoolean());
         Assert.Equal(fixture.Node.NodeId, status.GetProperty("nodeId").GetString());
         Assert.True(status.GetProperty("ringAgreed").GetBoolean());

@@ -200,6 +200,22 @@ public class MembershipUdpTests
         await member.WaitUntilAsync(m => m.Counters.Probes >= probes + 5, Patience);
         Assert.Equal(2, member.Snapshot.Live.Count());
     }
+
+    [Fact]
+    public async Task Seeds_joined_while_running_bridge_two_clusters_and_known_seeds_are_skipped()
+    {
+        await using var left = await UdpCluster.StartAsync(2, prefix: "left");
+        await using var right = await UdpCluster.StartAsync(2, prefix: "right");
+        var bridge = left.Members[1];
+
+        Assert.Equal(1, await bridge.JoinAsync([right.Members[0].Address, bridge.Address]));
+        Assert.Equal(0, await bridge.JoinAsync([right.Members[0].Address]));
+
+        foreach (var member in left.Members.Concat(right.Members))
+        {
+            await member.WaitUntilAsync(m => m.Snapshot.Live.Count() == 4, Patience);
+        }
+    }
 }
 
 internal static class MembershipWaiting

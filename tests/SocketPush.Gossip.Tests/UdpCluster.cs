@@ -25,15 +25,15 @@ internal sealed class UdpCluster : IAsyncDisposable
 
     public static MemberMetadata Metadata(string name) => new(name, $"http://{name}:8080", $"http://{name}:8181", "1.0");
 
-    /// <summary>Starts <paramref name="size"/> members joined through the first and waits until all see all.</summary>
-    public static async Task<UdpCluster> StartAsync(int size, string? secret = null)
+    /// <summary>Starts <paramref name="size"/> members named <c>{prefix}0</c>… joined through the first and waits until all see all.</summary>
+    public static async Task<UdpCluster> StartAsync(int size, string? secret = null, string prefix = "m")
     {
         var cluster = new UdpCluster();
-        var seed = Membership.Start(Options([], secret), Metadata("m0"));
+        var seed = Membership.Start(Options([], secret), Metadata(prefix + "0"));
         cluster.Members.Add(seed);
         for (var i = 1; i < size; i++)
         {
-            cluster.Members.Add(Membership.Start(Options([seed.Address], secret), Metadata($"m{i}")));
+            cluster.Members.Add(Membership.Start(Options([seed.Address], secret), Metadata($"{prefix}{i}")));
         }
 
         foreach (var member in cluster.Members)

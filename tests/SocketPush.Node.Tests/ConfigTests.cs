@@ -16,6 +16,44 @@ public sealed class ConfigTests : IDisposable
     }
 
     [Fact]
+    public void Every_key_of_the_repository_config_is_listed_with_its_built_in_default()
+    {
+        var loaded = ConfigLoader.Load(["--config", Path.Combine(RepositoryRoot(), "config.yml")]);
+
+        Assert.Equal(ConfigKeys.Flatten(new NodeConfig()), ConfigKeys.Flatten(loaded));
+        Assert.Empty(ConfigKeys.Differences(new NodeConfig(), loaded));
+    }
+
+    [Fact]
+    public void The_repository_config_marks_exactly_the_keys_that_need_a_restart()
+    {
+        // Each line "  key: value  # [restart] ..." under its sections, by indentation.
+        var marked = new List<string>();
+        var sections = new List<(int Indent, string Name)>();
+        foreach (var line in File.ReadAllLines(Path.Combine(RepositoryRoot(), "config.yml")))
+        {
+            var text = line.TrimStart();
+            if (text.Length == 0 || text[0] == '#' || !text.Contains(':', StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var indent = line.Length - text.Length;
+            sections.RemoveAll(s => s.Indent >= indent);
+            var key = text[..text.IndexOf(':', StringComparison.Ordinal)];
+            var dotted = string.Join('.', sections.Select(s => s.Name).Append(key));
+            if (text.Contains("# [restart]", StringComparison.Ordinal))
+            {
+                marked.Add(dotted);
+            }
+
+            sections.Add((indent, key));
+        }
+
+        Assert.Equal(ConfigKeys.NeedRestart.Order(StringComparer.Ordinal), marked.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public void The_repository_default_config_is_valid_and_matches_the_built_in_defaults()
     {
         var repoConfig = Path.Combine(RepositoryRoot(), "config.yml");

@@ -24,7 +24,7 @@ internal sealed class ServiceFixture : IDisposable
         services.AddSingleton<Microsoft.Extensions.Logging.ILoggerFactory>(NullLoggerFactory.Instance);
         services.AddSignalR();
         var identity = new NodeIdentity(Config.Node.Id) { ClientUrl = "http://127.0.0.1:8080" };
-        NodeHost.RegisterServices(services, Config, identity, new HealthState(), Time);
+        NodeHost.RegisterServices(services, new LiveConfig(Config), identity, new HealthState(), Time, ConfigSource.None);
         _provider = services.BuildServiceProvider();
         // As the host does: presence reports follow the registry from here on (the cluster port stays closed, a ring of one).
         _provider.GetRequiredService<ClusterCoordinator>();

@@ -36,8 +36,19 @@ internal sealed class TestNode : IAsyncDisposable
         config.Node.ClusterPort = 0;
         configure?.Invoke(config);
         Assert.Empty(ConfigValidator.Validate(config));
-        var host = await NodeHost.StartAsync(config, time, logging: l => l.SetMinimumLevel(LogLevel.Warning));
-        return new TestNode(host);
+        return new TestNode(await NodeHost.StartAsync(config, time, logging: NoOutput));
+    }
+
+    /// <summary>A node that reads and watches a config file, as a node process does (flags: <c>--client-port=0</c> and the like).</summary>
+    public static async Task<TestNode> StartFromFileAsync(string path, params string[] flags)
+    {
+        var source = ConfigLoader.SourceOf(["--config", path, .. flags]);
+        return new TestNode(await NodeHost.StartAsync(ConfigLoader.Load(source), logging: NoOutput, source: source));
+    }
+
+    /// <summary>No log providers: the test asserts on behaviour, and a node process's tests read its output.</summary>
+    private static void NoOutput(ILoggingBuilder logging)
+    {
     }
 
     public T Service<T>()

@@ -20,7 +20,7 @@ public sealed class ServiceCatalog
     }
 
     /// <summary>The catalog of every public SocketPush service.</summary>
-    public static ServiceCatalog Default { get; } = Build(typeof(IAuthService), typeof(IUserService), typeof(IChannelService), typeof(IManagerService));
+    public static ServiceCatalog Default { get; } = Build(typeof(IAuthService), typeof(IUserService), typeof(IChannelService), typeof(IManagerService), typeof(IWorkerService));
 
     /// <summary>The services in declaration order.</summary>
     public IReadOnlyList<ServiceDescriptor> Services { get; }

@@ -55,6 +55,7 @@ internal sealed class SwimCore
     private uint _seq;
     private int _liveCount = 1;
     private bool _started;
+    private bool _joinRetryScheduled;
     private ulong _digest;
     private long _gossipPhase;
     private bool _gossipScheduled;
@@ -163,14 +164,7 @@ internal sealed class SwimCore
         _timers.Schedule(now + Phase(PushPullInterval()), new TimerEntry(TimerKind.PushPull, 0, null, 0));
         _timers.Schedule(now + Phase(s.ReconnectInterval), new TimerEntry(TimerKind.Reconnect, 0, null, 0));
         _timers.Schedule(now + ReapInterval, new TimerEntry(TimerKind.Reap, 0, null, 0));
-        foreach (var seed in seeds)
-        {
-            if (!string.Equals(seed, _self.Address, StringComparison.Ordinal) && !_seeds.Contains(seed))
-            {
-                _seeds.Add(seed);
-            }
-        }
-
+        AddSeeds(seeds);
         if (_broadcasts.Count > 0)
         {
             EnsureGossipScheduled();
@@ -178,8 +172,54 @@ internal sealed class SwimCore
 
         if (_seeds.Count > 0)
         {
-            JoinSeeds();
-            _timers.Schedule(now + s.JoinRetryInterval, new TimerEntry(TimerKind.JoinRetry, 0, null, 0));
+            JoinSeeds(_seeds);
+            ScheduleJoinRetry(now);
+        }
+    }
+
+    /// <summary>
+    /// Joins through seeds listed after the start (a reloaded config): each new one gets a join at once, also
+    /// when this member already has a cluster, so that two clusters a new seed bridges merge. Known seeds are
+    /// skipped. Returns how many were new.
+    /// </summary>
+    public int Join(IEnumerable<string> seeds)
+    {
+        if (!_started)
+        {
+            throw new InvalidOperationException("The member has not started yet.");
+        }
+
+        var added = AddSeeds(seeds);
+        if (added.Count > 0 && !_leaving)
+        {
+            JoinSeeds(added);
+            ScheduleJoinRetry(Now);
+        }
+
+        return added.Count;
+    }
+
+    private List<string> AddSeeds(IEnumerable<string> seeds)
+    {
+        var added = new List<string>();
+        foreach (var seed in seeds)
+        {
+            if (!string.Equals(seed, _self.Address, StringComparison.Ordinal) && !_seeds.Contains(seed))
+            {
+                _seeds.Add(seed);
+                added.Add(seed);
+            }
+        }
+
+        return added;
+    }
+
+    private void ScheduleJoinRetry(long now)
+    {
+        if (!_joinRetryScheduled)
+        {
+            _joinRetryScheduled = true;
+            _timers.Schedule(now + _settings.JoinRetryInterval, new TimerEntry(TimerKind.JoinRetry, 0, null, 0));
         }
     }
 
@@ -664,14 +704,14 @@ internal sealed class SwimCore
         _timers.Schedule(now + _settings.JoinRetryInterval, new TimerEntry(TimerKind.JoinRetry, 0, null, 0));
         if (!_leaving && _liveCount <= 1)
         {
-            JoinSeeds();
+            JoinSeeds(_seeds);
         }
     }
 
-    private void JoinSeeds()
+    private void JoinSeeds(List<string> seeds)
     {
         var state = LocalState();
-        foreach (var seed in _seeds)
+        foreach (var seed in seeds)
         {
             _output.SendPushPull(seed, new PushPullMessage { Join = true, Digest = _digest, Members = state });
         }

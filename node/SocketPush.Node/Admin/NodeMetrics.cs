@@ -30,6 +30,9 @@ internal sealed class NodeMetrics
     private readonly Counter _moved;
     private readonly Counter _handoffRecords;
     private readonly Counter _handoffBytes;
+    private readonly Counter _configReloads;
+    private readonly Gauge _configVersion;
+    private readonly Gauge _configAppliedAt;
 
     public NodeMetrics()
     {
@@ -69,6 +72,11 @@ internal sealed class NodeMetrics
         _moved = factory.CreateCounter("socketpush_moved_total", "Connections asked to reconnect to their user's owner (moved).");
         _handoffRecords = factory.CreateCounter("socketpush_handoff_records_total", "Records handed to the node that owns them now.");
         _handoffBytes = factory.CreateCounter("socketpush_handoff_bytes_total", "Bytes of records handed to the node that owns them now.");
+        _configReloads = factory.CreateCounter("socketpush_config_reloads_total", "Reloads of the config file, by result (applied, or refused as a whole).", "result");
+        _configVersion = factory.CreateGauge("socketpush_config_version", "Version of the config in force: 1 at start, one more per reload that changed something.");
+        _configAppliedAt = factory.CreateGauge("socketpush_config_applied_timestamp_seconds", "When the config in force was applied (Unix time).");
+        _configReloads.WithLabels("applied");
+        _configReloads.WithLabels("refused");
         _peerBytes.WithLabels("sent");
         _peerBytes.WithLabels("received");
         foreach (var reason in new[] { "unauthenticated", "bad_envelope", "malformed" })
@@ -155,6 +163,14 @@ internal sealed class NodeMetrics
     {
         _handoffRecords.Inc(records);
         _handoffBytes.Inc(bytes);
+    }
+
+    public void ConfigReloaded(string result) => _configReloads.WithLabels(result).Inc();
+
+    public void ConfigApplied(int version, DateTimeOffset at)
+    {
+        _configVersion.Set(version);
+        _configAppliedAt.Set(at.ToUnixTimeMilliseconds() / 1000.0);
     }
 
     public void SlowConsumerClosed() => _slowConsumersClosed.Inc();

@@ -31,4 +31,7 @@ internal static partial class ClusterLog
 
     [LoggerMessage(EventId = 408, Level = LogLevel.Information, Message = "Asking {Count} connection(s) to move to their user's new owner")]
     public static partial void MovingClients(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 409, Level = LogLevel.Error, Message = "Reloaded cluster settings could not be applied to gossip, which keeps its previous settings: {Reason}")]
+    public static partial void ReloadNotApplied(ILogger logger, string reason);
 }

@@ -10,13 +10,14 @@ namespace SocketPush.Node.Cluster;
 /// This node's member of the gossip cluster and the ring built from it. The view is replaced as a whole on every
 /// membership change; <see cref="RingChanged"/> says when owners may have moved.
 /// </summary>
-internal sealed class ClusterMembership(NodeConfig config, NodeIdentity identity, ILoggerFactory loggers, TimeProvider time) : IAsyncDisposable
+internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, ILoggerFactory loggers, TimeProvider time) : IAsyncDisposable
 {
     private readonly ILogger _logger = loggers.CreateLogger("SocketPush.Node.Cluster");
-    private readonly int _virtualNodes = config.Cluster.VirtualNodes;
+    private readonly int _virtualNodes = live.Current.Cluster.VirtualNodes;
+    private readonly SemaphoreSlim _applying = new(1, 1);
     private Membership? _gossip;
     private bool _alone = true;
-    private ClusterView _view = ClusterView.Alone(identity.NodeId, config.Cluster.VirtualNodes);
+    private ClusterView _view = ClusterView.Alone(identity.NodeId, live.Current.Cluster.VirtualNodes);
 
     /// <summary>Raised with the view before and after, on the gossip loop, when the ring's members changed: keep handlers short.</summary>
     public event Action<ClusterView, ClusterView>? RingChanged;
@@ -36,19 +37,8 @@ internal sealed class ClusterMembership(NodeConfig config, NodeIdentity identity
     /// <summary>Opens the cluster port and starts joining; the client and admin URLs must be known by now (metadata).</summary>
     public async Task StartAsync()
     {
-        var seeds = new List<string>();
-        foreach (var seed in config.Cluster.Seeds)
-        {
-            if (await ResolveAsync(seed) is { } endPoint)
-            {
-                seeds.Add(endPoint);
-            }
-            else
-            {
-                ClusterLog.SeedUnresolved(_logger, seed);
-            }
-        }
-
+        var config = live.Current;
+        var seeds = await ResolveAllAsync(config.Cluster.Seeds);
         var options = ClusterSettings.Gossip(config, seeds);
         var metadata = new MemberMetadata(identity.NodeId, identity.ClientUrl, identity.AdminUrl, ClusterSettings.Version(_virtualNodes));
         Membership gossip;
@@ -66,6 +56,51 @@ internal sealed class ClusterMembership(NodeConfig config, NodeIdentity identity
         _gossip = gossip;
         gossip.Changed += (_, change) => OnChanged(change);
         OnChanged(null);
+        live.Changed += (before, after) => _ = ApplyAsync(before, after);
+    }
+
+    /// <summary>A reloaded config: new SWIM timings from each timer's next run, and seeds listed since are joined.</summary>
+    private async Task ApplyAsync(NodeConfig before, NodeConfig after)
+    {
+        // Runs detached from the reload, one at a time in the order of the reloads; what fails is logged, and
+        // gossip keeps the settings it had.
+        await _applying.WaitAsync();
+        try
+        {
+            var added = after.Cluster.Seeds.Except(before.Cluster.Seeds, StringComparer.Ordinal).ToList();
+            var resolved = await ResolveAllAsync(after.Cluster.Seeds);
+            await Gossip.UpdateOptionsAsync(ClusterSettings.Gossip(after, resolved));
+            if (added.Count > 0)
+            {
+                await Gossip.JoinAsync(await ResolveAllAsync(added));
+            }
+        }
+        catch (Exception e) when (e is ArgumentException or ObjectDisposedException or InvalidOperationException)
+        {
+            ClusterLog.ReloadNotApplied(_logger, e.Message);
+        }
+        finally
+        {
+            _applying.Release();
+        }
+    }
+
+    private async Task<List<string>> ResolveAllAsync(IEnumerable<string> seeds)
+    {
+        var resolved = new List<string>();
+        foreach (var seed in seeds)
+        {
+            if (await ResolveAsync(seed) is { } endPoint)
+            {
+                resolved.Add(endPoint);
+            }
+            else
+            {
+                ClusterLog.SeedUnresolved(_logger, seed);
+            }
+        }
+
+        return resolved;
     }
 
     public Task<bool> LeaveAsync() => _gossip?.LeaveAsync() ?? Task.FromResult(true);

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using SocketPush.Client.Services;
 using SocketPush.Node.Cluster.Records;
+using SocketPush.Node.Configuration;
 using SocketPush.Node.Services;
 
 namespace SocketPush.Node.Cluster;
@@ -10,7 +11,8 @@ internal sealed class ManagerService(
     NodeIdentity identity,
     ClusterMembership membership,
     RecordStore store,
-    ClusterCoordinator coordinator) : IManagerService
+    ClusterCoordinator coordinator,
+    ConfigReloader reloader) : IManagerService
 {
     public Task<JsonElement> StatusAsync(CancellationToken cancellationToken = default)
     {
@@ -41,6 +43,12 @@ internal sealed class ManagerService(
             virtualNodes = view.VirtualNodes,
             records = new { users, sessions, channels },
             pendingHandoff = coordinator.PendingHandoff,
+            config = new
+            {
+                version = reloader.Version,
+                appliedAt = reloader.AppliedAt.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+                lastReload = reloader.Last?.ToJson(),
+            },
         }));
     }
 

@@ -10,6 +10,13 @@ namespace SocketPush.Node.Configuration;
 /// <summary>A configuration that cannot be used; the message names the key (and line, when known).</summary>
 internal sealed class ConfigException(string message) : Exception(message);
 
+/// <summary>The config file (full path, or null when there is none) and the command-line flags applied over it, in force at every reload.</summary>
+internal sealed record ConfigSource(string? Path, IReadOnlyDictionary<string, string> Flags)
+{
+    /// <summary>No file and no flags: a node configured in code (tests).</summary>
+    public static ConfigSource None { get; } = new(null, new Dictionary<string, string>());
+}
+
 /// <summary>Reads <c>config.yml</c>, applies command-line flags over it and validates the result.</summary>
 internal static class ConfigLoader
 {
@@ -26,30 +33,36 @@ internal static class ConfigLoader
     };
 
     /// <summary>Loads the config file named by <c>--config</c> (or <c>config.yml</c> if present) and applies the flags.</summary>
-    public static NodeConfig Load(IReadOnlyList<string> args)
+    public static NodeConfig Load(IReadOnlyList<string> args) => Load(SourceOf(args));
+
+    /// <summary>Where a node's config comes from: the file <c>--config</c> names (or <c>config.yml</c> if present) and the other flags.</summary>
+    public static ConfigSource SourceOf(IReadOnlyList<string> args)
     {
         var flags = ParseFlags(args);
-        string? path = flags.TryGetValue("--config", out var explicitPath) ? explicitPath : null;
+        string? path = flags.Remove("--config", out var explicitPath) ? explicitPath : null;
         if (path is not null && !File.Exists(path))
         {
             throw new ConfigException($"--config: the file '{path}' does not exist.");
         }
 
         path ??= File.Exists(DefaultPath) ? DefaultPath : null;
-        var yaml = path is null ? null : File.ReadAllText(path);
-        var config = yaml is null ? new NodeConfig() : Parse(yaml, path!);
-        foreach (var (flag, value) in flags)
+        return new ConfigSource(path is null ? null : Path.GetFullPath(path), flags);
+    }
+
+    /// <summary>Reads the source's file (at start or on a reload), applies its flags over it and validates the result.</summary>
+    public static NodeConfig Load(ConfigSource source)
+    {
+        var yaml = source.Path is null ? null : File.ReadAllText(source.Path);
+        var config = yaml is null ? new NodeConfig() : Parse(yaml, source.Path!);
+        foreach (var (flag, value) in source.Flags)
         {
-            if (flag != "--config")
-            {
-                Flags[flag](config, value);
-            }
+            Flags[flag](config, value);
         }
 
         var problems = ConfigValidator.Validate(config);
         if (problems.Count > 0)
         {
-            throw new ConfigException(string.Join(Environment.NewLine, problems.Select(p => Describe(p, yaml, path))));
+            throw new ConfigException(string.Join(Environment.NewLine, problems.Select(p => Describe(p, yaml, source.Path))));
         }
 
         return config;

@@ -36,14 +36,25 @@ internal sealed class NodeHost : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    public static async Task<NodeHost> StartAsync(NodeConfig config, TimeProvider? time = null, Action<ILoggingBuilder>? logging = null, CancellationToken cancellationToken = default)
+    /// <param name="config">The config to start with, validated.</param>
+    /// <param name="time">The clock; the system's by default.</param>
+    /// <param name="logging">Replaces the console log output (tests).</param>
+    /// <param name="source">Where the config came from, watched and read again on changes; none by default (configured in code).</param>
+    /// <param name="cancellationToken">Cancels the start.</param>
+    public static async Task<NodeHost> StartAsync(
+        NodeConfig config,
+        TimeProvider? time = null,
+        Action<ILoggingBuilder>? logging = null,
+        ConfigSource? source = null,
+        CancellationToken cancellationToken = default)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
             ContentRootPath = AppContext.BaseDirectory,
             WebRootPath = Path.Combine(AppContext.BaseDirectory, "wwwroot"),
         });
-        ConfigureLogging(builder.Logging, config, logging);
+        var live = new LiveConfig(config);
+        ConfigureLogging(builder.Logging, live, logging);
 
         ListenOptions? clientListen = null;
         ListenOptions? adminListen = null;
@@ -61,7 +72,7 @@ internal sealed class NodeHost : IAsyncDisposable
 
         var identity = new NodeIdentity(config.Node.Id);
         var health = new HealthState();
-        RegisterServices(builder.Services, config, identity, health, time ?? TimeProvider.System);
+        RegisterServices(builder.Services, live, identity, health, time ?? TimeProvider.System, source ?? ConfigSource.None);
         builder.Services.AddCors();
 
         var app = builder.Build();
@@ -98,6 +109,7 @@ internal sealed class NodeHost : IAsyncDisposable
         app.Services.GetRequiredService<HubSessions>();
         // Before the server waits for open requests: SSE streams and waiting polls would hold it for its whole timeout.
         app.Lifetime.ApplicationStopping.Register(() => CloseClients(app.Services));
+        app.Services.GetRequiredService<ConfigReloader>().Watch();
         health.Ready = true;
         return new NodeHost(app, identity, health);
     }
@@ -128,9 +140,13 @@ internal sealed class NodeHost : IAsyncDisposable
         services.GetRequiredService<HubSessions>().CloseAll("the node is shutting down");
     }
 
-    internal static void RegisterServices(IServiceCollection services, NodeConfig config, NodeIdentity identity, HealthState health, TimeProvider time)
+    internal static void RegisterServices(IServiceCollection services, LiveConfig live, NodeIdentity identity, HealthState health, TimeProvider time, ConfigSource source)
     {
-        services.AddSingleton(new LiveConfig(config));
+        var config = live.Current;
+        services.AddSingleton(live);
+        services.AddSingleton(source);
+        services.AddSingleton<ConfigReloader>();
+        services.AddSingleton<IWorkerService, WorkerService>();
         services.AddSingleton(identity);
         services.AddSingleton(health);
         services.AddSingleton(time);
@@ -138,7 +154,7 @@ internal sealed class NodeHost : IAsyncDisposable
         services.AddSingleton(new HybridClock(time));
         services.AddSingleton(sp => new RecordStore(sp.GetRequiredService<HybridClock>(), config.Node.Id));
         services.AddSingleton(new PresenceTable(config.Node.Id));
-        services.AddSingleton(sp => new ClusterMembership(config, identity, sp.GetRequiredService<ILoggerFactory>(), time));
+        services.AddSingleton(sp => new ClusterMembership(live, identity, sp.GetRequiredService<ILoggerFactory>(), time));
         services.AddSingleton<PeerLinks>();
         services.AddSingleton<LocalServices>();
         services.AddSingleton<ClusterRouter>();
@@ -237,10 +253,13 @@ internal sealed class NodeHost : IAsyncDisposable
             });
     }
 
-    private static void ConfigureLogging(ILoggingBuilder logging, NodeConfig config, Action<ILoggingBuilder>? custom)
+    private static void ConfigureLogging(ILoggingBuilder logging, LiveConfig live, Action<ILoggingBuilder>? custom)
     {
         logging.ClearProviders();
-        logging.SetMinimumLevel(Enum.Parse<LogLevel>(config.Logging.Level, ignoreCase: true));
+        // A filter, not a fixed minimum level: logging.level reloads. The rules below for Microsoft's
+        // categories are more specific and keep their levels.
+        logging.SetMinimumLevel(LogLevel.Trace);
+        logging.AddFilter((_, _, level) => level >= live.LogLevel);
         logging.AddFilter("Microsoft", LogLevel.Warning);
         logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
         // Its request logs are below Warning anyway; while the category is enabled at all, hosting keeps an

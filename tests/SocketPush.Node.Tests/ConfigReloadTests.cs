@@ -1,0 +1,219 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using SocketPush.Node.Configuration;
+
+namespace SocketPush.Node.Tests;
+
+/// <summary>
+/// A node in this process that reads and watches a real config file (the platform's file watcher, real Kestrel):
+/// edits apply without a restart, broken files are refused as a whole, keys that need a restart are refused alone.
+/// </summary>
+public sealed class ConfigReloadTests : IAsyncLifetime
+{
+    private const string Ports = "node:\n  clientPort: 0\n  clusterPort: 0\nadmin:\n  port: 0\n";
+
+    private readonly DirectoryInfo _directory = Directory.CreateTempSubdirectory("socketpush-reload-");
+    private TestNode? _node;
+
+    private string ConfigPath => Path.Combine(_directory.FullName, "config.yml");
+
+    private TestNode Node => _node!;
+
+    private ConfigReloader Reloader => Node.Service<ConfigReloader>();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        if (_node is not null)
+        {
+            await _node.DisposeAsync();
+        }
+
+        _directory.Delete(recursive: true);
+    }
+
+    [Fact]
+    public async Task A_lowered_maxMessageBytes_refuses_a_publish_that_was_accepted_before()
+    {
+        await StartAsync(Ports + "options:\n  maxMessageBytes: 1000\n");
+        var message = new string('x', 500);
+        Assert.Equal(0, (await Node.CallAsync("user", "publish", new { userId = "u1", message })).GetInt32());
+
+        var outcome = await EditAsync(Ports + "options:\n  maxMessageBytes: 100\n");
+
+        Assert.Equal("applied", outcome.Result);
+        Assert.Equal(["options.maxMessageBytes"], outcome.Applied);
+        using var refused = await Node.Admin.PostAsJsonAsync("/api/user/publish", new { userId = "u1", message });
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, refused.StatusCode);
+        Assert.Contains("100", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    public static TheoryData<string, string, string> BrokenFiles => new()
+    {
+        // name, the options section after the edit (its key on line 9 of the file), what the error must name
+        { "broken YAML", "options:\n  maxMessageBytes: [1000\n", "line " },
+        { "wrong type", "options:\n  maxMessageBytes: lots\n", "line 9" },
+        { "out of range", "options:\n  maxMessageBytes: 0\n", "options.maxMessageBytes (" },
+        { "unknown key", "options:\n  maxMesageBytes: 10\n", "unknown key 'maxMesageBytes'" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BrokenFiles))]
+    public async Task A_broken_file_is_refused_as_a_whole_with_its_line_named_and_the_old_values_stay(string name, string options, string named)
+    {
+        await StartAsync(Ports + "options:\n  maxMessageBytes: 1000\n  authenticationTimeout: 7s\n");
+        var refusedBefore = await MetricAsync("socketpush_config_reloads_total{result=\"refused\"}");
+
+        // The broken edit also changes a valid key: a refused file applies nothing of itself.
+        var outcome = await EditAsync(Ports + "logging:\n  level: Debug\n" + options);
+
+        Assert.Equal("refused", outcome.Result);
+        Assert.NotNull(outcome.Error);
+        Assert.Contains(named, outcome.Error, StringComparison.Ordinal);
+        Assert.Contains(name == "broken YAML" ? "line " : "line 9", outcome.Error, StringComparison.Ordinal);
+        Assert.Empty(outcome.Applied);
+        var config = Node.Service<LiveConfig>().Current;
+        Assert.Equal(1000, config.Options.MaxMessageBytes);
+        Assert.Equal(TimeSpan.FromSeconds(7), config.Options.AuthenticationTimeout);
+        Assert.Equal("Information", config.Logging.Level);
+        Assert.Equal(refusedBefore + 1, await MetricAsync("socketpush_config_reloads_total{result=\"refused\"}"));
+        Assert.Equal(1, Reloader.Version);
+        using var ready = await Node.Admin.GetAsync("/readyz");
+        Assert.True(ready.IsSuccessStatusCode, $"{name}: the node stays ready");
+    }
+
+    [Fact]
+    public async Task A_port_change_is_refused_with_the_restart_message_and_the_timeout_of_the_same_edit_applies()
+    {
+        await StartAsync(Ports + "options:\n  authenticationTimeout: 10s\n");
+
+        var outcome = await EditAsync("node:\n  clientPort: 45999\n  clusterPort: 0\nadmin:\n  port: 0\noptions:\n  authenticationTimeout: 3s\n");
+
+        Assert.Equal("applied", outcome.Result);
+        Assert.Equal(["options.authenticationTimeout"], outcome.Applied);
+        var refused = Assert.Single(outcome.Refused);
+        Assert.Equal("node.clientPort", refused.Key);
+        Assert.Contains("restart", refused.Reason, StringComparison.Ordinal);
+        var config = Node.Service<LiveConfig>().Current;
+        Assert.Equal(TimeSpan.FromSeconds(3), config.Options.AuthenticationTimeout);
+        Assert.Equal(0, config.Node.ClientPort);
+        Assert.Equal(2, Reloader.Version);
+    }
+
+    [Fact]
+    public async Task Fifty_writes_in_quick_succession_end_on_the_last_version_and_no_reload_sees_half_a_file()
+    {
+        static string Version(int i) =>
+            Ports + $"options:\n  maxMessageBytes: {1000 + i}\n  authenticationTimeout: 7s\nlogging:\n  level: Warning\n";
+        await StartAsync(Version(0));
+        var applied = new List<NodeConfig>();
+        Node.Service<LiveConfig>().Changed += (_, after) =>
+        {
+            lock (applied)
+            {
+                applied.Add(after);
+            }
+        };
+
+        for (var i = 1; i <= 50; i++)
+        {
+            await File.WriteAllTextAsync(ConfigPath, Version(i));
+        }
+
+        await Eventually.TrueAsync(() => Node.Service<LiveConfig>().Current.Options.MaxMessageBytes == 1050, "the last version is in force");
+        lock (applied)
+        {
+            Assert.InRange(applied.Count, 1, 49);
+            Assert.All(applied, c =>
+            {
+                Assert.InRange(c.Options.MaxMessageBytes, 1001, 1050);
+                Assert.Equal(TimeSpan.FromSeconds(7), c.Options.AuthenticationTimeout);
+                Assert.Equal("Warning", c.Logging.Level);
+            });
+        }
+    }
+
+    [Fact]
+    public async Task A_rotated_admin_api_key_refuses_the_old_key_and_accepts_the_new_one()
+    {
+        const string OldKey = "old-key-0123456789", NewKey = "new-key-9876543210";
+        await StartAsync(Ports.Replace("  port: 0\n", $"  port: 0\n  apiKey: {OldKey}\n", StringComparison.Ordinal));
+        Assert.Equal(HttpStatusCode.OK, await StatusWithKeyAsync(OldKey));
+
+        var outcome = await EditAsync(Ports.Replace("  port: 0\n", $"  port: 0\n  apiKey: {NewKey}\n", StringComparison.Ordinal));
+
+        Assert.Equal(["admin.apiKey"], outcome.Applied);
+        Assert.Equal(HttpStatusCode.Forbidden, await StatusWithKeyAsync(OldKey));
+        Assert.Equal(HttpStatusCode.OK, await StatusWithKeyAsync(NewKey));
+    }
+
+    [Fact]
+    public async Task Flags_keep_their_precedence_over_the_file_across_reloads()
+    {
+        await File.WriteAllTextAsync(ConfigPath, Ports);
+        _node = await TestNode.StartFromFileAsync(ConfigPath, "--seeds", "127.0.0.1:1");
+
+        var outcome = await EditAsync(Ports + "cluster:\n  seeds: [\"127.0.0.1:2\"]\n  requestTimeout: 2s\n");
+
+        Assert.Equal(["cluster.requestTimeout"], outcome.Applied);
+        Assert.Equal(["127.0.0.1:1"], Node.Service<LiveConfig>().Current.Cluster.Seeds);
+    }
+
+    [Fact]
+    public async Task Worker_reload_answers_over_both_http_forms_and_getConfig_hides_the_key()
+    {
+        await StartAsync(Ports.Replace("  port: 0\n", "  port: 0\n  apiKey: secret-key-0123456789\n", StringComparison.Ordinal));
+        Node.Admin.DefaultRequestHeaders.Authorization = new("Bearer", "secret-key-0123456789");
+        await File.WriteAllTextAsync(ConfigPath, (await File.ReadAllTextAsync(ConfigPath)) + "options:\n  maxMessageBytes: 2000\n");
+
+        // Whichever comes first, the watcher or the call, the edit is applied once; the call reports it or finds nothing left.
+        var posted = await Node.CallAsync("worker", "reload", new { });
+        Assert.Equal("applied", posted.GetProperty("result").GetString());
+        using var path = await Node.Admin.GetAsync("/worker/reload");
+        var pathBody = await path.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(HttpStatusCode.OK, path.StatusCode);
+        Assert.Equal("applied", pathBody.GetProperty("result").GetProperty("result").GetString());
+        Assert.Equal(0, pathBody.GetProperty("result").GetProperty("applied").GetArrayLength());
+        Assert.Equal(2000, Node.Service<LiveConfig>().Current.Options.MaxMessageBytes);
+
+        var config = await Node.CallAsync("worker", "getConfig", new { });
+        Assert.Equal("(set)", config.GetProperty("config").GetProperty("admin").GetProperty("apiKey").GetString());
+        Assert.Equal(2000, config.GetProperty("config").GetProperty("options").GetProperty("maxMessageBytes").GetInt32());
+        Assert.Equal("10s", config.GetProperty("config").GetProperty("options").GetProperty("authenticationTimeout").GetString());
+        Assert.DoesNotContain("secret-key", config.GetRawText(), StringComparison.Ordinal);
+        var status = await Node.CallAsync("manager", "status", new { });
+        Assert.Equal(2, status.GetProperty("config").GetProperty("version").GetInt32());
+    }
+
+    private async Task StartAsync(string yaml)
+    {
+        await File.WriteAllTextAsync(ConfigPath, yaml);
+        _node = await TestNode.StartFromFileAsync(ConfigPath);
+    }
+
+    /// <summary>Writes the file and waits for the reload the watcher starts.</summary>
+    private async Task<ReloadOutcome> EditAsync(string yaml)
+    {
+        var before = Reloader.Last;
+        await File.WriteAllTextAsync(ConfigPath, yaml);
+        await Eventually.TrueAsync(() => !ReferenceEquals(Reloader.Last, before), "the watcher reloaded the file");
+        return Reloader.Last!;
+    }
+
+    private async Task<HttpStatusCode> StatusWithKeyAsync(string key)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/manager/status") { Content = JsonContent.Create(new { }) };
+        request.Headers.Authorization = new("Bearer", key);
+        using var response = await Node.Admin.SendAsync(request);
+        return response.StatusCode;
+    }
+
+    private async Task<double> MetricAsync(string sample)
+    {
+        var text = await Node.Admin.GetStringAsync("/metrics");
+        var line = text.Split('\n').Single(l => l.StartsWith(sample + " ", StringComparison.Ordinal));
+        return double.Parse(line[(sample.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+    }
+}
