@@ -370,6 +370,11 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
         {
             result.Status = $"ok, {expected - total:N0} of {expected:N0} deliveries missing";
         }
+        else if (result.PublishFailures > 0)
+        {
+            // A failed answer need not mean a lost publish: a forwarded call that times out may still have been delivered.
+            result.Status = $"ok, {result.PublishFailures:N0} publish requests failed ({total:N0} delivered, {expected:N0} expected from the successful ones)";
+        }
     }
 
     private async Task<(long Received, TimeSpan IdleTail)> DrainAsync(WorkerPool workers, long expected)
