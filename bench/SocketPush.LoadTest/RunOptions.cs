@@ -110,7 +110,8 @@ internal sealed class RunOptions
                     o.ClusterPublishRate = double.Parse(Next(), CultureInfo.InvariantCulture);
                     break;
                 case "--cluster-n":
-                    o.ClusterFanOut = ParseSizes(Next());
+                    var fanOut = Next();
+                    o.ClusterFanOut = fanOut == "none" ? [] : ParseSizes(fanOut);
                     clusterSizesGiven = true;
                     break;
                 case "--systems":
@@ -243,7 +244,7 @@ internal sealed class RunOptions
           --cluster                   = --scenarios cluster --systems socketpush,socketpush-cluster
           --cluster-receivers 100     latency: receivers, users owned by n3; the channel is owned by n2, publishes go to n1
           --cluster-rate 200          latency: publishes/s, channel.publish then user.publish, for --duration
-          --cluster-n 3000,9000       fan-out: subscribers spread over their owners, at --delivery-rate (--quick: 1000)
+          --cluster-n 3000,9000       fan-out: subscribers spread over their owners, at --delivery-rate (--quick: 1000; none: latency only)
         SocketPush.LoadTest report IN.json OUT_DIR NAME   rewrite the table and chart from a results file
         """;
 }
