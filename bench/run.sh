@@ -2,6 +2,7 @@
 # Load harness: SocketPush against socket.io and Nchan, every scenario, systems taking turns, one run.
 #   bench/run.sh            N = 5,000 and 10,000   -> bench/results/latest.{md,json,png}
 #   bench/run.sh --quick    N = 1,000, 5 s         -> bench/results/quick.{md,json,png}
+#   bench/run.sh --cluster  3 SocketPush nodes against 1 (latency, fan-out) -> bench/results/cluster.{md,json,png}
 # Any other option goes to the harness (bench/run.sh --help lists them), e.g.
 #   bench/run.sh --systems socketpush,nchan --scenarios fanout --n 10000
 # Installs what is missing: Node.js + npm and socket.io (npm ci in bench/peers/socketio), Debian's nginx and
@@ -12,38 +13,46 @@ repo=$(pwd)
 
 args=("$@")
 name=latest
+peers=1
 for a in "${args[@]}"; do
   case $a in
-    --quick) name=quick ;;
+    --quick) [[ $name == cluster ]] && name=cluster-quick || name=quick ;;
+    --cluster) [[ $name == quick ]] && name=cluster-quick || name=cluster; peers=0 ;;
     -h|--help|help)
       dotnet build -c Release -v quiet -nologo bench/SocketPush.LoadTest >/dev/null
       exec dotnet bench/SocketPush.LoadTest/bin/Release/net10.0/SocketPush.LoadTest.dll --help ;;
   esac
 done
-for a in "${args[@]}"; do [[ $a == --name ]] && name=""; done
+for a in "${args[@]}"; do
+  [[ $a == --name ]] && name=""
+  [[ $a == --systems ]] && peers=1
+done
 [[ -n $name ]] && args+=(--name "$name")
 
 say() { printf '[run.sh] %s\n' "$*" >&2; }
 
-packages=()
-command -v node >/dev/null 2>&1 || packages+=(nodejs)
-command -v npm >/dev/null 2>&1 || packages+=(npm)
-command -v nginx >/dev/null 2>&1 || packages+=(nginx)
-[[ -e /usr/lib/nginx/modules/ngx_nchan_module.so ]] || packages+=(libnginx-mod-nchan)
-if ((${#packages[@]} > 0)); then
-  if [[ $(id -u) -ne 0 ]]; then
-    say "missing ${packages[*]}: run as root, or: sudo apt-get install -y ${packages[*]}"
-    exit 1
+# The cluster set runs SocketPush only: socket.io and Nchan are not needed for it.
+if ((peers)); then
+  packages=()
+  command -v node >/dev/null 2>&1 || packages+=(nodejs)
+  command -v npm >/dev/null 2>&1 || packages+=(npm)
+  command -v nginx >/dev/null 2>&1 || packages+=(nginx)
+  [[ -e /usr/lib/nginx/modules/ngx_nchan_module.so ]] || packages+=(libnginx-mod-nchan)
+  if ((${#packages[@]} > 0)); then
+    if [[ $(id -u) -ne 0 ]]; then
+      say "missing ${packages[*]}: run as root, or: sudo apt-get install -y ${packages[*]}"
+      exit 1
+    fi
+    say "installing ${packages[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${packages[@]}"
   fi
-  say "installing ${packages[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
-  apt-get install -y -q --no-install-recommends "${packages[@]}"
-fi
-peer=bench/peers/socketio
-if [[ ! -d $peer/node_modules/socket.io || $peer/package-lock.json -nt $peer/node_modules/.package-lock.json ]]; then
-  say "npm ci in $peer"
-  (cd "$peer" && npm ci --no-audit --no-fund --loglevel=error)
+  peer=bench/peers/socketio
+  if [[ ! -d $peer/node_modules/socket.io || $peer/package-lock.json -nt $peer/node_modules/.package-lock.json ]]; then
+    say "npm ci in $peer"
+    (cd "$peer" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
 fi
 
 say "building the node and the harness (Release)"

@@ -19,6 +19,12 @@ internal static class Chart
             return;
         }
 
+        if (ok.All(r => r.Comparison is not null))
+        {
+            WriteCluster(results.Cluster, path);
+            return;
+        }
+
         var n = ok.Max(r => r.N);
         var multiplot = new Multiplot();
         multiplot.AddPlots(3);
@@ -52,6 +58,44 @@ internal static class Chart
             idleLabels,
             [.. sizes.Select(size => ($"N = {size:N0}", idleLabels.Select(l => idle.FirstOrDefault(r => r.N == size && Label(r) == l)?.PssKbPerConnection ?? double.NaN).ToArray()))]);
 
+        multiplot.SavePng(path, 1800, 600);
+    }
+
+    /// <summary>The cluster set alone: latency of the spread measurements, fan-out deliveries/s and CPU, each 1 node against 3.</summary>
+    private static void WriteCluster(List<ClusterComparison> pairs, string path)
+    {
+        var multiplot = new Multiplot();
+        multiplot.AddPlots(3);
+        multiplot.Layout = new ScottPlot.MultiplotLayouts.Columns();
+        static double Figure(ClusterSide? side, Func<ClusterSide, double> figure) => side is null ? double.NaN : figure(side);
+
+        var latency = pairs.Where(c => c.Measurement != ClusterComparison.FanOut).ToList();
+        GroupedBars(
+            multiplot.GetPlot(0),
+            "Latency: publish n1, channel n2, receivers n3",
+            "milliseconds",
+            [.. latency.Select(c => $"{c.Measurement}\nN = {c.N:N0}")],
+            [
+                ("1 node p50", [.. latency.Select(c => Figure(c.OneNode, s => s.P50Ms))]),
+                ("3 nodes p50", [.. latency.Select(c => Figure(c.ThreeNodes, s => s.P50Ms))]),
+                ("1 node p99", [.. latency.Select(c => Figure(c.OneNode, s => s.P99Ms))]),
+                ("3 nodes p99", [.. latency.Select(c => Figure(c.ThreeNodes, s => s.P99Ms))]),
+            ]);
+
+        var fanOut = pairs.Where(c => c.Measurement == ClusterComparison.FanOut).ToList();
+        List<string> sizes = [.. fanOut.Select(c => $"N = {c.N:N0}")];
+        GroupedBars(
+            multiplot.GetPlot(1),
+            "Fan-out deliveries/s",
+            "deliveries per second",
+            sizes,
+            [("1 node", [.. fanOut.Select(c => Figure(c.OneNode, s => s.DeliveriesPerSecond))]), ("3 nodes", [.. fanOut.Select(c => Figure(c.ThreeNodes, s => s.DeliveriesPerSecond))])]);
+        GroupedBars(
+            multiplot.GetPlot(2),
+            "Fan-out server CPU per delivery (all nodes)",
+            "µs per delivered message",
+            sizes,
+            [("1 node", [.. fanOut.Select(c => Figure(c.OneNode, s => s.ServerCpuMicrosecondsPerDelivery))]), ("3 nodes", [.. fanOut.Select(c => Figure(c.ThreeNodes, s => s.ServerCpuMicrosecondsPerDelivery))])]);
         multiplot.SavePng(path, 1800, 600);
     }
 

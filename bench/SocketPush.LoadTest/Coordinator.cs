@@ -14,7 +14,24 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
     private static readonly TimeSpan QuietDrain = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan MaxDrain = TimeSpan.FromSeconds(60);
 
-    public sealed record PlannedRun(ISystemUnderTest System, string Transport, string Scenario, int N);
+    /// <summary>One measurement; the cluster set chooses its audience, rate and count, otherwise they follow from the scenario and N.</summary>
+    public sealed record PlannedRun(ISystemUnderTest System, string Transport, string Scenario, int N)
+    {
+        /// <summary>The users that connect, one connection each (default u0 ... u{N-1}).</summary>
+        public IReadOnlyList<string>? Users { get; init; }
+
+        /// <summary>The fan-out's channel (default <see cref="FanOutChannel"/>).</summary>
+        public string? Channel { get; init; }
+
+        /// <summary>Publishes per second (default: fan-out --delivery-rate / N; users --user-rate).</summary>
+        public double? PublishesPerSecond { get; init; }
+
+        /// <summary>Publishes in all (default: fan-out rate × --duration; users one per user), cycling over the users.</summary>
+        public int? Publishes { get; init; }
+
+        /// <summary>The cluster comparison this run is one side of (<see cref="ClusterComparison"/>), or null.</summary>
+        public string? Comparison { get; init; }
+    }
 
     public async Task<ResultsFile> RunAsync(IReadOnlyList<ISystemUnderTest> systems, Action<ResultsFile> checkpoint)
     {
@@ -26,7 +43,7 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
             Settings = Settings(),
         };
         var plan = Plan(systems);
-        var perProcess = options.Sizes.Max() / options.Workers + 256;
+        var perProcess = plan.Select(r => r.N).DefaultIfEmpty(0).Max() / options.Workers + 256;
         if (results.Machine.OpenFilesLimit < perProcess)
         {
             log.Line($"warning: open files limit {results.Machine.OpenFilesLimit} < {perProcess} needed per client process; add --workers");
@@ -62,26 +79,63 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
     {
         var plan = new List<PlannedRun>();
         var group = 0;
+        var chosen = systems.Where(s => options.Systems.Contains(s.Name)).ToList();
         foreach (var n in options.Sizes)
         {
-            foreach (var scenario in options.ScenarioNames)
+            foreach (var scenario in options.ScenarioNames.Where(s => s != Scenarios.Cluster))
             {
-                var rotated = systems.Skip(group % systems.Count).Concat(systems.Take(group % systems.Count)).ToList();
-                group++;
-                plan.AddRange(rotated.Select(s => new PlannedRun(s, Transports.WebSocket, scenario, n)));
+                plan.AddRange(Rotated(chosen, group++).Select(s => new PlannedRun(s, Transports.WebSocket, scenario, n)));
                 if (scenario == Scenarios.FanOut && options.AllTransports)
                 {
-                    plan.AddRange(systems.SelectMany(s => s.FanOutTransports.Where(t => t != Transports.WebSocket).Select(t => new PlannedRun(s, t, scenario, n))));
+                    plan.AddRange(chosen.SelectMany(s => s.FanOutTransports.Where(t => t != Transports.WebSocket).Select(t => new PlannedRun(s, t, scenario, n))));
                 }
             }
+        }
+
+        if (options.ScenarioNames.Contains(Scenarios.Cluster))
+        {
+            plan.AddRange(ClusterPlan(systems));
         }
 
         return plan;
     }
 
+    /// <summary>
+    /// The cluster set: each measurement once on one node and once on three, same users, channel, rate and
+    /// clients. Latency: publish on n1, channel owned by n2, receivers owned by (and connected to) n3; user.publish
+    /// on n1 for users of n3. Fan-out: one channel (owned by n2), N subscribers on their owners, publishes on n1.
+    /// </summary>
+    private List<PlannedRun> ClusterPlan(IReadOnlyList<ISystemUnderTest> systems)
+    {
+        var one = systems.Single(s => s.Name == SystemNames.SocketPush);
+        var three = systems.Single(s => s.Name == SystemNames.SocketPushCluster);
+        var placement = ClusterPlacement.Default;
+        var channel = placement.ChannelOwnedBy(ClusterPlacement.ChannelOwner);
+        var receivers = placement.UsersOwnedBy(ClusterPlacement.ReceiverOwner, options.ClusterReceivers);
+        var rate = options.ClusterPublishRate;
+        var count = (int)Math.Ceiling(rate * options.PublishSeconds);
+        var cases = new List<PlannedRun>
+        {
+            new(one, Transports.WebSocket, Scenarios.FanOut, receivers.Count)
+            {
+                Users = receivers, Channel = channel, PublishesPerSecond = rate, Publishes = count, Comparison = ClusterComparison.ChannelLatency,
+            },
+            new(one, Transports.WebSocket, Scenarios.Users, receivers.Count)
+            {
+                Users = receivers, PublishesPerSecond = rate, Publishes = count, Comparison = ClusterComparison.UserLatency,
+            },
+        };
+        cases.AddRange(options.ClusterFanOut.Select(n => new PlannedRun(one, Transports.WebSocket, Scenarios.FanOut, n) { Channel = channel, Comparison = ClusterComparison.FanOut }));
+        return [.. cases.SelectMany((c, i) => Rotated([c, c with { System = three }], i))];
+    }
+
+    /// <summary>The list starting at a different item from one group to the next, so that a load spike on the shared machine does not always hit the same one.</summary>
+    private static IEnumerable<T> Rotated<T>(List<T> items, int group) =>
+        items.Skip(group % items.Count).Concat(items.Take(group % items.Count));
+
     public async Task<RunResult> MeasureAsync(PlannedRun run, WorkerPool workers)
     {
-        var result = new RunResult { System = run.System.Name, Transport = run.Transport, Scenario = run.Scenario, N = run.N };
+        var result = new RunResult { System = run.System.Name, Transport = run.Transport, Scenario = run.Scenario, N = run.N, Comparison = run.Comparison };
         RunningServer? server = null;
         try
         {
@@ -121,12 +175,19 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
 
     private async Task MeasureOnAsync(RunningServer server, PlannedRun run, WorkerPool workers, RunResult result)
     {
-        var channel = run.Scenario == Scenarios.FanOut ? FanOutChannel : null;
+        var users = run.Users ?? BenchUsers.Range(run.N);
+        var channel = run.Scenario == Scenarios.FanOut ? run.Channel ?? FanOutChannel : null;
         var prepare = Stopwatch.StartNew();
-        await server.PrepareUsersAsync(0, run.N, channel, done => log.Status($"backend calls for {done:N0}/{run.N:N0} users"), CancellationToken.None);
+        await server.PrepareUsersAsync(users, channel, done => log.Status($"backend calls for {done:N0}/{users.Count:N0} users"), CancellationToken.None);
         result.PrepareSeconds = prepare.Elapsed.TotalSeconds;
+        result.Nodes = server.Nodes;
+        result.Placement = await server.VerifyPlacementAsync(users, channel, CancellationToken.None);
+        if (server.Nodes > 1)
+        {
+            log.Line($"    placement checked: {result.Placement}");
+        }
 
-        var pids = ProcStats.WithDescendants(server.RootPid);
+        var pids = server.ProcessIds();
         var baseline = await SettleAsync(pids);
         result.BaselinePssKb = baseline.PssKb;
         result.BaselineRssKb = baseline.RssKb;
@@ -135,8 +196,8 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
             ? ["127.0.0.1"]
             : Enumerable.Range(2, options.SourceAddresses).Select(i => "127.0.0." + i.ToString(CultureInfo.InvariantCulture)).ToArray();
         var outcome = await workers.ConnectAsync(
-            run.System.Name, run.Transport, server.ClientUrl, run.N, channel, options.ConnectConcurrency, options.SignalRClient, sources,
-            (attempted, up, failed) => log.Status($"connecting: {up:N0} up, {failed:N0} failed, {attempted:N0}/{run.N:N0} attempted"));
+            run.System.Name, run.Transport, users, server.ClientUrlOf, channel, options.ConnectConcurrency, options.SignalRClient, sources,
+            (attempted, up, failed) => log.Status($"connecting: {up:N0} up, {failed:N0} failed, {attempted:N0}/{users.Count:N0} attempted"));
         result.Connected = outcome.Up;
         result.ConnectFailures = outcome.Failed;
         result.ConnectSeconds = outcome.Seconds;
@@ -148,7 +209,7 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
             throw new InvalidOperationException("no connection came up: " + string.Join("; ", outcome.Errors));
         }
 
-        pids = ProcStats.WithDescendants(server.RootPid);
+        pids = server.ProcessIds();
         var connected = await SettleAsync(pids);
         result.ServerProcesses = connected.Processes;
         result.ConnectedPssKb = connected.PssKb;
@@ -170,31 +231,31 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
             return;
         }
 
-        result.WarmupPublishes = await WarmUpAsync(server, run, workers, outcome.Up);
+        result.WarmupPublishes = await WarmUpAsync(server, run, users, channel, workers, outcome.Up);
         await workers.ResetAsync();
-        await PublishAndMeasureAsync(server, run, workers, pids, outcome.Up, result);
+        await PublishAndMeasureAsync(server, run, users, channel, workers, pids, outcome.Up, result);
     }
 
     /// <summary>
     /// Publishes unmeasured messages until every connection has received one: that proves each is
     /// subscribed (some servers finish a subscription after the handshake answer) and warms the code paths.
     /// </summary>
-    private async Task<long> WarmUpAsync(RunningServer server, PlannedRun run, WorkerPool workers, int up)
+    private async Task<long> WarmUpAsync(RunningServer server, PlannedRun run, IReadOnlyList<string> users, string? channel, WorkerPool workers, int up)
     {
         long seen = 0;
         long published = 0;
         for (var round = 0; round < WarmupRounds; round++)
         {
-            if (run.Scenario == Scenarios.FanOut)
+            if (channel is not null)
             {
-                await server.PublishChannelAsync(FanOutChannel, -1, warmup: true, CancellationToken.None);
+                await server.PublishChannelAsync(channel, -1, warmup: true, CancellationToken.None);
                 published++;
             }
             else
             {
-                await Parallel.ForAsync(0, run.N, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, ct) =>
-                    await server.PublishUserAsync("u" + i.ToString(CultureInfo.InvariantCulture), -1, warmup: true, ct));
-                published += run.N;
+                await Parallel.ForEachAsync(users, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (user, ct) =>
+                    await server.PublishUserAsync(user, -1, warmup: true, ct));
+                published += users.Count;
             }
 
             var waited = Stopwatch.StartNew();
@@ -220,11 +281,12 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
         return published;
     }
 
-    private async Task PublishAndMeasureAsync(RunningServer server, PlannedRun run, WorkerPool workers, IReadOnlyList<int> pids, int up, RunResult result)
+    private async Task PublishAndMeasureAsync(
+        RunningServer server, PlannedRun run, IReadOnlyList<string> users, string? channel, WorkerPool workers, IReadOnlyList<int> pids, int up, RunResult result)
     {
-        var fanOut = run.Scenario == Scenarios.FanOut;
-        var rate = fanOut ? Math.Max(1.0, options.DeliveryRate / (double)run.N) : options.UserPublishRate;
-        var count = fanOut ? (int)Math.Ceiling(rate * options.PublishSeconds) : run.N;
+        var fanOut = channel is not null;
+        var rate = run.PublishesPerSecond ?? (fanOut ? Math.Max(1.0, options.DeliveryRate / (double)run.N) : options.UserPublishRate);
+        var count = run.Publishes ?? (fanOut ? (int)Math.Ceiling(rate * options.PublishSeconds) : run.N);
         result.OfferedPublishesPerSecond = rate;
 
         var machine0 = Machine.BusyCpuSeconds();
@@ -239,9 +301,9 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
         {
             try
             {
-                var receivers = fanOut
-                    ? await server.PublishChannelAsync(FanOutChannel, i, warmup: false, CancellationToken.None)
-                    : await server.PublishUserAsync("u" + i.ToString(CultureInfo.InvariantCulture), i, warmup: false, CancellationToken.None);
+                var receivers = channel is not null
+                    ? await server.PublishChannelAsync(channel, i, warmup: false, CancellationToken.None)
+                    : await server.PublishUserAsync(users[(int)(i % users.Count)], i, warmup: false, CancellationToken.None);
                 Interlocked.Add(ref reported, Math.Max(0, receivers));
                 Interlocked.Increment(ref sent);
             }
@@ -269,7 +331,8 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
         }
 
         await publishing;
-        var expected = fanOut ? Interlocked.Read(ref sent) * up : Math.Min(Interlocked.Read(ref sent), up);
+        // Users: one delivery per publish, if every user is connected (else at most one per connected user, as when each is published once).
+        var expected = fanOut ? Interlocked.Read(ref sent) * up : up == users.Count ? Interlocked.Read(ref sent) : Math.Min(Interlocked.Read(ref sent), up);
         var delivered = await DrainAsync(workers, expected);
         var seconds = clock.Elapsed.TotalSeconds - delivered.IdleTail.TotalSeconds;
         var server1 = ProcStats.Sample(pids);
@@ -306,6 +369,11 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
         if (total < expected)
         {
             result.Status = $"ok, {expected - total:N0} of {expected:N0} deliveries missing";
+        }
+        else if (result.PublishFailures > 0)
+        {
+            // A failed answer need not mean a lost publish: a forwarded call that times out may still have been delivered.
+            result.Status = $"ok, {result.PublishFailures:N0} publish requests failed ({total:N0} delivered, {expected:N0} expected from the successful ones)";
         }
     }
 
@@ -430,6 +498,9 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
         ["sourceAddresses"] = options.SourceAddresses.ToString(CultureInfo.InvariantCulture),
         ["signalRClient"] = options.SignalRClient,
         ["nchanWorkers"] = options.NchanWorkers,
+        ["clusterReceivers"] = options.ScenarioNames.Contains(Scenarios.Cluster) ? options.ClusterReceivers.ToString(CultureInfo.InvariantCulture) : "",
+        ["clusterPublishRate"] = options.ScenarioNames.Contains(Scenarios.Cluster) ? options.ClusterPublishRate.ToString(CultureInfo.InvariantCulture) : "",
+        ["clusterFanOut"] = options.ScenarioNames.Contains(Scenarios.Cluster) ? string.Join(",", options.ClusterFanOut) : "",
         ["nodeEnvironment"] = string.Join(" ", options.NodeEnvironment.Select(kv => kv.Key + "=" + kv.Value)),
     };
 

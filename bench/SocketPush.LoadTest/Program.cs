@@ -44,12 +44,18 @@ options.CommandLine = Environment.GetEnvironmentVariable("SOCKETPUSH_BENCH_COMMA
     ? given
     : "SocketPush.LoadTest " + string.Join(' ', args);
 var log = new ProgressLog();
+var socketPush = new SocketPushSystem(options.ResolvedNodeDll, options.NodeEnvironment, SocketPushSystem.DescribeVersion(options.Repository));
 var systems = new List<ISystemUnderTest>();
-foreach (var name in options.Systems)
+// The cluster set compares the cluster with one node: both take part whatever --systems says.
+IEnumerable<string> names = options.ScenarioNames.Contains(Scenarios.Cluster)
+    ? options.Systems.Union([SystemNames.SocketPush, SystemNames.SocketPushCluster])
+    : options.Systems;
+foreach (var name in names)
 {
     systems.Add(name switch
     {
-        SystemNames.SocketPush => new SocketPushSystem(options.ResolvedNodeDll, options.NodeEnvironment, SocketPushSystem.DescribeVersion(options.Repository)),
+        SystemNames.SocketPush => socketPush,
+        SystemNames.SocketPushCluster => new SocketPushClusterSystem(socketPush),
         SystemNames.SocketIo => new SocketIoSystem(Path.Combine(options.Repository, "bench", "peers", "socketio")),
         _ => new NchanSystem(Path.Combine(options.Repository, "bench", "peers", "nchan"), options.NchanWorkers, NchanVersion.Describe()),
     });

@@ -32,6 +32,7 @@ internal static class Report
         sb.AppendLine();
         sb.AppendLine($"![latency, CPU and memory per system]({chartFile})");
         sb.AppendLine();
+        AppendCluster(sb, r.Cluster);
 
         foreach (var n in r.Runs.Select(x => x.N).Distinct().Order())
         {
@@ -104,6 +105,48 @@ internal static class Report
 
             sb.AppendLine();
         }
+    }
+
+    /// <summary>The table "cluster": each measurement of the cluster set on one node and on three, side by side.</summary>
+    private static void AppendCluster(StringBuilder sb, List<ClusterComparison> pairs)
+    {
+        if (pairs.Count == 0)
+        {
+            return;
+        }
+
+        sb.AppendLine("## cluster").AppendLine();
+        sb.AppendLine("Three nodes (n1, n2, n3) against one, same users, channel, publish rate and clients, each on freshly started nodes. "
+            + "Latency: the publish request goes to n1's admin API, the channel is owned by n2, the receivers are users owned by n3 and connected to n3 "
+            + "(user.publish: on n1 for users of n3, one forward hop). Fan-out: one channel owned by n2, subscribers spread over the three nodes by the ring, "
+            + "each connected to its owner, publishes on n1. The harness computes owners with the ring of consistent-hashing and checks them against "
+            + "the cluster (user.getFrontendServer of every user, the user and channel records in each node's manager.status) before measuring. "
+            + "Server CPU is summed over the three node processes. Goal: the cluster adds at most 1 ms to p50.");
+        sb.AppendLine();
+        sb.AppendLine("| measurement | N | publishes/s | 1 node p50 / p99 / p99.9 ms | 3 nodes p50 / p99 / p99.9 ms | Δ p50 ms | Δ p99 ms | p50 goal (≤ +1 ms) | deliveries/s 1 → 3 nodes | server CPU µs/delivery 1 → 3 nodes | other load 1 / 3 | status 1 / 3 |");
+        sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|");
+        foreach (var c in pairs)
+        {
+            static string Latency(ClusterSide? s) => s is null ? "–" : $"{F(s.P50Ms, "0.00")} / {F(s.P99Ms, "0.00")} / {F(s.P999Ms, "0.00")}";
+            static string Pair(ClusterSide? a, ClusterSide? b, Func<ClusterSide, double> figure, string format, string separator) =>
+                $"{(a is null ? "–" : F(figure(a), format))}{separator}{(b is null ? "–" : F(figure(b), format))}";
+            sb.AppendLine(string.Join(" | ",
+                "| " + c.Measurement, c.N.ToString("N0", CultureInfo.InvariantCulture), F(c.OfferedPublishesPerSecond, "N0"),
+                Latency(c.OneNode), Latency(c.ThreeNodes), F(c.P50DeltaMs, "+0.00;-0.00"), F(c.P99DeltaMs, "+0.00;-0.00"),
+                c.P50GoalMet switch { true => "met", false => "not met", null => "" },
+                Pair(c.OneNode, c.ThreeNodes, s => s.DeliveriesPerSecond, "N0", " → "),
+                Pair(c.OneNode, c.ThreeNodes, s => s.ServerCpuMicrosecondsPerDelivery, "0.00", " → "),
+                Pair(c.OneNode, c.ThreeNodes, s => s.OtherLoadCores, "0.00", " / "),
+                $"{c.OneNode?.Status ?? "–"} / {c.ThreeNodes?.Status ?? "–"} |"));
+        }
+
+        sb.AppendLine();
+        foreach (var c in pairs.Where(c => c.ThreeNodes is not null))
+        {
+            sb.AppendLine($"- {c.Measurement}, N = {c.N:N0}, 3 nodes: {c.ThreeNodes!.Placement}");
+        }
+
+        sb.AppendLine();
     }
 
     private static string Ratio(double? a, double? b) =>

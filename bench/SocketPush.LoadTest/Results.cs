@@ -14,6 +14,15 @@ internal sealed class RunResult
 
     public int N { get; set; }
 
+    /// <summary>Server nodes (the cluster set: 1 or 3).</summary>
+    public int Nodes { get; set; } = 1;
+
+    /// <summary>Where the publisher, the channel and the users were, as checked against the servers.</summary>
+    public string Placement { get; set; } = "";
+
+    /// <summary>The cluster comparison this run is one side of, or null.</summary>
+    public string? Comparison { get; set; }
+
     /// <summary>"ok", or what went wrong (the figures that were measured stay).</summary>
     public string Status { get; set; } = "ok";
 
@@ -117,6 +126,9 @@ internal sealed class ResultsFile
     public Dictionary<string, string> Settings { get; set; } = [];
 
     public List<RunResult> Runs { get; set; } = [];
+
+    /// <summary>The cluster set's pairs (three nodes against one), derived from <see cref="Runs"/>.</summary>
+    public List<ClusterComparison> Cluster => ClusterComparison.From(Runs);
 
     public static JsonSerializerOptions JsonOptions { get; } = new(JsonSerializerDefaults.Web)
     {

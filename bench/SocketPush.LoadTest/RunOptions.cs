@@ -9,7 +9,12 @@ internal static class Scenarios
     public const string FanOut = "fanout";
     public const string Users = "users";
 
+    /// <summary>The cluster set: latency and fan-out on three nodes against one (not in the default list).</summary>
+    public const string Cluster = "cluster";
+
     public static readonly string[] All = [Idle, FanOut, Users];
+
+    public static readonly string[] Known = [.. All, Cluster];
 }
 
 /// <summary>What one run of the harness does; every figure it reports depends on these, so all are written to the results.</summary>
@@ -33,6 +38,15 @@ internal sealed class RunOptions
     public int UserPublishRate { get; set; } = 2_000;
 
     public double PublishSeconds { get; set; } = 10;
+
+    /// <summary>Cluster latency measurements: receivers (users owned by n3), one connection each.</summary>
+    public int ClusterReceivers { get; set; } = 100;
+
+    /// <summary>Cluster latency measurements: publishes per second (channel.publish, then user.publish).</summary>
+    public double ClusterPublishRate { get; set; } = 200;
+
+    /// <summary>Cluster fan-out: subscriber counts, each on one node and on three.</summary>
+    public List<int> ClusterFanOut { get; set; } = [3_000, 9_000];
 
     public int Workers { get; set; } = 2;
 
@@ -72,6 +86,7 @@ internal sealed class RunOptions
     {
         var o = new RunOptions();
         var sizesGiven = false;
+        var clusterSizesGiven = false;
         for (var i = 0; i < args.Count; i++)
         {
             string Next() => i + 1 < args.Count ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -81,8 +96,23 @@ internal sealed class RunOptions
                     o.Quick = true;
                     break;
                 case "--n":
-                    o.Sizes = [.. Next().Split(',').Select(s => int.Parse(s, NumberStyles.AllowThousands, CultureInfo.InvariantCulture))];
+                    o.Sizes = ParseSizes(Next());
                     sizesGiven = true;
+                    break;
+                case "--cluster":
+                    o.ScenarioNames = [Scenarios.Cluster];
+                    o.Systems = [SystemNames.SocketPush, SystemNames.SocketPushCluster];
+                    break;
+                case "--cluster-receivers":
+                    o.ClusterReceivers = int.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
+                case "--cluster-rate":
+                    o.ClusterPublishRate = double.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
+                case "--cluster-n":
+                    var fanOut = Next();
+                    o.ClusterFanOut = fanOut == "none" ? [] : ParseSizes(fanOut);
+                    clusterSizesGiven = true;
                     break;
                 case "--systems":
                     o.Systems = [.. Next().Split(',')];
@@ -154,17 +184,22 @@ internal sealed class RunOptions
                 o.Sizes = [1_000];
             }
 
+            if (!clusterSizesGiven)
+            {
+                o.ClusterFanOut = [1_000];
+            }
+
             o.PublishSeconds = Math.Min(o.PublishSeconds, 5);
         }
 
-        foreach (var s in o.Systems.Where(s => !SystemNames.All.Contains(s)))
+        foreach (var s in o.Systems.Where(s => !SystemNames.Known.Contains(s)))
         {
-            throw new ArgumentException($"unknown system '{s}' (known: {string.Join(", ", SystemNames.All)})");
+            throw new ArgumentException($"unknown system '{s}' (known: {string.Join(", ", SystemNames.Known)})");
         }
 
-        foreach (var s in o.ScenarioNames.Where(s => !Scenarios.All.Contains(s)))
+        foreach (var s in o.ScenarioNames.Where(s => !Scenarios.Known.Contains(s)))
         {
-            throw new ArgumentException($"unknown scenario '{s}' (known: {string.Join(", ", Scenarios.All)})");
+            throw new ArgumentException($"unknown scenario '{s}' (known: {string.Join(", ", Scenarios.Known)})");
         }
 
         if (o.SignalRClient is not ("raw" or "official"))
@@ -172,20 +207,24 @@ internal sealed class RunOptions
             throw new ArgumentException("--signalr-client is raw or official");
         }
 
-        if (o.Workers < 1 || o.ConnectConcurrency < 1 || o.SourceAddresses < 1 || o.SourceAddresses > 250 || o.DeliveryRate < 1 || o.UserPublishRate < 1 || o.PublishSeconds <= 0)
+        if (o.Workers < 1 || o.ConnectConcurrency < 1 || o.SourceAddresses < 1 || o.SourceAddresses > 250 || o.DeliveryRate < 1 || o.UserPublishRate < 1 || o.PublishSeconds <= 0
+            || o.ClusterReceivers < 1 || o.ClusterPublishRate <= 0 || o.ClusterFanOut.Any(n => n < 1) || o.Sizes.Any(n => n < 1))
         {
-            throw new ArgumentException("--workers, --connect-concurrency, --delivery-rate, --user-rate, --duration must be positive; --source-addresses 1..250");
+            throw new ArgumentException("--n, --workers, --connect-concurrency, --delivery-rate, --user-rate, --duration, --cluster-* must be positive; --source-addresses 1..250");
         }
 
         return o;
     }
+
+    private static List<int> ParseSizes(string text) =>
+        [.. text.Split(',').Select(s => int.Parse(s, NumberStyles.AllowThousands, CultureInfo.InvariantCulture))];
 
     public const string Usage = """
         SocketPush.LoadTest run [options]      measure SocketPush, socket.io and Nchan side by side
           --quick                     N = 1,000 and 5 s of publishing
           --n 5000,10000              connection counts (default 5,000 and 10,000)
           --systems a,b               socketpush, socketio, nchan (default all)
-          --scenarios a,b             idle, fanout, users (default all)
+          --scenarios a,b             idle, fanout, users (default all); cluster (3 nodes against 1, below)
           --websocket-only            skip SocketPush's fan-out over SSE, long polling and plain SSE
           --delivery-rate 50000       fan-out target deliveries/s (publishes/s = rate / N)
           --user-rate 2000            users scenario: publishes/s, one per user
@@ -200,6 +239,12 @@ internal sealed class RunOptions
           --nchan-workers auto        nginx worker_processes
           --trace DIR                 attach dotnet-counters and dotnet-trace to the node while it publishes (analysis only)
           --out DIR --name latest     where results go: DIR/NAME.md, NAME.json, NAME.png
+        Cluster (3 SocketPush nodes n1, n2, n3 against one node, same clients and rates; --systems socketpush-cluster also runs
+        the other scenarios on 3 nodes, publishes on n1, each client on the node that owns its user):
+          --cluster                   = --scenarios cluster --systems socketpush,socketpush-cluster
+          --cluster-receivers 100     latency: receivers, users owned by n3; the channel is owned by n2, publishes go to n1
+          --cluster-rate 200          latency: publishes/s, channel.publish then user.publish, for --duration
+          --cluster-n 3000,9000       fan-out: subscribers spread over their owners, at --delivery-rate (--quick: 1000; none: latency only)
         SocketPush.LoadTest report IN.json OUT_DIR NAME   rewrite the table and chart from a results file
         """;
 }

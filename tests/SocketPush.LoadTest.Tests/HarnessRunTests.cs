@@ -64,26 +64,58 @@ public sealed class HarnessRunTests
         Assert.Equal(Connections, Counter(result, "socketpush_connections{transport=\"sse\"}"));
     }
 
+    [Fact]
+    public async Task Cluster_latency_run_delivers_on_the_receivers_owner_only()
+    {
+        // Three nodes: publishes on n1, the channel on n2, 20 receivers owned by and connected to n3.
+        var options = Options(20);
+        options.ScenarioNames = [Scenarios.Cluster];
+        options.ClusterReceivers = 20;
+        options.ClusterPublishRate = 20;
+        options.ClusterFanOut = [];
+        var one = new SocketPushSystem(Repository.NodeDll, new Dictionary<string, string>(), "test");
+        var coordinator = new Coordinator(options, new ProgressLog());
+        var run = coordinator.Plan([one, new SocketPushClusterSystem(one)])
+            .Single(r => r.System.Name == SystemNames.SocketPushCluster && r.Comparison == ClusterComparison.ChannelLatency);
+        await using var workers = WorkerPool.Start(options.Workers);
+
+        var result = await coordinator.MeasureAsync(run, workers);
+
+        Assert.True(result.Status == "ok", $"{result.Status}\n{string.Join("\n", result.Errors)}");
+        Assert.Equal(3, result.Nodes);
+        Assert.Equal(20, result.Connected);
+        Assert.Equal(20, result.Publishes);
+        Assert.Equal(result.Publishes * 20, result.Delivered);
+        Assert.Contains("c:bench owned by n2", result.Placement, StringComparison.Ordinal);
+        Assert.Contains("n1 0, n2 0, n3 20", result.Placement, StringComparison.Ordinal);
+        Assert.Equal(result.Delivered + result.WarmupDelivered, Counter(result, "n3 socketpush_messages_delivered_total{kind=\"channel\"}"));
+        Assert.Equal(0, Counter(result, "n1 socketpush_messages_delivered_total{kind=\"channel\"}"));
+        Assert.Equal(0, Counter(result, "n2 socketpush_messages_delivered_total{kind=\"channel\"}"));
+        Assert.Equal(20, Counter(result, "n3 socketpush_connections{transport=\"websockets\"}"));
+    }
+
     private static double Counter(RunResult result, string sample)
     {
         Assert.True(result.ServerCounters.TryGetValue(sample, out var value), $"/metrics has no sample {sample}: {string.Join(", ", result.ServerCounters.Keys)}");
         return value;
     }
 
+    private static RunOptions Options(int connections) => new()
+    {
+        Sizes = [connections],
+        Workers = 2,
+        ConnectConcurrency = 20,
+        // At 100 connections: 20 publishes of 100 deliveries each in one second, a short run, still enough to count.
+        DeliveryRate = 2_000,
+        UserPublishRate = 500,
+        PublishSeconds = 1,
+        SourceAddresses = 2,
+        SettleMemory = false,
+    };
+
     private static async Task<RunResult> MeasureAsync(string scenario, string transport)
     {
-        var options = new RunOptions
-        {
-            Sizes = [Connections],
-            Workers = 2,
-            ConnectConcurrency = 20,
-            // 20 publishes of 100 deliveries each in one second: a short run, still enough to count.
-            DeliveryRate = 2_000,
-            UserPublishRate = 500,
-            PublishSeconds = 1,
-            SourceAddresses = 2,
-            SettleMemory = false,
-        };
+        var options = Options(Connections);
         var system = new SocketPushSystem(Repository.NodeDll, new Dictionary<string, string>(), "test");
         var coordinator = new Coordinator(options, new ProgressLog());
         await using var workers = WorkerPool.Start(options.Workers);

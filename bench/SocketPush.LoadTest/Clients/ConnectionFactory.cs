@@ -21,6 +21,7 @@ internal static class ConnectionFactory
         switch (spec.System)
         {
             case Systems.SystemNames.SocketPush:
+            case Systems.SystemNames.SocketPushCluster:
                 var hub = new Uri(baseUri, $"push?userId={user}&sessionId={session}");
                 return spec.Transport switch
                 {

@@ -16,7 +16,10 @@ internal sealed partial class SocketPushSystem(string nodeDll, IReadOnlyDictiona
     public IReadOnlyList<string> FanOutTransports { get; } =
         [Transports.WebSocket, Transports.ServerSentEvents, Transports.LongPolling, Transports.PlainSse];
 
-    public async Task<RunningServer> StartAsync(CancellationToken cancellationToken)
+    public async Task<RunningServer> StartAsync(CancellationToken cancellationToken) => await StartNodeAsync("bench", [], cancellationToken);
+
+    /// <summary>One node process with every port on loopback (chosen by the system), joining through the given seeds.</summary>
+    public async Task<Node> StartNodeAsync(string nodeId, IReadOnlyList<string> seeds, CancellationToken cancellationToken)
     {
         if (!File.Exists(nodeDll))
         {
@@ -29,22 +32,40 @@ internal sealed partial class SocketPushSystem(string nodeDll, IReadOnlyDictiona
         var start = new ProcessStartInfo("dotnet")
         {
             WorkingDirectory = directory.FullName,
-            ArgumentList = { nodeDll, "--config", config, "--node-id", "bench", "--client-port", "0", "--admin-port", "0", "--cluster-port", "0" },
+            ArgumentList = { nodeDll, "--config", config, "--node-id", nodeId, "--client-port", "0", "--admin-port", "0", "--cluster-port", "0" },
         };
+        if (seeds.Count > 0)
+        {
+            start.ArgumentList.Add("--seeds");
+            start.ArgumentList.Add(string.Join(',', seeds));
+        }
+
         foreach (var (key, value) in environment)
         {
             start.Environment[key] = value;
         }
 
-        var (process, ready) = await ServerProcess.StartAsync(start, l => l.StartsWith("SOCKETPUSH READY", StringComparison.Ordinal), TimeSpan.FromSeconds(90));
+        ServerProcess process;
+        string? ready;
+        try
+        {
+            (process, ready) = await ServerProcess.StartAsync(start, l => l.StartsWith("SOCKETPUSH READY", StringComparison.Ordinal), TimeSpan.FromSeconds(90));
+        }
+        catch
+        {
+            ServerProcess.DeleteScratch(directory);
+            throw;
+        }
+
         var match = ReadyLine().Match(ready ?? "");
         if (!match.Success)
         {
             await process.DisposeAsync();
+            ServerProcess.DeleteScratch(directory);
             throw new InvalidOperationException("unexpected ready line: " + ready);
         }
 
-        return new Running(process, match.Groups["client"].Value, match.Groups["admin"].Value, directory);
+        return new Node(process, nodeId, match.Groups["client"].Value, match.Groups["admin"].Value, match.Groups["cluster"].Value, directory);
     }
 
     /// <summary>The version a results file names: the node's commit, if the repository says.</summary>
@@ -69,7 +90,8 @@ internal sealed partial class SocketPushSystem(string nodeDll, IReadOnlyDictiona
     }
 
     // Warnings only: every system logs nothing per connection during the measurement (nginx: access_log off).
-    private const string ConfigYaml = """
+    // The ring settings are the harness's own copy (ClusterPlacement), so that it picks ids the way the nodes place them.
+    private static readonly string ConfigYaml = $$"""
         node:
           id: bench
           bindAddress: 127.0.0.1
@@ -85,16 +107,20 @@ internal sealed partial class SocketPushSystem(string nodeDll, IReadOnlyDictiona
           maxMessageBytes: 65536
         cluster:
           seeds: []
+          virtualNodes: {{ClusterPlacement.VirtualNodes}}
         logging:
           level: Warning
         """;
 
-    [GeneratedRegex(@"client=(?<client>\S+)\s+admin=(?<admin>\S+)")]
+    [GeneratedRegex(@"client=(?<client>\S+)\s+admin=(?<admin>\S+)\s+cluster=(?<cluster>\S+)")]
     private static partial Regex ReadyLine();
 
-    private sealed class Running(ServerProcess process, string clientUrl, string adminUrl, DirectoryInfo directory) : RunningServer
+    /// <summary>A running node: its URLs from the ready line and its management API.</summary>
+    internal sealed class Node(ServerProcess process, string nodeId, string clientUrl, string adminUrl, string clusterEndpoint, DirectoryInfo directory) : RunningServer
     {
         private readonly PublishHttp _admin = new(new Uri(adminUrl.TrimEnd('/') + "/"));
+
+        public string NodeId => nodeId;
 
         public override string ClientUrl => clientUrl;
 
@@ -104,13 +130,25 @@ internal sealed partial class SocketPushSystem(string nodeDll, IReadOnlyDictiona
 
         public string AdminUrl => adminUrl;
 
-        public override async Task PrepareUsersAsync(int first, int count, string? channel, Action<int> progress, CancellationToken cancellationToken)
+        /// <summary>host:port of the node's cluster port, the seed other nodes join through.</summary>
+        public string ClusterEndpoint => clusterEndpoint;
+
+        /// <summary>POST /api/{service}/{method} with a JSON object of string parameters; returns the "result" of the answer.</summary>
+        public async Task<JsonElement> CallAsync(string serviceMethod, Dictionary<string, string> parameters, CancellationToken cancellationToken)
+        {
+            var text = await _admin.PostAsync("api/" + serviceMethod, Json(parameters), "application/json", cancellationToken);
+            using var document = JsonDocument.Parse(text);
+            return document.RootElement.TryGetProperty("result", out var result)
+                ? result.Clone()
+                : throw new InvalidDataException($"{serviceMethod} answered without a result: {text}");
+        }
+
+        public override async Task PrepareUsersAsync(IReadOnlyList<string> users, string? channel, Action<int> progress, CancellationToken cancellationToken)
         {
             var done = 0;
-            await Parallel.ForAsync(first, first + count, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = cancellationToken }, async (i, ct) =>
+            await Parallel.ForEachAsync(users, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = cancellationToken }, async (user, ct) =>
             {
-                var user = "u" + i.ToString(CultureInfo.InvariantCulture);
-                await _admin.PostAsync("api/auth/set", Json(new() { ["userId"] = user, ["sessionId"] = "s" + i.ToString(CultureInfo.InvariantCulture) }), "application/json", ct);
+                await _admin.PostAsync("api/auth/set", Json(new() { ["userId"] = user, ["sessionId"] = BenchUsers.SessionOf(user) }), "application/json", ct);
                 if (channel is not null)
                 {
                     await _admin.PostAsync("api/channel/subscribe", Json(new() { ["userId"] = user, ["channelId"] = channel }), "application/json", ct);

@@ -6,7 +6,12 @@ internal static class SystemNames
     public const string SocketIo = "socketio";
     public const string Nchan = "nchan";
 
+    /// <summary>Three SocketPush nodes in one cluster (the cluster scenarios; not in the default list).</summary>
+    public const string SocketPushCluster = "socketpush-cluster";
+
     public static readonly string[] All = [SocketPush, SocketIo, Nchan];
+
+    public static readonly string[] Known = [.. All, SocketPushCluster];
 }
 
 /// <summary>How the harness starts one of the systems it compares.</summary>
@@ -31,9 +36,25 @@ internal abstract class RunningServer : IAsyncDisposable
     /// <summary>The root process; the measured set is it and its descendants.</summary>
     public abstract int RootPid { get; }
 
+    /// <summary>How many server nodes take part (a cluster: more than one).</summary>
+    public virtual int Nodes => 1;
+
+    /// <summary>The processes measured for CPU and memory: the root and its descendants, on every node.</summary>
+    public virtual IReadOnlyList<int> ProcessIds() => ProcStats.WithDescendants(RootPid);
+
+    /// <summary>Where the given user's client connects (a cluster: the node that owns the user).</summary>
+    public virtual string ClientUrlOf(string userId) => ClientUrl;
+
     /// <summary>Backend calls a client needs before it connects (SocketPush: auth.set, channel.subscribe).</summary>
-    public virtual Task PrepareUsersAsync(int first, int count, string? channel, Action<int> progress, CancellationToken cancellationToken) =>
+    public virtual Task PrepareUsersAsync(IReadOnlyList<string> users, string? channel, Action<int> progress, CancellationToken cancellationToken) =>
         Task.CompletedTask;
+
+    /// <summary>
+    /// After the preparation: checks that the users and the channel sit where the measurement needs them
+    /// (throws if not) and says where that is, for the results ("one node" when there is no choice).
+    /// </summary>
+    public virtual Task<string> VerifyPlacementAsync(IReadOnlyList<string> users, string? channel, CancellationToken cancellationToken) =>
+        Task.FromResult("one node");
 
     /// <summary>Publishes to every subscriber of a channel; returns the receivers the server reports, or -1.</summary>
     public abstract Task<long> PublishChannelAsync(string channel, long sequence, bool warmup, CancellationToken cancellationToken);

@@ -98,13 +98,14 @@ internal sealed class WorkerHost : IAsyncDisposable
         var failed = 0;
         var started = Stopwatch.GetTimestamp();
         using var gate = new SemaphoreSlim(Math.Max(1, command.Concurrency));
-        var connections = new BenchConnection?[command.Count];
+        var connections = new BenchConnection?[command.Users.Length];
 
         async Task OpenAsync(int slot)
         {
-            var user = command.First + slot;
-            var spec = new ConnectionSpec(command.System, command.Transport, command.ClientUrl, "u" + user, "s" + user, command.Channel);
-            var connection = ConnectionFactory.Create(spec, command.SignalRClient, _network, user, _counters);
+            var user = command.Users[slot];
+            var url = command.ClientUrls.Length == 1 ? command.ClientUrls[0] : command.ClientUrls[slot];
+            var spec = new ConnectionSpec(command.System, command.Transport, url, user, Systems.BenchUsers.SessionOf(user), command.Channel);
+            var connection = ConnectionFactory.Create(spec, command.SignalRClient, _network, command.First + slot, _counters);
             try
             {
                 using var timeout = new CancellationTokenSource(ConnectTimeout);
@@ -130,8 +131,8 @@ internal sealed class WorkerHost : IAsyncDisposable
             null,
             TimeSpan.FromMilliseconds(500),
             TimeSpan.FromMilliseconds(500));
-        var tasks = new List<Task>(command.Count);
-        for (var slot = 0; slot < command.Count; slot++)
+        var tasks = new List<Task>(connections.Length);
+        for (var slot = 0; slot < connections.Length; slot++)
         {
             await gate.WaitAsync();
             Interlocked.Increment(ref attempted);

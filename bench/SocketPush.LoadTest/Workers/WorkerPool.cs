@@ -31,9 +31,10 @@ internal sealed class WorkerPool : IAsyncDisposable
     public sealed record ConnectOutcome(int Up, int Failed, double Seconds, IReadOnlyList<string> Errors);
 
     public async Task<ConnectOutcome> ConnectAsync(
-        string system, string transport, string clientUrl, int n, string? channel, int concurrency, string signalRClient,
+        string system, string transport, IReadOnlyList<string> users, Func<string, string> clientUrlOf, string? channel, int concurrency, string signalRClient,
         string[] sourceAddresses, Action<int, int, int> progress)
     {
+        var n = users.Count;
         var started = Stopwatch.GetTimestamp();
         var attempted = new int[_workers.Count];
         var up = new int[_workers.Count];
@@ -42,14 +43,16 @@ internal sealed class WorkerPool : IAsyncDisposable
         {
             var first = (int)((long)n * w / _workers.Count);
             var last = (int)((long)n * (w + 1) / _workers.Count);
+            var slice = users.Skip(first).Take(last - first).ToArray();
+            var urls = slice.Select(clientUrlOf).ToArray();
             var command = new WorkerCommand
             {
                 Cmd = WorkerCommand.Connect,
                 System = system,
                 Transport = transport,
-                ClientUrl = clientUrl,
+                Users = slice,
+                ClientUrls = urls.Length > 0 && urls.All(u => u == urls[0]) ? [urls[0]] : urls,
                 First = first,
-                Count = last - first,
                 Channel = channel,
                 Concurrency = Math.Max(1, concurrency / _workers.Count),
                 SignalRClient = signalRClient,

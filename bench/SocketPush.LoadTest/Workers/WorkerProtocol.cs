@@ -19,12 +19,14 @@ internal sealed class WorkerCommand
 
     public string Transport { get; set; } = "";
 
-    public string ClientUrl { get; set; } = "";
+    /// <summary>This process's users; user i has session <see cref="Systems.BenchUsers.SessionOf"/>.</summary>
+    public string[] Users { get; set; } = [];
 
-    /// <summary>Users first..first+count-1 of the run ("u{index}").</summary>
+    /// <summary>Where each user connects: one URL for all, or one per user.</summary>
+    public string[] ClientUrls { get; set; } = [];
+
+    /// <summary>Index of this slice's first user in the whole run (spreads source addresses across processes).</summary>
     public int First { get; set; }
-
-    public int Count { get; set; }
 
     public string? Channel { get; set; }
 
