@@ -118,3 +118,19 @@ internal sealed class TestCluster : IAsyncDisposable
         return node;
     }
 }
+
+/// <summary>One three-node <see cref="TestCluster"/> shared by every test of a class (an xunit class fixture).</summary>
+public sealed class ThreeNodeClusterFixture : IAsyncLifetime
+{
+    internal TestCluster Cluster { get; private set; } = null!;
+
+    public async Task InitializeAsync() => Cluster = await TestCluster.StartAsync(3);
+
+    public async Task DisposeAsync()
+    {
+        if (Cluster is not null)
+        {
+            await Cluster.DisposeAsync();
+        }
+    }
+}

@@ -57,10 +57,16 @@ internal sealed class TestNode : IAsyncDisposable
     /// <summary>Calls <c>POST /api/{service}/{method}</c> and returns the result, failing the test on an error answer.</summary>
     public async Task<JsonElement> CallAsync(string service, string method, object parameters)
     {
-        using var response = await Admin.PostAsJsonAsync($"/api/{service}/{method}", parameters);
-        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
-        Assert.True(response.IsSuccessStatusCode, $"{service}.{method} answered {(int)response.StatusCode}: {body}");
+        var (ok, body) = await TryCallAsync(service, method, parameters);
+        Assert.True(ok, $"{service}.{method} answered {body}");
         return body.GetProperty("result");
+    }
+
+    /// <summary>Calls <c>POST /api/{service}/{method}</c>; the body is <c>{"result"}</c> on success, <c>{"error", "code"}</c> otherwise.</summary>
+    public async Task<(bool Ok, JsonElement Body)> TryCallAsync(string service, string method, object parameters)
+    {
+        using var response = await Admin.PostAsJsonAsync($"/api/{service}/{method}", parameters);
+        return (response.IsSuccessStatusCode, await response.Content.ReadFromJsonAsync<JsonElement>());
     }
 
     /// <summary>The official client; <paramref name="skipNegotiation"/> (WebSockets only) connects where it is, as a plain WebSocket client would.</summary>
