@@ -49,13 +49,15 @@ public sealed class ManagerStatusTests(NodeFixture fixture) : IClassFixture<Node
     private void AssertShape(string form, JsonElement status, int users, int sessions, int channels)
     {
         Assert.True(status.ValueKind == JsonValueKind.Object, $"{form}: {status}");
-        Assert.Equal(["nodeId", "joined", "members", "ringAgreed", "ringProblem", "virtualNodes", "records", "pendingHandoff", "config"], status.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(["nodeId", "joined", "members", "ringAgreed", "ringProblem", "virtualNodes", "replicas", "writeQuorum", "records", "pendingHandoff", "config"], status.EnumerateObject().Select(p => p.Name));
         Assert.Equal(1, status.GetProperty("config").GetProperty("version").GetInt32());
         Assert.Equal(JsonValueKind.Null, status.GetProperty("config").GetProperty("lastReload").ValueKind);
         Assert.True(status.GetProperty("joined").GetBoolean());
         Assert.Equal(fixture.Node.NodeId, status.GetProperty("nodeId").GetString());
         Assert.True(status.GetProperty("ringAgreed").GetBoolean());
         Assert.Equal(2000, status.GetProperty("virtualNodes").GetInt32());
+        Assert.Equal(1, status.GetProperty("replicas").GetInt32());
+        Assert.Equal(1, status.GetProperty("writeQuorum").GetInt32());
 
         var member = Assert.Single(status.GetProperty("members").EnumerateArray().ToList());
         Assert.Equal(

@@ -50,6 +50,36 @@ public sealed class ClusterFailureTests
         Assert.Equal(2, await caller.MetricAsync(ForwardedPublishes + "\"unavailable\"}"));
     }
 
+    [Fact]
+    public async Task A_write_succeeds_with_one_replica_silent_and_answers_503_when_the_write_quorum_cannot_be_reached()
+    {
+        await using var cluster = await TestCluster.StartAsync(3, c =>
+        {
+            c.Cluster.RequestTimeout = TimeSpan.FromSeconds(2);
+            c.Cluster.Replicas = 3;
+            c.Cluster.WriteQuorum = 2;
+        });
+        var owner = cluster[0];
+        // Every key of the calls is the owner's, so the only other nodes they need are the replicas.
+        var first = cluster.UserOwnedBy(owner, "quorum-a");
+        var second = cluster.UserOwnedBy(owner, "quorum-b");
+        var channelId = cluster.ChannelOwnedBy(owner, "quorum/");
+
+        // One replica silent: the owner and the other replica make the quorum of 2.
+        cluster[2].Service<PeerLinks>().Dispose();
+        await owner.CallAsync("channel", "subscribe", new { userId = first, channelId });
+        Assert.Equal([channelId], (await cluster[1].CallAsync("channel", "getSubscriptions", new { userId = first })).Deserialize<string[]>()!);
+
+        // Both others silent: only the owner has the write, so it answers 503 at the request timeout and says why.
+        cluster[1].Service<PeerLinks>().Dispose();
+        using var hangGuard = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var refused = await owner.Admin.PostAsJsonAsync("/api/channel/subscribe", new { userId = second, channelId }, hangGuard.Token);
+        await AssertUnavailableAsync(refused, "cluster.writeQuorum");
+        // Two writes missed their quorum: the user's record and the channel's (both on the owner).
+        Assert.Equal(2, await owner.MetricAsync("socketpush_quorum_failures_total"));
+        Assert.True(await owner.MetricAsync("socketpush_records_replicated_total") >= 2);
+    }
+
     private static async Task AssertUnavailableAsync(HttpResponseMessage response, string setting)
     {
         var body = await response.Content.ReadFromJsonAsync<JsonElement>();

@@ -50,12 +50,27 @@ internal sealed class TestCluster : IAsyncDisposable
         return node;
     }
 
+    /// <summary>
+    /// Stops one node the way the host stops (gossip leave, no record handoff yet, so its records are lost as in a
+    /// crash) and waits until every other ring has dropped it.
+    /// </summary>
+    public async Task StopNodeAsync(TestNode node)
+    {
+        _nodes.Remove(node);
+        await node.DisposeAsync();
+        await WaitForRingsAsync();
+    }
+
     /// <summary>The node that every ring names as the owner of <paramref name="key"/> (a record key such as <c>u:alice</c>).</summary>
     public TestNode OwnerOf(string key)
     {
         var owner = _nodes[0].Service<ClusterMembership>().View.Owner(key);
         return _nodes.Single(n => n.Host.Identity.NodeId == owner);
     }
+
+    /// <summary>Whether every ring names <paramref name="node"/> as one of the replicas of <paramref name="key"/>.</summary>
+    public bool HoldsKey(TestNode node, string key) =>
+        _nodes[0].Service<ClusterMembership>().View.ReplicasOf(key).Contains(node.Host.Identity.NodeId);
 
     /// <summary>The first of <c>{prefix}0</c>, <c>{prefix}1</c>, … whose user the node <paramref name="owner"/> owns.</summary>
     public string UserOwnedBy(TestNode owner, string prefix) =>

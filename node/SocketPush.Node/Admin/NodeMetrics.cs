@@ -30,6 +30,8 @@ internal sealed class NodeMetrics
     private readonly Counter _moved;
     private readonly Counter _handoffRecords;
     private readonly Counter _handoffBytes;
+    private readonly Counter _replicated;
+    private readonly Counter _quorumFailures;
     private readonly Counter _configReloads;
     private readonly Gauge _configVersion;
     private readonly Gauge _configAppliedAt;
@@ -77,6 +79,8 @@ internal sealed class NodeMetrics
         _configAppliedAt = factory.CreateGauge("socketpush_config_applied_timestamp_seconds", "When the config in force was applied (Unix time).");
         _configReloads.WithLabels("applied");
         _configReloads.WithLabels("refused");
+        _replicated = factory.CreateCounter("socketpush_records_replicated_total", "Copies of a written record acknowledged by another replica of its key.");
+        _quorumFailures = factory.CreateCounter("socketpush_quorum_failures_total", "Writes that answered unavailable because cluster.writeQuorum replicas did not acknowledge in time.");
         _peerBytes.WithLabels("sent");
         _peerBytes.WithLabels("received");
         foreach (var reason in new[] { "unauthenticated", "bad_envelope", "malformed" })
@@ -172,6 +176,10 @@ internal sealed class NodeMetrics
         _configVersion.Set(version);
         _configAppliedAt.Set(at.ToUnixTimeMilliseconds() / 1000.0);
     }
+
+    public void RecordReplicated() => _replicated.Inc();
+
+    public void QuorumFailed() => _quorumFailures.Inc();
 
     public void SlowConsumerClosed() => _slowConsumersClosed.Inc();
 

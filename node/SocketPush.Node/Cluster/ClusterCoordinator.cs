@@ -140,6 +140,44 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
     /// <summary>On the gossip loop, which must not wait for peers: the work goes to the sweep loop.</summary>
     private void OnRingChanged(ClusterView before, ClusterView after) => _ringChanges.Writer.TryWrite((before, after));
 
+    /// <summary>
+    /// Keys whose replicas gained a node (a node died or left, or joined) are copied to it by one node that held
+    /// them before and still does: the first such replica, so the copy is sent once, not by every holder. Records
+    /// of keys this node holds no more go out with the handoff, which also reaches the gained nodes.
+    /// </summary>
+    private async Task CopyToGainedReplicasAsync(ClusterView before, ClusterView after, CancellationToken cancellationToken)
+    {
+        if (before.RingProblem is not null || after.RingProblem is not null)
+        {
+            return;
+        }
+
+        string[]? Gained(string key)
+        {
+            var now = after.ReplicasOf(key);
+            var then = before.ReplicasOf(key);
+            if (!now.Contains(after.LocalId) || now.FirstOrDefault(then.Contains) != after.LocalId)
+            {
+                return null;
+            }
+
+            return [.. now.Where(n => !then.Contains(n))];
+        }
+
+        var batches = _store.RecordsFor(Gained, int.MaxValue);
+        foreach (var (node, batch) in batches)
+        {
+            foreach (var part in batch.Split(HandoffBatch))
+            {
+                if (!(await SendAsync(node, part, cancellationToken).ConfigureAwait(false)).Acknowledged)
+                {
+                    // Anti-entropy repairs what this copy missed.
+                    break;
+                }
+            }
+        }
+    }
+
     /// <summary>Users whose owner moved: the new owner hears of their connections here, and clients not owned here move.</summary>
     private void FollowRingChange(ClusterView before, ClusterView after)
     {
@@ -194,6 +232,7 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
                 using var wake = CancellationTokenSource.CreateLinkedTokenSource(tick.Token, token);
                 var (before, after) = await _ringChanges.Reader.ReadAsync(wake.Token).ConfigureAwait(false);
                 FollowRingChange(before, after);
+                await CopyToGainedReplicasAsync(before, after, token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (!token.IsCancellationRequested)
             {
@@ -219,35 +258,49 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
                 return;
             }
 
-            var batches = _store.NotMine(key => view.Owner(key) is var owner && owner != view.LocalId ? owner : null, HandoffBatch);
+            // A record leaves only a node that is none of its key's replicas any more, and goes to all of them.
+            var batches = _store.RecordsFor(key => view.HoldsLocally(key) ? null : view.ReplicasOf(key), HandoffBatch);
             PendingHandoff = batches.Values.Sum(b => b.Count);
             if (batches.Count == 0)
             {
                 return;
             }
 
-            var progressed = false;
-            foreach (var (node, batch) in batches)
+            var sent = await Task.WhenAll(batches.Select(b => SendAsync(b.Key, b.Value, cancellationToken))).ConfigureAwait(false);
+            var unacknowledged = new RecordBatch([], [], []);
+            foreach (var (batch, _) in sent.Where(s => !s.Acknowledged))
             {
-                try
-                {
-                    var json = JsonSerializer.SerializeToElement(batch);
-                    await _router.OnNode<IRecordService>(node).MergeAsync(json, cancellationToken).ConfigureAwait(false);
-                    _store.Forget(batch);
-                    _metrics.HandedOff(batch.Count, json.GetRawText().Length);
-                    ClusterLog.HandedOff(_logger, batch.Count, node);
-                    progressed = true;
-                }
-                catch (ServiceException e)
-                {
-                    ClusterLog.HandoffFailed(_logger, node, e.Message);
-                }
+                unacknowledged.Add(batch);
             }
 
-            if (!progressed)
+            foreach (var (batch, _) in sent.Where(s => s.Acknowledged))
             {
+                // Dropped here only once every replica it was sent to has it.
+                _store.Forget(batch, keep: unacknowledged);
+            }
+
+            if (sent.Any(s => !s.Acknowledged))
+            {
+                // The rest waits for the next sweep, rather than being sent again to those that have it.
                 return;
             }
+        }
+    }
+
+    private async Task<(RecordBatch Batch, bool Acknowledged)> SendAsync(string node, RecordBatch batch, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var json = JsonSerializer.SerializeToElement(batch);
+            await _router.OnNode<IRecordService>(node).MergeAsync(json, cancellationToken).ConfigureAwait(false);
+            _metrics.HandedOff(batch.Count, json.GetRawText().Length);
+            ClusterLog.HandedOff(_logger, batch.Count, node);
+            return (batch, true);
+        }
+        catch (ServiceException e)
+        {
+            ClusterLog.HandoffFailed(_logger, node, e.Message);
+            return (batch, false);
         }
     }
 

@@ -13,11 +13,11 @@ namespace SocketPush.Node.Cluster;
 internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, ILoggerFactory loggers, TimeProvider time) : IAsyncDisposable
 {
     private readonly ILogger _logger = loggers.CreateLogger("SocketPush.Node.Cluster");
-    private readonly int _virtualNodes = live.Current.Cluster.VirtualNodes;
+    private readonly RingSettings _ring = RingSettings.Of(live.Current);
     private readonly SemaphoreSlim _applying = new(1, 1);
     private Membership? _gossip;
     private bool _alone = true;
-    private ClusterView _view = ClusterView.Alone(identity.NodeId, live.Current.Cluster.VirtualNodes);
+    private ClusterView _view = ClusterView.Alone(identity.NodeId, RingSettings.Of(live.Current));
 
     /// <summary>Raised with the view before and after, on the gossip loop, when the ring's members changed: keep handlers short.</summary>
     public event Action<ClusterView, ClusterView>? RingChanged;
@@ -40,7 +40,7 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
         var config = live.Current;
         var seeds = await ResolveAllAsync(config.Cluster.Seeds);
         var options = ClusterSettings.Gossip(config, seeds);
-        var metadata = new MemberMetadata(identity.NodeId, identity.ClientUrl, identity.AdminUrl, ClusterSettings.Version(_virtualNodes));
+        var metadata = new MemberMetadata(identity.NodeId, identity.ClientUrl, identity.AdminUrl, ClusterSettings.Version(_ring));
         Membership gossip;
         try
         {
@@ -110,7 +110,7 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
     private void OnChanged(MembershipChange? change)
     {
         var before = View;
-        var after = ClusterView.From(Gossip.Snapshot, identity.NodeId, _virtualNodes);
+        var after = ClusterView.From(Gossip.Snapshot, identity.NodeId, _ring);
         Publish(after);
         if (after.RingProblem is { } problem && problem != before.RingProblem)
         {

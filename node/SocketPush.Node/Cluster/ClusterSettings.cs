@@ -6,8 +6,8 @@ namespace SocketPush.Node.Cluster;
 
 /// <summary>
 /// What the node tells the cluster about itself and how the config maps onto the gossip library. The gossip
-/// metadata's version field carries the peer wire version and the ring settings, <c>"wire=1 vnodes=2000"</c>, so
-/// that nodes which would compute different owners find out before they route anything.
+/// metadata's version field carries the peer wire version and the ring settings, <c>"wire=1 vnodes=2000 replicas=3"</c>,
+/// so that nodes which would compute different owners or replicas find out before they route anything.
 /// </summary>
 internal static class ClusterSettings
 {
@@ -33,18 +33,18 @@ internal static class ClusterSettings
         };
     }
 
-    public static string Version(int virtualNodes) =>
-        string.Create(CultureInfo.InvariantCulture, $"wire={WireVersion} vnodes={virtualNodes}");
+    public static string Version(RingSettings ring) =>
+        string.Create(CultureInfo.InvariantCulture, $"wire={WireVersion} vnodes={ring.VirtualNodes} replicas={ring.Replicas}");
 
     /// <summary>Reads what <see cref="Version"/> wrote; null for a member whose metadata says something else.</summary>
-    public static (int Wire, int VirtualNodes)? ParseVersion(MemberMetadata? metadata)
+    public static (int Wire, RingSettings Ring)? ParseVersion(MemberMetadata? metadata)
     {
         if (metadata?.Version is not { } version)
         {
             return null;
         }
 
-        int? wire = null, vnodes = null;
+        int? wire = null, vnodes = null, replicas = null;
         foreach (var part in version.Split(' ', StringSplitOptions.RemoveEmptyEntries))
         {
             var eq = part.IndexOf('=', StringComparison.Ordinal);
@@ -58,10 +58,21 @@ internal static class ClusterSettings
                     case "vnodes":
                         vnodes = value;
                         break;
+                    case "replicas":
+                        replicas = value;
+                        break;
                 }
             }
         }
 
-        return wire is { } w && vnodes is { } v ? (w, v) : null;
+        return wire is { } w && vnodes is { } v && replicas is { } r ? (w, new RingSettings(v, r)) : null;
     }
+}
+
+/// <summary>What every node of a cluster must agree on to compute the same owners and replicas of a key.</summary>
+/// <param name="VirtualNodes">cluster.virtualNodes: ring points per node.</param>
+/// <param name="Replicas">cluster.replicas: how many distinct nodes hold each key (fewer while the cluster is smaller).</param>
+internal readonly record struct RingSettings(int VirtualNodes, int Replicas)
+{
+    public static RingSettings Of(Configuration.NodeConfig config) => new(config.Cluster.VirtualNodes, config.Cluster.Replicas);
 }

@@ -10,10 +10,10 @@ namespace SocketPush.Node.Cluster;
 /// </summary>
 internal sealed class ClusterView
 {
-    private ClusterView(string localId, int virtualNodes, ImmutableArray<GossipMember> members, HashRing ring, string? ringProblem)
+    private ClusterView(string localId, RingSettings settings, ImmutableArray<GossipMember> members, HashRing ring, string? ringProblem)
     {
         LocalId = localId;
-        VirtualNodes = virtualNodes;
+        Settings = settings;
         Members = members;
         Ring = ring;
         RingProblem = ringProblem;
@@ -21,7 +21,12 @@ internal sealed class ClusterView
 
     public string LocalId { get; }
 
-    public int VirtualNodes { get; }
+    public RingSettings Settings { get; }
+
+    public int VirtualNodes => Settings.VirtualNodes;
+
+    /// <summary>How many nodes hold each key now: cluster.replicas, or every node of a smaller ring.</summary>
+    public int Replicas => Math.Min(Settings.Replicas, Ring.NodeCount);
 
     /// <summary>Every member gossip remembers, dead and left ones included, ordered by id.</summary>
     public ImmutableArray<GossipMember> Members { get; }
@@ -33,10 +38,10 @@ internal sealed class ClusterView
     public string? RingProblem { get; }
 
     /// <summary>A view of this node alone, before gossip has said anything.</summary>
-    public static ClusterView Alone(string localId, int virtualNodes) =>
-        new(localId, virtualNodes, [], HashRing.Create([localId], new HashRingOptions { VirtualNodesPerNode = virtualNodes }), null);
+    public static ClusterView Alone(string localId, RingSettings settings) =>
+        new(localId, settings, [], HashRing.Create([localId], new HashRingOptions { VirtualNodesPerNode = settings.VirtualNodes }), null);
 
-    public static ClusterView From(MembershipSnapshot snapshot, string localId, int virtualNodes)
+    public static ClusterView From(MembershipSnapshot snapshot, string localId, RingSettings settings)
     {
         var inRing = new List<string> { localId };
         var problems = new List<string>();
@@ -47,13 +52,13 @@ internal sealed class ClusterView
                 continue;
             }
 
-            if (ClusterSettings.ParseVersion(member.Metadata) is not var (wire, vnodes))
+            if (ClusterSettings.ParseVersion(member.Metadata) is not var (wire, theirs))
             {
                 problems.Add($"{member.Name} sent metadata this node cannot read ({member.Metadata?.Version ?? "none"})");
             }
-            else if (wire != ClusterSettings.WireVersion || vnodes != virtualNodes)
+            else if (wire != ClusterSettings.WireVersion || theirs != settings)
             {
-                problems.Add($"{member.Name} uses wire={wire} vnodes={vnodes}");
+                problems.Add($"{member.Name} uses wire={wire} vnodes={theirs.VirtualNodes} replicas={theirs.Replicas}");
             }
             else
             {
@@ -63,10 +68,10 @@ internal sealed class ClusterView
 
         var problem = problems.Count == 0
             ? null
-            : $"ring settings differ: {string.Join("; ", problems)}, this node uses {ClusterSettings.Version(virtualNodes)}; "
-              + "nodes of one cluster must share cluster.virtualNodes and the wire version";
-        var ring = HashRing.Create(inRing, new HashRingOptions { VirtualNodesPerNode = virtualNodes });
-        return new ClusterView(localId, virtualNodes, snapshot.Members, ring, problem);
+            : $"ring settings differ: {string.Join("; ", problems)}, this node uses {ClusterSettings.Version(settings)}; "
+              + "nodes of one cluster must share cluster.virtualNodes, cluster.replicas and the wire version";
+        var ring = HashRing.Create(inRing, new HashRingOptions { VirtualNodesPerNode = settings.VirtualNodes });
+        return new ClusterView(localId, settings, snapshot.Members, ring, problem);
     }
 
     public GossipMember? Member(string nodeId)
@@ -83,6 +88,22 @@ internal sealed class ClusterView
     }
 
     public string Owner(string key) => Ring.Owner(key);
+
+    /// <summary>The nodes that hold <paramref name="key"/>, its owner first (<see cref="Replicas"/> of them).</summary>
+    public string[] ReplicasOf(string key)
+    {
+        var nodes = new string[Replicas];
+        Ring.PreferenceList(key, nodes);
+        return nodes;
+    }
+
+    /// <summary>Whether this node is one of the key's replicas.</summary>
+    public bool HoldsLocally(string key)
+    {
+        Span<string> nodes = new string[Replicas];
+        var count = Ring.PreferenceList(key, nodes);
+        return nodes[..count].Contains(LocalId);
+    }
 
     public bool IsLocal(string nodeId) => nodeId == LocalId;
 

@@ -12,7 +12,8 @@ internal sealed class ManagerService(
     ClusterMembership membership,
     RecordStore store,
     ClusterCoordinator coordinator,
-    ConfigReloader reloader) : IManagerService
+    ConfigReloader reloader,
+    LiveConfig live) : IManagerService
 {
     public Task<JsonElement> StatusAsync(CancellationToken cancellationToken = default)
     {
@@ -41,6 +42,8 @@ internal sealed class ManagerService(
             ringAgreed = view.RingProblem is null,
             ringProblem = view.RingProblem,
             virtualNodes = view.VirtualNodes,
+            replicas = view.Replicas,
+            writeQuorum = Replication.QuorumOf(view, live.Current),
             records = new { users, sessions, channels },
             pendingHandoff = coordinator.PendingHandoff,
             config = new

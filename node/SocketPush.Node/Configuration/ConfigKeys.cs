@@ -21,7 +21,7 @@ internal static class ConfigKeys
     {
         "node.id", "node.bindAddress", "node.clientPort", "node.clusterPort", "node.advertisedClientUrl",
         "admin.bindAddress", "admin.port", "admin.advertisedUrl",
-        "cluster.advertiseAddress", "cluster.secret", "cluster.virtualNodes",
+        "cluster.advertiseAddress", "cluster.secret", "cluster.virtualNodes", "cluster.replicas",
     }.ToFrozenSet(StringComparer.Ordinal);
 
     /// <summary>Keys whose values are never shown (getConfig, logs), only whether they are set.</summary>

@@ -74,6 +74,9 @@ internal static class ConfigValidator
             problems.Add(new ConfigProblem("cluster.virtualNodes", problem));
         }
 
+        Require(cluster.Replicas is >= 1 and <= 7, "cluster.replicas", $"{cluster.Replicas} is out of range (1–7).");
+        Require(cluster.WriteQuorum >= 1 && cluster.WriteQuorum <= cluster.Replicas, "cluster.writeQuorum",
+            $"{cluster.WriteQuorum} is out of range (1–cluster.replicas, {cluster.Replicas}).");
         Require(cluster.RequestTimeout > TimeSpan.Zero && cluster.RequestTimeout <= TimeSpan.FromMinutes(1), "cluster.requestTimeout",
             "must be above 0 and at most 1m.");
         Require(cluster.MaxRequestsInFlightPerPeer is > 0 and <= 1_000_000, "cluster.maxRequestsInFlightPerPeer",

@@ -77,6 +77,14 @@ internal sealed class ClusterSection
     /// <value>2000 by default.</value>
     public int VirtualNodes { get; set; } = 2000;
 
+    /// <summary>How many distinct nodes hold each user, session and channel. Every node of a cluster must use the same value.</summary>
+    /// <value>3 by default; a smaller cluster holds every key on all its nodes.</value>
+    public int Replicas { get; set; } = 3;
+
+    /// <summary>How many of a key's replicas, its owner included, must have a write before the call answers.</summary>
+    /// <value>2 by default; at most <see cref="Replicas"/>.</value>
+    public int WriteQuorum { get; set; } = 2;
+
     /// <summary>How long a call forwarded to another node may take before it answers 503 <c>unavailable</c>.</summary>
     /// <value>5 seconds by default.</value>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(5);

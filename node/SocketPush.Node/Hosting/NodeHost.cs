@@ -160,6 +160,7 @@ internal sealed class NodeHost : IAsyncDisposable
         services.AddSingleton<ClusterRouter>();
         services.AddSingleton<LocalDelivery>();
         services.AddSingleton<ClusterCoordinator>();
+        services.AddSingleton<Replication>();
         services.AddSingleton<OwnerRedirect>();
         services.AddSingleton<IRecordService, RecordService>();
         services.AddSingleton<IEdgeService, EdgeService>();

@@ -1,4 +1,5 @@
 using SocketPush.Client.Services;
+using SocketPush.Node.Cluster;
 using SocketPush.Node.Cluster.Records;
 using SocketPush.Node.Cluster.Routing;
 
@@ -9,11 +10,12 @@ namespace SocketPush.Node.Services;
 /// check. A session write also updates the session records, which other nodes may own. Ids are validated by the
 /// routing layer before the call gets here.
 /// </summary>
-internal sealed class AuthService(RecordStore store, ClusterRouter router) : IAuthService
+internal sealed class AuthService(RecordStore store, ClusterRouter router, Replication replication) : IAuthService
 {
     public async Task SetAsync(string userId, string sessionId, CancellationToken cancellationToken = default)
     {
         var previous = store.SetSession(userId, sessionId);
+        var copied = replication.ReplicateAsync(Keys.User(userId), cancellationToken);
         var formerUser = await router.ForKey<IRecordService>(Keys.Session(sessionId)).BindSessionAsync(sessionId, userId, cancellationToken);
         if (previous is not null && previous != sessionId)
         {
@@ -25,6 +27,8 @@ internal sealed class AuthService(RecordStore store, ClusterRouter router) : IAu
         {
             await router.ForKey<IRecordService>(Keys.User(formerUser)).ClearSessionAsync(formerUser, sessionId, cancellationToken);
         }
+
+        await copied;
     }
 
     public Task<string> CheckAsync(string sessionId, CancellationToken cancellationToken = default) =>
@@ -34,9 +38,13 @@ internal sealed class AuthService(RecordStore store, ClusterRouter router) : IAu
 
     public async Task RemoveAsync(string userId, CancellationToken cancellationToken = default)
     {
-        if (store.SetSession(userId, null) is { } previous)
+        var previous = store.SetSession(userId, null);
+        var copied = replication.ReplicateAsync(Keys.User(userId), cancellationToken);
+        if (previous is not null)
         {
             await router.ForKey<IRecordService>(Keys.Session(previous)).UnbindSessionAsync(previous, userId, cancellationToken);
         }
+
+        await copied;
     }
 }

@@ -3,6 +3,7 @@ using System.Text.Json;
 using SocketPush.Client.Services;
 using SocketPush.Node.Admin;
 using SocketPush.Node.Client;
+using SocketPush.Node.Cluster;
 using SocketPush.Node.Cluster.Records;
 using SocketPush.Node.Cluster.Routing;
 
@@ -16,6 +17,7 @@ namespace SocketPush.Node.Services;
 internal sealed class ChannelService(
     RecordStore store,
     ClusterRouter router,
+    Replication replication,
     LocalDelivery delivery,
     NodeMetrics metrics,
     TimeProvider time) : IChannelService
@@ -23,19 +25,24 @@ internal sealed class ChannelService(
     public async Task SubscribeAsync(string userId, string channelId, CancellationToken cancellationToken = default)
     {
         store.SetSubscription(userId, channelId, subscribed: true);
-        await router.ForKey<IRecordService>(Keys.Channel(channelId)).AddSubscriberAsync(channelId, userId, cancellationToken);
+        await Task.WhenAll(
+            replication.ReplicateAsync(Keys.User(userId), cancellationToken),
+            router.ForKey<IRecordService>(Keys.Channel(channelId)).AddSubscriberAsync(channelId, userId, cancellationToken));
     }
 
     public async Task UnsubscribeAsync(string userId, string channelId, CancellationToken cancellationToken = default)
     {
         store.SetSubscription(userId, channelId, subscribed: false);
-        await router.ForKey<IRecordService>(Keys.Channel(channelId)).RemoveSubscriberAsync(channelId, userId, cancellationToken);
+        await Task.WhenAll(
+            replication.ReplicateAsync(Keys.User(userId), cancellationToken),
+            router.ForKey<IRecordService>(Keys.Channel(channelId)).RemoveSubscriberAsync(channelId, userId, cancellationToken));
     }
 
     public async Task UnsubscribeAllAsync(string userId, CancellationToken cancellationToken = default)
     {
         var channels = store.ClearSubscriptions(userId);
-        await Task.WhenAll(channels.Select(c => router.ForKey<IRecordService>(Keys.Channel(c)).RemoveSubscriberAsync(c, userId, cancellationToken)));
+        await Task.WhenAll(channels.Select(c => router.ForKey<IRecordService>(Keys.Channel(c)).RemoveSubscriberAsync(c, userId, cancellationToken))
+            .Append(replication.ReplicateAsync(Keys.User(userId), cancellationToken)));
     }
 
     public Task<IReadOnlyList<string>> GetSubscriptionsAsync(string userId, CancellationToken cancellationToken = default) =>

@@ -129,6 +129,27 @@ internal sealed class RecordStore(HybridClock clock, string nodeId)
 
     public IEnumerable<string> Channels() => _channels.Where(c => c.Value.IsLive).Select(c => c.Key);
 
+    /// <summary>The record of one key (<c>u:</c>, <c>s:</c> or <c>c:</c>) as a batch of one, or an empty batch when there is none.</summary>
+    public RecordBatch Snapshot(string key)
+    {
+        var batch = new RecordBatch([], [], []);
+        var id = key[2..];
+        switch (key[0])
+        {
+            case 'u' when _users.TryGetValue(id, out var user):
+                batch.Users[id] = user;
+                break;
+            case 's' when _sessions.TryGetValue(id, out var session):
+                batch.Sessions[id] = session;
+                break;
+            case 'c' when _channels.TryGetValue(id, out var channel):
+                batch.Channels[id] = channel;
+                break;
+        }
+
+        return batch;
+    }
+
     /// <summary>Merges records that arrived from another node (a handoff, a write made on a stale ring).</summary>
     public void Merge(RecordBatch batch)
     {
@@ -155,8 +176,11 @@ internal sealed class RecordStore(HybridClock clock, string nodeId)
         }
     }
 
-    /// <summary>Up to <paramref name="max"/> records whose key <paramref name="elsewhere"/> says belong to another node, by that node.</summary>
-    public Dictionary<string, RecordBatch> NotMine(Func<string, string?> elsewhere, int max)
+    /// <summary>
+    /// Up to <paramref name="max"/> records that <paramref name="destinations"/> sends to other nodes (null: none),
+    /// in one batch per node: a record goes into the batch of each of its nodes.
+    /// </summary>
+    public Dictionary<string, RecordBatch> RecordsFor(Func<string, string[]?> destinations, int max)
     {
         var batches = new Dictionary<string, RecordBatch>(StringComparer.Ordinal);
         var taken = 0;
@@ -170,9 +194,13 @@ internal sealed class RecordStore(HybridClock clock, string nodeId)
                     return;
                 }
 
-                if (elsewhere(key(id)) is { } node)
+                if (destinations(key(id)) is { Length: > 0 } nodes)
                 {
-                    into(For(node))[id] = record;
+                    foreach (var node in nodes)
+                    {
+                        into(For(node))[id] = record;
+                    }
+
                     taken++;
                 }
             }
@@ -185,26 +213,36 @@ internal sealed class RecordStore(HybridClock clock, string nodeId)
     }
 
     /// <summary>
-    /// Drops records another node acknowledged, each only if it is still the instance that was sent: a write that
-    /// reached this node after the batch left keeps the record here until the next round carries it too.
+    /// Drops records another node acknowledged, each only if it is still the instance that was sent (a write that
+    /// reached this node after the batch left keeps the record here until the next round carries it too) and is not
+    /// in <paramref name="keep"/> (records that a node which did not acknowledge still waits for).
     /// </summary>
-    public void Forget(RecordBatch sent)
+    public void Forget(RecordBatch sent, RecordBatch? keep = null)
     {
         lock (_gate)
         {
             foreach (var (id, record) in sent.Users)
             {
-                _users.TryRemove(KeyValuePair.Create(id, record));
+                if (keep?.Users.ContainsKey(id) != true)
+                {
+                    _users.TryRemove(KeyValuePair.Create(id, record));
+                }
             }
 
             foreach (var (id, record) in sent.Sessions)
             {
-                _sessions.TryRemove(KeyValuePair.Create(id, record));
+                if (keep?.Sessions.ContainsKey(id) != true)
+                {
+                    _sessions.TryRemove(KeyValuePair.Create(id, record));
+                }
             }
 
             foreach (var (id, record) in sent.Channels)
             {
-                _channels.TryRemove(KeyValuePair.Create(id, record));
+                if (keep?.Channels.ContainsKey(id) != true)
+                {
+                    _channels.TryRemove(KeyValuePair.Create(id, record));
+                }
             }
         }
     }

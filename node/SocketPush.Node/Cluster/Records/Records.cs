@@ -101,6 +101,48 @@ internal sealed record RecordBatch(
 {
     [JsonIgnore]
     public int Count => Users.Count + Sessions.Count + Channels.Count;
+
+    /// <summary>The records in batches of at most <paramref name="size"/>.</summary>
+    public IEnumerable<RecordBatch> Split(int size)
+    {
+        var additions = Users.Select(r => (Action<RecordBatch>)(b => b.Users[r.Key] = r.Value))
+            .Concat(Sessions.Select(r => (Action<RecordBatch>)(b => b.Sessions[r.Key] = r.Value)))
+            .Concat(Channels.Select(r => (Action<RecordBatch>)(b => b.Channels[r.Key] = r.Value)));
+        var part = new RecordBatch([], [], []);
+        foreach (var add in additions)
+        {
+            add(part);
+            if (part.Count == size)
+            {
+                yield return part;
+                part = new RecordBatch([], [], []);
+            }
+        }
+
+        if (part.Count > 0)
+        {
+            yield return part;
+        }
+    }
+
+    /// <summary>Adds another batch's records.</summary>
+    public void Add(RecordBatch other)
+    {
+        foreach (var (id, record) in other.Users)
+        {
+            Users[id] = record;
+        }
+
+        foreach (var (id, record) in other.Sessions)
+        {
+            Sessions[id] = record;
+        }
+
+        foreach (var (id, record) in other.Channels)
+        {
+            Channels[id] = record;
+        }
+    }
 }
 
 /// <summary>An element set on the wire: <c>{element: {present, stamp}}</c>, rebuilt with the ordinal comparer.</summary>

@@ -5,33 +5,37 @@ using SocketPush.Node.Cluster.Records;
 namespace SocketPush.Node.Cluster.Routing;
 
 /// <summary>The records this node holds, as other nodes reach them.</summary>
-internal sealed class RecordService(RecordStore store, PresenceTable presence, HybridClock clock) : IRecordService
+internal sealed class RecordService(RecordStore store, PresenceTable presence, HybridClock clock, Replication replication) : IRecordService
 {
-    public Task<string> BindSessionAsync(string sessionId, string userId, CancellationToken cancellationToken = default) =>
-        Task.FromResult(store.BindSession(sessionId, userId) ?? "");
+    public async Task<string> BindSessionAsync(string sessionId, string userId, CancellationToken cancellationToken = default)
+    {
+        var former = store.BindSession(sessionId, userId) ?? "";
+        await replication.ReplicateAsync(Keys.Session(sessionId), cancellationToken);
+        return former;
+    }
 
     public Task UnbindSessionAsync(string sessionId, string userId, CancellationToken cancellationToken = default)
     {
         store.UnbindSessionIf(sessionId, userId);
-        return Task.CompletedTask;
+        return replication.ReplicateAsync(Keys.Session(sessionId), cancellationToken);
     }
 
     public Task ClearSessionAsync(string userId, string sessionId, CancellationToken cancellationToken = default)
     {
         store.ClearSessionIf(userId, sessionId);
-        return Task.CompletedTask;
+        return replication.ReplicateAsync(Keys.User(userId), cancellationToken);
     }
 
     public Task AddSubscriberAsync(string channelId, string userId, CancellationToken cancellationToken = default)
     {
         store.SetSubscriber(channelId, userId, subscribed: true);
-        return Task.CompletedTask;
+        return replication.ReplicateAsync(Keys.Channel(channelId), cancellationToken);
     }
 
     public Task RemoveSubscriberAsync(string channelId, string userId, CancellationToken cancellationToken = default)
     {
         store.SetSubscriber(channelId, userId, subscribed: false);
-        return Task.CompletedTask;
+        return replication.ReplicateAsync(Keys.Channel(channelId), cancellationToken);
     }
 
     public Task SetPresenceAsync(string userId, string nodeId, JsonElement report, CancellationToken cancellationToken = default)

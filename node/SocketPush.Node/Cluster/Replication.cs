@@ -1,0 +1,76 @@
+using System.Text.Json;
+using SocketPush.Client.Services;
+using SocketPush.Node.Admin;
+using SocketPush.Node.Cluster.Records;
+using SocketPush.Node.Cluster.Routing;
+using SocketPush.Node.Configuration;
+
+namespace SocketPush.Node.Cluster;
+
+/// <summary>
+/// Copies a write to the other replicas of its key. The owner applies a write to its own store, then sends the
+/// key's whole record (a CRDT, so a copy that arrives late or twice merges harmlessly) to every other replica, and
+/// answers once <c>cluster.writeQuorum</c> copies, its own included, have it. Copies still on their way when the
+/// quorum is reached complete in the background; a replica they miss is repaired by the next handoff or
+/// anti-entropy round. When the quorum is not reached within <c>cluster.requestTimeout</c> the call answers 503
+/// <c>unavailable</c>: the write is on fewer nodes than asked and may still spread.
+/// </summary>
+internal sealed class Replication(RecordStore store, ClusterMembership membership, ClusterRouter router, LiveConfig live, NodeMetrics metrics)
+{
+    /// <summary>The quorum in force: cluster.writeQuorum, or all replicas of a smaller ring.</summary>
+    public static int QuorumOf(ClusterView view, NodeConfig config) => Math.Min(config.Cluster.WriteQuorum, view.Replicas);
+
+    /// <summary>Sends the record of <paramref name="key"/> to its other replicas and waits for the quorum.</summary>
+    public Task ReplicateAsync(string key, CancellationToken cancellationToken)
+    {
+        var view = membership.View;
+        var replicas = view.ReplicasOf(key);
+        var others = replicas.Where(n => n != view.LocalId).ToList();
+        if (others.Count == 0)
+        {
+            return Task.CompletedTask;
+        }
+
+        // This node counts as one copy if it is a replica (it is, unless a call was served here after two hops).
+        var needed = QuorumOf(view, live.Current) - (others.Count < replicas.Length ? 1 : 0);
+        var batch = JsonSerializer.SerializeToElement(store.Snapshot(key));
+        var copies = others.Select(node => CopyAsync(node, batch, cancellationToken)).ToList();
+        return needed <= 0 ? Task.CompletedTask : WaitForQuorumAsync(key, copies, needed, replicas.Length);
+    }
+
+    private async Task<bool> CopyAsync(string node, JsonElement batch, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await router.OnNode<IRecordService>(node).MergeAsync(batch, cancellationToken).ConfigureAwait(false);
+            metrics.RecordReplicated();
+            return true;
+        }
+        catch (ServiceException)
+        {
+            return false;
+        }
+    }
+
+    private async Task WaitForQuorumAsync(string key, List<Task<bool>> copies, int needed, int replicas)
+    {
+        var acknowledged = 0;
+        var pending = copies.ToList();
+        while (pending.Count > 0)
+        {
+            var done = await Task.WhenAny(pending).ConfigureAwait(false);
+            pending.Remove(done);
+            if (await done.ConfigureAwait(false) && ++acknowledged >= needed)
+            {
+                return;
+            }
+        }
+
+        metrics.QuorumFailed();
+        var quorum = needed + (replicas - copies.Count);
+        throw new ServiceException(
+            ErrorCodes.Unavailable,
+            $"The write of {key} reached {acknowledged + replicas - copies.Count} of the {quorum} replicas cluster.writeQuorum asks for "
+            + "within cluster.requestTimeout; it may still spread to the others.");
+    }
+}
