@@ -64,7 +64,7 @@ public sealed class ConfigReloadTests : IAsyncLifetime
     public async Task A_broken_file_is_refused_as_a_whole_with_its_line_named_and_the_old_values_stay(string name, string options, string named)
     {
         await StartAsync(Ports + "options:\n  maxMessageBytes: 1000\n  authenticationTimeout: 7s\n");
-        var refusedBefore = await MetricAsync("socketpush_config_reloads_total{result=\"refused\"}");
+        var refusedBefore = await Node.MetricAsync("socketpush_config_reloads_total{result=\"refused\"}");
 
         // The broken edit also changes a valid key: a refused file applies nothing of itself.
         var outcome = await EditAsync(Ports + "logging:\n  level: Debug\n" + options);
@@ -78,7 +78,7 @@ public sealed class ConfigReloadTests : IAsyncLifetime
         Assert.Equal(1000, config.Options.MaxMessageBytes);
         Assert.Equal(TimeSpan.FromSeconds(7), config.Options.AuthenticationTimeout);
         Assert.Equal("Information", config.Logging.Level);
-        Assert.Equal(refusedBefore + 1, await MetricAsync("socketpush_config_reloads_total{result=\"refused\"}"));
+        Assert.Equal(refusedBefore + 1, await Node.MetricAsync("socketpush_config_reloads_total{result=\"refused\"}"));
         Assert.Equal(1, Reloader.Version);
         using var ready = await Node.Admin.GetAsync("/readyz");
         Assert.True(ready.IsSuccessStatusCode, $"{name}: the node stays ready");
@@ -208,12 +208,5 @@ public sealed class ConfigReloadTests : IAsyncLifetime
         request.Headers.Authorization = new("Bearer", key);
         using var response = await Node.Admin.SendAsync(request);
         return response.StatusCode;
-    }
-
-    private async Task<double> MetricAsync(string sample)
-    {
-        var text = await Node.Admin.GetStringAsync("/metrics");
-        var line = text.Split('\n').Single(l => l.StartsWith(sample + " ", StringComparison.Ordinal));
-        return double.Parse(line[(sample.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
     }
 }

@@ -176,7 +176,7 @@ internal sealed class Replicas
 
     /// <summary>Every record a store holds, tombstones included, as one batch (the handoff collector with no limit).</summary>
     public static RecordBatch Snapshot(RecordStore store) =>
-        store.NotMine(_ => "all", int.MaxValue).GetValueOrDefault("all") ?? NoRecords;
+        store.RecordsFor(_ => ["all"], int.MaxValue).GetValueOrDefault("all") ?? NoRecords;
 
     /// <summary>A batch as the receiving node reads it off the wire.</summary>
     public static RecordBatch ThroughJson(RecordBatch batch) =>
