@@ -156,6 +156,22 @@ internal sealed class RawSocketClient : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Reads the next hub message that is not a ping: the server may ping (<c>{"type":6}</c>, or a WebSocket ping
+    /// frame) at any moment, and on a loaded machine a keep-alive can come before what a test waits for.
+    /// </summary>
+    public async Task<ClientFrames.ServerFrame> ReadMessageAsync()
+    {
+        while (true)
+        {
+            var frame = await ReadFrameAsync();
+            if (frame.Opcode != ClientFrames.Ping && !frame.Text.StartsWith("{\"type\":6}", StringComparison.Ordinal))
+            {
+                return frame;
+            }
+        }
+    }
+
     /// <summary>True when the server closes the TCP connection (end of stream or reset) with nothing more to read.</summary>
     public async Task<bool> EndsAsync()
     {

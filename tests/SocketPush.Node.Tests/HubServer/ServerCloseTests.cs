@@ -13,7 +13,7 @@ public sealed class ServerCloseTests
 
         await node.CallAsync("user", "remove", new { userId = "r" });
 
-        var close = await client.ReadFrameAsync();
+        var close = await client.ReadMessageAsync();
         Assert.Contains("\"type\":7", close.Text, StringComparison.Ordinal);
         Assert.Contains("user.remove", close.Text, StringComparison.Ordinal);
         // The JSON hub protocol writes allowReconnect only when it is true.
@@ -30,7 +30,7 @@ public sealed class ServerCloseTests
 
         await node.DisposeAsync();
 
-        var close = await client.ReadFrameAsync();
+        var close = await client.ReadMessageAsync();
         Assert.Contains("\"type\":7", close.Text, StringComparison.Ordinal);
         Assert.Contains("shutting down", close.Text, StringComparison.Ordinal);
         Assert.Contains("\"allowReconnect\":true", close.Text, StringComparison.Ordinal);
