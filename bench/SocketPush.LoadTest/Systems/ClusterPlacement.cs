@@ -33,6 +33,17 @@ internal sealed class ClusterPlacement
 
     public string OwnerOfChannel(string channelId) => _ring.Owner(ChannelKey(channelId));
 
+    /// <summary>The node's default cluster.replicas: how many nodes hold each record.</summary>
+    public const int Replicas = 3;
+
+    /// <summary>Whether <paramref name="node"/> is one of the replicas of <paramref name="key"/> (its preference list).</summary>
+    public bool Holds(string node, string key)
+    {
+        var replicas = new string[Replicas];
+        var count = _ring.PreferenceList(key, replicas);
+        return replicas.AsSpan(0, count).Contains(node);
+    }
+
     /// <summary>The first channel id "bench", "bench-1", "bench-2", ... that the given node owns.</summary>
     public string ChannelOwnedBy(string node)
     {

@@ -126,7 +126,7 @@ internal sealed class SocketPushClusterSystem(SocketPushSystem nodes) : ISystemU
         /// <summary>
         /// The harness's ring against the cluster's: user.getFrontendServer of every user must name the client URL
         /// of the node the harness computed, and manager.status of each node must hold the users' and the channel's
-        /// records the harness expects there (records live on the owner of their key only).
+        /// records the harness expects there (records live on the replicas of their key: its preference list).
         /// </summary>
         public override async Task<string> VerifyPlacementAsync(IReadOnlyList<string> users, string? channel, CancellationToken cancellationToken)
         {
@@ -147,7 +147,7 @@ internal sealed class SocketPushClusterSystem(SocketPushSystem nodes) : ISystemU
                 throw new InvalidOperationException($"the harness's ring and the cluster disagree on {wrong.Count} of {users.Count} users: {string.Join("; ", wrong.Take(3))}");
             }
 
-            var usersPerNode = nodes.ToDictionary(n => n.NodeId, n => users.Count(u => placement.OwnerOfUser(u) == n.NodeId), StringComparer.Ordinal);
+            var usersPerNode = nodes.ToDictionary(n => n.NodeId, n => users.Count(u => placement.Holds(n.NodeId, ClusterPlacement.UserKey(u))), StringComparer.Ordinal);
             var channelOwner = channel is null ? null : placement.OwnerOfChannel(channel);
             var clock = Stopwatch.StartNew();
             while (true)
@@ -157,7 +157,7 @@ internal sealed class SocketPushClusterSystem(SocketPushSystem nodes) : ISystemU
                 {
                     var records = (await StatusAsync(node, cancellationToken)).GetProperty("records");
                     var (userRecords, channelRecords) = (records.GetProperty("users").GetInt32(), records.GetProperty("channels").GetInt32());
-                    var expectedChannels = channelOwner == node.NodeId ? 1 : 0;
+                    var expectedChannels = channel is not null && placement.Holds(node.NodeId, ClusterPlacement.ChannelKey(channel)) ? 1 : 0;
                     if (userRecords != usersPerNode[node.NodeId] || (channel is not null && channelRecords != expectedChannels))
                     {
                         wrong.Add($"{node.NodeId} holds {userRecords} user and {channelRecords} channel records, the harness expects {usersPerNode[node.NodeId]} and {expectedChannels}");
