@@ -31,7 +31,7 @@ public sealed class CrossOriginHubTests(NodeFixture fixture, ITestOutputHelper o
         site.MapGet("/", () => Results.Content(Page(node, transport, userId), "text/html"));
         await site.StartAsync();
 
-        var tab = await Chromium.OpenAsync(Context, new Uri(site.Urls.Single()), Output);
+        var tab = await OpenAsync(new Uri(site.Urls.Single()));
         await Expect(tab.Locator("#status")).ToHaveTextAsync($"Connected as {userId}");
         Assert.Equal(1, (await Fixture.Api.CallAsync("user", "publish", new { userId, message = new { over = transport } })).GetInt32());
         await Expect(tab.Locator("#messages li")).ToHaveTextAsync([$"{{\"over\":\"{transport}\"}}"]);
