@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # What start.sh and stop.sh share: which recorded processes still run. Sourced, not run.
 
 # True while process $1 exists and is not a zombie (an exited child nobody reaped yet).

@@ -129,7 +129,7 @@ port_of() {
   fi
 }
 
-# shellcheck source=examples/cluster/pids.sh
+# shellcheck source-path=SCRIPTDIR source=pids.sh
 source "$script_dir/pids.sh"
 
 # Node numbers with a pid file in the state directory.

@@ -6,7 +6,7 @@
 set -euo pipefail
 
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=examples/cluster/pids.sh
+# shellcheck source-path=SCRIPTDIR source=pids.sh
 source "$script_dir/pids.sh"
 
 state_dir=${SOCKETPUSH_STATE_DIR:-${TMPDIR:-/tmp}/socketpush-cluster}
