@@ -1,4 +1,6 @@
 using System.Globalization;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.FileProviders;
 using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 using SocketPush.ConsistentHashing;
@@ -9,7 +11,7 @@ namespace SocketPush.EndToEnd.Tests;
 /// <summary>
 /// The cluster demo of the README on the local cluster of examples/cluster: a page of one node ends on the node
 /// that owns its user, publishes made on any node reach it, the management page shows the members, and a page
-/// whose user a joining node takes over follows <c>moved</c>.
+/// whose user a joining node takes over follows <c>moved</c>, as do the pages of examples/browser.
 /// </summary>
 [Collection(ClusterCollection.Name)]
 public sealed partial class ClusterDemoTests(ClusterFixture fixture, ITestOutputHelper output) : BrowserTest(output)
@@ -118,7 +120,7 @@ public sealed partial class ClusterDemoTests(ClusterFixture fixture, ITestOutput
     }
 
     [Fact]
-    public async Task AFourthNodeJoinsEveryNodeAgreesAndAPageWhoseUserMovedFollowsIt()
+    public async Task AFourthNodeJoinsEveryNodeAgreesAndThePagesWhoseUserMovedFollowIt()
     {
         var (n1, n2, n3) = (fixture.Node("n1"), fixture.Node("n2"), fixture.Node("n3"));
         // A user that n1 or n3 owns now and n4 will own: the ring every node computes, from the members' ids.
@@ -135,6 +137,21 @@ public sealed partial class ClusterDemoTests(ClusterFixture fixture, ITestOutput
         await Expect(tab.GetByTestId("status")).ToHaveAttributeAsync("data-state", "connected");
         await Expect(LogEntries(tab, "connected")).ToHaveTextAsync(new Regex($"Connected to {Regex.Escape(formerOwner.Origin)}$"));
 
+        // The pages of examples/browser, from a site of their own, pointed at n2 like the client page.
+        await using var site = await LoopbackSite.StartAsync(app =>
+            app.UseStaticFiles(new StaticFileOptions { FileProvider = new PhysicalFileProvider(Repository.Path("examples/browser")) }));
+        var examples = new List<IPage>();
+        foreach (var page in new[] { "signalr.html", "eventsource.html" })
+        {
+            var example = await OpenAsync(new Uri(site.Url, $"{page}?server={Uri.EscapeDataString(n2.Origin)}&userId={userId}&sessionId=s-mover"));
+            await Expect(example.Locator("#status")).ToHaveTextAsync($"Connected as user {userId}");
+            examples.Add(example);
+        }
+
+        // signalr.html authenticates after connecting, so n2 serves it and names the owner with `moved` at once.
+        await Expect(ExampleLog(examples[0], $"moved: user {userId} belongs to node {formerOwner.Id} at {formerOwner.Origin}")).ToHaveCountAsync(1);
+        await Eventually.PassesAsync(async () => Assert.Equal(3, await ConnectionsAsync(formerOwner)), $"{formerOwner.Id} holds the three pages' connections");
+
         ClusterNode? n4 = null;
         try
         {
@@ -147,12 +164,23 @@ public sealed partial class ClusterDemoTests(ClusterFixture fixture, ITestOutput
             await Expect(LogEntries(tab, "moved")).ToHaveTextAsync(new Regex($"moved: user {userId} now belongs to node n4 at {Regex.Escape(n4.Origin)}; reconnecting there$"));
             await Expect(LogEntries(tab, "connected").First).ToHaveTextAsync(new Regex($"Connected to {Regex.Escape(n4.Origin)}$"));
             await Expect(tab.GetByTestId("status")).ToHaveAttributeAsync("data-state", "connected");
-            await Eventually.PassesAsync(async () => Assert.Equal(1, await ConnectionsAsync(n4)), "n4 holds the page's connection");
+            foreach (var example in examples)
+            {
+                await Expect(ExampleLog(example, $"moved: user {userId} belongs to node n4 at {n4.Origin}")).ToHaveCountAsync(1);
+                await Expect(example.Locator("#log li").Last).ToHaveTextAsync(new Regex($"Connecting to {Regex.Escape(n4.Origin)}$"));
+                await Expect(example.Locator("#status")).ToHaveTextAsync($"Connected as user {userId}");
+            }
 
-            Assert.Equal(1, (await n3.Api.CallAsync("user", "publish", new { userId, message = new { after = "join" } })).GetInt32());
+            await Eventually.PassesAsync(async () => Assert.Equal(3, await ConnectionsAsync(n4)), "n4 holds the three pages' connections");
+
+            Assert.Equal(3, (await n3.Api.CallAsync("user", "publish", new { userId, message = new { after = "join" } })).GetInt32());
             var newest = tab.GetByTestId("message").First;
             await Expect(newest).ToHaveAttributeAsync("data-kind", "user");
             AssertSameJson("""{"after": "join"}""", await newest.GetByTestId("message-data").TextContentAsync());
+            foreach (var example in examples)
+            {
+                await Expect(example.Locator("#messages li")).ToHaveTextAsync(["to me: {\"after\":\"join\"}"]);
+            }
 
             var admin = await OpenAdminAsync(n4.AdminUrl);
             await Expect(admin.Locator("[data-testid=member][data-state=alive]")).ToHaveCountAsync(4);
@@ -186,6 +214,8 @@ public sealed partial class ClusterDemoTests(ClusterFixture fixture, ITestOutput
             Assert.Equal(firstShares, shares);
         }
     }
+
+    private static ILocator ExampleLog(IPage example, string text) => example.Locator("#log li", new() { HasText = text });
 
     private static ILocator LogEntries(IPage tab, string kind) => tab.Locator($"[data-testid=log-entry][data-event={kind}]");
 
