@@ -11,6 +11,13 @@ function setStatus(state, text) {
   status.textContent = text;
 }
 
+// One line of the connection log (newest last): where the page connects, and where `moved` sends it.
+function note(text) {
+  const item = document.createElement('li');
+  item.textContent = new Date().toLocaleTimeString() + ' ' + text;
+  document.getElementById('log').append(item);
+}
+
 // A pushed message is {kind: "user" | "channel", channelId?, data}.
 function show(message) {
   const item = document.createElement('li');

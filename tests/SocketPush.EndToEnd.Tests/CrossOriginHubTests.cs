@@ -1,7 +1,5 @@
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Logging;
 using static Microsoft.Playwright.Assertions;
 
 namespace SocketPush.EndToEnd.Tests;
@@ -24,14 +22,9 @@ public sealed class CrossOriginHubTests(NodeFixture fixture, ITestOutputHelper o
         var node = Fixture.Node.ClientUrl.ToString().TrimEnd('/');
         // The page's own site: another port is another origin. (A page the browser did not fetch from a loopback
         // address may not reach one at all, so the test serves it for real.)
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        await using var site = builder.Build();
-        site.MapGet("/", () => Results.Content(Page(node, transport, userId), "text/html"));
-        await site.StartAsync();
+        await using var site = await LoopbackSite.StartAsync(app => app.MapGet("/", () => Results.Content(Page(node, transport, userId), "text/html")));
 
-        var tab = await Chromium.OpenAsync(Context, new Uri(site.Urls.Single()), Output);
+        var tab = await OpenAsync(site.Url);
         await Expect(tab.Locator("#status")).ToHaveTextAsync($"Connected as {userId}");
         Assert.Equal(1, (await Fixture.Api.CallAsync("user", "publish", new { userId, message = new { over = transport } })).GetInt32());
         await Expect(tab.Locator("#messages li")).ToHaveTextAsync([$"{{\"over\":\"{transport}\"}}"]);

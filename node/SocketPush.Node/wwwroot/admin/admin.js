@@ -39,9 +39,13 @@
     return all;
   }
 
+  function setStatus(element, state, text) {
+    element.dataset.state = state;
+    element.textContent = text;
+  }
+
   function setApiStatus(state, text) {
-    apiStatus.dataset.state = state;
-    apiStatus.textContent = text;
+    setStatus(apiStatus, state, text);
   }
 
   async function readJson(response) {
@@ -66,6 +70,73 @@
       return ' The node needs its API key: enter it above.';
     }
     return response.status === 403 ? ' The node refused this API key: check it above.' : '';
+  }
+
+  // The cluster as this node sees it: GET /manager/status (socket-push's form of manager.status), asked again
+  // two seconds after each answer.
+  const clusterStatus = byId('cluster-status');
+  const memberRows = byId('members').tBodies[0];
+  const memberTemplate = byId('member-template');
+  const clusterRefreshMilliseconds = 2000;
+
+  async function refreshCluster() {
+    try {
+      const response = await fetch('/manager/status', { headers: headers(), cache: 'no-store' });
+      const body = await readJson(response);
+      if (!response.ok) {
+        setStatus(clusterStatus, 'error', 'manager.status answered ' + response.status + ': ' + errorText(response, body) + '.' + keyHint(response));
+      } else if (!body.json || !body.json.result || typeof body.json.result !== 'object') {
+        setStatus(clusterStatus, 'error', 'manager.status did not answer an object.');
+      } else {
+        renderCluster(body.json.result);
+      }
+    } catch (error) {
+      setStatus(clusterStatus, 'error', 'Could not reach the node: ' + error.message);
+    } finally {
+      window.setTimeout(refreshCluster, clusterRefreshMilliseconds);
+    }
+  }
+
+  function renderCluster(status) {
+    const members = Array.isArray(status.members) ? status.members : [];
+    memberRows.replaceChildren(...members.map(memberRow));
+    const alive = members.filter((m) => m.state === 'alive').length;
+    const text = 'Node ' + status.nodeId + ': ' + alive + ' of ' + members.length + ' members alive'
+      + (status.joined ? '' : ', not joined yet') + ' (updated ' + new Date().toLocaleTimeString() + ').';
+    if (status.ringAgreed === false) {
+      setStatus(clusterStatus, 'error', text + ' The members disagree on the ring, so calls are not routed: ' + status.ringProblem);
+    } else {
+      setStatus(clusterStatus, 'ready', text);
+    }
+
+    const records = status.records || {};
+    for (const [name, value] of [['users', records.users], ['sessions', records.sessions], ['channels', records.channels], ['pending-handoff', status.pendingHandoff]]) {
+      byId('records').querySelector('[data-testid="records-' + name + '"]').textContent = value === undefined ? '?' : String(value);
+    }
+  }
+
+  function memberRow(member) {
+    const row = memberTemplate.content.firstElementChild.cloneNode(true);
+    const cell = (name) => row.querySelector('[data-testid="member-' + name + '"]');
+    row.dataset.nodeId = member.nodeId;
+    row.dataset.state = member.state;
+    row.classList.toggle('local', member.local === true);
+    cell('node-id').textContent = member.nodeId + (member.local ? ' (this node)' : '');
+    cell('state').textContent = member.state;
+    cell('incarnation').textContent = String(member.incarnation);
+    for (const [name, url] of [['client-url', member.clientUrl], ['admin-url', member.adminUrl]]) {
+      const link = cell(name);
+      link.textContent = url || '—';
+      if (url) {
+        link.href = url;
+      }
+    }
+
+    cell('wire-version').textContent = member.wireVersion === null || member.wireVersion === undefined ? '?' : String(member.wireVersion);
+    const share = typeof member.ringShare === 'number' ? member.ringShare : 0;
+    cell('ring-share').textContent = (share * 100).toFixed(1) + ' %';
+    row.querySelector('.share-bar').style.width = (share * 6).toFixed(2) + 'rem';
+    return row;
   }
 
   async function loadApi() {
@@ -255,4 +326,5 @@
 
   keyInput.value = storedKey();
   loadApi();
+  refreshCluster();
 })();

@@ -14,6 +14,7 @@
   const messageCount = byId('message-count');
   const noMessages = byId('no-messages');
   const template = byId('message-template');
+  const log = byId('log');
 
   const transportNames = {
     auto: 'auto',
@@ -66,12 +67,51 @@
     }
   }
 
+  // server: the node to negotiate with; this page's own node at first, the owner named by `moved` later.
   function readForm() {
     return {
+      server: window.location.origin,
       userId: userIdInput.value.trim(),
       sessionId: sessionIdInput.value.trim(),
       transport: transportSelect.value,
     };
+  }
+
+  // One line of the connection log: where the page connects, redirects, moves.
+  function logEvent(event, text) {
+    const item = document.createElement('li');
+    item.dataset.testid = 'log-entry';
+    item.dataset.event = event;
+    const time = document.createElement('time');
+    time.textContent = clockTime(new Date());
+    item.append(time, ' ', text);
+    log.prepend(item);
+  }
+
+  // SignalR's HTTP client, watching negotiate: a node answers {url} for a user another node owns, and the client
+  // negotiates there instead. Only to tell the log where the connection lands.
+  function negotiateWatcher(onLanded) {
+    class NegotiateWatcher extends signalR.DefaultHttpClient {
+      async send(request) {
+        const response = await super.send(request);
+        const url = new URL(request.url, window.location.href);
+        if (url.pathname.endsWith('/negotiate') && typeof response.content === 'string') {
+          let answer = {};
+          try {
+            answer = JSON.parse(response.content);
+          } catch {
+            // Not a negotiate answer; SignalR reports it itself.
+          }
+          if (typeof answer.url === 'string') {
+            logEvent('redirect', url.origin + ' sent the connection to the node of the user: ' + new URL(answer.url).origin);
+          } else if (!answer.error) {
+            onLanded(url.origin);
+          }
+        }
+        return response;
+      }
+    }
+    return new NegotiateWatcher(signalR.NullLogger.instance);
   }
 
   function connectedText(target) {
@@ -83,10 +123,12 @@
       setStatus('error', 'Error: the SignalR client (lib/signalr.min.js) did not load. Build the node: it installs the client from npm.');
       return;
     }
-    const url = '/push?userId=' + encodeURIComponent(target.userId)
+    const url = target.server + '/push?userId=' + encodeURIComponent(target.userId)
       + '&sessionId=' + encodeURIComponent(target.sessionId);
+    let landed = target.server;
+    const options = Object.assign({ httpClient: negotiateWatcher((origin) => { landed = origin; }) }, transportOption(target.transport));
     const conn = new signalR.HubConnectionBuilder()
-      .withUrl(url, transportOption(target.transport))
+      .withUrl(url, options)
       .withAutomaticReconnect()
       .configureLogging(signalR.LogLevel.Warning)
       .build();
@@ -96,9 +138,9 @@
         showMessage(message);
       }
     });
-    conn.on('moved', () => {
+    conn.on('moved', (moved) => {
       if (conn === connection) {
-        reconnectAfterMove(conn, target);
+        reconnectAfterMove(conn, target, moved);
       }
     });
     conn.onreconnecting(() => {
@@ -109,6 +151,7 @@
     conn.onreconnected(() => {
       if (conn === connection) {
         setStatus('connected', connectedText(target));
+        logEvent('reconnected', 'Reconnected to ' + landed);
       }
     });
     conn.onclose((error) => {
@@ -117,6 +160,7 @@
       }
       connection = null;
       setConnectedControls(false);
+      logEvent('closed', 'Closed by ' + landed + (error ? ': ' + error.message : ''));
       if (error) {
         showError(error);
       } else {
@@ -127,11 +171,13 @@
     connection = conn;
     setConnectedControls(true);
     setStatus('connecting', 'Connecting as user ' + target.userId + '…');
+    logEvent('connecting', 'Connecting to ' + target.server + ' as user ' + target.userId);
     try {
       await conn.start();
       await confirmSession(conn, target);
       if (conn === connection) {
         setStatus('connected', connectedText(target));
+        logEvent('connected', 'Connected to ' + landed);
       }
     } catch (error) {
       if (conn === connection) {
@@ -163,16 +209,21 @@
     setConnectedControls(false);
     if (conn) {
       await conn.stop();
+      logEvent('disconnected', 'Disconnected');
     }
     setStatus('disconnected', 'Disconnected');
   }
 
-  // `moved`: the user's owner node changed; a new negotiate is redirected to it.
-  async function reconnectAfterMove(conn, target) {
+  // `moved` {url, nodeId}: another node owns the user now (a node joined or left the cluster). The page stops this
+  // connection and connects to that node, as the same user with the same session.
+  async function reconnectAfterMove(conn, target, moved) {
     connection = null;
-    setStatus('reconnecting', 'The server moved user ' + target.userId + ' to another node; reconnecting…');
+    const server = moved && typeof moved.url === 'string' ? moved.url.replace(/\/$/, '') : target.server;
+    const node = moved && moved.nodeId ? 'node ' + moved.nodeId : 'another node';
+    logEvent('moved', 'moved: user ' + target.userId + ' now belongs to ' + node + ' at ' + server + '; reconnecting there');
+    setStatus('reconnecting', 'The server moved user ' + target.userId + ' to ' + node + '; reconnecting…');
     await conn.stop();
-    await connect(target);
+    await connect(Object.assign({}, target, { server }));
   }
 
   function pad(value, width) {

@@ -5,10 +5,10 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace SocketPush.Client.Tests.Infrastructure;
+namespace SocketPush.Testing;
 
-/// <summary>A small web server of the test's own on a loopback port the OS picks.</summary>
-internal sealed class LoopbackSite : IAsyncDisposable
+/// <summary>A small web server of the test's own on a loopback port the OS picks, e.g. for pages of another origin than the node.</summary>
+public sealed class LoopbackSite : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
