@@ -17,6 +17,7 @@ public sealed class ClusterFailureTests
         await using var cluster = await TestCluster.StartAsync(3, c =>
         {
             c.Cluster.RequestTimeout = TimeSpan.FromSeconds(3);
+            c.Cluster.LeaveTimeout = TimeSpan.FromSeconds(1);
             c.Cluster.MaxRequestsInFlightPerPeer = 2;
         });
         var (caller, owner) = (cluster[0], cluster[2]);
@@ -56,6 +57,8 @@ public sealed class ClusterFailureTests
         await using var cluster = await TestCluster.StartAsync(3, c =>
         {
             c.Cluster.RequestTimeout = TimeSpan.FromSeconds(2);
+            // The silent nodes take nothing at the end either: each stop gives up handing over after a second.
+            c.Cluster.LeaveTimeout = TimeSpan.FromSeconds(1);
             c.Cluster.Replicas = 3;
             c.Cluster.WriteQuorum = 2;
         });

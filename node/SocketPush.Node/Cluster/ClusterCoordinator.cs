@@ -38,6 +38,7 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
     private readonly Task _sweeper;
     private readonly Task _mover;
     private int _disposed;
+    private volatile bool _leaving;
 
     public ClusterCoordinator(
         ClusterMembership membership,
@@ -89,6 +90,61 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
         _stopping.Dispose();
     }
 
+    /// <summary>
+    /// A graceful leave (SIGTERM, Ctrl+C, disposing the host), within <c>cluster.leaveTimeout</c>: this node takes
+    /// itself out of its own ring, so that the handoff sends every record to the replicas that hold it without this
+    /// node, and its clients are asked (paced) to move to their users' owners; then gossip announces the departure
+    /// with what time is left. A leave that runs out of time goes on anyway and says what it did not hand over.
+    /// </summary>
+    public async Task LeaveAsync()
+    {
+        var timeout = _config.Current.Cluster.LeaveTimeout;
+        using var deadline = new CancellationTokenSource(timeout, _time);
+        if (!_membership.View.HasOthers)
+        {
+            // Alone: nobody to hand anything to.
+            await _membership.LeaveAsync(deadline.Token).ConfigureAwait(false);
+            return;
+        }
+
+        var started = _time.GetTimestamp();
+        var held = _store.LiveCounts();
+        _leaving = true;
+        var before = _membership.View;
+        _membership.BeginLeaving();
+        // Here rather than on the sweep loop, so that the moves are queued before the loop below looks at them.
+        FollowRingChange(before, _membership.View);
+        try
+        {
+            while (!_store.IsEmpty || _moves.Reader.Count > 0)
+            {
+                await HandOffAsync(deadline.Token).ConfigureAwait(false);
+                if (_store.IsEmpty && _moves.Reader.Count == 0)
+                {
+                    break;
+                }
+
+                await Task.Delay(PaceTick, _time, deadline.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Out of time: what is left is reported below.
+        }
+
+        var left = _store.LiveCounts();
+        var gossiped = await _membership.LeaveAsync(deadline.Token).ConfigureAwait(false);
+#pragma warning disable CA1873 // Once per process: the figures are the point of the line.
+        ClusterLog.Left(
+            _logger,
+            held.Users + held.Sessions + held.Channels,
+            left.Users + left.Sessions + left.Channels,
+            _moves.Reader.Count,
+            gossiped,
+            _time.GetElapsedTime(started));
+#pragma warning restore CA1873
+    }
+
     /// <summary>Records held here that another node owns now (read by manager.status).</summary>
     public int PendingHandoff { get; private set; }
 
@@ -138,7 +194,14 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
     }
 
     /// <summary>On the gossip loop, which must not wait for peers: the work goes to the sweep loop.</summary>
-    private void OnRingChanged(ClusterView before, ClusterView after) => _ringChanges.Writer.TryWrite((before, after));
+    private void OnRingChanged(ClusterView before, ClusterView after)
+    {
+        // While leaving, every key is elsewhere already; later changes only reshuffle among the others.
+        if (!_leaving)
+        {
+            _ringChanges.Writer.TryWrite((before, after));
+        }
+    }
 
     /// <summary>
     /// Keys whose replicas gained a node (a node died or left, or joined) are copied to it by one node that held
@@ -300,6 +363,11 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
         catch (ServiceException e)
         {
             ClusterLog.HandoffFailed(_logger, node, e.Message);
+            return (batch, false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Stopping, or a leave out of time: the batch stays here.
             return (batch, false);
         }
     }

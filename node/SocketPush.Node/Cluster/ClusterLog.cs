@@ -34,4 +34,8 @@ internal static partial class ClusterLog
 
     [LoggerMessage(EventId = 409, Level = LogLevel.Error, Message = "Reloaded cluster settings could not be applied to gossip, which keeps its previous settings: {Reason}")]
     public static partial void ReloadNotApplied(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 419, Level = LogLevel.Information,
+        Message = "Left the cluster in {Elapsed}: {Held} record(s) held, {NotHandedOver} not handed over; {NotMoved} client(s) not yet asked to move; departure gossiped: {Gossiped}")]
+    public static partial void Left(ILogger logger, int held, int notHandedOver, int notMoved, bool gossiped, TimeSpan elapsed);
 }

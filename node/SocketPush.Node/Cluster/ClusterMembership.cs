@@ -15,6 +15,8 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
     private readonly ILogger _logger = loggers.CreateLogger("SocketPush.Node.Cluster");
     private readonly RingSettings _ring = RingSettings.Of(live.Current);
     private readonly SemaphoreSlim _applying = new(1, 1);
+    private readonly Lock _viewGate = new();
+    private volatile bool _leaving;
     private Membership? _gossip;
     private bool _alone = true;
     private ClusterView _view = ClusterView.Alone(identity.NodeId, RingSettings.Of(live.Current));
@@ -103,15 +105,51 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
         return resolved;
     }
 
-    public Task<bool> LeaveAsync() => _gossip?.LeaveAsync() ?? Task.FromResult(true);
+    /// <summary>
+    /// From now on this node's ring is the other members' ring without it, as theirs will be once it left: every
+    /// key has its owner and replicas elsewhere, so the handoff sends every record away and clients are moved.
+    /// Gossip still counts it as a member until <see cref="LeaveAsync"/>.
+    /// </summary>
+    public void BeginLeaving()
+    {
+        _leaving = true;
+        if (_gossip is not null)
+        {
+            OnChanged(null);
+        }
+    }
+
+    /// <summary>Gossips the departure; returns whether it went out completely before the gossip library's leave timeout or <paramref name="cancellationToken"/>.</summary>
+    public async Task<bool> LeaveAsync(CancellationToken cancellationToken = default)
+    {
+        if (_gossip is null)
+        {
+            return true;
+        }
+
+        try
+        {
+            return await _gossip.LeaveAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
 
     public ValueTask DisposeAsync() => _gossip?.DisposeAsync() ?? ValueTask.CompletedTask;
 
     private void OnChanged(MembershipChange? change)
     {
-        var before = View;
-        var after = ClusterView.From(Gossip.Snapshot, identity.NodeId, _ring);
-        Publish(after);
+        ClusterView before, after;
+        lock (_viewGate)
+        {
+            // The gossip loop and BeginLeaving both rebuild the view; one at a time, so none is lost.
+            before = View;
+            after = ClusterView.From(Gossip.Snapshot, identity.NodeId, _ring, _leaving);
+            Publish(after);
+        }
+
         if (after.RingProblem is { } problem && problem != before.RingProblem)
         {
             ClusterLog.RingSettingsDiffer(_logger, problem);

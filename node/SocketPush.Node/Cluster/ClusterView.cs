@@ -41,9 +41,13 @@ internal sealed class ClusterView
     public static ClusterView Alone(string localId, RingSettings settings) =>
         new(localId, settings, [], HashRing.Create([localId], new HashRingOptions { VirtualNodesPerNode = settings.VirtualNodes }), null);
 
-    public static ClusterView From(MembershipSnapshot snapshot, string localId, RingSettings settings)
+    /// <param name="snapshot">What gossip knows.</param>
+    /// <param name="localId">This node.</param>
+    /// <param name="settings">This node's ring settings.</param>
+    /// <param name="leaving">This node is leaving: the ring is the other live members, as they will see it.</param>
+    public static ClusterView From(MembershipSnapshot snapshot, string localId, RingSettings settings, bool leaving = false)
     {
-        var inRing = new List<string> { localId };
+        var inRing = leaving ? new List<string>() : [localId];
         var problems = new List<string>();
         foreach (var member in snapshot.Members)
         {
@@ -96,6 +100,9 @@ internal sealed class ClusterView
         Ring.PreferenceList(key, nodes);
         return nodes;
     }
+
+    /// <summary>Whether the ring has other live members than this node.</summary>
+    public bool HasOthers => Ring.Nodes.Any(n => n != LocalId);
 
     /// <summary>Whether this node is one of the key's replicas.</summary>
     public bool HoldsLocally(string key)

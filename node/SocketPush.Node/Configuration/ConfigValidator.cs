@@ -77,6 +77,8 @@ internal static class ConfigValidator
         Require(cluster.Replicas is >= 1 and <= 7, "cluster.replicas", $"{cluster.Replicas} is out of range (1–7).");
         Require(cluster.WriteQuorum >= 1 && cluster.WriteQuorum <= cluster.Replicas, "cluster.writeQuorum",
             $"{cluster.WriteQuorum} is out of range (1–cluster.replicas, {cluster.Replicas}).");
+        Require(cluster.LeaveTimeout >= TimeSpan.FromSeconds(1) && cluster.LeaveTimeout <= TimeSpan.FromMinutes(5), "cluster.leaveTimeout",
+            "must be at least 1s and at most 5m.");
         Require(cluster.RequestTimeout > TimeSpan.Zero && cluster.RequestTimeout <= TimeSpan.FromMinutes(1), "cluster.requestTimeout",
             "must be above 0 and at most 1m.");
         Require(cluster.MaxRequestsInFlightPerPeer is > 0 and <= 1_000_000, "cluster.maxRequestsInFlightPerPeer",

@@ -97,6 +97,14 @@ internal sealed class ClusterSection
     /// <value>200 by default.</value>
     public int MovedPerSecond { get; set; } = 200;
 
+    /// <summary>
+    /// How long a stopping node (SIGTERM, Ctrl+C) may take to hand its records to their other replicas, move its
+    /// clients and gossip its departure; it exits then whatever is left. The gossip announcement comes last and
+    /// takes at most the gossip library's own leave timeout (5 s) of what remains.
+    /// </summary>
+    /// <value>10 seconds by default.</value>
+    public TimeSpan LeaveTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>SWIM timings (memberlist's LAN defaults).</summary>
     public SwimSection Swim { get; set; } = new();
 }

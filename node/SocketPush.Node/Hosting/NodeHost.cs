@@ -107,8 +107,14 @@ internal sealed class NodeHost : IAsyncDisposable
         health.Joined = () => cluster.Joined;
         app.Services.GetRequiredService<OfflineUserCleanup>();
         app.Services.GetRequiredService<HubSessions>();
-        // Before the server waits for open requests: SSE streams and waiting polls would hold it for its whole timeout.
-        app.Lifetime.ApplicationStopping.Register(() => CloseClients(app.Services));
+        // Before the server waits for open requests (SSE streams and waiting polls would hold it for its whole
+        // timeout): leave the cluster, handing records and clients over, then close what is still open. The host's
+        // stopping callbacks are synchronous; the leave is bounded by cluster.leaveTimeout.
+        app.Lifetime.ApplicationStopping.Register(() =>
+        {
+            LeaveOnce(app.Services).GetAwaiter().GetResult();
+            CloseClients(app.Services);
+        });
         app.Services.GetRequiredService<ConfigReloader>().Watch();
         health.Ready = true;
         return new NodeHost(app, identity, health);
@@ -120,12 +126,18 @@ internal sealed class NodeHost : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _health.Ready = false;
+        // Others then drop this node from their rings at once instead of after the failure detection time.
+        await LeaveOnce(_app.Services);
         CloseClients(_app.Services);
         await _app.Services.GetRequiredService<ClusterCoordinator>().DisposeAsync();
-        // Others then drop this node from their rings at once instead of after the failure detection time.
-        await _app.Services.GetRequiredService<ClusterMembership>().LeaveAsync();
         await _app.StopAsync();
         await _app.DisposeAsync();
+    }
+
+    /// <summary>The graceful leave, run by whichever comes first: the host stopping (SIGTERM) or disposing it.</summary>
+    private static Task LeaveOnce(IServiceProvider services)
+    {
+        return services.GetRequiredService<HealthState>().LeaveOnce(services.GetRequiredService<ClusterCoordinator>().LeaveAsync);
     }
 
     /// <summary>Closes every client connection, and every hub session that has not authenticated yet.</summary>
@@ -299,6 +311,19 @@ internal sealed class HealthState
 {
     public volatile bool Ready;
 
+    private readonly Lock _gate = new();
+    private Task? _leaving;
+
     /// <summary>Whether the node has joined its cluster (or is alone on purpose); ready means both.</summary>
     public Func<bool> Joined { get; set; } = () => true;
+
+    /// <summary>Stops being ready and runs <paramref name="leave"/> the first time; later calls wait for the same leave.</summary>
+    public Task LeaveOnce(Func<Task> leave)
+    {
+        lock (_gate)
+        {
+            Ready = false;
+            return _leaving ??= leave();
+        }
+    }
 }
