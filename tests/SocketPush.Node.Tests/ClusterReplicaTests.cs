@@ -2,15 +2,20 @@ using System.Text.Json;
 
 namespace SocketPush.Node.Tests;
 
-/// <summary>Four nodes holding every key three times: a node that goes without handing anything over loses nothing.</summary>
+/// <summary>What survives a node that goes: crashed (its copies elsewhere are what is left) or stopped (it hands over first).</summary>
 public sealed class ClusterReplicaTests
 {
     private const int Users = 300;
 
     [Fact]
-    public async Task A_node_that_stops_without_handoff_loses_no_session_or_subscription_and_every_key_is_back_to_three_copies()
+    public async Task A_crashed_node_loses_no_session_or_subscription_and_every_key_is_back_to_three_copies()
     {
-        await using var cluster = await TestCluster.StartAsync(4, c => c.Cluster.Replicas = 3);
+        await using var cluster = await TestCluster.StartAsync(4, c =>
+        {
+            c.Cluster.Replicas = 3;
+            // The crashed node's own stop, at the end, cannot hand anything over: it gives up after a second.
+            c.Cluster.LeaveTimeout = TimeSpan.FromSeconds(1);
+        });
         var users = Enumerable.Range(0, Users).Select(i => $"replica-{i}").ToArray();
         await Parallel.ForAsync(0, Users, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, _) =>
         {
@@ -20,7 +25,7 @@ public sealed class ClusterReplicaTests
         });
 
         // Its records go with it: only the copies on the other replicas are left.
-        await cluster.StopNodeAsync(cluster[1]);
+        await cluster.CrashNodeAsync(cluster[1]);
 
         foreach (var node in cluster.Nodes)
         {
@@ -44,5 +49,45 @@ public sealed class ClusterReplicaTests
             },
             "every key has three copies again",
             TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
+    public async Task A_stopping_node_hands_every_record_over_and_moves_its_clients_before_it_goes()
+    {
+        // One copy of each key: whatever the stopping node owns survives only through its handoff.
+        await using var cluster = await TestCluster.StartAsync(3, c =>
+        {
+            c.Cluster.Replicas = 1;
+            c.Cluster.WriteQuorum = 1;
+        });
+        var leaving = cluster[1];
+        var users = Enumerable.Range(0, 100).Select(i => $"leave-{i}").ToArray();
+        foreach (var userId in users)
+        {
+            await cluster[0].CallAsync("auth", "set", new { userId, sessionId = "s-" + userId });
+            await cluster[0].CallAsync("channel", "subscribe", new { userId, channelId = "leave/news" });
+        }
+
+        var client = cluster.UserOwnedBy(leaving, "leave-");
+        await using var hub = leaving.Hub(client, "s-" + client, Microsoft.AspNetCore.Http.Connections.HttpTransportType.WebSockets);
+        var moved = TestNode.Inbox(hub, "moved");
+        await hub.StartAsync();
+        await leaving.WaitForConnectionsAsync(client, 1);
+        Assert.True(leaving.Service<SocketPush.Node.Cluster.Records.RecordStore>().LiveCounts().Users > 0, "the stopping node owns some users");
+
+        await cluster.StopNodeAsync(leaving);
+
+        var target = (await TestNode.NextAsync(moved)).GetProperty("url").GetString();
+        Assert.Equal(cluster.OwnerOf("u:" + client).ClientUrl, target);
+        foreach (var node in cluster.Nodes)
+        {
+            foreach (var userId in users)
+            {
+                Assert.Equal(userId, (await node.CallAsync("auth", "check", new { sessionId = "s-" + userId })).GetString());
+                Assert.Equal(["leave/news"], (await node.CallAsync("channel", "getSubscriptions", new { userId })).Deserialize<string[]>()!);
+            }
+
+            Assert.Equal(100, (await node.CallAsync("channel", "getSubscribers", new { channelId = "leave/news" })).GetArrayLength());
+        }
     }
 }

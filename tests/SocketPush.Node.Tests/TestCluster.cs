@@ -10,6 +10,7 @@ namespace SocketPush.Node.Tests;
 internal sealed class TestCluster : IAsyncDisposable
 {
     private readonly List<TestNode> _nodes = [];
+    private readonly List<TestNode> _crashed = [];
     private readonly Action<NodeConfig>? _configure;
 
     private TestCluster(Action<NodeConfig>? configure) => _configure = configure;
@@ -50,14 +51,23 @@ internal sealed class TestCluster : IAsyncDisposable
         return node;
     }
 
-    /// <summary>
-    /// Stops one node the way the host stops (gossip leave, no record handoff yet, so its records are lost as in a
-    /// crash) and waits until every other ring has dropped it.
-    /// </summary>
+    /// <summary>Stops one node the way the host stops (a graceful leave) and waits until every other ring has dropped it.</summary>
     public async Task StopNodeAsync(TestNode node)
     {
         _nodes.Remove(node);
         await node.DisposeAsync();
+        await WaitForRingsAsync();
+    }
+
+    /// <summary>
+    /// Crashes one node as far as the others can tell: its cluster port closes at once, without a leave or a
+    /// handoff, so they find it dead by failure detection. Its host is disposed with the cluster.
+    /// </summary>
+    public async Task CrashNodeAsync(TestNode node)
+    {
+        _nodes.Remove(node);
+        _crashed.Add(node);
+        await node.Service<ClusterMembership>().Gossip.DisposeAsync();
         await WaitForRingsAsync();
     }
 
@@ -107,12 +117,13 @@ internal sealed class TestCluster : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var node in _nodes)
+        foreach (var node in _nodes.Concat(_crashed))
         {
             await node.DisposeAsync();
         }
 
         _nodes.Clear();
+        _crashed.Clear();
     }
 
     private async Task<TestNode> StartNodeAsync()

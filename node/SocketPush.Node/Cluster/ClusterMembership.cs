@@ -131,8 +131,9 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
         {
             return await _gossip.LeaveAsync(cancellationToken);
         }
-        catch (OperationCanceledException)
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
         {
+            // Out of time, or the cluster port is closed already: nothing more can be announced.
             return false;
         }
     }
