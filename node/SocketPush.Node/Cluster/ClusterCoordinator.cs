@@ -111,12 +111,14 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
         var held = _store.LiveCounts();
         _leaving = true;
         var before = _membership.View;
-        _membership.BeginLeaving();
+        await _membership.BeginLeavingAsync().ConfigureAwait(false);
         // Here rather than on the sweep loop, so that the moves are queued before the loop below looks at them.
         FollowRingChange(before, _membership.View);
         try
         {
-            while (!_store.IsEmpty || _moves.Reader.Count > 0)
+            // Until everything is handed over and every client asked to move, or nobody is left to take anything
+            // (the whole cluster stopping at once).
+            while ((!_store.IsEmpty || _moves.Reader.Count > 0) && _membership.View.HasOthers)
             {
                 await HandOffAsync(deadline.Token).ConfigureAwait(false);
                 if (_store.IsEmpty && _moves.Reader.Count == 0)

@@ -110,14 +110,28 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
     /// key has its owner and replicas elsewhere, so the handoff sends every record away and clients are moved.
     /// Gossip still counts it as a member until <see cref="LeaveAsync"/>.
     /// </summary>
-    public void BeginLeaving()
+    public async Task BeginLeavingAsync()
     {
         _leaving = true;
-        if (_gossip is not null)
+        if (_gossip is null)
         {
-            OnChanged(null);
+            return;
+        }
+
+        OnChanged(null);
+        try
+        {
+            // The others take this node out of their rings once they hear it, so nobody hands it records any more.
+            await _gossip.UpdateMetadataAsync(new MemberMetadata(identity.NodeId, identity.ClientUrl, identity.AdminUrl, ClusterSettings.LeavingVersion(_ring)));
+        }
+        catch (ObjectDisposedException)
+        {
+            // The cluster port is closed already; the others find out by failure detection.
         }
     }
+
+    /// <summary>Whether this node has begun to leave (it takes no records any more).</summary>
+    public bool Leaving => _leaving;
 
     /// <summary>Gossips the departure; returns whether it went out completely before the gossip library's leave timeout or <paramref name="cancellationToken"/>.</summary>
     public async Task<bool> LeaveAsync(CancellationToken cancellationToken = default)

@@ -36,6 +36,15 @@ internal static class ClusterSettings
     public static string Version(RingSettings ring) =>
         string.Create(CultureInfo.InvariantCulture, $"wire={WireVersion} vnodes={ring.VirtualNodes} replicas={ring.Replicas}");
 
+    /// <summary>What a leaving node announces: the same settings, marked so that the others take it out of their rings at once.</summary>
+    public static string LeavingVersion(RingSettings ring) => Version(ring) + " " + LeavingMark;
+
+    /// <summary>Whether a member announced that it is leaving (<see cref="LeavingVersion"/>).</summary>
+    public static bool IsLeaving(MemberMetadata? metadata) =>
+        metadata?.Version?.Split(' ').Contains(LeavingMark, StringComparer.Ordinal) == true;
+
+    private const string LeavingMark = "leaving";
+
     /// <summary>Reads what <see cref="Version"/> wrote; null for a member whose metadata says something else.</summary>
     public static (int Wire, RingSettings Ring)? ParseVersion(MemberMetadata? metadata)
     {

@@ -51,8 +51,9 @@ internal sealed class ClusterView
         var problems = new List<string>();
         foreach (var member in snapshot.Members)
         {
-            if (!member.IsLive || member.Name == localId)
+            if (!member.IsLive || member.Name == localId || ClusterSettings.IsLeaving(member.Metadata))
             {
+                // A leaving member hands its keys over: it owns and holds none from the moment it says so.
                 continue;
             }
 

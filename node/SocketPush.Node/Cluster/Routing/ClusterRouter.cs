@@ -26,6 +26,11 @@ internal sealed class ClusterRouter(ClusterMembership membership, PeerLinks link
             throw new ServiceException(ErrorCodes.Unavailable, $"This node does not route while the {problem}.");
         }
 
+        if (view.Ring.IsEmpty)
+        {
+            throw new ServiceException(ErrorCodes.Unavailable, "This node is leaving and no other node is left to answer.");
+        }
+
         return view.Owner(key);
     }
 

@@ -5,7 +5,7 @@ using SocketPush.Node.Cluster.Records;
 namespace SocketPush.Node.Cluster.Routing;
 
 /// <summary>The records this node holds, as other nodes reach them.</summary>
-internal sealed class RecordService(RecordStore store, PresenceTable presence, HybridClock clock, Replication replication) : IRecordService
+internal sealed class RecordService(RecordStore store, PresenceTable presence, HybridClock clock, Replication replication, ClusterMembership membership) : IRecordService
 {
     public async Task<string> BindSessionAsync(string sessionId, string userId, CancellationToken cancellationToken = default)
     {
@@ -51,6 +51,12 @@ internal sealed class RecordService(RecordStore store, PresenceTable presence, H
 
     public Task<int> MergeAsync(JsonElement batch, CancellationToken cancellationToken = default)
     {
+        if (membership.Leaving)
+        {
+            // What it took now it would only have to hand on again; the sender keeps it for a node that stays.
+            throw new SocketPush.Client.Services.ServiceException(SocketPush.Client.Services.ErrorCodes.Unavailable, "This node is leaving the cluster and takes no records.");
+        }
+
         var records = batch.Deserialize<RecordBatch>() ?? new RecordBatch([], [], []);
         store.Merge(records);
         return Task.FromResult(records.Count);
