@@ -1,4 +1,5 @@
 using System.IO.Hashing;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using SocketPush.Client.Services;
@@ -14,13 +15,15 @@ namespace SocketPush.Node.Cluster;
 /// Digests of records by bucket. A key's bucket is the top 8 bits of its ring position (the hash the ring places it
 /// with), so a bucket is one 1/256 slice of the ring: the keys two nodes share fall into the same buckets on both,
 /// whatever the ring looks like, and a bucket stays small enough to send whole when it differs. A bucket's digest is
-/// the wrapping sum of the XxHash64 of each record's key and full content (its JSON, stamps and tombstones
-/// included): a sum does not depend on the order records were written or are enumerated in, and any record that
+/// the wrapping sum of the XxHash64 of each record's key and the XxHash64 of its full content (its JSON, stamps and
+/// tombstones included): a sum does not depend on the order records were written or are enumerated in, and any record that
 /// differs, is missing or is extra changes it.
 /// </summary>
 internal static class RecordDigest
 {
     public const int Buckets = 256;
+
+    private static readonly ConditionalWeakTable<object, StrongBox<ulong>> ContentHashes = new();
 
     public static int BucketOf(string key) => (int)(HashRing.Position(key) >> 24);
 
@@ -29,6 +32,7 @@ internal static class RecordDigest
     {
         var digests = new ulong[Buckets];
         void Add<T>(Dictionary<string, T> records, Func<string, string> key)
+            where T : class
         {
             foreach (var (id, record) in records)
             {
@@ -65,12 +69,17 @@ internal static class RecordDigest
         return parts;
     }
 
+    /// <summary>
+    /// The hash of a key and its record. Records are immutable, so the hash of a record's content is kept with the
+    /// instance and computed once per write, not once per round; only the key's bytes are hashed again.
+    /// </summary>
     private static ulong HashOf<T>(string key, T record)
+        where T : class
     {
+        var content = ContentHashes.GetValue(record, r => new StrongBox<ulong>(XxHash64.HashToUInt64(JsonSerializer.SerializeToUtf8Bytes(r, r.GetType())))).Value;
         var hash = new XxHash64();
         hash.Append(Encoding.UTF8.GetBytes(key));
-        hash.Append([0]);
-        hash.Append(JsonSerializer.SerializeToUtf8Bytes(record));
+        hash.Append(BitConverter.GetBytes(content));
         return hash.GetCurrentHashAsUInt64();
     }
 }
