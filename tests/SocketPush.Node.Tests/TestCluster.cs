@@ -146,11 +146,11 @@ internal sealed class TestCluster : IAsyncDisposable
 }
 
 /// <summary>One three-node <see cref="TestCluster"/> shared by every test of a class (an xunit class fixture).</summary>
-public sealed class ThreeNodeClusterFixture : IAsyncLifetime
+public class ThreeNodeClusterFixture : IAsyncLifetime
 {
     internal TestCluster Cluster { get; private set; } = null!;
 
-    public async Task InitializeAsync() => Cluster = await TestCluster.StartAsync(3);
+    public async Task InitializeAsync() => Cluster = await TestCluster.StartAsync(3, Configure);
 
     public async Task DisposeAsync()
     {
@@ -158,5 +158,10 @@ public sealed class ThreeNodeClusterFixture : IAsyncLifetime
         {
             await Cluster.DisposeAsync();
         }
+    }
+
+    /// <summary>Applied to every node's config (nothing here: the defaults).</summary>
+    private protected virtual void Configure(NodeConfig config)
+    {
     }
 }

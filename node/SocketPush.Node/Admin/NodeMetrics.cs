@@ -32,6 +32,10 @@ internal sealed class NodeMetrics
     private readonly Counter _handoffBytes;
     private readonly Counter _replicated;
     private readonly Counter _quorumFailures;
+    private readonly Counter _antiEntropyRounds;
+    private readonly Counter _antiEntropyBuckets;
+    private readonly Counter _antiEntropyRecords;
+    private readonly Counter _antiEntropyRepaired;
     private readonly Counter _configReloads;
     private readonly Gauge _configVersion;
     private readonly Gauge _configAppliedAt;
@@ -81,6 +85,23 @@ internal sealed class NodeMetrics
         _configReloads.WithLabels("refused");
         _replicated = factory.CreateCounter("socketpush_records_replicated_total", "Copies of a written record acknowledged by another replica of its key.");
         _quorumFailures = factory.CreateCounter("socketpush_quorum_failures_total", "Writes that answered unavailable because cluster.writeQuorum replicas did not acknowledge in time.");
+        _antiEntropyRounds = factory.CreateCounter(
+            "socketpush_antientropy_rounds_total",
+            "Anti-entropy rounds this node started, by result: in_sync (no bucket differed), repaired (differing buckets exchanged), failed.",
+            "result");
+        _antiEntropyBuckets = factory.CreateCounter("socketpush_antientropy_buckets_differing_total", "Buckets whose digests differed in the anti-entropy rounds this node started.");
+        _antiEntropyRecords = factory.CreateCounter(
+            "socketpush_antientropy_records_total", "Records the anti-entropy rounds this node started carried, by direction (received from the peer, sent to it).", "direction");
+        _antiEntropyRepaired = factory.CreateCounter(
+            "socketpush_antientropy_records_repaired_total",
+            "Records the anti-entropy rounds this node started changed, in this node's store or the peer's (records both already had count nothing).");
+        foreach (var result in new[] { "in_sync", "repaired", "failed" })
+        {
+            _antiEntropyRounds.WithLabels(result);
+        }
+
+        _antiEntropyRecords.WithLabels("received");
+        _antiEntropyRecords.WithLabels("sent");
         _peerBytes.WithLabels("sent");
         _peerBytes.WithLabels("received");
         foreach (var reason in new[] { "unauthenticated", "bad_envelope", "malformed" })
@@ -180,6 +201,15 @@ internal sealed class NodeMetrics
     public void RecordReplicated() => _replicated.Inc();
 
     public void QuorumFailed() => _quorumFailures.Inc();
+
+    public void AntiEntropyRound(string result, int bucketsDiffering, int received, int sent, int repaired)
+    {
+        _antiEntropyRounds.WithLabels(result).Inc();
+        _antiEntropyBuckets.Inc(bucketsDiffering);
+        _antiEntropyRecords.WithLabels("received").Inc(received);
+        _antiEntropyRecords.WithLabels("sent").Inc(sent);
+        _antiEntropyRepaired.Inc(repaired);
+    }
 
     public void SlowConsumerClosed() => _slowConsumersClosed.Inc();
 

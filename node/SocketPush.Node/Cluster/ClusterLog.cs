@@ -2,7 +2,7 @@ using System.Net;
 
 namespace SocketPush.Node.Cluster;
 
-/// <summary>Log lines of the cluster: membership, ring, peer calls, handoff.</summary>
+/// <summary>Log lines of the cluster: membership, ring, peer calls, handoff, anti-entropy.</summary>
 internal static partial class ClusterLog
 {
     [LoggerMessage(EventId = 400, Level = LogLevel.Warning, Message = "Seed {Seed} does not resolve to an IPv4 address; it is skipped")]
@@ -34,6 +34,15 @@ internal static partial class ClusterLog
 
     [LoggerMessage(EventId = 409, Level = LogLevel.Error, Message = "Reloaded cluster settings could not be applied to gossip, which keeps its previous settings: {Reason}")]
     public static partial void ReloadNotApplied(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 410, Level = LogLevel.Information, Message = "Anti-entropy with node {Peer}: {Buckets} bucket(s) differed, {Received} record(s) received, {Sent} sent, {Repaired} changed")]
+    public static partial void AntiEntropyRepaired(ILogger logger, string peer, int buckets, int received, int sent, int repaired);
+
+    [LoggerMessage(EventId = 411, Level = LogLevel.Warning, Message = "Anti-entropy with node {Peer} failed, trying again next round: {Reason}")]
+    public static partial void AntiEntropyFailed(ILogger logger, string peer, string reason);
+
+    [LoggerMessage(EventId = 412, Level = LogLevel.Error, Message = "An anti-entropy round failed unexpectedly; the next one runs as planned")]
+    public static partial void AntiEntropyCrashed(ILogger logger, Exception exception);
 
     [LoggerMessage(EventId = 419, Level = LogLevel.Information,
         Message = "Left the cluster in {Elapsed}: {Held} record(s) held, {NotHandedOver} not handed over; {NotMoved} client(s) not yet asked to move; departure gossiped: {Gossiped}")]

@@ -12,6 +12,7 @@ internal sealed class ManagerService(
     ClusterMembership membership,
     RecordStore store,
     ClusterCoordinator coordinator,
+    AntiEntropy antiEntropy,
     ConfigReloader reloader,
     LiveConfig live) : IManagerService
 {
@@ -46,6 +47,7 @@ internal sealed class ManagerService(
             writeQuorum = Replication.QuorumOf(view, live.Current),
             records = new { users, sessions, channels },
             pendingHandoff = coordinator.PendingHandoff,
+            antiEntropy = antiEntropy.LastRound?.ToJson(),
             config = new
             {
                 version = reloader.Version,

@@ -84,6 +84,10 @@ internal static class ConfigValidator
         Require(cluster.MaxRequestsInFlightPerPeer is > 0 and <= 1_000_000, "cluster.maxRequestsInFlightPerPeer",
             $"{cluster.MaxRequestsInFlightPerPeer} is out of range (1–1000000).");
         Require(cluster.MovedPerSecond is > 0 and <= 1_000_000, "cluster.movedPerSecond", $"{cluster.MovedPerSecond} is out of range (1–1000000).");
+        Require(cluster.AntiEntropyInterval >= TimeSpan.FromMilliseconds(100) && cluster.AntiEntropyInterval <= TimeSpan.FromHours(1), "cluster.antiEntropyInterval",
+            "must be at least 100ms and at most 1h.");
+        Require(cluster.AntiEntropyBytesPerSecond is >= 1024 and <= 1_073_741_824, "cluster.antiEntropyBytesPerSecond",
+            $"{cluster.AntiEntropyBytesPerSecond} is out of range (1024–1073741824).");
         if (IPAddress.TryParse(config.Node.BindAddress, out _) && cluster.Seeds.All(IsEndpoint))
         {
             // The gossip library knows its own rules; its messages name its option, mapped back to the config key here.

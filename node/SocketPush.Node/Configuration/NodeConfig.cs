@@ -105,6 +105,14 @@ internal sealed class ClusterSection
     /// <value>10 seconds by default.</value>
     public TimeSpan LeaveTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>How often this node compares the records it shares with one other node (the next in turn) and exchanges those that differ.</summary>
+    /// <value>10 seconds by default.</value>
+    public TimeSpan AntiEntropyInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The bytes of records per second the anti-entropy rounds this node starts may carry, both ways together.</summary>
+    /// <value>1 MiB (1048576) by default.</value>
+    public int AntiEntropyBytesPerSecond { get; set; } = 1024 * 1024;
+
     /// <summary>SWIM timings (memberlist's LAN defaults).</summary>
     public SwimSection Swim { get; set; } = new();
 }

@@ -104,6 +104,7 @@ internal sealed class NodeHost : IAsyncDisposable
         app.Services.GetRequiredService<PeerLinks>().Attach();
         app.Services.GetRequiredService<NodeMetrics>().Observe(cluster);
         app.Services.GetRequiredService<ClusterCoordinator>();
+        app.Services.GetRequiredService<AntiEntropy>();
         health.Joined = () => cluster.Joined;
         app.Services.GetRequiredService<OfflineUserCleanup>();
         app.Services.GetRequiredService<HubSessions>();
@@ -173,6 +174,7 @@ internal sealed class NodeHost : IAsyncDisposable
         services.AddSingleton<LocalDelivery>();
         services.AddSingleton<ClusterCoordinator>();
         services.AddSingleton<Replication>();
+        services.AddSingleton<AntiEntropy>();
         services.AddSingleton<OwnerRedirect>();
         services.AddSingleton<IRecordService, RecordService>();
         services.AddSingleton<IEdgeService, EdgeService>();

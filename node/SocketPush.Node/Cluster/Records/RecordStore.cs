@@ -150,30 +150,54 @@ internal sealed class RecordStore(HybridClock clock, string nodeId)
         return batch;
     }
 
-    /// <summary>Merges records that arrived from another node (a handoff, a write made on a stale ring).</summary>
-    public void Merge(RecordBatch batch)
+    /// <summary>
+    /// Merges records that arrived from another node (a replicated write, a handoff, an anti-entropy round) and
+    /// returns how many of them changed this node's store.
+    /// </summary>
+    public int Merge(RecordBatch batch)
     {
+        var changed = 0;
         lock (_gate)
         {
             foreach (var (id, record) in batch.Users)
             {
                 Observe(record.Session.Stamp);
                 ObserveAll(record.Subscriptions);
-                _users[id] = _users.TryGetValue(id, out var ours) ? ours.Merge(record) : record;
+                changed += Put(_users, id, record, (ours, theirs) => ours.Merge(theirs),
+                    (a, b) => a.Session == b.Session && ReferenceEquals(a.Subscriptions, b.Subscriptions));
             }
 
             foreach (var (id, record) in batch.Sessions)
             {
                 Observe(record.User.Stamp);
-                _sessions[id] = _sessions.TryGetValue(id, out var ours) ? ours.Merge(record) : record;
+                changed += Put(_sessions, id, record, (ours, theirs) => ours.Merge(theirs), (a, b) => a.User == b.User);
             }
 
             foreach (var (id, record) in batch.Channels)
             {
                 ObserveAll(record.Subscribers);
-                _channels[id] = _channels.TryGetValue(id, out var ours) ? ours.Merge(record) : record;
+                changed += Put(_channels, id, record, (ours, theirs) => ours.Merge(theirs), (a, b) => ReferenceEquals(a.Subscribers, b.Subscribers));
             }
         }
+
+        return changed;
+    }
+
+    /// <summary>Merges one record into its keyspace (under the gate); 1 if that changed what the store held, else 0.</summary>
+    private static int Put<T>(ConcurrentDictionary<string, T> records, string id, T theirs, Func<T, T, T> merge, Func<T, T, bool> same)
+        where T : class
+    {
+        if (!records.TryGetValue(id, out var ours))
+        {
+            records[id] = theirs;
+            return 1;
+        }
+
+        var merged = merge(ours, theirs);
+        records[id] = merged;
+
+        // An element set's merge returns the set itself when nothing came in, so comparing instances is enough there.
+        return same(merged, ours) ? 0 : 1;
     }
 
     /// <summary>

@@ -5,7 +5,7 @@ using SocketPush.Node.Cluster.Records;
 namespace SocketPush.Node.Cluster.Routing;
 
 /// <summary>The records this node holds, as other nodes reach them.</summary>
-internal sealed class RecordService(RecordStore store, PresenceTable presence, HybridClock clock, Replication replication, ClusterMembership membership) : IRecordService
+internal sealed class RecordService(RecordStore store, PresenceTable presence, HybridClock clock, Replication replication, AntiEntropy antiEntropy, ClusterMembership membership) : IRecordService
 {
     public async Task<string> BindSessionAsync(string sessionId, string userId, CancellationToken cancellationToken = default)
     {
@@ -58,8 +58,13 @@ internal sealed class RecordService(RecordStore store, PresenceTable presence, H
         }
 
         var records = batch.Deserialize<RecordBatch>() ?? new RecordBatch([], [], []);
-        store.Merge(records);
-        return Task.FromResult(records.Count);
+        return Task.FromResult(store.Merge(records));
+    }
+
+    public Task<JsonElement> DigestAsync(JsonElement request, CancellationToken cancellationToken = default)
+    {
+        var digests = request.Deserialize<DigestRequest>() ?? throw new JsonException("empty digest request");
+        return Task.FromResult(JsonSerializer.SerializeToElement(antiEntropy.Answer(digests)));
     }
 }
 

@@ -31,8 +31,11 @@ internal interface IRecordService
     [Method("Returns the channels with subscribers whose records this node holds.")]
     Task<IReadOnlyList<string>> ListChannelsAsync(CancellationToken cancellationToken = default);
 
-    [Method("Merges a batch of records (a handoff); returns how many it held.")]
+    [Method("Merges a batch of records (a replicated write, a handoff, an anti-entropy round); returns how many of them changed this node's records.")]
     Task<int> MergeAsync(JsonElement batch, CancellationToken cancellationToken = default);
+
+    [Method("Anti-entropy: compares the caller's bucket digests of the records both nodes hold, {From, Digests, MaxBytes}, with this node's; returns {Differing, Included, Records}: the buckets that differ, those whose records came along (whole, up to MaxBytes) and those records.")]
+    Task<JsonElement> DigestAsync(JsonElement request, CancellationToken cancellationToken = default);
 }
 
 /// <summary>What a node does for its own connections on behalf of the owners (node to node only).</summary>

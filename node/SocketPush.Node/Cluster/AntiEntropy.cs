@@ -1,0 +1,321 @@
+using System.IO.Hashing;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
+using SocketPush.Client.Services;
+using SocketPush.ConsistentHashing;
+using SocketPush.Node.Admin;
+using SocketPush.Node.Cluster.Records;
+using SocketPush.Node.Cluster.Routing;
+using SocketPush.Node.Configuration;
+
+namespace SocketPush.Node.Cluster;
+
+/// <summary>
+/// Digests of records by bucket. A key's bucket is the top 8 bits of its ring position (the hash the ring places it
+/// with), so a bucket is one 1/256 slice of the ring: the keys two nodes share fall into the same buckets on both,
+/// whatever the ring looks like, and a bucket stays small enough to send whole when it differs. A bucket's digest is
+/// the wrapping sum of the XxHash64 of each record's key and the XxHash64 of its full content (its JSON, stamps and
+/// tombstones included): a sum does not depend on the order records were written or are enumerated in, and any record that
+/// differs, is missing or is extra changes it.
+/// </summary>
+internal static class RecordDigest
+{
+    public const int Buckets = 256;
+
+    private static readonly ConditionalWeakTable<object, StrongBox<ulong>> ContentHashes = new();
+
+    public static int BucketOf(string key) => (int)(HashRing.Position(key) >> 24);
+
+    /// <summary>The digest of every bucket of <paramref name="batch"/> (0 for a bucket without records).</summary>
+    public static ulong[] Of(RecordBatch batch)
+    {
+        var digests = new ulong[Buckets];
+        void Add<T>(Dictionary<string, T> records, Func<string, string> key)
+            where T : class
+        {
+            foreach (var (id, record) in records)
+            {
+                var k = key(id);
+                digests[BucketOf(k)] += HashOf(k, record);
+            }
+        }
+
+        Add(batch.Users, Keys.User);
+        Add(batch.Sessions, Keys.Session);
+        Add(batch.Channels, Keys.Channel);
+        return digests;
+    }
+
+    /// <summary>The records of <paramref name="batch"/> in each of <paramref name="buckets"/> that has any.</summary>
+    public static Dictionary<int, RecordBatch> ByBucket(RecordBatch batch, IReadOnlySet<int> buckets)
+    {
+        var parts = new Dictionary<int, RecordBatch>();
+        void Add<T>(Dictionary<string, T> records, Func<string, string> key, Func<RecordBatch, Dictionary<string, T>> into)
+        {
+            foreach (var (id, record) in records)
+            {
+                var bucket = BucketOf(key(id));
+                if (buckets.Contains(bucket))
+                {
+                    into(parts.TryGetValue(bucket, out var part) ? part : parts[bucket] = new RecordBatch([], [], []))[id] = record;
+                }
+            }
+        }
+
+        Add(batch.Users, Keys.User, b => b.Users);
+        Add(batch.Sessions, Keys.Session, b => b.Sessions);
+        Add(batch.Channels, Keys.Channel, b => b.Channels);
+        return parts;
+    }
+
+    /// <summary>
+    /// The hash of a key and its record. Records are immutable, so the hash of a record's content is kept with the
+    /// instance and computed once per write, not once per round; only the key's bytes are hashed again.
+    /// </summary>
+    private static ulong HashOf<T>(string key, T record)
+        where T : class
+    {
+        var content = ContentHashes.GetValue(record, r => new StrongBox<ulong>(XxHash64.HashToUInt64(JsonSerializer.SerializeToUtf8Bytes(r, r.GetType())))).Value;
+        var hash = new XxHash64();
+        hash.Append(Encoding.UTF8.GetBytes(key));
+        hash.Append(BitConverter.GetBytes(content));
+        return hash.GetCurrentHashAsUInt64();
+    }
+}
+
+/// <summary>
+/// Paces transfers to a rate in bytes per second: a transfer starts once the ones before it would have taken their
+/// time at that rate, so over any stretch of time at most rate × time bytes plus one transfer go through.
+/// </summary>
+internal sealed class BytePacer(TimeProvider time)
+{
+    private DateTimeOffset _free = DateTimeOffset.MinValue;
+
+    /// <summary>Waits until a transfer of <paramref name="bytes"/> may start, and counts it.</summary>
+    public async Task PaceAsync(long bytes, int bytesPerSecond, CancellationToken cancellationToken)
+    {
+        var wait = _free - time.GetUtcNow();
+        if (wait > TimeSpan.Zero)
+        {
+            await Task.Delay(wait, time, cancellationToken).ConfigureAwait(false);
+        }
+
+        Charge(bytes, bytesPerSecond);
+    }
+
+    /// <summary>Counts bytes that already went through (an answer received), so that the next transfer waits for them.</summary>
+    public void Charge(long bytes, int bytesPerSecond)
+    {
+        var now = time.GetUtcNow();
+        _free = (_free > now ? _free : now) + TimeSpan.FromSeconds((double)bytes / bytesPerSecond);
+    }
+}
+
+/// <summary>What <see cref="IRecordService.DigestAsync"/> is asked: the initiator's id, its bucket digests and how many bytes of records it takes at once.</summary>
+internal sealed record DigestRequest(string From, ulong[] Digests, int MaxBytes);
+
+/// <summary>
+/// What it answers: the buckets whose digests differ, those of them whose records it sent (whole buckets, until
+/// <see cref="DigestRequest.MaxBytes"/>), and those records.
+/// </summary>
+internal sealed record DigestAnswer(int[] Differing, int[] Included, RecordBatch Records);
+
+/// <summary>One anti-entropy round this node started, for manager.status.</summary>
+internal sealed record AntiEntropyRound(
+    string Peer, DateTimeOffset At, string Result, int BucketsDiffering, int RecordsReceived, int RecordsSent, int RecordsRepaired)
+{
+    public object ToJson() => new
+    {
+        peer = Peer,
+        at = At.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+        result = Result,
+        bucketsDiffering = BucketsDiffering,
+        recordsReceived = RecordsReceived,
+        recordsSent = RecordsSent,
+        recordsRepaired = RecordsRepaired,
+    };
+}
+
+/// <summary>
+/// Anti-entropy: replicas that diverged (a copy lost while a node was unreachable, a partition that healed)
+/// converge without a ring change. Every <c>cluster.antiEntropyInterval</c> this node takes the next other ring
+/// member in turn and sends it the digests of the records both should hold (<see cref="RecordDigest"/>); the peer
+/// answers which buckets differ and its records in them, this node merges those and sends its own records of the
+/// same buckets back. Records are CRDTs, so both then hold the merge of both. The records a round carries, both
+/// ways, are paced to <c>cluster.antiEntropyBytesPerSecond</c>; buckets the peer left out for that wait for a later
+/// round. A failed round is logged and counted, and the next goes on.
+/// </summary>
+internal sealed class AntiEntropy : IAsyncDisposable
+{
+    /// <summary>The most bytes of records asked for in one answer (at least one whole bucket always comes).</summary>
+    internal const int MaxAnswerBytes = 256 * 1024;
+
+    private readonly ClusterMembership _membership;
+    private readonly ClusterRouter _router;
+    private readonly RecordStore _store;
+    private readonly LiveConfig _live;
+    private readonly NodeMetrics _metrics;
+    private readonly TimeProvider _time;
+    private readonly ILogger<AntiEntropy> _logger;
+    private readonly BytePacer _pacer;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Task _loop;
+    private int _next;
+    private int _disposed;
+
+    public AntiEntropy(ClusterMembership membership, ClusterRouter router, RecordStore store, LiveConfig live, NodeMetrics metrics, TimeProvider time, ILogger<AntiEntropy> logger)
+    {
+        _membership = membership;
+        _router = router;
+        _store = store;
+        _live = live;
+        _metrics = metrics;
+        _time = time;
+        _logger = logger;
+        _pacer = new BytePacer(time);
+        _loop = Task.Run(LoopAsync);
+    }
+
+    /// <summary>The last round this node started, or null before the first (read by manager.status).</summary>
+    public AntiEntropyRound? LastRound { get; private set; }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _stopping.CancelAsync();
+        await _loop.ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+
+    /// <summary>Serves a peer's round: compares its digests with this node's and answers with the records of buckets that differ.</summary>
+    public DigestAnswer Answer(DigestRequest request)
+    {
+        var view = _membership.View;
+        var shared = Shared(view, request.From, _ => true);
+        var digests = RecordDigest.Of(shared);
+        var differing = Enumerable.Range(0, RecordDigest.Buckets).Where(b => digests[b] != request.Digests.ElementAtOrDefault(b)).ToArray();
+        var parts = RecordDigest.ByBucket(shared, differing.ToHashSet());
+        var records = new RecordBatch([], [], []);
+        var included = new List<int>();
+        var bytes = 0L;
+
+        // From a random differing bucket on, so that buckets left out for the byte bound get their turn.
+        var start = differing.Length == 0 ? 0 : Random.Shared.Next(differing.Length);
+        for (var i = 0; i < differing.Length; i++)
+        {
+            var bucket = differing[(start + i) % differing.Length];
+            if (parts.TryGetValue(bucket, out var part))
+            {
+                var size = JsonSerializer.SerializeToUtf8Bytes(part).Length;
+                if (included.Count > 0 && bytes + size > request.MaxBytes)
+                {
+                    continue;
+                }
+
+                bytes += size;
+                records.Add(part);
+            }
+
+            included.Add(bucket);
+        }
+
+        return new DigestAnswer(differing, [.. included], records);
+    }
+
+    /// <summary>One round with the next peer; null when there is none (a ring of one, or a ring this node does not route with).</summary>
+    internal async Task<AntiEntropyRound?> RunRoundAsync(CancellationToken cancellationToken)
+    {
+        var view = _membership.View;
+        var peers = view.Ring.Nodes.Where(n => n != view.LocalId).Order(StringComparer.Ordinal).ToList();
+        if (view.RingProblem is not null || peers.Count == 0)
+        {
+            return null;
+        }
+
+        var peer = peers[(int)((uint)_next++ % (uint)peers.Count)];
+        var rate = _live.Current.Cluster.AntiEntropyBytesPerSecond;
+        int differing = 0, received = 0, sent = 0, repaired = 0;
+        AntiEntropyRound Round(string result) => new(peer, _time.GetUtcNow(), result, differing, received, sent, repaired);
+        try
+        {
+            var request = new DigestRequest(view.LocalId, RecordDigest.Of(Shared(view, peer, _ => true)), Math.Min(MaxAnswerBytes, rate));
+            var json = await _router.OnNode<IRecordService>(peer).DigestAsync(JsonSerializer.SerializeToElement(request), cancellationToken).ConfigureAwait(false);
+            _pacer.Charge(json.GetRawText().Length, rate);
+            var answer = json.Deserialize<DigestAnswer>() ?? throw new JsonException("empty answer");
+            differing = answer.Differing.Length;
+            if (differing == 0)
+            {
+                return Round("in_sync");
+            }
+
+            received = answer.Records.Count;
+            repaired = _store.Merge(answer.Records);
+
+            // This node's records of those buckets, the peer's already merged in: the peer then holds the merge of both.
+            var included = answer.Included.ToHashSet();
+            var ours = Shared(_membership.View, peer, key => included.Contains(RecordDigest.BucketOf(key)));
+            foreach (var part in ours.Split(ClusterCoordinator.HandoffBatch))
+            {
+                var batch = JsonSerializer.SerializeToElement(part);
+                await _pacer.PaceAsync(batch.GetRawText().Length, rate, cancellationToken).ConfigureAwait(false);
+                repaired += await _router.OnNode<IRecordService>(peer).MergeAsync(batch, cancellationToken).ConfigureAwait(false);
+                sent += part.Count;
+            }
+
+            ClusterLog.AntiEntropyRepaired(_logger, peer, differing, received, sent, repaired);
+            return Round("repaired");
+        }
+        catch (Exception e) when (e is ServiceException or JsonException)
+        {
+            ClusterLog.AntiEntropyFailed(_logger, peer, e.Message);
+            return Round("failed");
+        }
+    }
+
+    /// <summary>This node's records of keys that both it and <paramref name="peer"/> should hold, as <paramref name="view"/> places them.</summary>
+    private RecordBatch Shared(ClusterView view, string peer, Func<string, bool> filter)
+    {
+        string[] only = [peer];
+        return _store.RecordsFor(
+                key =>
+                {
+                    var replicas = view.ReplicasOf(key);
+                    return replicas.Contains(view.LocalId) && replicas.Contains(peer) && filter(key) ? only : null;
+                },
+                int.MaxValue)
+            .GetValueOrDefault(peer) ?? new RecordBatch([], [], []);
+    }
+
+    private async Task LoopAsync()
+    {
+        var token = _stopping.Token;
+        while (!token.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(_live.Current.Cluster.AntiEntropyInterval, _time, token).ConfigureAwait(false);
+                if (await RunRoundAsync(token).ConfigureAwait(false) is { } round)
+                {
+                    LastRound = round;
+                    _metrics.AntiEntropyRound(round.Result, round.BucketsDiffering, round.RecordsReceived, round.RecordsSent, round.RecordsRepaired);
+                }
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+                return;
+            }
+#pragma warning disable CA1031 // The loop outlives any one round: whatever a round throws is logged and counted, and the next one runs.
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                ClusterLog.AntiEntropyCrashed(_logger, e);
+                _metrics.AntiEntropyRound("failed", 0, 0, 0, 0);
+            }
+        }
+    }
+}
