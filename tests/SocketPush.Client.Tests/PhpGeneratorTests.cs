@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using SocketPush.Client.Tests.Infrastructure;
+using SocketPush.EndToEnd.Tests;
 
 namespace SocketPush.Client.Tests;
 

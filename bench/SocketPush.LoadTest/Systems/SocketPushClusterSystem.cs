@@ -147,7 +147,7 @@ internal sealed class SocketPushClusterSystem(SocketPushSystem nodes) : ISystemU
                 throw new InvalidOperationException($"the harness's ring and the cluster disagree on {wrong.Count} of {users.Count} users: {string.Join("; ", wrong.Take(3))}");
             }
 
-            var usersPerNode = nodes.ToDictionary(n => n.NodeId, n => users.Count(u => placement.Holds(n.NodeId, ClusterPlacement.UserKey(u))), StringComparer.Ordinal);
+            var heldPerNode = nodes.ToDictionary(n => n.NodeId, n => users.Count(u => placement.Holds(n.NodeId, ClusterPlacement.UserKey(u))), StringComparer.Ordinal);
             var channelOwner = channel is null ? null : placement.OwnerOfChannel(channel);
             var clock = Stopwatch.StartNew();
             while (true)
@@ -158,9 +158,9 @@ internal sealed class SocketPushClusterSystem(SocketPushSystem nodes) : ISystemU
                     var records = (await StatusAsync(node, cancellationToken)).GetProperty("records");
                     var (userRecords, channelRecords) = (records.GetProperty("users").GetInt32(), records.GetProperty("channels").GetInt32());
                     var expectedChannels = channel is not null && placement.Holds(node.NodeId, ClusterPlacement.ChannelKey(channel)) ? 1 : 0;
-                    if (userRecords != usersPerNode[node.NodeId] || (channel is not null && channelRecords != expectedChannels))
+                    if (userRecords != heldPerNode[node.NodeId] || (channel is not null && channelRecords != expectedChannels))
                     {
-                        wrong.Add($"{node.NodeId} holds {userRecords} user and {channelRecords} channel records, the harness expects {usersPerNode[node.NodeId]} and {expectedChannels}");
+                        wrong.Add($"{node.NodeId} holds {userRecords} user and {channelRecords} channel records, the harness expects {heldPerNode[node.NodeId]} and {expectedChannels}");
                     }
                 }
 
@@ -177,7 +177,7 @@ internal sealed class SocketPushClusterSystem(SocketPushSystem nodes) : ISystemU
                 await Task.Delay(200, cancellationToken);
             }
 
-            var spread = string.Join(", ", usersPerNode.Select(kv => $"{kv.Key} {kv.Value.ToString(CultureInfo.InvariantCulture)}"));
+            var spread = string.Join(", ", nodes.Select(n => $"{n.NodeId} {users.Count(u => placement.OwnerOfUser(u) == n.NodeId).ToString(CultureInfo.InvariantCulture)}"));
             return $"publish on {ClusterPlacement.Publisher}; {(channel is null ? "" : $"c:{channel} owned by {channelOwner}; ")}users owned (and connected) per node: {spread}";
         }
 

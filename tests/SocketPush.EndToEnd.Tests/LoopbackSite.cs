@@ -5,7 +5,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace SocketPush.Testing;
+namespace SocketPush.EndToEnd.Tests;
 
 /// <summary>A small web server of the test's own on a loopback port the OS picks, e.g. for pages of another origin than the node.</summary>
 public sealed class LoopbackSite : IAsyncDisposable
