@@ -136,6 +136,21 @@ public sealed class ConfigReloadTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_editor_save_that_writes_a_new_file_and_renames_it_over_the_config_is_seen()
+    {
+        await StartAsync(Ports + "options:\n  maxMessageBytes: 1000\n");
+        var before = Reloader.Last;
+
+        var saved = ConfigPath + ".swp";
+        await File.WriteAllTextAsync(saved, Ports + "options:\n  maxMessageBytes: 3000\n");
+        File.Move(saved, ConfigPath, overwrite: true);
+
+        await Eventually.TrueAsync(() => !ReferenceEquals(Reloader.Last, before), "the watcher reloaded the replaced file");
+        Assert.Equal(["options.maxMessageBytes"], Reloader.Last!.Applied);
+        Assert.Equal(3000, Node.Service<LiveConfig>().Current.Options.MaxMessageBytes);
+    }
+
+    [Fact]
     public async Task A_rotated_admin_api_key_refuses_the_old_key_and_accepts_the_new_one()
     {
         const string OldKey = "old-key-0123456789", NewKey = "new-key-9876543210";
