@@ -106,12 +106,7 @@ internal sealed class ClusterView
     public bool HasOthers => Ring.Nodes.Any(n => n != LocalId);
 
     /// <summary>Whether this node is one of the key's replicas.</summary>
-    public bool HoldsLocally(string key)
-    {
-        Span<string> nodes = new string[Replicas];
-        var count = Ring.PreferenceList(key, nodes);
-        return nodes[..count].Contains(LocalId);
-    }
+    public bool HoldsLocally(string key) => ReplicasOf(key).Contains(LocalId);
 
     public bool IsLocal(string nodeId) => nodeId == LocalId;
 

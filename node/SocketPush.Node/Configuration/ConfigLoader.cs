@@ -50,9 +50,11 @@ internal static class ConfigLoader
     }
 
     /// <summary>Reads the source's file (at start or on a reload), applies its flags over it and validates the result.</summary>
-    public static NodeConfig Load(ConfigSource source)
+    public static NodeConfig Load(ConfigSource source) => Load(source, source.Path is null ? null : File.ReadAllText(source.Path));
+
+    /// <summary>The same, from the file's text already read (a reload looks at it first).</summary>
+    public static NodeConfig Load(ConfigSource source, string? yaml)
     {
-        var yaml = source.Path is null ? null : File.ReadAllText(source.Path);
         var config = yaml is null ? new NodeConfig() : Parse(yaml, source.Path!);
         foreach (var (flag, value) in source.Flags)
         {

@@ -146,14 +146,15 @@ internal sealed class ConfigReloader : IDisposable
         NodeConfig next;
         try
         {
-            if (File.ReadAllText(_source.Path).Trim().Length == 0)
+            var yaml = File.ReadAllText(_source.Path);
+            if (yaml.Trim().Length == 0)
             {
                 // An empty file is far more often an editor or a script half way through writing it than an
                 // intent to fall back to every default, which would reset the whole running node.
                 return new ReloadOutcome(now, _version, [], [], $"{_source.Path}: the file is empty; a running node does not fall back to every default.");
             }
 
-            next = ConfigLoader.Load(_source);
+            next = ConfigLoader.Load(_source, yaml);
         }
         catch (Exception e) when (e is ConfigException or IOException or UnauthorizedAccessException)
         {
