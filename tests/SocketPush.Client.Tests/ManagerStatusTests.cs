@@ -49,7 +49,7 @@ public sealed class ManagerStatusTests(NodeFixture fixture) : IClassFixture<Node
     private void AssertShape(string form, JsonElement status, int users, int sessions, int channels)
     {
         Assert.True(status.ValueKind == JsonValueKind.Object, $"{form}: {status}");
-        Assert.Equal(["nodeId", "joined", "members", "ringAgreed", "ringProblem", "virtualNodes", "replicas", "writeQuorum", "records", "pendingHandoff", "antiEntropy", "config"], status.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(["nodeId", "joined", "members", "ringAgreed", "ringProblem", "virtualNodes", "replicas", "writeQuorum", "records", "pendingHandoff", "replication", "antiEntropy", "config"], status.EnumerateObject().Select(p => p.Name));
         Assert.Equal(1, status.GetProperty("config").GetProperty("version").GetInt32());
         Assert.Equal(JsonValueKind.Null, status.GetProperty("config").GetProperty("lastReload").ValueKind);
         Assert.True(status.GetProperty("joined").GetBoolean());
@@ -61,7 +61,7 @@ public sealed class ManagerStatusTests(NodeFixture fixture) : IClassFixture<Node
 
         var member = Assert.Single(status.GetProperty("members").EnumerateArray().ToList());
         Assert.Equal(
-            ["nodeId", "state", "incarnation", "address", "clientUrl", "adminUrl", "wireVersion", "ringShare", "local"],
+            ["nodeId", "state", "incarnation", "address", "clientUrl", "adminUrl", "wireVersion", "ringShare", "local", "records"],
             member.EnumerateObject().Select(p => p.Name));
         Assert.Equal(fixture.Node.NodeId, member.GetProperty("nodeId").GetString());
         Assert.Equal("alive", member.GetProperty("state").GetString());
@@ -73,9 +73,13 @@ public sealed class ManagerStatusTests(NodeFixture fixture) : IClassFixture<Node
         Assert.Equal("1.0", member.GetProperty("ringShare").GetRawText());
         Assert.True(member.GetProperty("local").GetBoolean());
 
+        // A node of one owns every record it holds and owes no copies.
+        var held = $$"""{"users":{{users}},"sessions":{{sessions}},"channels":{{channels}},"owned":{{users + sessions + channels}},"copies":0,"keysUnderReplicated":0,"missingCopies":0}""";
+        Assert.Equal(held, status.GetProperty("records").GetRawText());
+        Assert.Equal(held, member.GetProperty("records").GetRawText());
         Assert.Equal(
-            $$"""{"users":{{users}},"sessions":{{sessions}},"channels":{{channels}}}""",
-            status.GetProperty("records").GetRawText());
+            """{"replicas":3,"copiesPossible":1,"keysUnderReplicated":0,"missingCopies":0,"keysUnderReplicatedSample":[]}""",
+            status.GetProperty("replication").GetRawText());
     }
 
     private static HttpRequestMessage Post(string body) =>

@@ -32,6 +32,9 @@ internal sealed class NodeMetrics
     private readonly Counter _handoffBytes;
     private readonly Counter _replicated;
     private readonly Counter _quorumFailures;
+    private readonly Counter _copiesRepaired;
+    private readonly Gauge _copiesMissing;
+    private readonly Gauge _keysUnderReplicated;
     private readonly Counter _antiEntropyRounds;
     private readonly Counter _antiEntropyBuckets;
     private readonly Counter _antiEntropyRecords;
@@ -84,6 +87,9 @@ internal sealed class NodeMetrics
         _configReloads.WithLabels("applied");
         _configReloads.WithLabels("refused");
         _replicated = factory.CreateCounter("socketpush_records_replicated_total", "Copies of a written record acknowledged by another replica of its key.");
+        _copiesRepaired = factory.CreateCounter("socketpush_replica_copies_repaired_total", "Owed copies of records (a replica that missed a write, a replica a key gained) sent and acknowledged.");
+        _copiesMissing = factory.CreateGauge("socketpush_replica_copies_missing", "Copies of records this node owes other replicas: the re-replication backlog.");
+        _keysUnderReplicated = factory.CreateGauge("socketpush_keys_under_replicated", "Keys held here with a copy still owed to one of their replicas: fewer than cluster.replicas copies are known.");
         _quorumFailures = factory.CreateCounter("socketpush_quorum_failures_total", "Writes that answered unavailable because cluster.writeQuorum replicas did not acknowledge in time.");
         _antiEntropyRounds = factory.CreateCounter(
             "socketpush_antientropy_rounds_total",
@@ -201,6 +207,15 @@ internal sealed class NodeMetrics
     public void RecordReplicated() => _replicated.Inc();
 
     public void QuorumFailed() => _quorumFailures.Inc();
+
+    public void CopiesRepaired(int copies) => _copiesRepaired.Inc(copies);
+
+    /// <summary>Shows the re-replication backlog at every scrape.</summary>
+    public void Observe(MissingCopies missing) => Registry.AddBeforeCollectCallback(() =>
+    {
+        _copiesMissing.Set(missing.Count);
+        _keysUnderReplicated.Set(missing.Keys(0).Keys);
+    });
 
     public void AntiEntropyRound(string result, int bucketsDiffering, int received, int sent, int repaired)
     {

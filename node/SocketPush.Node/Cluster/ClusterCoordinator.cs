@@ -26,6 +26,7 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
     private readonly ClusterRouter _router;
     private readonly RecordStore _store;
     private readonly PresenceTable _presence;
+    private readonly MissingCopies _missing;
     private readonly ConnectionRegistry _registry;
     private readonly HybridClock _clock;
     private readonly LiveConfig _config;
@@ -45,6 +46,7 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
         ClusterRouter router,
         RecordStore store,
         PresenceTable presence,
+        MissingCopies missing,
         ConnectionRegistry registry,
         HybridClock clock,
         LiveConfig config,
@@ -56,6 +58,7 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
         _router = router;
         _store = store;
         _presence = presence;
+        _missing = missing;
         _registry = registry;
         _clock = clock;
         _config = config;
@@ -206,40 +209,79 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
     }
 
     /// <summary>
-    /// Keys whose replicas gained a node (a node died or left, or joined) are copied to it by one node that held
-    /// them before and still does: the first such replica, so the copy is sent once, not by every holder. Records
-    /// of keys this node holds no more go out with the handoff, which also reaches the gained nodes.
+    /// Keys whose replicas gained a node (a node died or left, or joined) are owed to it by one node that held them
+    /// before and still does: the first such replica, so the copy is sent once, not by every holder. Records of
+    /// keys this node holds no more go out with the handoff, which also reaches the gained nodes.
     /// </summary>
-    private async Task CopyToGainedReplicasAsync(ClusterView before, ClusterView after, CancellationToken cancellationToken)
+    private void OweGainedReplicas(ClusterView before, ClusterView after)
     {
         if (before.RingProblem is not null || after.RingProblem is not null)
         {
             return;
         }
 
-        string[]? Gained(string key)
+        foreach (var key in _store.AllKeys())
         {
             var now = after.ReplicasOf(key);
             var then = before.ReplicasOf(key);
-            if (!now.Contains(after.LocalId) || now.FirstOrDefault(then.Contains) != after.LocalId)
+            if (now.Contains(after.LocalId) && now.FirstOrDefault(then.Contains) == after.LocalId)
             {
-                return null;
-            }
-
-            return [.. now.Where(n => !then.Contains(n))];
-        }
-
-        var batches = _store.RecordsFor(Gained, int.MaxValue);
-        foreach (var (node, batch) in batches)
-        {
-            foreach (var part in batch.Split(HandoffBatch))
-            {
-                if (!(await SendAsync(node, part, cancellationToken).ConfigureAwait(false)).Acknowledged)
+                foreach (var node in now.Where(n => !then.Contains(n)))
                 {
-                    // Anti-entropy repairs what this copy missed.
-                    break;
+                    _missing.Add(node, key);
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// Sends the copies this node owes (<see cref="MissingCopies"/>), a batch per node at a time, and crosses off what
+    /// was acknowledged; a node that does not acknowledge is tried again at the next sweep. What a key owes a node
+    /// that is none of its replicas any more is dropped: the ring change that removed it owed the copy to another.
+    /// </summary>
+    internal async Task RepairAsync(CancellationToken cancellationToken)
+    {
+        var view = _membership.View;
+        if (view.RingProblem is not null)
+        {
+            return;
+        }
+
+        _missing.Retain((node, key) =>
+        {
+            var replicas = view.ReplicasOf(key);
+            return replicas.Contains(node) && replicas.Contains(view.LocalId);
+        });
+        var failed = new HashSet<string>(StringComparer.Ordinal);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            var next = _missing.Next(HandoffBatch).Where(n => !failed.Contains(n.Key)).ToList();
+            if (next.Count == 0)
+            {
+                return;
+            }
+
+            await Task.WhenAll(next.Select(async owed =>
+            {
+                var batch = new RecordBatch([], [], []);
+                foreach (var key in owed.Value)
+                {
+                    batch.Add(_store.Snapshot(key));
+                }
+
+                if ((await SendAsync(owed.Key, batch, handoff: false, cancellationToken).ConfigureAwait(false)).Acknowledged)
+                {
+                    _missing.Sent(owed.Key, owed.Value);
+                    _metrics.CopiesRepaired(owed.Value.Length);
+                }
+                else
+                {
+                    lock (failed)
+                    {
+                        failed.Add(owed.Key);
+                    }
+                }
+            })).ConfigureAwait(false);
         }
     }
 
@@ -297,7 +339,7 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
                 using var wake = CancellationTokenSource.CreateLinkedTokenSource(tick.Token, token);
                 var (before, after) = await _ringChanges.Reader.ReadAsync(wake.Token).ConfigureAwait(false);
                 FollowRingChange(before, after);
-                await CopyToGainedReplicasAsync(before, after, token).ConfigureAwait(false);
+                OweGainedReplicas(before, after);
             }
             catch (OperationCanceledException) when (!token.IsCancellationRequested)
             {
@@ -309,6 +351,7 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
             }
 
             await HandOffAsync(token).ConfigureAwait(false);
+            await RepairAsync(token).ConfigureAwait(false);
         }
     }
 
@@ -331,7 +374,7 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
                 return;
             }
 
-            var sent = await Task.WhenAll(batches.Select(b => SendAsync(b.Key, b.Value, cancellationToken))).ConfigureAwait(false);
+            var sent = await Task.WhenAll(batches.Select(b => SendAsync(b.Key, b.Value, handoff: true, cancellationToken))).ConfigureAwait(false);
             var unacknowledged = new RecordBatch([], [], []);
             foreach (var (batch, _) in sent.Where(s => !s.Acknowledged))
             {
@@ -352,19 +395,28 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
         }
     }
 
-    private async Task<(RecordBatch Batch, bool Acknowledged)> SendAsync(string node, RecordBatch batch, CancellationToken cancellationToken)
+    /// <param name="node">Where to.</param>
+    /// <param name="batch">What.</param>
+    /// <param name="handoff">A handoff (counted as such), or a copy a replica is owed.</param>
+    /// <param name="cancellationToken">Stopping, or the end of a leave.</param>
+    private async Task<(RecordBatch Batch, bool Acknowledged)> SendAsync(string node, RecordBatch batch, bool handoff, CancellationToken cancellationToken)
     {
+        var why = handoff ? "handoff" : "owed copies";
         try
         {
             var json = JsonSerializer.SerializeToElement(batch);
             await _router.OnNode<IRecordService>(node).MergeAsync(json, cancellationToken).ConfigureAwait(false);
-            _metrics.HandedOff(batch.Count, json.GetRawText().Length);
-            ClusterLog.HandedOff(_logger, batch.Count, node);
+            if (handoff)
+            {
+                _metrics.HandedOff(batch.Count, json.GetRawText().Length);
+            }
+
+            ClusterLog.HandedOff(_logger, batch.Count, node, why);
             return (batch, true);
         }
         catch (ServiceException e)
         {
-            ClusterLog.HandoffFailed(_logger, node, e.Message);
+            ClusterLog.HandoffFailed(_logger, node, why, e.Message);
             return (batch, false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

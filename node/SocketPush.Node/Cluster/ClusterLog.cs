@@ -20,11 +20,11 @@ internal static partial class ClusterLog
     [LoggerMessage(EventId = 404, Level = LogLevel.Error, Message = "Serving {Service}.{Method} for node {From} failed")]
     public static partial void ServeFailed(ILogger logger, Exception exception, string service, string method, string from);
 
-    [LoggerMessage(EventId = 405, Level = LogLevel.Information, Message = "Handed {Records} record(s) to node {Node}")]
-    public static partial void HandedOff(ILogger logger, int records, string node);
+    [LoggerMessage(EventId = 405, Level = LogLevel.Information, Message = "Sent {Records} record(s) to node {Node} ({Why})")]
+    public static partial void HandedOff(ILogger logger, int records, string node, string why);
 
-    [LoggerMessage(EventId = 406, Level = LogLevel.Warning, Message = "Handing records to node {Node} failed, retrying later: {Reason}")]
-    public static partial void HandoffFailed(ILogger logger, string node, string reason);
+    [LoggerMessage(EventId = 406, Level = LogLevel.Warning, Message = "Sending records to node {Node} ({Why}) failed, retrying later: {Reason}")]
+    public static partial void HandoffFailed(ILogger logger, string node, string why, string reason);
 
     [LoggerMessage(EventId = 407, Level = LogLevel.Warning, Message = "Telling the owner of user {UserId} about its connections here failed: {Reason}")]
     public static partial void PresenceReportFailed(ILogger logger, string userId, string reason);

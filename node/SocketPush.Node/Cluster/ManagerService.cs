@@ -1,6 +1,7 @@
 using System.Text.Json;
 using SocketPush.Client.Services;
 using SocketPush.Node.Cluster.Records;
+using SocketPush.Node.Cluster.Routing;
 using SocketPush.Node.Configuration;
 using SocketPush.Node.Services;
 
@@ -12,16 +13,25 @@ internal sealed class ManagerService(
     ClusterMembership membership,
     RecordStore store,
     ClusterCoordinator coordinator,
+    ClusterRouter router,
+    MissingCopies missing,
     AntiEntropy antiEntropy,
     ConfigReloader reloader,
     LiveConfig live) : IManagerService
 {
-    public Task<JsonElement> StatusAsync(CancellationToken cancellationToken = default)
+    /// <summary>How long manager.status waits for another member's record counts; a member slower than that shows none.</summary>
+    private static readonly TimeSpan CountTimeout = TimeSpan.FromSeconds(1);
+
+    /// <summary>Keys below cluster.replicas copies that manager.status names (the count is of all of them).</summary>
+    private const int UnderReplicatedSample = 20;
+
+    public async Task<JsonElement> StatusAsync(CancellationToken cancellationToken = default)
     {
         var view = membership.View;
+        var counts = await CountsAsync(view, cancellationToken);
         var shares = view.Shares();
         var members = view.Members.IsEmpty
-            ? [new { nodeId = identity.NodeId, state = "alive", incarnation = 0u, address = identity.ClusterEndpoint, clientUrl = identity.ClientUrl, adminUrl = identity.AdminUrl, wireVersion = (int?)ClusterSettings.WireVersion, ringShare = 1.0m, local = true }]
+            ? [new { nodeId = identity.NodeId, state = "alive", incarnation = 0u, address = identity.ClusterEndpoint, clientUrl = identity.ClientUrl, adminUrl = identity.AdminUrl, wireVersion = (int?)ClusterSettings.WireVersion, ringShare = 1.0m, local = true, records = counts.GetValueOrDefault(identity.NodeId) }]
             : view.Members.Select(m => new
             {
                 nodeId = m.Name,
@@ -33,9 +43,11 @@ internal sealed class ManagerService(
                 wireVersion = ClusterSettings.ParseVersion(m.Metadata)?.Wire,
                 ringShare = Share(shares.GetValueOrDefault(m.Name)),
                 local = m.Name == view.LocalId,
+                records = counts.GetValueOrDefault(m.Name),
             }).ToArray();
-        var (users, sessions, channels) = store.LiveCounts();
-        return Task.FromResult(JsonSerializer.SerializeToElement(new
+        var held = HeldRecords.Of(store, view, missing);
+        var (underReplicated, sample) = missing.Keys(UnderReplicatedSample);
+        return JsonSerializer.SerializeToElement(new
         {
             nodeId = identity.NodeId,
             joined = membership.Joined,
@@ -45,8 +57,16 @@ internal sealed class ManagerService(
             virtualNodes = view.VirtualNodes,
             replicas = view.Replicas,
             writeQuorum = Replication.QuorumOf(view, live.Current),
-            records = new { users, sessions, channels },
+            records = held,
             pendingHandoff = coordinator.PendingHandoff,
+            replication = new
+            {
+                replicas = view.Settings.Replicas,
+                copiesPossible = view.Replicas,
+                keysUnderReplicated = underReplicated,
+                missingCopies = missing.Count,
+                keysUnderReplicatedSample = sample,
+            },
             antiEntropy = antiEntropy.LastRound?.ToJson(),
             config = new
             {
@@ -54,7 +74,28 @@ internal sealed class ManagerService(
                 appliedAt = reloader.AppliedAt.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
                 lastReload = reloader.Last?.ToJson(),
             },
-        }));
+        }, JsonSerializerOptions.Web);
+    }
+
+    /// <summary>What each live member of the ring holds, asked of them all at once; a member that does not answer in time is left out.</summary>
+    private async Task<Dictionary<string, HeldRecords>> CountsAsync(ClusterView view, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(CountTimeout);
+        var asked = view.Ring.Nodes.Select(async node =>
+        {
+            try
+            {
+                var answer = await router.OnNode<IRecordService>(node).CountAsync(timeout.Token).ConfigureAwait(false);
+                return (node, answer.Deserialize<HeldRecords>(JsonSerializerOptions.Web));
+            }
+            catch (Exception e) when (e is ServiceException or OperationCanceledException or JsonException)
+            {
+                return (node, null);
+            }
+        });
+        var answers = await Task.WhenAll(asked).ConfigureAwait(false);
+        return answers.Where(a => a.Item2 is not null).ToDictionary(a => a.node, a => a.Item2!, StringComparer.Ordinal);
     }
 
     /// <summary>A decimal with at least one digit after the point, so a share always decodes as a fraction (a float in PHP), never an int.</summary>
@@ -62,5 +103,19 @@ internal sealed class ManagerService(
     {
         var rounded = Math.Round((decimal)share, 6);
         return rounded.Scale == 0 ? rounded + 0.0m : rounded;
+    }
+}
+
+/// <summary>
+/// The records one node holds (with content; tombstones left out): all of them, and split into those of keys it owns
+/// and the copies it holds as another replica; and the copies it still owes other replicas.
+/// </summary>
+internal sealed record HeldRecords(int Users, int Sessions, int Channels, int Owned, int Copies, int KeysUnderReplicated, int MissingCopies)
+{
+    public static HeldRecords Of(RecordStore store, ClusterView view, MissingCopies missing)
+    {
+        var (users, sessions, channels) = store.LiveCounts();
+        var owned = view.RingProblem is null ? store.LiveKeys().Count(key => view.Owner(key) == view.LocalId) : users + sessions + channels;
+        return new HeldRecords(users, sessions, channels, owned, users + sessions + channels - owned, missing.Keys(0).Keys, missing.Count);
     }
 }

@@ -11,11 +11,11 @@ namespace SocketPush.Node.Cluster;
 /// Copies a write to the other replicas of its key. The owner applies a write to its own store, then sends the
 /// key's whole record (a CRDT, so a copy that arrives late or twice merges harmlessly) to every other replica, and
 /// answers once <c>cluster.writeQuorum</c> copies, its own included, have it. Copies still on their way when the
-/// quorum is reached complete in the background; a replica they miss is repaired by the next handoff or
-/// anti-entropy round. When the quorum is not reached within <c>cluster.requestTimeout</c> the call answers 503
+/// quorum is reached complete in the background; a copy a replica did not acknowledge is owed to it
+/// (<see cref="MissingCopies"/>) and sent again by the coordinator's sweep, and anti-entropy repairs what is left. When the quorum is not reached within <c>cluster.requestTimeout</c> the call answers 503
 /// <c>unavailable</c>: the write is on fewer nodes than asked and may still spread.
 /// </summary>
-internal sealed class Replication(RecordStore store, ClusterMembership membership, ClusterRouter router, LiveConfig live, NodeMetrics metrics)
+internal sealed class Replication(RecordStore store, ClusterMembership membership, ClusterRouter router, MissingCopies missing, LiveConfig live, NodeMetrics metrics)
 {
     /// <summary>The quorum in force: cluster.writeQuorum, or all replicas of a smaller ring.</summary>
     public static int QuorumOf(ClusterView view, NodeConfig config) => Math.Min(config.Cluster.WriteQuorum, view.Replicas);
@@ -34,11 +34,11 @@ internal sealed class Replication(RecordStore store, ClusterMembership membershi
         // This node counts as one copy if it is a replica (it is, unless a call was served here after two hops).
         var needed = QuorumOf(view, live.Current) - (others.Count < replicas.Length ? 1 : 0);
         var batch = JsonSerializer.SerializeToElement(store.Snapshot(key));
-        var copies = others.Select(node => CopyAsync(node, batch, cancellationToken)).ToList();
+        var copies = others.Select(node => CopyAsync(node, key, batch, cancellationToken)).ToList();
         return needed <= 0 ? Task.CompletedTask : WaitForQuorumAsync(key, copies, needed, replicas.Length);
     }
 
-    private async Task<bool> CopyAsync(string node, JsonElement batch, CancellationToken cancellationToken)
+    private async Task<bool> CopyAsync(string node, string key, JsonElement batch, CancellationToken cancellationToken)
     {
         try
         {
@@ -46,8 +46,10 @@ internal sealed class Replication(RecordStore store, ClusterMembership membershi
             metrics.RecordReplicated();
             return true;
         }
-        catch (ServiceException)
+        catch (Exception e) when (e is ServiceException or OperationCanceledException)
         {
+            // Whether or not the call still answers, this replica may lack the write: it is owed the record.
+            missing.Add(node, key);
             return false;
         }
     }

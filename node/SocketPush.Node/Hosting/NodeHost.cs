@@ -172,6 +172,7 @@ internal sealed class NodeHost : IAsyncDisposable
         services.AddSingleton<LocalServices>();
         services.AddSingleton<ClusterRouter>();
         services.AddSingleton<LocalDelivery>();
+        services.AddSingleton<MissingCopies>();
         services.AddSingleton<ClusterCoordinator>();
         services.AddSingleton<Replication>();
         services.AddSingleton<AntiEntropy>();

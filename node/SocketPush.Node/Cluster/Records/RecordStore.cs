@@ -129,6 +129,16 @@ internal sealed class RecordStore(HybridClock clock, string nodeId)
 
     public IEnumerable<string> Channels() => _channels.Where(c => c.Value.IsLive).Select(c => c.Key);
 
+    /// <summary>The keys of the records with content (see <see cref="LiveCounts"/>).</summary>
+    public IEnumerable<string> LiveKeys() =>
+        _users.Where(r => r.Value.IsLive).Select(r => Keys.User(r.Key))
+            .Concat(_sessions.Where(r => r.Value.IsLive).Select(r => Keys.Session(r.Key)))
+            .Concat(_channels.Where(r => r.Value.IsLive).Select(r => Keys.Channel(r.Key)));
+
+    /// <summary>The key of every record held here, tombstones included (a removal must reach every replica too).</summary>
+    public IEnumerable<string> AllKeys() =>
+        _users.Keys.Select(Keys.User).Concat(_sessions.Keys.Select(Keys.Session)).Concat(_channels.Keys.Select(Keys.Channel));
+
     /// <summary>The record of one key (<c>u:</c>, <c>s:</c> or <c>c:</c>) as a batch of one, or an empty batch when there is none.</summary>
     public RecordBatch Snapshot(string key)
     {

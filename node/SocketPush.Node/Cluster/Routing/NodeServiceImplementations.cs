@@ -5,7 +5,7 @@ using SocketPush.Node.Cluster.Records;
 namespace SocketPush.Node.Cluster.Routing;
 
 /// <summary>The records this node holds, as other nodes reach them.</summary>
-internal sealed class RecordService(RecordStore store, PresenceTable presence, HybridClock clock, Replication replication, AntiEntropy antiEntropy, ClusterMembership membership) : IRecordService
+internal sealed class RecordService(RecordStore store, PresenceTable presence, HybridClock clock, Replication replication, AntiEntropy antiEntropy, MissingCopies missing, ClusterMembership membership) : IRecordService
 {
     public async Task<string> BindSessionAsync(string sessionId, string userId, CancellationToken cancellationToken = default)
     {
@@ -60,6 +60,9 @@ internal sealed class RecordService(RecordStore store, PresenceTable presence, H
         var records = batch.Deserialize<RecordBatch>() ?? new RecordBatch([], [], []);
         return Task.FromResult(store.Merge(records));
     }
+
+    public Task<JsonElement> CountAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult(JsonSerializer.SerializeToElement(HeldRecords.Of(store, membership.View, missing), JsonSerializerOptions.Web));
 
     public Task<JsonElement> DigestAsync(JsonElement request, CancellationToken cancellationToken = default)
     {

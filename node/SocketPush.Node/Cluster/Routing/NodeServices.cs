@@ -34,6 +34,9 @@ internal interface IRecordService
     [Method("Merges a batch of records (a replicated write, a handoff, an anti-entropy round); returns how many of them changed this node's records.")]
     Task<int> MergeAsync(JsonElement batch, CancellationToken cancellationToken = default);
 
+    [Method("Counts the records this node holds: {users, sessions, channels, owned, copies, keysUnderReplicated, missingCopies}; owned are those of keys it owns, copies those it holds as another replica.")]
+    Task<JsonElement> CountAsync(CancellationToken cancellationToken = default);
+
     [Method("Anti-entropy: compares the caller's bucket digests of the records both nodes hold, {From, Digests, MaxBytes}, with this node's; returns {Differing, Included, Records}: the buckets that differ, those whose records came along (whole, up to MaxBytes) and those records.")]
     Task<JsonElement> DigestAsync(JsonElement request, CancellationToken cancellationToken = default);
 }
