@@ -166,37 +166,6 @@ public sealed class AntiEntropyUnitTests
         AssertOnlyBucketDiffers(s => s.SetSubscriber("ch-new", "user1", subscribed: false), "c:ch-new");
     }
 
-    [Fact]
-    public async Task The_pacer_lets_a_transfer_start_only_once_the_bytes_before_it_took_their_time_at_the_rate()
-    {
-        var time = new FakeTimeProvider();
-        var pacer = new BytePacer(time);
-
-        // The first transfer goes at once; 1000 bytes at 1000 bytes/s hold the next one for a second.
-        await pacer.PaceAsync(1000, bytesPerSecond: 1000, CancellationToken.None).WaitAsync(Eventually.DefaultTimeout);
-        var second = pacer.PaceAsync(500, bytesPerSecond: 1000, CancellationToken.None);
-        time.Advance(TimeSpan.FromMilliseconds(999));
-        Assert.False(second.IsCompleted);
-        time.Advance(TimeSpan.FromMilliseconds(1));
-        await second.WaitAsync(Eventually.DefaultTimeout);
-
-        // Received bytes count too: 500 sent and 2000 received hold the next transfer for 2.5 s.
-        pacer.Charge(2000, bytesPerSecond: 1000);
-        var third = pacer.PaceAsync(1, bytesPerSecond: 1000, CancellationToken.None);
-        time.Advance(TimeSpan.FromMilliseconds(2499));
-        Assert.False(third.IsCompleted);
-        time.Advance(TimeSpan.FromMilliseconds(1));
-        await third.WaitAsync(Eventually.DefaultTimeout);
-
-        // A pause longer than the debt leaves no credit behind: a burst after idling is one transfer, then the rate again.
-        time.Advance(TimeSpan.FromSeconds(60));
-        await pacer.PaceAsync(1000, bytesPerSecond: 1000, CancellationToken.None).WaitAsync(Eventually.DefaultTimeout);
-        var fourth = pacer.PaceAsync(1, bytesPerSecond: 1000, CancellationToken.None);
-        Assert.False(fourth.IsCompleted);
-        time.Advance(TimeSpan.FromSeconds(1));
-        await fourth.WaitAsync(Eventually.DefaultTimeout);
-    }
-
     /// <summary>The record keys (<c>u:</c>, <c>s:</c>, <c>c:</c>) of a batch.</summary>
     internal static List<string> KeysOf(RecordBatch batch) =>
         [.. batch.Users.Keys.Select(Keys.User), .. batch.Sessions.Keys.Select(Keys.Session), .. batch.Channels.Keys.Select(Keys.Channel)];

@@ -84,34 +84,6 @@ internal static class RecordDigest
     }
 }
 
-/// <summary>
-/// Paces transfers to a rate in bytes per second: a transfer starts once the ones before it would have taken their
-/// time at that rate, so over any stretch of time at most rate × time bytes plus one transfer go through.
-/// </summary>
-internal sealed class BytePacer(TimeProvider time)
-{
-    private DateTimeOffset _free = DateTimeOffset.MinValue;
-
-    /// <summary>Waits until a transfer of <paramref name="bytes"/> may start, and counts it.</summary>
-    public async Task PaceAsync(long bytes, int bytesPerSecond, CancellationToken cancellationToken)
-    {
-        var wait = _free - time.GetUtcNow();
-        if (wait > TimeSpan.Zero)
-        {
-            await Task.Delay(wait, time, cancellationToken).ConfigureAwait(false);
-        }
-
-        Charge(bytes, bytesPerSecond);
-    }
-
-    /// <summary>Counts bytes that already went through (an answer received), so that the next transfer waits for them.</summary>
-    public void Charge(long bytes, int bytesPerSecond)
-    {
-        var now = time.GetUtcNow();
-        _free = (_free > now ? _free : now) + TimeSpan.FromSeconds((double)bytes / bytesPerSecond);
-    }
-}
-
 /// <summary>What <see cref="IRecordService.DigestAsync"/> is asked: the initiator's id, its bucket digests and how many bytes of records it takes at once.</summary>
 internal sealed record DigestRequest(string From, ulong[] Digests, int MaxBytes);
 
@@ -158,7 +130,7 @@ internal sealed class AntiEntropy : IAsyncDisposable
     private readonly NodeMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger<AntiEntropy> _logger;
-    private readonly BytePacer _pacer;
+    private readonly RatePacer _pacer;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _loop;
     private int _next;
@@ -173,7 +145,7 @@ internal sealed class AntiEntropy : IAsyncDisposable
         _metrics = metrics;
         _time = time;
         _logger = logger;
-        _pacer = new BytePacer(time);
+        _pacer = new RatePacer(time);
         _loop = Task.Run(LoopAsync);
     }
 

@@ -20,7 +20,8 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
     internal const int HandoffBatch = 500;
 
     private static readonly TimeSpan SweepInterval = TimeSpan.FromSeconds(2);
-    private static readonly TimeSpan PaceTick = TimeSpan.FromMilliseconds(100);
+    /// <summary>How often a leave looks again whether everything is handed over and every client asked to move.</summary>
+    private static readonly TimeSpan LeaveCheck = TimeSpan.FromMilliseconds(100);
 
     private readonly ClusterMembership _membership;
     private readonly ClusterRouter _router;
@@ -34,7 +35,7 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger<ClusterCoordinator> _logger;
     private readonly Channel<(ClusterView Before, ClusterView After)> _ringChanges = Channel.CreateUnbounded<(ClusterView, ClusterView)>();
-    private readonly Channel<ClientConnection> _moves = Channel.CreateUnbounded<ClientConnection>();
+    private readonly PacedQueue<ClientConnection> _moves;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _sweeper;
     private readonly Task _mover;
@@ -65,13 +66,14 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
         _metrics = metrics;
         _time = time;
         _logger = logger;
+        _moves = new PacedQueue<ClientConnection>(() => config.Current.Cluster.MovedPerSecond, Move, time);
         registry.UserOnline += OnUserOnline;
         registry.UserOffline += OnUserOffline;
         registry.Added += OnAdded;
         membership.RingChanged += OnRingChanged;
         membership.MemberGone += presence.DropNode;
         _sweeper = Task.Run(SweepLoopAsync);
-        _mover = Task.Run(MoveLoopAsync);
+        _mover = Task.Run(() => _moves.RunAsync(_stopping.Token));
     }
 
     public async ValueTask DisposeAsync()
@@ -88,7 +90,7 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
         _membership.MemberGone -= _presence.DropNode;
         await _stopping.CancelAsync();
         _ringChanges.Writer.TryComplete();
-        _moves.Writer.TryComplete();
+        _moves.Complete();
         await Task.WhenAll(_sweeper, _mover).ConfigureAwait(false);
         _stopping.Dispose();
     }
@@ -121,15 +123,15 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
         {
             // Until everything is handed over and every client asked to move, or nobody is left to take anything
             // (the whole cluster stopping at once).
-            while ((!_store.IsEmpty || _moves.Reader.Count > 0) && _membership.View.HasOthers)
+            while ((!_store.IsEmpty || _moves.Pending > 0) && _membership.View.HasOthers)
             {
                 await HandOffAsync(deadline.Token).ConfigureAwait(false);
-                if (_store.IsEmpty && _moves.Reader.Count == 0)
+                if (_store.IsEmpty && _moves.Pending == 0)
                 {
                     break;
                 }
 
-                await Task.Delay(PaceTick, _time, deadline.Token).ConfigureAwait(false);
+                await Task.Delay(LeaveCheck, _time, deadline.Token).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException)
@@ -144,7 +146,7 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
             _logger,
             held.Users + held.Sessions + held.Channels,
             left.Users + left.Sessions + left.Channels,
-            _moves.Reader.Count,
+            _moves.Pending,
             gossiped,
             _time.GetElapsedTime(started));
 #pragma warning restore CA1873
@@ -162,7 +164,7 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
     {
         if (OwnerElsewhere(connection.UserId) is not null)
         {
-            _moves.Writer.TryWrite(connection);
+            _moves.Enqueue(connection);
         }
     }
 
@@ -304,7 +306,7 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
             {
                 foreach (var connection in _registry.ConnectionsOf(userId))
                 {
-                    _moves.Writer.TryWrite(connection);
+                    _moves.Enqueue(connection);
                     moved++;
                 }
             }
@@ -426,30 +428,8 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
         }
     }
 
-    private async Task MoveLoopAsync()
-    {
-        var token = _stopping.Token;
-        try
-        {
-            while (await _moves.Reader.WaitToReadAsync(token).ConfigureAwait(false))
-            {
-                var budget = Math.Max(1, _config.Current.Cluster.MovedPerSecond / 10);
-                while (budget > 0 && _moves.Reader.TryRead(out var connection))
-                {
-                    if (OwnerElsewhere(connection.UserId) is { } owner && TryMove(connection, owner))
-                    {
-                        budget--;
-                    }
-                }
-
-                await Task.Delay(PaceTick, _time, token).ConfigureAwait(false);
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            // Stopping.
-        }
-    }
+    /// <summary>Asks a client to reconnect to its user's owner, if that is still another node; false when it was not asked.</summary>
+    private bool Move(ClientConnection connection) => OwnerElsewhere(connection.UserId) is { } owner && TryMove(connection, owner);
 
     private bool TryMove(ClientConnection connection, string owner)
     {
