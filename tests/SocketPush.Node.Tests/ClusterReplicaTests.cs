@@ -1,4 +1,7 @@
 using System.Text.Json;
+using SocketPush.Node.Cluster;
+using SocketPush.Node.Cluster.Records;
+using SocketPush.Node.Cluster.Peers;
 
 namespace SocketPush.Node.Tests;
 
@@ -25,6 +28,7 @@ public sealed class ClusterReplicaTests
         });
 
         // Its records go with it: only the copies on the other replicas are left.
+        var crashed = cluster[1].Host.Identity.NodeId;
         await cluster.CrashNodeAsync(cluster[1]);
 
         foreach (var node in cluster.Nodes)
@@ -49,6 +53,76 @@ public sealed class ClusterReplicaTests
             },
             "every key has three copies again",
             TimeSpan.FromSeconds(30));
+
+        // And every survivor says so: the crashed member dead, no key below R copies, no copy owed.
+        await Eventually.PassesAsync(
+            async () =>
+            {
+                foreach (var node in cluster.Nodes)
+                {
+                    var status = await node.CallAsync("manager", "status", new { });
+                    var member = status.GetProperty("members").EnumerateArray().Single(m => m.GetProperty("nodeId").GetString() == crashed);
+                    Assert.Equal("dead", member.GetProperty("state").GetString());
+                    Assert.Equal(0, status.GetProperty("replication").GetProperty("keysUnderReplicated").GetInt32());
+                    Assert.Equal(0, status.GetProperty("replication").GetProperty("missingCopies").GetInt32());
+                    Assert.Equal(3, status.GetProperty("replication").GetProperty("copiesPossible").GetInt32());
+                    Assert.Equal(0, await node.MetricAsync("socketpush_keys_under_replicated"));
+                }
+            },
+            "the survivors report the crashed node dead and every key at three copies");
+    }
+
+    [Fact]
+    public async Task A_handoff_cut_midway_loses_nothing_the_old_holder_keeps_what_the_new_one_did_not_acknowledge()
+    {
+        // One copy of each key: a record the old holder dropped too early would be nowhere.
+        await using var cluster = await TestCluster.StartAsync(2, c =>
+        {
+            c.Cluster.Replicas = 1;
+            c.Cluster.WriteQuorum = 1;
+            c.Cluster.RequestTimeout = TimeSpan.FromSeconds(1);
+            c.Cluster.LeaveTimeout = TimeSpan.FromSeconds(1);
+        });
+        // Enough records that the handoff to a third node takes many batches (each of ClusterCoordinator.HandoffBatch):
+        // put straight into each owner's store, as the owner's own writes.
+        const int users = 40_000;
+        var userIds = Enumerable.Range(0, users).Select(i => $"cut-{i}").ToArray();
+        foreach (var userId in userIds)
+        {
+            cluster.OwnerOf("u:" + userId).Service<RecordStore>().SetSession(userId, "s-" + userId);
+            cluster.OwnerOf("s:s-" + userId).Service<RecordStore>().BindSession("s-" + userId, userId);
+        }
+
+        var old = cluster.Nodes.ToArray();
+        var joining = await cluster.AddNodeAsync();
+        var joiningStore = joining.Service<RecordStore>();
+        // The cut: the moment the first handed-over records arrive, the new node goes silent on the data plane
+        // (gossip goes on, so it stays their owner and the old holders keep trying).
+        while (joiningStore.IsEmpty)
+        {
+            await Task.Yield();
+        }
+
+        joining.Service<PeerLinks>().Dispose();
+
+        var view = joining.Service<ClusterMembership>().View;
+        string[] keys = [.. userIds.SelectMany(u => new[] { "u:" + u, "s:s-" + u })];
+        bool Holds(TestNode node, string key) => key[0] == 'u'
+            ? node.Service<RecordStore>().SessionOf(key[2..]) is not null
+            : node.Service<RecordStore>().UserOfSession(key[2..]) is not null;
+
+        // Wait until each old holder has had a batch go unanswered (the request timeout) and so decided what to keep.
+        await Eventually.TrueAsync(
+            async () => (await Task.WhenAll(old.Select(n => n.MetricAsync("socketpush_forwarded_calls_total{service=\"records\",method=\"merge\",result=\"unavailable\"}")))).All(failed => failed > 0),
+            "a handoff batch of each old holder failed");
+        var lost = keys.Where(k => !Holds(joining, k) && !old.Any(n => Holds(n, k))).ToList();
+        Assert.True(lost.Count == 0, $"{lost.Count} records are nowhere, e.g. {string.Join(", ", lost.Take(5))}");
+        var handedOver = keys.Count(k => view.Owner(k) == joining.Host.Identity.NodeId && Holds(joining, k));
+        var stillOld = keys.Count(k => view.Owner(k) == joining.Host.Identity.NodeId && !Holds(joining, k));
+        Assert.True(handedOver > 0 && stillOld > 0, $"the cut came midway: {handedOver} records of the new node arrived, {stillOld} did not");
+        // Every record the new node owns and lacks is on its old holder, which counts it as pending.
+        Assert.Equal(stillOld, old.Sum(n => keys.Count(k => view.Owner(k) == joining.Host.Identity.NodeId && !Holds(joining, k) && Holds(n, k))));
+        Assert.True(old.Sum(n => n.Service<ClusterCoordinator>().PendingHandoff) >= stillOld);
     }
 
     [Fact]

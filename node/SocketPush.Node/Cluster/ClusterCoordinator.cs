@@ -360,6 +360,9 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
     /// <summary>Sends every record another node owns to it, a batch at a time; each is dropped here only after the owner merged it.</summary>
     internal async Task HandOffAsync(CancellationToken cancellationToken)
     {
+        // Counted in full once per sweep (a batch is only the first HandoffBatch of them), then less what is acknowledged.
+        var startView = _membership.View;
+        PendingHandoff = startView.RingProblem is null ? _store.AllKeys().Count(key => !startView.HoldsLocally(key)) : 0;
         while (!cancellationToken.IsCancellationRequested)
         {
             var view = _membership.View;
@@ -370,9 +373,9 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
 
             // A record leaves only a node that is none of its key's replicas any more, and goes to all of them.
             var batches = _store.RecordsFor(key => view.HoldsLocally(key) ? null : view.ReplicasOf(key), HandoffBatch);
-            PendingHandoff = batches.Values.Sum(b => b.Count);
             if (batches.Count == 0)
             {
+                PendingHandoff = 0;
                 return;
             }
 
@@ -387,6 +390,15 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
             {
                 // Dropped here only once every replica it was sent to has it.
                 _store.Forget(batch, keep: unacknowledged);
+            }
+
+            if (unacknowledged.Count == 0)
+            {
+                // A record went into the batch of each of its replicas: count each once.
+                var handedOver = sent.SelectMany(s => s.Batch.Users.Keys).Distinct(StringComparer.Ordinal).Count()
+                    + sent.SelectMany(s => s.Batch.Sessions.Keys).Distinct(StringComparer.Ordinal).Count()
+                    + sent.SelectMany(s => s.Batch.Channels.Keys).Distinct(StringComparer.Ordinal).Count();
+                PendingHandoff = Math.Max(0, PendingHandoff - handedOver);
             }
 
             if (sent.Any(s => !s.Acknowledged))
