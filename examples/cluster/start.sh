@@ -201,8 +201,19 @@ if $add; then
   start_node "${numbers[0]}" "$seed"
 else
   mapfile -t numbers < <(seq 1 "$nodes")
-  # n1 first: the others need its cluster port to be open.
-  start_node 1 ""
+  # n1 first: the others need its cluster port to be open. Started again while others of the state directory run
+  # (after kill.sh n1, say), it joins them through one of them at once, rather than standing alone until one of
+  # them pings it again (gossip retries dead members every 10 s).
+  first_seed=""
+  if ! running_pid "$state_dir/n1.pid" >/dev/null; then
+    for number in $(recorded_numbers); do
+      if ((number != 1)) && running_pid "$state_dir/n$number.pid" >/dev/null; then
+        first_seed=127.0.0.1:$(cut -d' ' -f3 "$state_dir/n$number.ports")
+        break
+      fi
+    done
+  fi
+  start_node 1 "$first_seed"
   wait_ready n1
   for number in "${numbers[@]:1}"; do
     start_node "$number" "$seed"

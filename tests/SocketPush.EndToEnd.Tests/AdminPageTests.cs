@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
 
@@ -143,6 +144,79 @@ public sealed class AdminPageTests(NodeFixture fixture, ITestOutputHelper output
         Assert.Equal(Fixture.Node.NodeId, status["members"]![0]!["nodeId"]!.GetValue<string>());
         // Nested and indented, one property a line, rather than the one line the node sends.
         Assert.Contains($"\n    \"nodeId\": \"{Fixture.Node.NodeId}\",\n    \"joined\": true,\n    \"members\": [\n", shown, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TheClusterSectionShowsThisNodeWithItsRecordsAndTheReplicationLine()
+    {
+        await Fixture.Api.CallAsync("auth", "set", new { userId = "cluster-view", sessionId = "s-cluster-view" });
+        var admin = await OpenAdminAsync();
+        var status = await Fixture.Api.CallAsync("manager", "status", new { });
+        var replicas = status.GetProperty("replication").GetProperty("replicas").GetInt32();
+
+        var row = admin.Locator("[data-testid=member]");
+        await Expect(row).ToHaveCountAsync(1);
+        await Expect(row).ToHaveAttributeAsync("data-state", "alive");
+        await Expect(row.GetByTestId("member-state")).ToHaveClassAsync(new Regex(@"\bstate-alive\b"));
+        // A node on its own owns every record it holds and holds no copies for others.
+        await Expect(row.GetByTestId("member-owned")).Not.ToHaveTextAsync(new Regex("^(0|—)$"));
+        await Expect(row.GetByTestId("member-copies")).ToHaveTextAsync("0");
+        await Expect(row.GetByTestId("member-held")).ToHaveTextAsync(new Regex(@"^[1-9]\d* / [1-9]\d* / \d+$"));
+        await Expect(admin.GetByTestId("replication")).ToHaveTextAsync($"Replication: {replicas} copies wanted / 1 possible, 0 keys below {replicas} copies, 0 copies owed.");
+        await Expect(admin.GetByTestId("replication")).ToHaveAttributeAsync("data-state", replicas > 1 ? "degraded" : "ok");
+    }
+
+    [Fact]
+    public async Task MembersOfEveryStateAreMarkedTheirMissingRecordsAreDashesAndTextIsNeverMarkup()
+    {
+        // manager.status of a cluster in trouble, as the page would get it from a node of one: a member suspect, one
+        // dead, one left, keys below R copies; ids and keys with markup in them.
+        const string status = """
+            {"result": {"nodeId": "n1", "joined": true, "ringAgreed": true, "ringProblem": null, "pendingHandoff": 0,
+              "members": [
+                {"nodeId": "n1", "state": "alive", "incarnation": 0, "clientUrl": "http://127.0.0.1:1", "adminUrl": "http://127.0.0.1:2", "wireVersion": 1, "ringShare": 0.5, "local": true,
+                 "records": {"users": 2, "sessions": 3, "channels": 4, "owned": 5, "copies": 4, "keysUnderReplicated": 1, "missingCopies": 2}},
+                {"nodeId": "n2", "state": "suspect", "incarnation": 3, "clientUrl": "http://127.0.0.1:3", "adminUrl": "http://127.0.0.1:4", "wireVersion": 1, "ringShare": 0.5, "local": false},
+                {"nodeId": "n3", "state": "dead", "incarnation": 1, "clientUrl": "http://127.0.0.1:5", "adminUrl": "http://127.0.0.1:6", "wireVersion": 1, "ringShare": 0.0, "local": false},
+                {"nodeId": "<b>n4</b>", "state": "left", "incarnation": 2, "clientUrl": "", "adminUrl": "", "wireVersion": null, "ringShare": 0.0, "local": false}],
+              "records": {"users": 2, "sessions": 3, "channels": 4, "owned": 5, "copies": 4, "keysUnderReplicated": 1, "missingCopies": 2},
+              "replication": {"replicas": 3, "copiesPossible": 2, "keysUnderReplicated": 1, "missingCopies": 2, "keysUnderReplicatedSample": ["u:<img src=x onerror=alert(1)>"]}}}
+            """;
+        var admin = await Context.NewPageAsync();
+        await admin.RouteAsync("**/manager/status", route => route.FulfillAsync(new RouteFulfillOptions { ContentType = "application/json", Body = status }));
+        await admin.GotoAsync(Fixture.Node.AdminUrl.ToString());
+
+        var rows = admin.Locator("[data-testid=member]");
+        await Expect(rows).ToHaveCountAsync(4);
+        string[] states = ["alive", "suspect", "dead", "left"];
+        for (var i = 0; i < states.Length; i++)
+        {
+            await Expect(rows.Nth(i)).ToHaveAttributeAsync("data-state", states[i]);
+            await Expect(rows.Nth(i).GetByTestId("member-state")).ToHaveTextAsync(states[i]);
+            await Expect(rows.Nth(i).GetByTestId("member-state")).ToHaveClassAsync(new Regex($@"\bstate-{states[i]}\b"));
+        }
+
+        await Expect(rows.Nth(0).GetByTestId("member-owned")).ToHaveTextAsync("5");
+        await Expect(rows.Nth(0).GetByTestId("member-copies")).ToHaveTextAsync("4");
+        await Expect(rows.Nth(0).GetByTestId("member-held")).ToHaveTextAsync("2 / 3 / 4");
+        for (var i = 1; i < states.Length; i++)
+        {
+            await Expect(rows.Nth(i).GetByTestId("member-owned")).ToHaveTextAsync("—");
+            await Expect(rows.Nth(i).GetByTestId("member-copies")).ToHaveTextAsync("—");
+            await Expect(rows.Nth(i).GetByTestId("member-held")).ToHaveTextAsync("— / — / —");
+        }
+
+        await Expect(rows.Nth(1)).ToHaveAttributeAsync("title", "n2 did not tell its records within a second");
+        await Expect(rows.Nth(2)).ToHaveAttributeAsync("title", "n3 is dead: it holds no records of the ring");
+        await Expect(rows.Nth(3).GetByTestId("member-node-id")).ToHaveTextAsync("<b>n4</b>");
+        await Expect(admin.Locator("#members b")).ToHaveCountAsync(0);
+
+        var replication = admin.GetByTestId("replication");
+        await Expect(replication).ToHaveTextAsync("Replication: 3 copies wanted / 2 possible, 1 key below 3 copies, 2 copies owed (u:<img src=x onerror=alert(1)>).");
+        await Expect(replication).ToHaveAttributeAsync("data-state", "repairing");
+        await Expect(admin.Locator("img")).ToHaveCountAsync(0);
+        await Expect(admin.GetByTestId("cluster-status")).ToHaveTextAsync(new Regex("^Node n1: 1 of 4 members alive "));
+        await ScreenshotAsync(admin, "admin-cluster-states");
     }
 
     [Fact]

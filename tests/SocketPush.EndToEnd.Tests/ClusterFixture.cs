@@ -5,7 +5,8 @@ namespace SocketPush.EndToEnd.Tests;
 /// <summary>
 /// The local cluster of examples/cluster, run as a user runs it: <c>start.sh</c> starts n1, n2 and n3 on free ports
 /// (TCP and UDP), <c>start.sh --add</c> one more, and disposing runs <c>stop.sh</c> (twice: it must be idempotent)
-/// and checks that no node process is left. One browser for the tests of <see cref="ClusterCollection"/>.
+/// and checks that no node process is left; <c>kill.sh</c> kills a node. One browser for the tests of a collection
+/// (<see cref="ClusterCollection"/>, <see cref="KilledNodeClusterCollection"/>: each has a cluster of its own).
 /// </summary>
 public sealed class ClusterFixture : IAsyncLifetime
 {
@@ -38,7 +39,7 @@ public sealed class ClusterFixture : IAsyncLifetime
         };
     }
 
-    /// <summary>The nodes started so far, n1 first; a stopped node is no longer listed.</summary>
+    /// <summary>The nodes started so far, n1 first; a stopped or killed node is no longer listed (until started again).</summary>
     internal IReadOnlyList<ClusterNode> Nodes
     {
         get
@@ -93,6 +94,37 @@ public sealed class ClusterFixture : IAsyncLifetime
 
         node.Dispose();
         Assert.False(Runs(node.ProcessId), $"{id} (pid {node.ProcessId}) still runs after stop.sh {id}");
+    }
+
+    /// <summary>
+    /// Kills one node with <c>kill.sh {id}</c> (SIGKILL: no leave, no handoff) and returns once its process is gone.
+    /// The fixture lists it no more; <c>stop.sh</c> at the end must cope with its pid file.
+    /// </summary>
+    internal async Task KillNodeAsync(string id)
+    {
+        ClusterNode node;
+        lock (_nodesLock)
+        {
+            node = _nodes.Single(n => n.Id == id);
+        }
+
+        var kill = await RunScriptAsync("kill.sh", id);
+        Assert.True(kill.ExitCode == 0, kill.ToString());
+        Assert.Contains($"Killed {id} (pid {node.ProcessId}) with SIGKILL.", kill.StandardOutput, StringComparison.Ordinal);
+        lock (_nodesLock)
+        {
+            _nodes.Remove(node);
+        }
+
+        node.Dispose();
+        Assert.False(Runs(node.ProcessId), $"{id} (pid {node.ProcessId}) still runs after kill.sh {id}");
+    }
+
+    /// <summary>Starts a killed node again with <c>start.sh</c>, which starts the nodes of the state directory that do not run.</summary>
+    internal async Task<ClusterNode> StartAgainAsync(string id)
+    {
+        await StartAsync([id]);
+        return Node(id);
     }
 
     public async Task DisposeAsync()
@@ -254,4 +286,15 @@ internal sealed class ClusterNode(string id, Uri clientUrl, Uri adminUrl, int pr
 public sealed class ClusterCollection : ICollectionFixture<ClusterFixture>
 {
     public const string Name = "cluster of examples/cluster";
+}
+
+/// <summary>
+/// A cluster of its own for a test that kills a node: xunit runs the tests of a collection in no set order, so a
+/// kill in <see cref="ClusterCollection"/> could come before a test that needs three nodes. Run alone, after the
+/// collections that run in parallel, so that two clusters on the same cores do not slow gossip's failure detection.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class KilledNodeClusterCollection : ICollectionFixture<ClusterFixture>
+{
+    public const string Name = "cluster of examples/cluster, a node killed";
 }

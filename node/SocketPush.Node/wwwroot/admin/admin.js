@@ -109,10 +109,51 @@
       setStatus(clusterStatus, 'ready', text);
     }
 
+    renderReplication(status.replication);
     const records = status.records || {};
     for (const [name, value] of [['users', records.users], ['sessions', records.sessions], ['channels', records.channels], ['pending-handoff', status.pendingHandoff]]) {
       byId('records').querySelector('[data-testid="records-' + name + '"]').textContent = value === undefined ? '?' : String(value);
     }
+  }
+
+  const replicationLine = byId('replication');
+
+  function plural(count, one, many) {
+    return count + ' ' + (count === 1 ? one : many);
+  }
+
+  // "R copies wanted / P possible, N keys below R copies, M copies owed": whether every key has the copies it should.
+  function renderReplication(replication) {
+    if (!replication || typeof replication !== 'object') {
+      replicationLine.dataset.state = 'unknown';
+      replicationLine.textContent = 'Replication: not reported by this node.';
+      return;
+    }
+    const under = Number(replication.keysUnderReplicated) || 0;
+    const owed = Number(replication.missingCopies) || 0;
+    const part = (name, text) => {
+      const span = document.createElement('span');
+      span.dataset.testid = 'replication-' + name;
+      span.textContent = text;
+      return span;
+    };
+    const sample = Array.isArray(replication.keysUnderReplicatedSample) ? replication.keysUnderReplicatedSample : [];
+    replicationLine.replaceChildren(
+      'Replication: ',
+      part('wanted', plural(replication.replicas, 'copy', 'copies') + ' wanted'),
+      ' / ',
+      part('possible', replication.copiesPossible + ' possible'),
+      ', ',
+      part('under-replicated', plural(under, 'key', 'keys') + ' below ' + replication.replicas + ' copies'),
+      ', ',
+      part('missing-copies', plural(owed, 'copy', 'copies') + ' owed'),
+      under > 0 && sample.length > 0 ? ' (' + sample.join(', ') + (under > sample.length ? ', …' : '') + ')' : '',
+      '.');
+    replicationLine.dataset.keysUnderReplicated = String(under);
+    replicationLine.dataset.missingCopies = String(owed);
+    // degraded: fewer live nodes than cluster.replicas; repairing: copies are still owed.
+    replicationLine.dataset.state = under > 0 || owed > 0 ? 'repairing'
+      : replication.copiesPossible < replication.replicas ? 'degraded' : 'ok';
   }
 
   function memberRow(member) {
@@ -123,6 +164,9 @@
     row.classList.toggle('local', member.local === true);
     cell('node-id').textContent = member.nodeId + (member.local ? ' (this node)' : '');
     cell('state').textContent = member.state;
+    if (/^[a-z]+$/.test(member.state)) {
+      cell('state').classList.add('state-' + member.state);
+    }
     cell('incarnation').textContent = String(member.incarnation);
     for (const [name, url] of [['client-url', member.clientUrl], ['admin-url', member.adminUrl]]) {
       const link = cell(name);
@@ -136,6 +180,18 @@
     const share = typeof member.ringShare === 'number' ? member.ringShare : 0;
     cell('ring-share').textContent = (share * 100).toFixed(1) + ' %';
     row.querySelector('.share-bar').style.width = (share * 6).toFixed(2) + 'rem';
+
+    // A member that did not answer within a second (a dead one never does) has no records.
+    const records = member.records && typeof member.records === 'object' ? member.records : {};
+    const count = (name) => (typeof records[name] === 'number' ? String(records[name]) : '—');
+    cell('owned').textContent = count('owned');
+    cell('copies').textContent = count('copies');
+    cell('held').textContent = count('users') + ' / ' + count('sessions') + ' / ' + count('channels');
+    if (!member.records) {
+      row.title = member.state === 'alive' || member.state === 'suspect'
+        ? member.nodeId + ' did not tell its records within a second'
+        : member.nodeId + ' is ' + member.state + ': it holds no records of the ring';
+    }
     return row;
   }
 

@@ -114,6 +114,22 @@
     return new NegotiateWatcher(signalR.NullLogger.instance);
   }
 
+  // Reconnecting after a lost connection (its node crashed, say) starts over at target.server, which sends the
+  // page to the user's owner again. A crashed owner keeps its users until gossip declares it dead (some seconds
+  // to half a minute), so the page tries every 2 s for a minute, then every 10 s, and gives up after 5 minutes;
+  // SignalR's default (0, 2, 12 and 42 s, then nothing) leaves long gaps and gives up early.
+  const reconnectPolicy = {
+    nextRetryDelayInMilliseconds(context) {
+      if (context.elapsedMilliseconds >= 5 * 60_000) {
+        return null;
+      }
+      if (context.previousRetryCount === 0) {
+        return 0;
+      }
+      return context.elapsedMilliseconds < 60_000 ? 2000 : 10_000;
+    },
+  };
+
   function connectedText(target) {
     return 'Connected as user ' + target.userId + ' (transport: ' + transportNames[target.transport] + ')';
   }
@@ -129,7 +145,7 @@
     const options = Object.assign({ httpClient: negotiateWatcher((origin) => { landed = origin; }) }, transportOption(target.transport));
     const conn = new signalR.HubConnectionBuilder()
       .withUrl(url, options)
-      .withAutomaticReconnect()
+      .withAutomaticReconnect(reconnectPolicy)
       .configureLogging(signalR.LogLevel.Warning)
       .build();
 
@@ -146,6 +162,7 @@
     conn.onreconnecting(() => {
       if (conn === connection) {
         setStatus('reconnecting', 'Connection lost; reconnecting as user ' + target.userId + '…');
+        logEvent('reconnecting', 'Connection to ' + landed + ' lost; reconnecting through ' + target.server);
       }
     });
     conn.onreconnected(() => {
