@@ -3,6 +3,7 @@
 #   bench/run.sh            N = 5,000 and 10,000   -> bench/results/latest.{md,json,png}
 #   bench/run.sh --quick    N = 1,000, 5 s         -> bench/results/quick.{md,json,png}
 #   bench/run.sh --cluster  3 SocketPush nodes against 1 (latency, fan-out) -> bench/results/cluster.{md,json,png}
+#   bench/run.sh --replicas write latency per cluster.writeQuorum on 3 nodes, handoff to a 4th -> bench/results/replicas.{md,json}
 # Any other option goes to the harness (bench/run.sh --help lists them), e.g.
 #   bench/run.sh --systems socketpush,nchan --scenarios fanout --n 10000
 # Installs what is missing: Node.js + npm and socket.io (npm ci in bench/peers/socketio), Debian's nginx and
@@ -16,8 +17,9 @@ name=latest
 peers=1
 for a in "${args[@]}"; do
   case $a in
-    --quick) [[ $name == cluster ]] && name=cluster-quick || name=quick ;;
+    --quick) case $name in cluster | replicas) name=$name-quick ;; latest) name=quick ;; esac ;;
     --cluster) [[ $name == quick ]] && name=cluster-quick || name=cluster; peers=0 ;;
+    --replicas) [[ $name == quick ]] && name=replicas-quick || name=replicas; peers=0 ;;
     -h|--help|help)
       dotnet build -c Release -v quiet -nologo bench/SocketPush.LoadTest >/dev/null
       exec dotnet bench/SocketPush.LoadTest/bin/Release/net10.0/SocketPush.LoadTest.dll --help ;;
@@ -31,7 +33,7 @@ done
 
 say() { printf '[run.sh] %s\n' "$*" >&2; }
 
-# The cluster set runs SocketPush only: socket.io and Nchan are not needed for it.
+# The cluster and replicas sets run SocketPush only: socket.io and Nchan are not needed for it.
 if ((peers)); then
   packages=()
   command -v node >/dev/null 2>&1 || packages+=(nodejs)

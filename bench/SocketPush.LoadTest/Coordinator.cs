@@ -50,6 +50,25 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
         }
 
         log.Line($"{plan.Count} measurements; {options.Workers} client processes; load average {results.Machine.LoadAverageBefore}");
+        if (plan.Count > 0)
+        {
+            await RunPlanAsync(systems, plan, results, checkpoint);
+        }
+
+        if (options.ScenarioNames.Contains(Scenarios.Replicas))
+        {
+            var cluster = systems.OfType<SocketPushClusterSystem>().Single();
+            results.Versions[cluster.Name] = cluster.Version;
+            await new ReplicaBench(options, log, cluster).RunAsync(results, checkpoint);
+        }
+
+        results.Finished = DateTimeOffset.Now;
+        results.Machine.LoadAverageAfter = Machine.LoadAverage();
+        return results;
+    }
+
+    private async Task RunPlanAsync(IReadOnlyList<ISystemUnderTest> systems, List<PlannedRun> plan, ResultsFile results, Action<ResultsFile> checkpoint)
+    {
         await using var workers = WorkerPool.Start(options.Workers);
         for (var i = 0; i < plan.Count; i++)
         {
@@ -65,10 +84,6 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
             log.Line($"    {Summary(result)}");
             checkpoint(results);
         }
-
-        results.Finished = DateTimeOffset.Now;
-        results.Machine.LoadAverageAfter = Machine.LoadAverage();
-        return results;
     }
 
     /// <summary>
@@ -82,7 +97,7 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
         var chosen = systems.Where(s => options.Systems.Contains(s.Name)).ToList();
         foreach (var n in options.Sizes)
         {
-            foreach (var scenario in options.ScenarioNames.Where(s => s != Scenarios.Cluster))
+            foreach (var scenario in options.ScenarioNames.Where(Scenarios.All.Contains))
             {
                 plan.AddRange(Rotated(chosen, group++).Select(s => new PlannedRun(s, Transports.WebSocket, scenario, n)));
                 if (scenario == Scenarios.FanOut && options.AllTransports)
@@ -501,6 +516,11 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
         ["clusterReceivers"] = options.ScenarioNames.Contains(Scenarios.Cluster) ? options.ClusterReceivers.ToString(CultureInfo.InvariantCulture) : "",
         ["clusterPublishRate"] = options.ScenarioNames.Contains(Scenarios.Cluster) ? options.ClusterPublishRate.ToString(CultureInfo.InvariantCulture) : "",
         ["clusterFanOut"] = options.ScenarioNames.Contains(Scenarios.Cluster) ? string.Join(",", options.ClusterFanOut) : "",
+        ["writeQuorums"] = options.ScenarioNames.Contains(Scenarios.Replicas) ? string.Join(",", options.WriteQuorums) : "",
+        ["writeConcurrency"] = options.ScenarioNames.Contains(Scenarios.Replicas) ? options.WriteConcurrency.ToString(CultureInfo.InvariantCulture) : "",
+        ["writeUsers"] = options.ScenarioNames.Contains(Scenarios.Replicas) ? options.WriteUsers.ToString(CultureInfo.InvariantCulture) : "",
+        ["writeWarmupSeconds"] = options.ScenarioNames.Contains(Scenarios.Replicas) ? options.WriteWarmupSeconds.ToString(CultureInfo.InvariantCulture) : "",
+        ["handoffUsers"] = options.ScenarioNames.Contains(Scenarios.Replicas) ? options.HandoffUsers.ToString(CultureInfo.InvariantCulture) : "",
         ["nodeEnvironment"] = string.Join(" ", options.NodeEnvironment.Select(kv => kv.Key + "=" + kv.Value)),
     };
 

@@ -25,6 +25,9 @@ internal sealed class LatencyHistogram
 
     public void Reset() => Array.Clear(_counts);
 
+    /// <summary>Values recorded.</summary>
+    public long Count => _counts.Sum();
+
     /// <summary>Non-empty buckets as (index, count) pairs, for the worker protocol.</summary>
     public long[] ToSparse()
     {

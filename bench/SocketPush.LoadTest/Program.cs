@@ -66,4 +66,7 @@ var outDir = options.ResolvedOutputDirectory;
 var results = await coordinator.RunAsync(systems, partial => Report.WriteAll(partial, outDir, options.ResultName));
 Report.WriteAll(results, outDir, options.ResultName);
 log.Line($"results: {Path.Combine(outDir, options.ResultName)}.md, .json, .png");
-return results.Runs.All(r => r.Status.StartsWith("ok", StringComparison.Ordinal)) ? 0 : 1;
+var statuses = results.Runs.Select(r => r.Status)
+    .Concat(results.Replicas?.WriteLatency.Select(w => w.Status) ?? [])
+    .Concat(results.Replicas?.Handoff is { } handoff ? [handoff.Status] : []);
+return statuses.All(s => s.StartsWith("ok", StringComparison.Ordinal)) ? 0 : 1;

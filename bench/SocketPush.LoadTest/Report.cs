@@ -23,16 +23,24 @@ internal static class Report
         sb.AppendLine($"- Run: {r.Started:yyyy-MM-dd HH:mm} to {r.Finished:HH:mm} (UTC{r.Started:zzz})");
         sb.AppendLine($"- Command: `{r.Command}`");
         sb.AppendLine($"- Machine: {r.Machine.Cpu}, {r.Machine.Cores} cores, {r.Machine.MemoryGb} GB, Linux {r.Machine.Kernel}, open files limit {r.Machine.OpenFilesLimit}");
-        var other = r.Runs.Where(x => x.Scenario != Scenarios.Idle && x.Status.StartsWith("ok", StringComparison.Ordinal)).Select(x => x.OtherLoadCores).DefaultIfEmpty(0).ToList();
+        var other = r.Runs.Where(x => x.Scenario != Scenarios.Idle && x.Status.StartsWith("ok", StringComparison.Ordinal)).Select(x => x.OtherLoadCores)
+            .Concat(r.Replicas?.WriteLatency.Where(w => w.Status.StartsWith("ok", StringComparison.Ordinal)).Select(w => w.OtherLoadCores) ?? [])
+            .Concat(r.Replicas?.Handoff is { Status: ['o', 'k', ..] } h ? [h.OtherLoadCores] : [])
+            .DefaultIfEmpty(0).ToList();
         sb.AppendLine($"- Load: load average {r.Machine.LoadAverageBefore} before, {r.Machine.LoadAverageAfter} after; other programs used {other.Average():0.00} cores on average (max {other.Max():0.00}) during the measurements (column \"other load\"): the machine is shared, so compare systems within one run");
         sb.AppendLine($"- Versions: {string.Join("; ", r.Versions.OrderBy(v => v.Key).Select(v => v.Value))}");
         sb.AppendLine($"- Settings: {string.Join(", ", r.Settings.Where(s => s.Value.Length > 0).Select(s => $"{s.Key}={s.Value}"))}");
         sb.AppendLine();
-        sb.AppendLine("Memory is the growth of the server's proportional set size (PSS, summed over its processes: RSS, with pages shared between nginx's processes counted once) from before the clients connect to after, divided by the connections. CPU is the server processes' user+system time during publishing and delivery, divided by the messages delivered. Latency runs from just before the publish request is sent to the client's receive, on one monotonic clock.");
-        sb.AppendLine();
-        sb.AppendLine($"![latency, CPU and memory per system]({chartFile})");
-        sb.AppendLine();
+        if (r.Runs.Count > 0)
+        {
+            sb.AppendLine("Memory is the growth of the server's proportional set size (PSS, summed over its processes: RSS, with pages shared between nginx's processes counted once) from before the clients connect to after, divided by the connections. CPU is the server processes' user+system time during publishing and delivery, divided by the messages delivered. Latency runs from just before the publish request is sent to the client's receive, on one monotonic clock.");
+            sb.AppendLine();
+            sb.AppendLine($"![latency, CPU and memory per system]({chartFile})");
+            sb.AppendLine();
+        }
+
         AppendCluster(sb, r.Cluster);
+        AppendReplicas(sb, r.Replicas);
 
         foreach (var n in r.Runs.Select(x => x.N).Distinct().Order())
         {
@@ -147,6 +155,78 @@ internal static class Report
         }
 
         sb.AppendLine();
+    }
+
+    /// <summary>The replicas set: write latency per writeQuorum, then the handoff to a joining node.</summary>
+    private static void AppendReplicas(StringBuilder sb, ReplicaResults? replicas)
+    {
+        if (replicas is null)
+        {
+            return;
+        }
+
+        if (replicas.WriteLatency.Count > 0)
+        {
+            var first = replicas.WriteLatency[0];
+            sb.AppendLine("## management write latency by cluster.writeQuorum").AppendLine();
+            sb.AppendLine($"Three nodes (n1, n2, n3), cluster.replicas {replicas.Replicas}, started afresh for each writeQuorum (set in their config file at start, not reloaded). "
+                + $"A closed loop of {first.Concurrency} calls in flight: each caller sends its next call as soon as the last one answered. The calls alternate "
+                + $"`POST /api/auth/set` (userId, its session) and `POST /api/channel/subscribe` (userId, one of {first.Channels:N0} channels), cycling over "
+                + $"{first.Users:N0} users spread over the ring by their ids; each call goes over HTTP/1.1 keep-alive to the admin port of the node that owns its user "
+                + "(as a client that knows the ring would send it), so latency is the owner's write and its replication, not a forwarding hop. An auth.set also "
+                + "binds the session on the owner of `s:{sessionId}`, and a subscribe adds the user to the channel on the owner of `c:{channelId}`, each replicated "
+                + $"with the same quorum. Each setting: a warm-up of at least two calls per user and {replicas.WarmupSeconds:0.#} s, not counted "
+                + $"({string.Join(", ", replicas.WriteLatency.Select(w => w.WarmupSeconds.ToString("0.0", CultureInfo.InvariantCulture) + " s"))}), then {first.MeasureSeconds:0} s measured. "
+                + "Latency runs from just before the request is sent to the end of the answer; CPU is the three node processes' user+system time per call.");
+            sb.AppendLine();
+            sb.AppendLine("| writeQuorum | calls | calls/s | p50 ms | p99 ms | p99.9 ms | max ms | auth.set p50 / p99 ms | channel.subscribe p50 / p99 ms | server CPU µs/call | failed | other load | status |");
+            sb.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+            foreach (var w in replicas.WriteLatency)
+            {
+                sb.AppendLine(string.Join(" | ",
+                    "| " + w.WriteQuorum.ToString(CultureInfo.InvariantCulture), w.Calls.ToString("N0", CultureInfo.InvariantCulture), F(w.CallsPerSecond, "N0"),
+                    F(w.Latency?.P50Ms, "0.00"), F(w.Latency?.P99Ms, "0.00"), F(w.Latency?.P999Ms, "0.00"), F(w.Latency?.MaxMs, "0.00"),
+                    $"{F(w.AuthSet?.P50Ms, "0.00")} / {F(w.AuthSet?.P99Ms, "0.00")}", $"{F(w.Subscribe?.P50Ms, "0.00")} / {F(w.Subscribe?.P99Ms, "0.00")}",
+                    F(w.ServerCpuMicrosecondsPerCall, "0"), w.Failures.ToString("N0", CultureInfo.InvariantCulture), F(w.OtherLoadCores, "0.00"), w.Status + " |"));
+            }
+
+            sb.AppendLine();
+            foreach (var w in replicas.WriteLatency.Where(w => w.Placement.Length > 0))
+            {
+                sb.AppendLine($"- writeQuorum {w.WriteQuorum}: {w.Placement}");
+            }
+
+            sb.AppendLine();
+        }
+
+        if (replicas.Handoff is { } h)
+        {
+            sb.AppendLine("## handoff to a joining node").AppendLine();
+            sb.AppendLine($"Three nodes (n1, n2, n3; cluster.replicas {replicas.Replicas}, the default writeQuorum) hold {h.Users:N0} users, each with a session "
+                + $"({h.Records:N0} records, every one on all three nodes), loaded with auth.set calls to the owners, {h.LoadCallsPerSecond:N0} calls/s, not counted. "
+                + $"Then {ReplicaBench.Joiner} starts, seeded with n1 ({h.JoinerStartSeconds:0.0} s from its process start to its ready line, not counted). "
+                + "The time runs from its ready line until done: " + h.Done + ". The harness reads every node's /metrics each 250 ms and, once no copy is owed "
+                + "and the handoff counters stood still, confirms with every node's manager.status (at most once a second); done is the time of the metrics poll it "
+                + "confirmed. Records handed over are the growth of `socketpush_handoff_records_total` summed over the nodes (a record sent to each of its new "
+                + "replicas counts once per replica), bytes likewise from `socketpush_handoff_bytes_total`; copies repaired "
+                + "(`socketpush_replica_copies_repaired_total`) are the copies a key's first remaining replica sends to the replica it gained.");
+            sb.AppendLine();
+            sb.AppendLine("| users | records before | records handed over | bytes handed over | copies repaired | anti-entropy records sent | seconds | records/s | bytes/s | first handoff after s | server CPU s | other load | status |");
+            sb.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+            var f = h.Figures;
+            sb.AppendLine(string.Join(" | ",
+                "| " + h.Users.ToString("N0", CultureInfo.InvariantCulture), h.Records.ToString("N0", CultureInfo.InvariantCulture),
+                f is null ? "–" : f.Records.ToString("N0", CultureInfo.InvariantCulture), f is null ? "–" : f.Bytes.ToString("N0", CultureInfo.InvariantCulture),
+                f is null ? "–" : f.CopiesRepaired.ToString("N0", CultureInfo.InvariantCulture), f is null ? "–" : f.AntiEntropyRecords.ToString("N0", CultureInfo.InvariantCulture),
+                F(f?.Seconds, "0.00"), F(f?.RecordsPerSecond, "N0"), F(f?.BytesPerSecond, "N0"), F(h.FirstHandoffSeconds, "0.00"),
+                F(h.ServerCpuSeconds, "0.00"), F(h.OtherLoadCores, "0.00"), h.Status + " |"));
+            sb.AppendLine();
+            if (h.Held.Length > 0)
+            {
+                sb.AppendLine($"- {h.Held}");
+                sb.AppendLine();
+            }
+        }
     }
 
     private static string Ratio(double? a, double? b) =>

@@ -127,6 +127,9 @@ internal sealed class ResultsFile
 
     public List<RunResult> Runs { get; set; } = [];
 
+    /// <summary>The replicas set (write latency per writeQuorum, a join's handoff), or null.</summary>
+    public ReplicaResults? Replicas { get; set; }
+
     /// <summary>The cluster set's pairs (three nodes against one), derived from <see cref="Runs"/>.</summary>
     public List<ClusterComparison> Cluster => ClusterComparison.From(Runs);
 

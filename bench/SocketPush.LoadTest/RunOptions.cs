@@ -12,9 +12,12 @@ internal static class Scenarios
     /// <summary>The cluster set: latency and fan-out on three nodes against one (not in the default list).</summary>
     public const string Cluster = "cluster";
 
+    /// <summary>The replicas set: write latency per cluster.writeQuorum, and a join's handoff (not in the default list).</summary>
+    public const string Replicas = "replicas";
+
     public static readonly string[] All = [Idle, FanOut, Users];
 
-    public static readonly string[] Known = [.. All, Cluster];
+    public static readonly string[] Known = [.. All, Cluster, Replicas];
 }
 
 /// <summary>What one run of the harness does; every figure it reports depends on these, so all are written to the results.</summary>
@@ -47,6 +50,21 @@ internal sealed class RunOptions
 
     /// <summary>Cluster fan-out: subscriber counts, each on one node and on three.</summary>
     public List<int> ClusterFanOut { get; set; } = [3_000, 9_000];
+
+    /// <summary>Replicas set: the cluster.writeQuorum values measured, each on freshly started nodes.</summary>
+    public List<int> WriteQuorums { get; set; } = [1, 2, 3];
+
+    /// <summary>Replicas set: management calls in flight (closed loop).</summary>
+    public int WriteConcurrency { get; set; } = 32;
+
+    /// <summary>Replicas set: the users the write calls cycle over.</summary>
+    public int WriteUsers { get; set; } = 3_000;
+
+    /// <summary>Replicas set: seconds of unmeasured calls before each measurement.</summary>
+    public double WriteWarmupSeconds { get; set; } = 5;
+
+    /// <summary>Replicas set: users (auth.set, one session each) the three nodes hold when the fourth joins; 0: no handoff measurement.</summary>
+    public int HandoffUsers { get; set; } = 100_000;
 
     public int Workers { get; set; } = 2;
 
@@ -86,6 +104,8 @@ internal sealed class RunOptions
     {
         var o = new RunOptions();
         var sizesGiven = false;
+        var durationGiven = false;
+        var handoffUsersGiven = false;
         var clusterSizesGiven = false;
         for (var i = 0; i < args.Count; i++)
         {
@@ -102,6 +122,26 @@ internal sealed class RunOptions
                 case "--cluster":
                     o.ScenarioNames = [Scenarios.Cluster];
                     o.Systems = [SystemNames.SocketPush, SystemNames.SocketPushCluster];
+                    break;
+                case "--replicas":
+                    o.ScenarioNames = [Scenarios.Replicas];
+                    o.Systems = [SystemNames.SocketPushCluster];
+                    break;
+                case "--write-quorums":
+                    o.WriteQuorums = ParseSizes(Next());
+                    break;
+                case "--write-concurrency":
+                    o.WriteConcurrency = int.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
+                case "--write-users":
+                    o.WriteUsers = int.Parse(Next(), NumberStyles.AllowThousands, CultureInfo.InvariantCulture);
+                    break;
+                case "--write-warmup":
+                    o.WriteWarmupSeconds = double.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
+                case "--handoff-users":
+                    o.HandoffUsers = int.Parse(Next(), NumberStyles.AllowThousands, CultureInfo.InvariantCulture);
+                    handoffUsersGiven = true;
                     break;
                 case "--cluster-receivers":
                     o.ClusterReceivers = int.Parse(Next(), CultureInfo.InvariantCulture);
@@ -131,6 +171,7 @@ internal sealed class RunOptions
                     break;
                 case "--duration":
                     o.PublishSeconds = double.Parse(Next(), CultureInfo.InvariantCulture);
+                    durationGiven = true;
                     break;
                 case "--workers":
                     o.Workers = int.Parse(Next(), CultureInfo.InvariantCulture);
@@ -177,8 +218,20 @@ internal sealed class RunOptions
             }
         }
 
+        if (o.ScenarioNames.Contains(Scenarios.Replicas) && !durationGiven)
+        {
+            o.PublishSeconds = 20;
+        }
+
         if (o.Quick)
         {
+            if (!handoffUsersGiven)
+            {
+                o.HandoffUsers = 10_000;
+            }
+
+            o.WriteWarmupSeconds = Math.Min(o.WriteWarmupSeconds, 2);
+
             if (!sizesGiven)
             {
                 o.Sizes = [1_000];
@@ -208,9 +261,11 @@ internal sealed class RunOptions
         }
 
         if (o.Workers < 1 || o.ConnectConcurrency < 1 || o.SourceAddresses < 1 || o.SourceAddresses > 250 || o.DeliveryRate < 1 || o.UserPublishRate < 1 || o.PublishSeconds <= 0
+            || o.WriteConcurrency < 1 || o.WriteUsers < 1 || o.WriteWarmupSeconds < 0 || o.HandoffUsers < 0
+            || o.WriteQuorums.Any(w => w < 1 || w > ClusterPlacement.Replicas)
             || o.ClusterReceivers < 1 || o.ClusterPublishRate <= 0 || o.ClusterFanOut.Any(n => n < 1) || o.Sizes.Any(n => n < 1))
         {
-            throw new ArgumentException("--n, --workers, --connect-concurrency, --delivery-rate, --user-rate, --duration, --cluster-* must be positive; --source-addresses 1..250");
+            throw new ArgumentException("--n, --workers, --connect-concurrency, --delivery-rate, --user-rate, --duration, --cluster-*, --write-* must be positive; --write-quorums 1..3; --source-addresses 1..250");
         }
 
         return o;
@@ -245,6 +300,13 @@ internal sealed class RunOptions
           --cluster-receivers 100     latency: receivers, users owned by n3; the channel is owned by n2, publishes go to n1
           --cluster-rate 200          latency: publishes/s, channel.publish then user.publish, for --duration
           --cluster-n 3000,9000       fan-out: subscribers spread over their owners, at --delivery-rate (--quick: 1000; none: latency only)
+        Replicas (3 SocketPush nodes, cluster.replicas 3; bench/results/replicas.*):
+          --replicas                  = --scenarios replicas --systems socketpush-cluster, 20 s per setting (--quick: 5 s, 10,000 users)
+          --write-quorums 1,2,3       management write latency with each cluster.writeQuorum, each on freshly started nodes, for --duration
+          --write-concurrency 32      calls in flight (closed loop), auth.set and channel.subscribe alternating, each to the owner of its user
+          --write-users 3000          users the calls cycle over (spread over the ring by their ids)
+          --write-warmup 5            seconds of calls before each measurement, not counted
+          --handoff-users 100000      users (auth.set) the three nodes hold when n4 joins; handoff measured until done (0: skip)
         SocketPush.LoadTest report IN.json OUT_DIR NAME   rewrite the table and chart from a results file
         """;
 }

@@ -21,11 +21,19 @@ internal sealed class ClusterPlacement
 
     public static readonly string[] NodeIds = [Publisher, ChannelOwner, ReceiverOwner];
 
-    private readonly HashRing _ring = HashRing.Create(NodeIds, new HashRingOptions { VirtualNodesPerNode = VirtualNodes });
+    private readonly HashRing _ring;
 
-    public static ClusterPlacement Default { get; } = new();
+    /// <summary>The ring of the given members (the default: n1, n2, n3).</summary>
+    public ClusterPlacement(IReadOnlyList<string> nodeIds)
+    {
+        _ring = HashRing.Create(nodeIds, new HashRingOptions { VirtualNodesPerNode = VirtualNodes });
+    }
+
+    public static ClusterPlacement Default { get; } = new(NodeIds);
 
     public static string UserKey(string userId) => "u:" + userId;
+
+    public static string SessionKey(string sessionId) => "s:" + sessionId;
 
     public static string ChannelKey(string channelId) => "c:" + channelId;
 

@@ -21,14 +21,17 @@ internal sealed class SocketPushClusterSystem(SocketPushSystem nodes) : ISystemU
 
     public IReadOnlyList<string> FanOutTransports { get; } = [Transports.WebSocket];
 
-    public async Task<RunningServer> StartAsync(CancellationToken cancellationToken)
+    public async Task<RunningServer> StartAsync(CancellationToken cancellationToken) => await StartClusterAsync(null, cancellationToken);
+
+    /// <summary>The three nodes, formed; <paramref name="writeQuorum"/> is cluster.writeQuorum on each (null: the node's default).</summary>
+    public async Task<Running> StartClusterAsync(int? writeQuorum, CancellationToken cancellationToken)
     {
         var started = new List<SocketPushSystem.Node>();
         try
         {
-            var seed = await nodes.StartNodeAsync(ClusterPlacement.NodeIds[0], [], cancellationToken);
+            var seed = await nodes.StartNodeAsync(ClusterPlacement.NodeIds[0], [], cancellationToken, writeQuorum);
             started.Add(seed);
-            var joining = ClusterPlacement.NodeIds.Skip(1).Select(id => nodes.StartNodeAsync(id, [seed.ClusterEndpoint], cancellationToken)).ToList();
+            var joining = ClusterPlacement.NodeIds.Skip(1).Select(id => nodes.StartNodeAsync(id, [seed.ClusterEndpoint], cancellationToken, writeQuorum)).ToList();
             try
             {
                 await Task.WhenAll(joining);
@@ -38,7 +41,7 @@ internal sealed class SocketPushClusterSystem(SocketPushSystem nodes) : ISystemU
                 started.AddRange(joining.Where(t => t.IsCompletedSuccessfully).Select(t => t.Result));
             }
 
-            var cluster = new Running(started, ClusterPlacement.Default);
+            var cluster = new Running(nodes, writeQuorum, started, ClusterPlacement.Default);
             await cluster.WaitUntilFormedAsync(cancellationToken);
             return cluster;
         }
@@ -49,9 +52,26 @@ internal sealed class SocketPushClusterSystem(SocketPushSystem nodes) : ISystemU
         }
     }
 
-    private sealed class Running(IReadOnlyList<SocketPushSystem.Node> nodes, ClusterPlacement placement) : RunningServer
+    /// <summary>The started nodes (three, and those that <see cref="JoinAsync"/> added); stopping it stops them all.</summary>
+    internal sealed class Running(SocketPushSystem system, int? writeQuorum, List<SocketPushSystem.Node> nodes, ClusterPlacement placement) : RunningServer
     {
         private readonly Dictionary<string, SocketPushSystem.Node> _byId = nodes.ToDictionary(n => n.NodeId, StringComparer.Ordinal);
+
+        public IReadOnlyList<SocketPushSystem.Node> Members => nodes;
+
+        public SocketPushSystem.Node this[string nodeId] => _byId[nodeId];
+
+        /// <summary>
+        /// Starts one more node, seeded with n1, with the same settings, and returns once it printed its ready line
+        /// (it is then part of <see cref="Members"/>; the cluster has not necessarily seen it yet).
+        /// </summary>
+        public async Task<SocketPushSystem.Node> JoinAsync(string nodeId, CancellationToken cancellationToken)
+        {
+            var node = await system.StartNodeAsync(nodeId, [Publisher.ClusterEndpoint], cancellationToken, writeQuorum);
+            nodes.Add(node);
+            _byId[nodeId] = node;
+            return node;
+        }
 
         private SocketPushSystem.Node Publisher => _byId[ClusterPlacement.Publisher];
 
@@ -183,7 +203,8 @@ internal sealed class SocketPushClusterSystem(SocketPushSystem nodes) : ISystemU
 
         public override async ValueTask DisposeAsync() => await Task.WhenAll(nodes.Select(n => n.DisposeAsync().AsTask()));
 
-        private static Task<JsonElement> StatusAsync(SocketPushSystem.Node node, CancellationToken cancellationToken) =>
+        /// <summary>manager.status of one node.</summary>
+        public static Task<JsonElement> StatusAsync(SocketPushSystem.Node node, CancellationToken cancellationToken) =>
             node.CallAsync("manager/status", [], cancellationToken);
     }
 }

@@ -18,8 +18,11 @@ internal sealed partial class SocketPushSystem(string nodeDll, IReadOnlyDictiona
 
     public async Task<RunningServer> StartAsync(CancellationToken cancellationToken) => await StartNodeAsync("bench", [], cancellationToken);
 
-    /// <summary>One node process with every port on loopback (chosen by the system), joining through the given seeds.</summary>
-    public async Task<Node> StartNodeAsync(string nodeId, IReadOnlyList<string> seeds, CancellationToken cancellationToken)
+    /// <summary>
+    /// One node process with every port on loopback (chosen by the system), joining through the given seeds;
+    /// <paramref name="writeQuorum"/> sets cluster.writeQuorum (null: the node's default).
+    /// </summary>
+    public async Task<Node> StartNodeAsync(string nodeId, IReadOnlyList<string> seeds, CancellationToken cancellationToken, int? writeQuorum = null)
     {
         if (!File.Exists(nodeDll))
         {
@@ -28,7 +31,7 @@ internal sealed partial class SocketPushSystem(string nodeDll, IReadOnlyDictiona
 
         var directory = Directory.CreateTempSubdirectory("socketpush-bench-");
         var config = Path.Combine(directory.FullName, "config.yml");
-        await File.WriteAllTextAsync(config, ConfigYaml, cancellationToken);
+        await File.WriteAllTextAsync(config, ConfigYaml(writeQuorum), cancellationToken);
         var start = new ProcessStartInfo("dotnet")
         {
             WorkingDirectory = directory.FullName,
@@ -91,7 +94,7 @@ internal sealed partial class SocketPushSystem(string nodeDll, IReadOnlyDictiona
 
     // Warnings only: every system logs nothing per connection during the measurement (nginx: access_log off).
     // The ring settings are the harness's own copy (ClusterPlacement), so that it picks ids the way the nodes place them.
-    private static readonly string ConfigYaml = $$"""
+    private static string ConfigYaml(int? writeQuorum) => $$"""
         node:
           id: bench
           bindAddress: 127.0.0.1
@@ -108,6 +111,7 @@ internal sealed partial class SocketPushSystem(string nodeDll, IReadOnlyDictiona
         cluster:
           seeds: []
           virtualNodes: {{ClusterPlacement.VirtualNodes}}
+          replicas: {{ClusterPlacement.Replicas}}{{(writeQuorum is { } w ? "\n  writeQuorum: " + w.ToString(CultureInfo.InvariantCulture) : "")}}
         logging:
           level: Warning
         """;
@@ -171,25 +175,14 @@ internal sealed partial class SocketPushSystem(string nodeDll, IReadOnlyDictiona
         }
 
         /// <summary>The socketpush_messages_* and socketpush_connections samples of the node's /metrics.</summary>
-        public override async Task<Dictionary<string, double>> ReadCountersAsync(CancellationToken cancellationToken)
-        {
-            var counters = new Dictionary<string, double>(StringComparer.Ordinal);
-            foreach (var line in (await _admin.GetAsync("metrics", cancellationToken)).Split('\n'))
-            {
-                if (!line.StartsWith("socketpush_messages_", StringComparison.Ordinal) && !line.StartsWith("socketpush_connections{", StringComparison.Ordinal))
-                {
-                    continue;
-                }
+        public override Task<Dictionary<string, double>> ReadCountersAsync(CancellationToken cancellationToken) =>
+            ReadMetricsAsync(
+                line => line.StartsWith("socketpush_messages_", StringComparison.Ordinal) || line.StartsWith("socketpush_connections{", StringComparison.Ordinal),
+                cancellationToken);
 
-                var space = line.LastIndexOf(' ');
-                if (space > 0 && double.TryParse(line[(space + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
-                {
-                    counters[line[..space]] = value;
-                }
-            }
-
-            return counters;
-        }
+        /// <summary>The samples of the node's /metrics whose line <paramref name="wanted"/> picks.</summary>
+        public async Task<Dictionary<string, double>> ReadMetricsAsync(Func<string, bool> wanted, CancellationToken cancellationToken) =>
+            MetricsText.Samples(await _admin.GetAsync("metrics", cancellationToken), wanted);
 
         public override async ValueTask DisposeAsync()
         {
