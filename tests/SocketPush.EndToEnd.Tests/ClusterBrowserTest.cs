@@ -1,15 +1,13 @@
 using System.Globalization;
-using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 
 namespace SocketPush.EndToEnd.Tests;
 
 /// <summary>
 /// A browser test on the local cluster of examples/cluster (<see cref="ClusterFixture"/>): what each node printed
-/// during the test goes to the test output, and the questions these tests ask the nodes (who owns a user, how many
-/// connections a node holds).
+/// during the test goes to the test output, and the questions these tests ask the nodes (who owns a user).
 /// </summary>
-public abstract partial class ClusterBrowserTest(ClusterFixture fixture, ITestOutputHelper output) : BrowserTest(output)
+public abstract class ClusterBrowserTest(ClusterFixture fixture, ITestOutputHelper output) : BrowserTest(output)
 {
     private readonly Dictionary<string, long> _logStarts = [];
 
@@ -54,13 +52,6 @@ public abstract partial class ClusterBrowserTest(ClusterFixture fixture, ITestOu
     private protected Task<(string UserId, ClusterNode Owner)> UserOwnedByAsync(ClusterNode node, string prefix) =>
         UserAsync(prefix, owner => owner == node);
 
-    /// <summary>The client connections a node holds, from its /metrics (socketpush_connections, summed over transports).</summary>
-    private protected static async Task<int> ConnectionsAsync(ClusterNode node)
-    {
-        var metrics = await node.Api.GetTextAsync("/metrics");
-        return (int)ConnectionsLine().Matches(metrics).Sum(m => double.Parse(m.Groups["value"].Value, CultureInfo.InvariantCulture));
-    }
-
     private async Task<(string UserId, ClusterNode Owner)> UserAsync(string prefix, Func<ClusterNode, bool> accept)
     {
         var asked = Fixture.Nodes[0];
@@ -77,7 +68,4 @@ public abstract partial class ClusterBrowserTest(ClusterFixture fixture, ITestOu
 
         throw new InvalidOperationException($"None of 100 users {prefix}-n is owned as wanted.");
     }
-
-    [GeneratedRegex(@"^socketpush_connections\{[^}]*\} (?<value>\S+)$", RegexOptions.Multiline)]
-    private static partial Regex ConnectionsLine();
 }

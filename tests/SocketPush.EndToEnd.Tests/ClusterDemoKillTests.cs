@@ -43,7 +43,7 @@ public sealed class ClusterDemoKillTests(ClusterFixture fixture, ITestOutputHelp
         await ConnectAsync(tab, userId, "s-crash");
         await Expect(tab.GetByTestId("status")).ToHaveAttributeAsync("data-state", "connected");
         await Expect(LogEntries(tab, "connected")).ToHaveTextAsync(new Regex($"Connected to {Regex.Escape(owner.Origin)}$"));
-        await Eventually.PassesAsync(async () => Assert.Equal(1, await ConnectionsAsync(owner)), $"{owner.Id} holds the page's connection");
+        await Eventually.PassesAsync(async () => Assert.Equal(1, await owner.Api.ConnectionsAsync()), $"{owner.Id} holds the page's connection");
         var messages = tab.GetByTestId("message");
 
         var killed = Stopwatch.StartNew();
@@ -58,7 +58,7 @@ public sealed class ClusterDemoKillTests(ClusterFixture fixture, ITestOutputHelp
         Output.WriteLine($"The page reconnected {killed.Elapsed.TotalSeconds:0.0} s after the kill.");
         await Expect(tab.GetByTestId("status")).ToHaveAttributeAsync("data-state", "connected");
         Assert.Equal(newOwner.Origin, await FrontendServerAsync(other, userId));
-        await Eventually.PassesAsync(async () => Assert.Equal(1, await ConnectionsAsync(newOwner)), $"{newOwner.Id} holds the page's connection");
+        await Eventually.PassesAsync(async () => Assert.Equal(1, await newOwner.Api.ConnectionsAsync()), $"{newOwner.Id} holds the page's connection");
 
         // Publishes made on the two nodes left reach it: the session and the subscription survived the owner.
         Assert.Equal(1, (await other.Api.CallAsync("user", "publish", new { userId, message = new { after = "kill" } })).GetInt32());

@@ -35,7 +35,7 @@ public sealed partial class ClusterDemoTests(ClusterFixture fixture, ITestOutput
             {
                 foreach (var node in Fixture.Nodes)
                 {
-                    Assert.Equal(node == owner ? 1 : 0, await ConnectionsAsync(node));
+                    Assert.Equal(node == owner ? 1 : 0, await node.Api.ConnectionsAsync());
                 }
             },
             $"{owner.Id} holds the page's connection and no other node holds one");
@@ -142,7 +142,7 @@ public sealed partial class ClusterDemoTests(ClusterFixture fixture, ITestOutput
 
         // signalr.html authenticates after connecting, so n2 serves it and names the owner with `moved` at once.
         await Expect(ExampleLog(examples[0], $"moved: user {userId} belongs to node {formerOwner.Id} at {formerOwner.Origin}")).ToHaveCountAsync(1);
-        await Eventually.PassesAsync(async () => Assert.Equal(3, await ConnectionsAsync(formerOwner)), $"{formerOwner.Id} holds the three pages' connections");
+        await Eventually.PassesAsync(async () => Assert.Equal(3, await formerOwner.Api.ConnectionsAsync()), $"{formerOwner.Id} holds the three pages' connections");
 
         ClusterNode? n4 = null;
         try
@@ -163,7 +163,7 @@ public sealed partial class ClusterDemoTests(ClusterFixture fixture, ITestOutput
                 await Expect(example.Locator("#status")).ToHaveTextAsync($"Connected as user {userId}");
             }
 
-            await Eventually.PassesAsync(async () => Assert.Equal(3, await ConnectionsAsync(n4)), "n4 holds the three pages' connections");
+            await Eventually.PassesAsync(async () => Assert.Equal(3, await n4.Api.ConnectionsAsync()), "n4 holds the three pages' connections");
 
             Assert.Equal(3, (await n3.Api.CallAsync("user", "publish", new { userId, message = new { after = "join" } })).GetInt32());
             var newest = tab.GetByTestId("message").First;

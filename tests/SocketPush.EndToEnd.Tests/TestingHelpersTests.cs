@@ -53,6 +53,24 @@ public sealed class TestingHelpersTests
     }
 
     [Fact]
+    public async Task NodeProcess_Suspend_freezes_the_node_Resume_lets_it_run_and_disposal_ends_a_suspended_one()
+    {
+        int pid;
+        await using (var node = await NodeProcess.StartAsync(new NodeProcessOptions { NodeId = "helpers-suspend" }))
+        {
+            pid = node.ProcessId;
+            // The threads stop, and go on, as the kernel delivers the signal: a moment after kill(2) returns.
+            node.Suspend();
+            await Eventually.TrueAsync(() => ProcessState(pid) == 'T', "the node is stopped");
+            node.Resume();
+            await Eventually.TrueAsync(() => ProcessState(pid) != 'T', "the node runs again");
+            node.Suspend();
+        }
+
+        Assert.False(Directory.Exists($"/proc/{pid}"), $"/proc/{pid} is still there after DisposeAsync of a suspended node");
+    }
+
+    [Fact]
     public async Task NodeProcess_finds_lines_of_its_output_and_reports_a_failed_start_with_it()
     {
         await using (var node = await NodeProcess.StartAsync(new NodeProcessOptions { NodeId = "helpers-output" }))
@@ -82,6 +100,13 @@ public sealed class TestingHelpersTests
         }
 
         Assert.All(processes, pid => Assert.False(Directory.Exists($"/proc/{pid}"), $"/proc/{pid} is still there after DisposeAsync"));
+    }
+
+    /// <summary>The state letter of /proc/{pid}/stat: R running, S sleeping, T stopped, Z zombie, …</summary>
+    private static char ProcessState(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        return stat[stat.LastIndexOf(')') + 2];
     }
 
     [Fact]

@@ -309,6 +309,22 @@ public class SwimCoreTests
     }
 
     [Fact]
+    public void A_leave_right_after_a_metadata_update_is_done_only_once_the_departure_itself_went_out()
+    {
+        var (cluster, nodes) = Converged("a", "b", "c");
+        var a = nodes[0];
+
+        // The update is still queued when the departure replaces it: that is not the departure gossiped.
+        a.Core.UpdateMetadata([1, 2, 3]);
+        a.Core.Leave();
+        Assert.False(a.Core.LeaveBroadcastDone);
+        cluster.Run(TimeSpan.FromSeconds(2));
+
+        Assert.True(a.Core.LeaveBroadcastDone);
+        Assert.All(nodes.Skip(1), n => Assert.Equal(MemberState.Left, n.StateOf("a")));
+    }
+
+    [Fact]
     public void Members_join_through_a_seed_with_a_push_pull_and_learn_each_other()
     {
         var cluster = new CoreCluster();

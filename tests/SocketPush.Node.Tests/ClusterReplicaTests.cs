@@ -1,7 +1,8 @@
 using System.Text.Json;
+using Microsoft.AspNetCore.SignalR.Client;
 using SocketPush.Node.Cluster;
-using SocketPush.Node.Cluster.Records;
 using SocketPush.Node.Cluster.Peers;
+using SocketPush.Node.Cluster.Records;
 
 namespace SocketPush.Node.Tests;
 
@@ -145,6 +146,8 @@ public sealed class ClusterReplicaTests
         var client = cluster.UserOwnedBy(leaving, "leave-");
         await using var hub = leaving.Hub(client, "s-" + client, Microsoft.AspNetCore.Http.Connections.HttpTransportType.WebSockets);
         var moved = TestNode.Inbox(hub, "moved");
+        // Told to move, the client goes, as one does once connected to the new owner: the node waits for that.
+        hub.On<JsonElement>("moved", m => _ = Task.Run(() => hub.StopAsync()));
         await hub.StartAsync();
         await leaving.WaitForConnectionsAsync(client, 1);
         Assert.True(leaving.Service<SocketPush.Node.Cluster.Records.RecordStore>().LiveCounts().Users > 0, "the stopping node owns some users");

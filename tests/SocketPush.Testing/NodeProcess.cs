@@ -13,6 +13,8 @@ namespace SocketPush.Testing;
 public sealed partial class NodeProcess : IAsyncDisposable
 {
     private const int Sigterm = 15;
+    private const int Sigcont = 18;
+    private const int Sigstop = 19;
 
     private readonly Process _process;
     private readonly string _directory;
@@ -22,6 +24,8 @@ public sealed partial class NodeProcess : IAsyncDisposable
     private readonly List<OutputWaiter> _waiters = [];
     private int _openStreams = 2;
     private int _disposed;
+    private int _suspended;
+    private long _exitedAt;
 
     private NodeProcess(Process process, string directory, NodeProcessOptions options)
     {
@@ -48,6 +52,12 @@ public sealed partial class NodeProcess : IAsyncDisposable
 
     /// <summary>The operating system's id of the process.</summary>
     public int ProcessId { get; private set; }
+
+    /// <summary>Whether the process has exited (killed, stopped, or on its own).</summary>
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>The <see cref="Stopwatch"/> timestamp at which this process saw the node exit, or null while it runs.</summary>
+    public long? ExitedAt => Interlocked.Read(ref _exitedAt) is not 0 and var at ? at : null;
 
     /// <summary>The config file the node was started with.</summary>
     public string ConfigPath => Path.Combine(_directory, "config.yml");
@@ -113,8 +123,9 @@ public sealed partial class NodeProcess : IAsyncDisposable
             start.Environment[name] = value;
         }
 
-        var process = new Process { StartInfo = start };
+        var process = new Process { StartInfo = start, EnableRaisingEvents = true };
         var node = new NodeProcess(process, directory, options);
+        process.Exited += (_, _) => Interlocked.CompareExchange(ref node._exitedAt, Stopwatch.GetTimestamp(), 0);
         process.OutputDataReceived += (_, e) => node.OnLine(e.Data);
         process.ErrorDataReceived += (_, e) => node.OnLine(e.Data);
         try
@@ -193,14 +204,15 @@ public sealed partial class NodeProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Sends SIGTERM and waits for the node to exit; returns its exit code (0 for a clean stop).</summary>
+    /// <summary>
+    /// Sends SIGTERM and waits for the node to exit; returns its exit code (0 for a clean stop). A node
+    /// <see cref="Suspend"/>ed is resumed first, or it could not act on the signal.
+    /// </summary>
     /// <exception cref="InvalidOperationException">It did not exit in time, and was killed.</exception>
     public async Task<int> StopAsync()
     {
-        if (!_process.HasExited && SendSignal(_process.Id, Sigterm) != 0 && !_process.HasExited)
-        {
-            throw new InvalidOperationException($"kill(SIGTERM) of node {NodeId} failed with errno {Marshal.GetLastPInvokeError()}.");
-        }
+        Resume();
+        Signal(Sigterm, "SIGTERM");
 
         using var timeout = new CancellationTokenSource(_options.StopTimeout);
         try
@@ -215,6 +227,26 @@ public sealed partial class NodeProcess : IAsyncDisposable
         }
 
         return _process.ExitCode;
+    }
+
+    /// <summary>
+    /// Freezes the node where it is (SIGSTOP), as a hung machine or a long pause would: its sockets stay open, it
+    /// answers nothing, and its peers see it fall silent without a leave. <see cref="Resume"/> undoes it;
+    /// <see cref="StopAsync"/> and disposal resume it first.
+    /// </summary>
+    public void Suspend()
+    {
+        Signal(Sigstop, "SIGSTOP");
+        Volatile.Write(ref _suspended, 1);
+    }
+
+    /// <summary>Lets a <see cref="Suspend"/>ed node run on (SIGCONT); nothing for a node that is not suspended.</summary>
+    public void Resume()
+    {
+        if (Interlocked.Exchange(ref _suspended, 0) == 1)
+        {
+            Signal(Sigcont, "SIGCONT");
+        }
     }
 
     /// <summary>
@@ -264,6 +296,15 @@ public sealed partial class NodeProcess : IAsyncDisposable
             // It did not stop when asked; a test that cares calls StopAsync itself and sees why.
             Kill();
             return _process.ExitCode;
+        }
+    }
+
+    /// <summary>Sends <paramref name="signal"/> to the node unless it has exited.</summary>
+    private void Signal(int signal, string name)
+    {
+        if (!_process.HasExited && SendSignal(_process.Id, signal) != 0 && !_process.HasExited)
+        {
+            throw new InvalidOperationException($"kill({name}) of node {NodeId} failed with errno {Marshal.GetLastPInvokeError()}.");
         }
     }
 

@@ -27,6 +27,9 @@ public sealed class NodeProcessCluster : IAsyncDisposable
         }
     }
 
+    /// <summary>The node with the id <paramref name="nodeId"/> (<c>n1</c>, <c>n2</c>, …), killed and stopped ones included.</summary>
+    public NodeProcess Node(string nodeId) => Nodes.Single(n => n.NodeId == nodeId);
+
     /// <summary>Starts <paramref name="count"/> nodes and waits until each has printed READY.</summary>
     /// <param name="count">How many nodes, at least 1.</param>
     /// <param name="options">

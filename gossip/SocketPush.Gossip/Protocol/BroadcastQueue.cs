@@ -18,15 +18,18 @@ internal sealed class BroadcastQueue
 
     public int Count => _byName.Count;
 
-    /// <summary>Raised when an entry leaves the queue, sent out or replaced.</summary>
-    public Action<string>? Finished { get; set; }
+    /// <summary>
+    /// Raised when an entry leaves the queue: with <c>true</c> when it was sent its retransmit limit of times, with
+    /// <c>false</c> when a newer update about the same member replaced it before that.
+    /// </summary>
+    public Action<string, bool>? Finished { get; set; }
 
     public void Enqueue(string name, byte[] encoded)
     {
         if (_byName.Remove(name, out var old))
         {
             old.Replaced = true;
-            Finished?.Invoke(name);
+            Finished?.Invoke(name, false);
         }
 
         var entry = new Entry(name, encoded);
@@ -64,7 +67,7 @@ internal sealed class BroadcastQueue
                 if (entry.Transmits >= transmitLimit)
                 {
                     _byName.Remove(entry.Name);
-                    Finished?.Invoke(entry.Name);
+                    Finished?.Invoke(entry.Name, true);
                 }
                 else
                 {

@@ -1205,9 +1205,11 @@ internal sealed class SwimCore
         EnsureGossipScheduled();
     }
 
-    private void OnBroadcastFinished(string name)
+    private void OnBroadcastFinished(string name, bool sent)
     {
-        if (_leaving && name == _self.Name)
+        // Only the departure itself, sent out in full: the update about this member it replaced (the metadata a
+        // leaving node announced just before) finishes too, as Leave queues the departure, and says nothing about it.
+        if (_leaving && sent && name == _self.Name)
         {
             _leaveDone = true;
         }

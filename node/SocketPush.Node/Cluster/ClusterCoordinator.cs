@@ -98,8 +98,9 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
     /// <summary>
     /// A graceful leave (SIGTERM, Ctrl+C, disposing the host), within <c>cluster.leaveTimeout</c>: this node takes
     /// itself out of its own ring, so that the handoff sends every record to the replicas that hold it without this
-    /// node, and its clients are asked (paced) to move to their users' owners; then gossip announces the departure
-    /// with what time is left. A leave that runs out of time goes on anyway and says what it did not hand over.
+    /// node, and its clients are asked (paced) to move to their users' owners; it waits for them to go (keeping a
+    /// second of the time for what follows), then gossip announces the departure with what time is left. A leave
+    /// that runs out of time goes on anyway and says what it did not hand over and which clients are still here.
     /// </summary>
     public async Task LeaveAsync()
     {
@@ -133,6 +134,8 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
 
                 await Task.Delay(LeaveCheck, _time, deadline.Token).ConfigureAwait(false);
             }
+
+            await WaitForClientsToGoAsync(timeout - GossipReserve(timeout) - _time.GetElapsedTime(started)).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
@@ -147,9 +150,42 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
             held.Users + held.Sessions + held.Channels,
             left.Users + left.Sessions + left.Channels,
             _moves.Pending,
+            _registry.All().Count(),
             gossiped,
             _time.GetElapsedTime(started));
 #pragma warning restore CA1873
+    }
+
+    /// <summary>
+    /// The part of a leave's time kept for gossiping the departure after the clients went: a second, or half the leave
+    /// timeout when that is shorter.
+    /// </summary>
+    private static TimeSpan GossipReserve(TimeSpan timeout) => TimeSpan.FromTicks(Math.Min(TimeSpan.TicksPerSecond, timeout.Ticks / 2));
+
+    /// <summary>
+    /// Waits, at most <paramref name="limit"/>, until the clients asked to move have closed their connections here
+    /// (a client closes its old connection once it is connected to its user's owner): until then this node still
+    /// delivers to them, and the owners' presence still names it. Clients that stay are closed when the node stops.
+    /// </summary>
+    private async Task WaitForClientsToGoAsync(TimeSpan limit)
+    {
+        if (limit <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        using var clientsDeadline = new CancellationTokenSource(limit, _time);
+        try
+        {
+            while (_registry.All().Any() && _membership.View.HasOthers)
+            {
+                await Task.Delay(LeaveCheck, _time, clientsDeadline.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Those still here are closed with "reconnect allowed" when the node stops; the departure is gossiped first.
+        }
     }
 
     /// <summary>Records held here that another node owns now (read by manager.status).</summary>

@@ -45,6 +45,6 @@ internal static partial class ClusterLog
     public static partial void AntiEntropyCrashed(ILogger logger, Exception exception);
 
     [LoggerMessage(EventId = 419, Level = LogLevel.Information,
-        Message = "Left the cluster in {Elapsed}: {Held} record(s) held, {NotHandedOver} not handed over; {NotMoved} client(s) not yet asked to move; departure gossiped: {Gossiped}")]
-    public static partial void Left(ILogger logger, int held, int notHandedOver, int notMoved, bool gossiped, TimeSpan elapsed);
+        Message = "Left the cluster in {Elapsed}: {Held} record(s) held, {NotHandedOver} not handed over; {NotMoved} client(s) not yet asked to move, {Connected} still connected; departure gossiped: {Gossiped}")]
+    public static partial void Left(ILogger logger, int held, int notHandedOver, int notMoved, int connected, bool gossiped, TimeSpan elapsed);
 }
