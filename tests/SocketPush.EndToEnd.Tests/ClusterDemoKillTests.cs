@@ -116,6 +116,17 @@ public sealed class ClusterDemoKillTests(ClusterFixture fixture, ITestOutputHelp
         Assert.Equal(1, (await n2.Api.CallAsync("user", "publish", new { userId, message = new { after = "restart" } })).GetInt32());
         await Expect(messages).ToHaveCountAsync(3);
         AssertSameJson("""{"after": "restart"}""", await messages.First.GetByTestId("message-data").TextContentAsync());
+
+        // Killed again while the page is on it by `moved`: the page starts over at its own node rather than waiting
+        // for the node `moved` named, and lands on the owner of the two left.
+        await Fixture.KillNodeAsync(owner.Id);
+        await Expect(LogEntries(tab, "reconnecting").First).ToHaveTextAsync(
+            new Regex($"Connection to {Regex.Escape(restarted.Origin)} lost; starting over through {Regex.Escape(n2.Origin)}$"));
+        await Expect(LogEntries(tab, "connected").First).ToHaveTextAsync(
+            new Regex($"Connected to {Regex.Escape(newOwner.Origin)}$"),
+            new() { Timeout = (float)FailureDetected.TotalMilliseconds });
+        Assert.Equal(1, (await other.Api.CallAsync("user", "publish", new { userId, message = new { after = "second kill" } })).GetInt32());
+        await Expect(messages).ToHaveCountAsync(4);
     }
 
     private static Task<JsonElement> StatusAsync(ClusterNode node) => node.Api.CallAsync("manager", "status", new { });

@@ -26,6 +26,8 @@
   // The connection the page currently shows; callbacks of an older connection are ignored.
   let connection = null;
   let received = 0;
+  // Bumped by the page's buttons: a start-over (see startOver) that is still trying gives up then.
+  let attempt = 0;
 
   function setStatus(state, text, detail) {
     status.dataset.state = state;
@@ -160,6 +162,10 @@
       }
     });
     conn.onreconnecting(() => {
+      if (conn === connection && target.server !== window.location.origin) {
+        startOver(conn, target, landed);
+        return;
+      }
       if (conn === connection) {
         setStatus('reconnecting', 'Connection lost; reconnecting as user ' + target.userId + '…');
         logEvent('reconnecting', 'Connection to ' + landed + ' lost; reconnecting through ' + target.server);
@@ -195,6 +201,7 @@
       if (conn === connection) {
         setStatus('connected', connectedText(target));
         logEvent('connected', 'Connected to ' + landed);
+        return true;
       }
     } catch (error) {
       if (conn === connection) {
@@ -203,6 +210,25 @@
         showError(error);
         await conn.stop();
       }
+    }
+    return false;
+  }
+
+  // The page was on the node `moved` named and lost it: that node may be the one that went, and SignalR's reconnect
+  // would retry it until it came back. The page's own node names the user's owner now; while that fails (the
+  // owner is still being declared dead) the page tries again every 2 s, for 5 minutes.
+  async function startOver(conn, target, landed) {
+    const mine = attempt;
+    logEvent('reconnecting', 'Connection to ' + landed + ' lost; starting over through ' + window.location.origin);
+    connection = null;
+    conn.stop();
+    const own = Object.assign({}, target, { server: window.location.origin });
+    const started = Date.now();
+    while (attempt === mine && connection === null && !(await connect(own))) {
+      if (Date.now() - started >= 5 * 60_000) {
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 2000));
     }
   }
 
@@ -299,9 +325,13 @@
       setStatus('error', 'Error: enter both a userId and a sessionId.');
       return;
     }
+    attempt++;
     connect(target);
   });
-  disconnectButton.addEventListener('click', () => disconnect());
+  disconnectButton.addEventListener('click', () => {
+    attempt++;
+    disconnect();
+  });
   byId('clear').addEventListener('click', clearMessages);
   prefillFromQuery();
 })();
