@@ -428,20 +428,17 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
                 _store.Forget(batch, keep: unacknowledged);
             }
 
-            if (unacknowledged.Count == 0)
-            {
-                // A record went into the batch of each of its replicas: count each once.
-                var handedOver = sent.SelectMany(s => s.Batch.Users.Keys).Distinct(StringComparer.Ordinal).Count()
-                    + sent.SelectMany(s => s.Batch.Sessions.Keys).Distinct(StringComparer.Ordinal).Count()
-                    + sent.SelectMany(s => s.Batch.Channels.Keys).Distinct(StringComparer.Ordinal).Count();
-                PendingHandoff = Math.Max(0, PendingHandoff - handedOver);
-            }
-
-            if (sent.Any(s => !s.Acknowledged))
+            if (unacknowledged.Count > 0)
             {
                 // The rest waits for the next sweep, rather than being sent again to those that have it.
                 return;
             }
+
+            // A record went into the batch of each of its replicas: count each once.
+            var handedOver = sent.SelectMany(s => s.Batch.Users.Keys).Distinct(StringComparer.Ordinal).Count()
+                + sent.SelectMany(s => s.Batch.Sessions.Keys).Distinct(StringComparer.Ordinal).Count()
+                + sent.SelectMany(s => s.Batch.Channels.Keys).Distinct(StringComparer.Ordinal).Count();
+            PendingHandoff = Math.Max(0, PendingHandoff - handedOver);
         }
     }
 

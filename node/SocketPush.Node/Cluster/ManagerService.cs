@@ -45,7 +45,8 @@ internal sealed class ManagerService(
                 local = m.Name == view.LocalId,
                 records = counts.GetValueOrDefault(m.Name),
             }).ToArray();
-        var held = HeldRecords.Of(store, view, missing);
+        // This node's own counts came with the others' (asked locally); counted here only if that failed.
+        var held = counts.GetValueOrDefault(identity.NodeId) ?? HeldRecords.Of(store, view, missing);
         var (underReplicated, sample) = missing.Keys(UnderReplicatedSample);
         return JsonSerializer.SerializeToElement(new
         {
