@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
-using System.Text.Json;
 using System.Text.RegularExpressions;
 using SocketPush.ConsistentHashing;
 using static Microsoft.Playwright.Assertions;
@@ -26,7 +24,7 @@ public sealed class ClusterDemoKillTests(ClusterFixture fixture, ITestOutputHelp
         var (userId, owner) = await UserNotOwnedByAsync(n2, "crash");
         var other = Fixture.Nodes.Single(n => n != n2 && n != owner);
         var survivors = new[] { n2, other };
-        var virtualNodes = new HashRingOptions { VirtualNodesPerNode = (await StatusAsync(n2)).GetProperty("virtualNodes").GetInt32() };
+        var virtualNodes = new HashRingOptions { VirtualNodesPerNode = (await n2.Api.StatusAsync()).VirtualNodes };
         var newOwner = Fixture.Node(HashRing.Create(survivors.Select(n => n.Id), virtualNodes).Owner($"u:{userId}"));
 
         await n2.Api.CallAsync("auth", "set", new { userId, sessionId = "s-crash" });
@@ -85,14 +83,12 @@ public sealed class ClusterDemoKillTests(ClusterFixture fixture, ITestOutputHelp
             await Eventually.PassesAsync(
                 async () =>
                 {
-                    var status = await StatusAsync(survivor);
-                    var member = status.GetProperty("members").EnumerateArray().Single(m => m.GetProperty("nodeId").GetString() == owner.Id);
-                    Assert.Equal("dead", member.GetProperty("state").GetString());
-                    Assert.False(member.TryGetProperty("records", out var records) && records.ValueKind != JsonValueKind.Null, $"the dead member has records: {member}");
-                    var replication = status.GetProperty("replication");
-                    Assert.Equal(2, replication.GetProperty("copiesPossible").GetInt32());
-                    Assert.Equal(0, replication.GetProperty("keysUnderReplicated").GetInt32());
-                    Assert.Equal(0, replication.GetProperty("missingCopies").GetInt32());
+                    var status = await survivor.Api.StatusAsync();
+                    Assert.Equal("dead", status.States[owner.Id]);
+                    Assert.True(status.RecordsOf(owner.Id) is null, $"the dead member has records: {status}");
+                    Assert.Equal(2, status.CopiesPossible);
+                    Assert.Equal(0, status.KeysUnderReplicated);
+                    Assert.Equal(0, status.MissingCopies);
                     await EveryMemberHoldsTheUsersRecordsAsync(survivor, 2);
                 },
                 $"{survivor.Id} reports no key below 2 copies and holds every record",
@@ -129,26 +125,18 @@ public sealed class ClusterDemoKillTests(ClusterFixture fixture, ITestOutputHelp
         await Expect(messages).ToHaveCountAsync(4);
     }
 
-    private static Task<JsonElement> StatusAsync(ClusterNode node) => node.Api.CallAsync("manager", "status", new { });
-
     /// <summary>
     /// <paramref name="asked"/> lists <paramref name="count"/> members holding records, each exactly the test's user,
     /// session and channel (the only records of this cluster).
     /// </summary>
     private static async Task EveryMemberHoldsTheUsersRecordsAsync(ClusterNode asked, int count)
     {
-        var status = await StatusAsync(asked);
-        var held = status.GetProperty("members").EnumerateArray()
-            .Where(m => m.TryGetProperty("records", out var r) && r.ValueKind == JsonValueKind.Object)
-            .Select(m => (Id: m.GetProperty("nodeId").GetString(), Records: m.GetProperty("records")))
-            .ToList();
+        var status = await asked.Api.StatusAsync();
+        var held = status.States.Keys.Select(id => (Id: id, Records: status.RecordsOf(id))).Where(m => m.Records is not null).ToList();
         Assert.True(held.Count == count, $"{asked.Id} lists {held.Count} members with records, not {count}: {status}");
         foreach (var (id, records) in held)
         {
-            var counts = string.Create(
-                CultureInfo.InvariantCulture,
-                $"{records.GetProperty("users").GetInt32()}/{records.GetProperty("sessions").GetInt32()}/{records.GetProperty("channels").GetInt32()}");
-            Assert.True(counts == "1/1/1", $"{id} holds users/sessions/channels {counts}, not 1/1/1");
+            Assert.True(records is { Users: 1, Sessions: 1, Channels: 1 }, $"{id} holds {records}, not 1 user, 1 session and 1 channel");
         }
     }
 }
