@@ -62,4 +62,11 @@ awk '
     else printf "tests: %d passed, %d failed, %d skipped\n", line_passed, line_failed, line_skipped
   }
 ' "$log"
+
+# The failures again at the very end, with their messages, so that the tail of a CI log names them.
+awk '
+  /^ +Failed [A-Za-z_][A-Za-z0-9_.]*/ { show = 14; print "failed:" }
+  /^ +Stack Trace:/ { show = 0 }
+  show > 0 { print; show-- }
+' "$log"
 exit "$status"
