@@ -1,6 +1,7 @@
 using Prometheus;
 using SocketPush.Node.Client;
 using SocketPush.Node.Cluster;
+using SocketPush.Node.Cluster.Records;
 
 namespace SocketPush.Node.Admin;
 
@@ -40,6 +41,7 @@ internal sealed class NodeMetrics
     private readonly Counter _antiEntropyRecords;
     private readonly Counter _antiEntropyRepaired;
     private readonly Counter _configReloads;
+    private readonly Counter _futureStampsRefused;
     private readonly Gauge _configVersion;
     private readonly Gauge _configAppliedAt;
 
@@ -81,6 +83,9 @@ internal sealed class NodeMetrics
         _moved = factory.CreateCounter("socketpush_moved_total", "Connections asked to reconnect to their user's owner (moved).");
         _handoffRecords = factory.CreateCounter("socketpush_handoff_records_total", "Records handed to the node that owns them now.");
         _handoffBytes = factory.CreateCounter("socketpush_handoff_bytes_total", "Bytes of records handed to the node that owns them now.");
+        _futureStampsRefused = factory.CreateCounter(
+            "socketpush_clock_future_stamps_refused_total",
+            "Records and presence reports from other nodes refused because their clock stamp was more than a minute ahead of this node's clock.");
         _configReloads = factory.CreateCounter("socketpush_config_reloads_total", "Reloads of the config file, by result (applied, or refused as a whole).", "result");
         _configVersion = factory.CreateGauge("socketpush_config_version", "Version of the config in force: 1 at start, one more per reload that changed something.");
         _configAppliedAt = factory.CreateGauge("socketpush_config_applied_timestamp_seconds", "When the config in force was applied (Unix time).");
@@ -211,6 +216,8 @@ internal sealed class NodeMetrics
     public void CopiesRepaired(int copies) => _copiesRepaired.Inc(copies);
 
     /// <summary>Shows the re-replication backlog at every scrape.</summary>
+    public void Observe(HybridClock clock) => Registry.AddBeforeCollectCallback(() => _futureStampsRefused.IncTo(clock.FutureStampsRefused));
+
     public void Observe(MissingCopies missing) => Registry.AddBeforeCollectCallback(() =>
     {
         _copiesMissing.Set(missing.Count);

@@ -164,7 +164,12 @@ internal sealed class NodeHost : IAsyncDisposable
         services.AddSingleton(health);
         services.AddSingleton(time);
         services.AddSingleton<NodeMetrics>();
-        services.AddSingleton(new HybridClock(time));
+        services.AddSingleton(sp =>
+        {
+            var clock = new HybridClock(time);
+            sp.GetRequiredService<NodeMetrics>().Observe(clock);
+            return clock;
+        });
         services.AddSingleton(sp => new RecordStore(sp.GetRequiredService<HybridClock>(), config.Node.Id));
         services.AddSingleton(new PresenceTable(config.Node.Id));
         services.AddSingleton(sp => new ClusterMembership(live, identity, sp.GetRequiredService<ILoggerFactory>(), time));

@@ -46,6 +46,7 @@ public static class ClockGenerators
 /// <summary>
 /// The hybrid clock never hands out a stamp at or below one it handed out or observed, whatever the wall clock
 /// does (stands still, jumps back, lags a peer by days), and follows the wall clock again once it has caught up.
+/// A peer's stamp more than <see cref="HybridClock.MaxDrift"/> ahead is refused and leaves the clock where it was.
 /// </summary>
 [Properties(Arbitrary = [typeof(ClockGenerators)], MaxTest = 300)]
 public sealed class HybridClockProperties
@@ -83,11 +84,65 @@ public sealed class HybridClockProperties
                     break;
                 case ClockStepKind.Observe:
                     var seen = ((physical + step.Millis) << 16) | (long)step.Counter;
-                    clock.Observe(seen);
-                    highest = Math.Max(highest, seen);
+                    var admitted = step.Millis <= (long)HybridClock.MaxDrift.TotalMilliseconds;
+                    Assert.Equal(admitted, clock.Observe(seen));
+                    if (admitted)
+                    {
+                        highest = Math.Max(highest, seen);
+                    }
+
                     break;
             }
         }
+    }
+
+    [Fact]
+    public void A_stamp_far_in_the_future_is_refused_and_counted_and_the_clock_keeps_following_the_wall_clock()
+    {
+        var real = new FakeTimeProvider(Start);
+        var clock = new HybridClock(real);
+        var before = clock.Now();
+        Assert.False(clock.Observe(long.MaxValue));
+        Assert.False(clock.Observe(((Start.ToUnixTimeMilliseconds() + 61_000) << 16) | 0xFFFF));
+        var refusal = Assert.Throws<SocketPush.Client.Services.ServiceException>(() => clock.ObserveFromPeer(long.MaxValue, "Records"));
+        Assert.Equal("unavailable", refusal.Code);
+        Assert.Contains("NTP", refusal.Message);
+        Assert.Equal(3, clock.FutureStampsRefused);
+
+        var after = clock.Now();
+        Assert.True(after > before);
+        Assert.Equal(Start.ToUnixTimeMilliseconds() << 16, after & ~0xFFFFL);
+
+        // Once real time has come within the allowed drift of it, the same stamp is taken.
+        var ahead = ((Start.ToUnixTimeMilliseconds() + 90_000) << 16) | 7;
+        Assert.False(clock.Observe(ahead));
+        real.Advance(TimeSpan.FromSeconds(30));
+        Assert.True(clock.Observe(ahead));
+        Assert.True(clock.Now() > ahead);
+    }
+
+    [Fact]
+    public void Records_from_a_node_whose_clock_runs_two_minutes_ahead_are_refused_whole_and_change_nothing()
+    {
+        var real = new FakeTimeProvider(Start);
+        var ahead = new RecordStore(new HybridClock(new SkewedTime(real, TimeSpan.FromMinutes(2))), "ahead");
+        ahead.SetSession("u1", "s1");
+        ahead.SetSubscription("u1", "news", subscribed: true);
+        var batch = Replicas.ThroughJson(Replicas.Snapshot(ahead));
+        var clock = new HybridClock(real);
+        var store = new RecordStore(clock, "here");
+        store.SetSession("u2", "s2");
+        var before = Replicas.Canonical(Replicas.Snapshot(store));
+
+        var refusal = Assert.Throws<SocketPush.Client.Services.ServiceException>(() => store.Merge(batch));
+        Assert.Contains("120 s ahead", refusal.Message);
+        Assert.Equal(before, Replicas.Canonical(Replicas.Snapshot(store)));
+        Assert.Equal(1, clock.FutureStampsRefused);
+
+        // Real time catches up to within the allowed drift: the same batch is taken.
+        real.Advance(TimeSpan.FromSeconds(61));
+        Assert.True(store.Merge(batch) > 0);
+        Assert.True(Replicas.Snapshot(store).Users.ContainsKey("u1"));
     }
 
     [Fact]

@@ -162,30 +162,29 @@ internal sealed class RecordStore(HybridClock clock, string nodeId)
 
     /// <summary>
     /// Merges records that arrived from another node (a replicated write, a handoff, an anti-entropy round) and
-    /// returns how many of them changed this node's store.
+    /// returns how many of them changed this node's store. A batch stamped too far ahead of this node's clock is
+    /// refused as a whole (the sender keeps it and sends it again; once real time has caught up it is taken).
     /// </summary>
     public int Merge(RecordBatch batch)
     {
+        clock.ObserveFromPeer(batch.LatestStamp, "Records");
+
         var changed = 0;
         lock (_gate)
         {
             foreach (var (id, record) in batch.Users)
             {
-                Observe(record.Session.Stamp);
-                ObserveAll(record.Subscriptions);
                 changed += Put(_users, id, record, (ours, theirs) => ours.Merge(theirs),
                     (a, b) => a.Session == b.Session && ReferenceEquals(a.Subscriptions, b.Subscriptions));
             }
 
             foreach (var (id, record) in batch.Sessions)
             {
-                Observe(record.User.Stamp);
                 changed += Put(_sessions, id, record, (ours, theirs) => ours.Merge(theirs), (a, b) => a.User == b.User);
             }
 
             foreach (var (id, record) in batch.Channels)
             {
-                ObserveAll(record.Subscribers);
                 changed += Put(_channels, id, record, (ours, theirs) => ours.Merge(theirs), (a, b) => ReferenceEquals(a.Subscribers, b.Subscribers));
             }
         }
@@ -278,16 +277,6 @@ internal sealed class RecordStore(HybridClock clock, string nodeId)
                     _channels.TryRemove(KeyValuePair.Create(id, record));
                 }
             }
-        }
-    }
-
-    private void Observe(Stamp stamp) => clock.Observe(stamp.Time);
-
-    private void ObserveAll(ElementSet set)
-    {
-        foreach (var element in set.Elements.Values)
-        {
-            Observe(element.Stamp);
         }
     }
 

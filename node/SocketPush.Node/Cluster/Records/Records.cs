@@ -102,6 +102,16 @@ internal sealed record RecordBatch(
     [JsonIgnore]
     public int Count => Users.Count + Sessions.Count + Channels.Count;
 
+    /// <summary>The latest clock value stamped on anything in the batch (0 when empty).</summary>
+    [JsonIgnore]
+    public long LatestStamp =>
+        Users.Values.SelectMany(u => u.Subscriptions.Elements.Values.Select(e => e.Stamp).Append(u.Session.Stamp))
+            .Concat(Sessions.Values.Select(s => s.User.Stamp))
+            .Concat(Channels.Values.SelectMany(c => c.Subscribers.Elements.Values.Select(e => e.Stamp)))
+            .Select(stamp => stamp.Time)
+            .DefaultIfEmpty(0)
+            .Max();
+
     /// <summary>The records in batches of at most <paramref name="size"/>.</summary>
     public IEnumerable<RecordBatch> Split(int size)
     {

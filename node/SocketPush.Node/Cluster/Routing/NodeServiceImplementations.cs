@@ -41,7 +41,7 @@ internal sealed class RecordService(RecordStore store, PresenceTable presence, H
     public Task SetPresenceAsync(string userId, string nodeId, JsonElement report, CancellationToken cancellationToken = default)
     {
         var stamp = report.GetProperty("stamp").GetInt64();
-        clock.Observe(stamp);
+        clock.ObserveFromPeer(stamp, "A presence report");
         presence.Set(userId, nodeId, report.GetProperty("online").GetBoolean(), stamp);
         return Task.CompletedTask;
     }
