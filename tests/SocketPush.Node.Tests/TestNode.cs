@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net.Security;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Threading.Channels;
@@ -13,11 +14,14 @@ namespace SocketPush.Node.Tests;
 /// <summary>A real node on loopback ports the OS picked, plus helpers to call it as a backend and a client would.</summary>
 internal sealed class TestNode : IAsyncDisposable
 {
-    private TestNode(NodeHost host)
+    private readonly RemoteCertificateValidationCallback? _serverCertificate;
+
+    private TestNode(NodeHost host, RemoteCertificateValidationCallback? serverCertificate = null)
     {
         Host = host;
-        Admin = new HttpClient { BaseAddress = new Uri(host.Identity.AdminUrl) };
-        Client = new HttpClient { BaseAddress = new Uri(host.Identity.ClientUrl), Timeout = Timeout.InfiniteTimeSpan };
+        _serverCertificate = serverCertificate;
+        Admin = new HttpClient(Handler()) { BaseAddress = new Uri(host.Identity.AdminUrl) };
+        Client = new HttpClient(Handler()) { BaseAddress = new Uri(host.Identity.ClientUrl), Timeout = Timeout.InfiniteTimeSpan };
     }
 
     public NodeHost Host { get; }
@@ -28,7 +32,9 @@ internal sealed class TestNode : IAsyncDisposable
 
     public string ClientUrl => Host.Identity.ClientUrl;
 
-    public static async Task<TestNode> StartAsync(Action<NodeConfig>? configure = null, TimeProvider? time = null)
+    /// <summary>Starts a node; <paramref name="serverCertificate"/> is how its clients check the certificate of a node with TLS.</summary>
+    public static async Task<TestNode> StartAsync(
+        Action<NodeConfig>? configure = null, TimeProvider? time = null, RemoteCertificateValidationCallback? serverCertificate = null)
     {
         var config = new NodeConfig();
         config.Node.ClientPort = 0;
@@ -36,8 +42,12 @@ internal sealed class TestNode : IAsyncDisposable
         config.Node.ClusterPort = 0;
         configure?.Invoke(config);
         Assert.Empty(ConfigValidator.Validate(config));
-        return new TestNode(await NodeHost.StartAsync(config, time, logging: NoOutput));
+        return new TestNode(await NodeHost.StartAsync(config, time, logging: NoOutput), serverCertificate);
     }
+
+    /// <summary>An HTTP handler that checks a TLS node's certificate as the node was started to (the platform's way otherwise).</summary>
+    public HttpMessageHandler Handler() =>
+        new SocketsHttpHandler { SslOptions = { RemoteCertificateValidationCallback = _serverCertificate } };
 
     /// <summary>A node that reads and watches a config file, as a node process does (flags: <c>--client-port=0</c> and the like).</summary>
     public static async Task<TestNode> StartFromFileAsync(string path, params string[] flags)
@@ -77,6 +87,11 @@ internal sealed class TestNode : IAsyncDisposable
             {
                 o.Transports = transport;
                 o.SkipNegotiation = skipNegotiation;
+                if (_serverCertificate is { } check)
+                {
+                    o.HttpMessageHandlerFactory = _ => Handler();
+                    o.WebSocketConfiguration = socket => socket.RemoteCertificateValidationCallback = check;
+                }
             });
         if (messagePack)
         {

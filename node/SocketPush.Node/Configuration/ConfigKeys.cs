@@ -22,10 +22,19 @@ internal static class ConfigKeys
         "node.id", "node.bindAddress", "node.clientPort", "node.clusterPort", "node.advertisedClientUrl",
         "admin.bindAddress", "admin.port", "admin.advertisedUrl",
         "cluster.advertiseAddress", "cluster.secret", "cluster.virtualNodes", "cluster.replicas",
+        "tls.client", "tls.admin",
     }.ToFrozenSet(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Whether the running node must keep its value of <paramref name="key"/>: one of <see cref="NeedRestart"/>, or
+    /// tls.certificate set where there was none or emptied (a port's TLS is set up at start; another file is not).
+    /// </summary>
+    public static bool NeedsRestart(string key, NodeConfig running, NodeConfig next) =>
+        NeedRestart.Contains(key)
+        || (key == "tls.certificate" && running.Tls.Certificate.Length == 0 != (next.Tls.Certificate.Length == 0));
+
     /// <summary>Keys whose values are never shown (getConfig, logs), only whether they are set.</summary>
-    private static readonly HashSet<string> Secret = new(StringComparer.Ordinal) { "admin.apiKey", "cluster.secret" };
+    private static readonly HashSet<string> Secret = new(StringComparer.Ordinal) { "admin.apiKey", "cluster.secret", "tls.password" };
 
     /// <summary>Every leaf key with its value as text, in declaration order.</summary>
     public static IReadOnlyList<(string Key, string Value)> Flatten(NodeConfig config)
@@ -74,6 +83,7 @@ internal static class ConfigKeys
                 : value switch
                 {
                     int number => JsonValue.Create(number),
+                    bool flag => JsonValue.Create(flag),
                     IEnumerable<string> list => new JsonArray([.. list.Select(v => (JsonNode)JsonValue.Create(v))]),
                     _ => JsonValue.Create(Format(value)),
                 };
@@ -113,6 +123,7 @@ internal static class ConfigKeys
     {
         null => "",
         TimeSpan duration => FormatDuration(duration),
+        bool flag => flag ? "true" : "false",
         IEnumerable<string> list => "[" + string.Join(", ", list) + "]",
         IFormattable formattable => formattable.ToString(null, CultureInfo.InvariantCulture),
         _ => value.ToString() ?? "",

@@ -2,6 +2,7 @@ using System.Net;
 using SocketPush.ConsistentHashing;
 using SocketPush.Gossip;
 using SocketPush.Node.Cluster;
+using SocketPush.Node.Hosting;
 
 namespace SocketPush.Node.Configuration;
 
@@ -88,6 +89,13 @@ internal static class ConfigValidator
             "must be at least 100ms and at most 1h.");
         Require(cluster.AntiEntropyBytesPerSecond is >= 1024 and <= 1_073_741_824, "cluster.antiEntropyBytesPerSecond",
             $"{cluster.AntiEntropyBytesPerSecond} is out of range (1024–1073741824).");
+        var tls = config.Tls;
+        Require(tls.Key.Length == 0 || tls.Certificate.Length > 0, "tls.key", "is set without tls.certificate.");
+        if (tls.Certificate.Length > 0 && ServerCertificate.Problem(tls) is { } certificateProblem)
+        {
+            problems.Add(new ConfigProblem("tls.certificate", certificateProblem));
+        }
+
         if (IPAddress.TryParse(config.Node.BindAddress, out _) && cluster.Seeds.All(IsEndpoint))
         {
             // The gossip library knows its own rules; its messages name its option, mapped back to the config key here.

@@ -11,6 +11,8 @@ internal sealed class NodeConfig
 
     public ClientOptions Options { get; set; } = new();
 
+    public TlsSection Tls { get; set; } = new();
+
     public LoggingSection Logging { get; set; } = new();
 }
 
@@ -179,6 +181,36 @@ internal sealed class ClientOptions
     /// <summary>How long a hub client may stay silent (SignalR clients ping every 15 s; long polling counts polls) before the server closes it.</summary>
     /// <value>30 seconds by default.</value>
     public TimeSpan ClientTimeout { get; set; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>HTTPS on the client and admin ports (Kestrel), from a certificate file.</summary>
+internal sealed class TlsSection
+{
+    /// <summary>A PEM certificate (its chain after it) or a PKCS#12 file (<c>.pfx</c>, <c>.p12</c>); read again when the file changes.</summary>
+    /// <value>Empty by default: both ports speak plain HTTP.</value>
+    public string Certificate { get; set; } = "";
+
+    /// <summary>The PEM private key of <see cref="Certificate"/>, when it is not in the certificate file itself.</summary>
+    /// <value>Empty by default.</value>
+    public string Key { get; set; } = "";
+
+    /// <summary>The password of a PKCS#12 file or of an encrypted PEM key.</summary>
+    /// <value>Empty by default.</value>
+    public string Password { get; set; } = "";
+
+    /// <summary>Whether the client port (pages, hub, SSE) speaks HTTPS when a certificate is set.</summary>
+    /// <value>True by default.</value>
+    public bool Client { get; set; } = true;
+
+    /// <summary>Whether the admin port (management API, UI, metrics, health) speaks HTTPS when a certificate is set.</summary>
+    /// <value>True by default.</value>
+    public bool Admin { get; set; } = true;
+
+    /// <summary>Whether the client port speaks HTTPS.</summary>
+    public bool OnClientPort() => Certificate.Length > 0 && Client;
+
+    /// <summary>Whether the admin port speaks HTTPS.</summary>
+    public bool OnAdminPort() => Certificate.Length > 0 && Admin;
 }
 
 /// <summary>Log output.</summary>

@@ -1,6 +1,7 @@
 using System.Collections.Frozen;
 using System.Net;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.FileProviders;
 using Prometheus;
 using SocketPush.Client.Services;
@@ -58,16 +59,32 @@ internal sealed class NodeHost : IAsyncDisposable
 
         ListenOptions? clientListen = null;
         ListenOptions? adminListen = null;
+        var tls = config.Tls;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+            var certificate = tls.Certificate.Length == 0 ? null
+                : new ServerCertificate(live, time ?? TimeProvider.System, () => kestrel.ApplicationServices.GetRequiredService<ILogger<ServerCertificate>>());
             kestrel.Listen(IPAddress.Parse(config.Node.BindAddress), config.Node.ClientPort, l =>
             {
                 clientListen = l;
+                if (tls.OnClientPort())
+                {
+                    UseHttps(l, certificate!);
+                }
+
+                // After TLS, so it sees the handshake and leaves those connections to the HTTP server's WebSockets.
                 var hubWebSockets = new HubWebSocketListener(l.ApplicationServices);
                 l.Use(next => connection => hubWebSockets.OnConnectionAsync(connection, next));
             });
-            kestrel.Listen(IPAddress.Parse(config.Admin.BindAddress), config.Admin.Port, l => adminListen = l);
+            kestrel.Listen(IPAddress.Parse(config.Admin.BindAddress), config.Admin.Port, l =>
+            {
+                adminListen = l;
+                if (tls.OnAdminPort())
+                {
+                    UseHttps(l, certificate!);
+                }
+            });
         });
 
         var identity = new NodeIdentity(config.Node.Id);
@@ -84,10 +101,10 @@ internal sealed class NodeHost : IAsyncDisposable
 
         identity.ClientUrl = config.Node.AdvertisedClientUrl.Length > 0
             ? config.Node.AdvertisedClientUrl.TrimEnd('/')
-            : $"http://{Format(config.Node.BindAddress)}:{ports.Client}";
+            : $"{(tls.OnClientPort() ? "https" : "http")}://{Format(config.Node.BindAddress)}:{ports.Client}";
         identity.AdminUrl = config.Admin.AdvertisedUrl.Length > 0
             ? config.Admin.AdvertisedUrl.TrimEnd('/')
-            : $"http://{Format(config.Admin.BindAddress)}:{ports.Admin}";
+            : $"{(tls.OnAdminPort() ? "https" : "http")}://{Format(config.Admin.BindAddress)}:{ports.Admin}";
         // Gossip starts once the URLs it announces are known; until then the node is a ring of one.
         var cluster = app.Services.GetRequiredService<ClusterMembership>();
         try
@@ -120,6 +137,9 @@ internal sealed class NodeHost : IAsyncDisposable
         health.Ready = true;
         return new NodeHost(app, identity, health);
     }
+
+    private static void UseHttps(ListenOptions listen, ServerCertificate certificate) =>
+        listen.UseHttps(new HttpsConnectionAdapterOptions { ServerCertificateSelector = (_, _) => certificate.Current() });
 
     /// <summary>Completes when the host is asked to stop (SIGTERM, Ctrl+C).</summary>
     public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) => _app.WaitForShutdownAsync(cancellationToken);

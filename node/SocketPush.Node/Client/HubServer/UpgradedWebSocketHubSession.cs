@@ -6,7 +6,8 @@ namespace SocketPush.Node.Client.HubServer;
 /// <summary>
 /// A hub client over a WebSocket that reached the HTTP server instead of <see cref="HubWebSocketListener"/>,
 /// which only sees a connection's first request: an upgrade sent on a kept-alive connection after other requests,
-/// as some proxies send them. Rare, so it takes the simple road: ASP.NET Core's WebSocket, a bounded queue like the
+/// as some proxies send them, and every WebSocket under TLS (the listener writes to the raw socket, which TLS
+/// wraps). It takes the simple road: ASP.NET Core's WebSocket, a bounded queue like the
 /// HTTP transports (same slow-consumer rule), one send loop.
 /// </summary>
 internal sealed class UpgradedWebSocketHubSession(string connectionId, WebSocket socket, HubSessions sessions, string? userId, string? sessionId)
