@@ -86,8 +86,6 @@ internal sealed class PeerLinks : IDisposable
         }
 
         var id = Interlocked.Increment(ref _nextId);
-        var pending = new Pending(member.Address);
-        _pending[id] = pending;
         var started = _time.GetTimestamp();
         var outcome = "ok";
         try
@@ -101,21 +99,13 @@ internal sealed class PeerLinks : IDisposable
                 Method = method.Name,
                 Body = arguments.ToArray(),
             }.Encode();
-            if (!_membership.Peers.Send(member.Address, wire))
+            // A link that drops (a connection replaced while both sides connected at once, a peer's restart) may
+            // or may not have carried the call; one that is safe to repeat goes once more, on a new link.
+            var answer = await SendAndWaitAsync(id, member.Address, wire, method, nodeId, Repeatable(method), cancellationToken).ConfigureAwait(false);
+            if (answer is null)
             {
-                throw Unavailable(method, nodeId, "its link refused more data");
-            }
-
-            _metrics.PeerBytesSent(wire.Length);
-            var timeout = _config.Current.Cluster.RequestTimeout;
-            PeerMessage answer;
-            try
-            {
-                answer = await pending.Answer.Task.WaitAsync(timeout, _time, cancellationToken).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-                throw Unavailable(method, nodeId, $"it did not answer within {timeout.TotalSeconds:0.###} s (cluster.requestTimeout)");
+                _metrics.Forwarded(method, "retried");
+                answer = (await SendAndWaitAsync(id, member.Address, wire, method, nodeId, retryOnLoss: false, cancellationToken).ConfigureAwait(false))!;
             }
 
             if (answer.ErrorCode is { } code)
@@ -215,6 +205,40 @@ internal sealed class PeerLinks : IDisposable
         _membership.Peers.Send(from, wire);
     }
 
+    /// <summary>Sends one call and waits for its answer, within cluster.requestTimeout; null when its link was lost and <paramref name="retryOnLoss"/>.</summary>
+    private async Task<PeerMessage?> SendAndWaitAsync(
+        long id, string address, byte[] wire, MethodDescriptor method, string nodeId, bool retryOnLoss, CancellationToken cancellationToken)
+    {
+        var pending = new Pending(address);
+        _pending[id] = pending;
+        if (!_membership.Peers.Send(address, wire))
+        {
+            throw Unavailable(method, nodeId, "its link refused more data");
+        }
+
+        _metrics.PeerBytesSent(wire.Length);
+        var timeout = _config.Current.Cluster.RequestTimeout;
+        try
+        {
+            return await pending.Answer.Task.WaitAsync(timeout, _time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            throw Unavailable(method, nodeId, $"it did not answer within {timeout.TotalSeconds:0.###} s (cluster.requestTimeout)");
+        }
+        catch (ServiceException) when (pending.Lost && retryOnLoss)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Whether a call may run twice with the effect of once: record writes merge (the same value again), reads
+    /// read. A publish or a delivery run twice would reach clients twice.
+    /// </summary>
+    private static bool Repeatable(MethodDescriptor method) =>
+        method.Name is not ("publish" or "deliver");
+
     private PeerMessage Failure(PeerMessage request, string code, string message) =>
         new() { Id = request.Id, IsResponse = true, From = LocalId, ErrorCode = code, ErrorMessage = message };
 
@@ -226,6 +250,7 @@ internal sealed class PeerLinks : IDisposable
         {
             if (pending.Address == address)
             {
+                pending.Lost = true;
                 pending.Answer.TrySetException(new ServiceException(ErrorCodes.Unavailable, $"The link to {address} was lost."));
             }
         }
@@ -236,5 +261,8 @@ internal sealed class PeerLinks : IDisposable
         public string Address { get; } = address;
 
         public TaskCompletionSource<PeerMessage> Answer { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>The call's link ended before its answer came.</summary>
+        public volatile bool Lost;
     }
 }
