@@ -10,6 +10,8 @@ internal sealed record ErrorBody(string Error, string Code)
         ErrorCodes.UnknownService or ErrorCodes.UnknownMethod => StatusCodes.Status404NotFound,
         ErrorCodes.InvalidArgument or ErrorCodes.MalformedJson => StatusCodes.Status400BadRequest,
         ErrorCodes.MessageTooLarge => StatusCodes.Status413PayloadTooLarge,
+        ErrorCodes.LimitExceeded => StatusCodes.Status409Conflict,
+        ErrorCodes.RateLimited => StatusCodes.Status429TooManyRequests,
         ErrorCodes.Unauthorized => StatusCodes.Status401Unauthorized,
         ErrorCodes.AuthorizationFailed or ErrorCodes.Forbidden => StatusCodes.Status403Forbidden,
         ErrorCodes.Unavailable => StatusCodes.Status503ServiceUnavailable,
