@@ -99,7 +99,9 @@ internal sealed class HttpServiceInvoker(HttpClient httpClient, Uri adminUrl, st
         HttpStatusCode.Unauthorized => ErrorCodes.Unauthorized,
         HttpStatusCode.Forbidden => ErrorCodes.Forbidden,
         HttpStatusCode.NotFound => ErrorCodes.UnknownMethod,
+        HttpStatusCode.Conflict => ErrorCodes.LimitExceeded,
         HttpStatusCode.RequestEntityTooLarge => ErrorCodes.MessageTooLarge,
+        HttpStatusCode.TooManyRequests => ErrorCodes.RateLimited,
         HttpStatusCode.BadGateway or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout => ErrorCodes.Unavailable,
         _ => ErrorCodes.Internal,
     };

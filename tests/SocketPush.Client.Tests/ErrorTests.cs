@@ -185,3 +185,45 @@ public sealed class ApiKeyTests(ApiKeyNodeFixture fixture) : IClassFixture<ApiKe
         Assert.Equal(0, await client.User.PublishAsync(user, JsonSerializer.SerializeToElement("offline")));
     }
 }
+
+/// <summary>The node's limits reach the client as their own codes: limit_exceeded and rate_limited.</summary>
+public sealed class LimitErrorTests
+{
+    private const string SubscribingKey = "client-limits-key-a-0123456789";
+    private const string BurstingKey = "client-limits-key-b-0123456789";
+
+    [Fact]
+    public async Task A_subscription_beyond_the_limit_and_calls_beyond_the_rate_throw_their_codes_and_each_key_has_its_own_budget()
+    {
+        await using var node = await NodeProcess.StartAsync(new NodeProcessOptions
+        {
+            NodeId = "client-limits",
+            ExtraConfig = $"admin:\n  apiKeys: [{SubscribingKey}, {BurstingKey}]\n  requestsPerSecond: 2\noptions:\n  maxSubscriptionsPerUser: 1\n",
+        });
+        using var subscribing = node.CreateClient(SubscribingKey);
+        using var bursting = node.CreateClient(BurstingKey);
+
+        // Two calls with one key: within its burst, whatever the other key does.
+        await subscribing.Channel.SubscribeAsync("limited", "first");
+        var full = await Assert.ThrowsAsync<ServiceException>(() => subscribing.Channel.SubscribeAsync("limited", "second"));
+        Assert.Equal(ErrorCodes.LimitExceeded, full.Code);
+        Assert.Contains("options.maxSubscriptionsPerUser (1)", full.Message, StringComparison.Ordinal);
+
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 20).Select(async _ =>
+        {
+            try
+            {
+                await bursting.User.GetFrontendServerAsync("someone");
+                return null;
+            }
+            catch (ServiceException e)
+            {
+                return e;
+            }
+        }));
+        var limited = outcomes.OfType<ServiceException>().ToList();
+        Assert.NotEmpty(limited);
+        Assert.All(limited, e => Assert.Equal(ErrorCodes.RateLimited, e.Code));
+        Assert.Contains(outcomes, o => o is null);
+    }
+}

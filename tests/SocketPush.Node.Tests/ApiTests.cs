@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using SocketPush.Client.Services;
+using SocketPush.Node.Tests.HubServer;
 
 namespace SocketPush.Node.Tests;
 
@@ -203,6 +204,37 @@ public sealed class ApiKeyTests : IAsyncLifetime
                 Assert.Equal(code, body.GetProperty("code").GetString());
             }
         }
+    }
+
+    [Theory]
+    [InlineData(null, 401, ErrorCodes.Unauthorized)]
+    [InlineData("wrong-key-wrong-key", 403, ErrorCodes.Forbidden)]
+    public async Task A_call_without_the_key_is_answered_at_once_without_reading_its_body_that_never_ends(string? key, int status, string code)
+    {
+        await using var client = await RawSocketClient.ConnectAsync(new Uri(_node.Host.Identity.AdminUrl).Port);
+        var authorization = key is null ? "" : $"Authorization: Bearer {key}\r\n";
+        const string Chunk = "{\"userId\": \"1\", \"sessionId\": \"";
+        await client.SendAsync(Encoding.ASCII.GetBytes(
+            $"POST /api/auth/set HTTP/1.1\r\nHost: 127.0.0.1\r\n{authorization}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + $"{Chunk.Length:x}\r\n{Chunk}\r\n"));
+
+        // The body's last chunk never comes: a node that read the body before checking the key would not answer.
+        var (answered, _, body) = await client.ReadHttpResponseAsync();
+
+        Assert.Equal(status, answered);
+        Assert.Equal(code, JsonDocument.Parse(body).RootElement.GetProperty("code").GetString());
+        Assert.Equal(1, await _node.MetricAsync($"socketpush_api_calls_total{{service=\"auth\",method=\"set\",code=\"{code}\"}}"));
+    }
+
+    [Fact]
+    public async Task Unknown_paths_need_the_key_too_and_never_become_metric_labels()
+    {
+        using var response = await _node.Admin.GetAsync("/scan-" + Guid.NewGuid() + "/x");
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        var metrics = await _node.Admin.GetStringAsync("/metrics");
+        Assert.DoesNotContain("scan-", metrics, StringComparison.Ordinal);
+        Assert.Equal(1, await _node.MetricAsync("socketpush_api_calls_total{service=\"unknown\",method=\"unknown\",code=\"unauthorized\"}"));
     }
 
     [Fact]

@@ -165,6 +165,80 @@ public sealed class ConfigReloadTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Both_listed_api_keys_and_the_single_key_work_and_a_key_removed_from_the_list_stops_at_the_reload()
+    {
+        const string Single = "single-key-0123456789", First = "first-key-0123456789", Second = "second-key-0123456789";
+        await StartAsync(Ports.Replace("  port: 0\n", $"  port: 0\n  apiKey: {Single}\n  apiKeys: [{First}, {Second}]\n", StringComparison.Ordinal));
+        Assert.Equal(HttpStatusCode.OK, await StatusWithKeyAsync(Single));
+        Assert.Equal(HttpStatusCode.OK, await StatusWithKeyAsync(First));
+        Assert.Equal(HttpStatusCode.OK, await StatusWithKeyAsync(Second));
+        Assert.Equal(HttpStatusCode.Forbidden, await StatusWithKeyAsync(First + "x"));
+
+        var outcome = await EditAsync(Ports.Replace("  port: 0\n", $"  port: 0\n  apiKey: {Single}\n  apiKeys: [{Second}]\n", StringComparison.Ordinal));
+
+        Assert.Equal(["admin.apiKeys"], outcome.Applied);
+        Assert.Equal(HttpStatusCode.Forbidden, await StatusWithKeyAsync(First));
+        Assert.Equal(HttpStatusCode.OK, await StatusWithKeyAsync(Second));
+        Assert.Equal(HttpStatusCode.OK, await StatusWithKeyAsync(Single));
+        Node.Admin.DefaultRequestHeaders.Authorization = new("Bearer", Second);
+        var config = (await Node.CallAsync("worker", "getConfig", new { })).GetProperty("config").GetProperty("admin");
+        Assert.Equal(["(set)"], config.GetProperty("apiKeys").EnumerateArray().Select(k => k.GetString()));
+        Assert.DoesNotContain("-key-", config.GetRawText(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_reload_that_would_leave_a_reachable_admin_port_without_a_key_is_refused_as_a_whole()
+    {
+        const string Key = "reachable-key-0123456789";
+        var reachable = Ports.Replace("admin:\n", "admin:\n  bindAddress: 0.0.0.0\n", StringComparison.Ordinal);
+        await StartAsync(reachable.Replace("  port: 0\n", $"  port: 0\n  apiKeys: [{Key}]\n", StringComparison.Ordinal));
+        // The node advertises 0.0.0.0, which is no address to connect to.
+        Node.Admin.BaseAddress = new Uri($"http://127.0.0.1:{new Uri(Node.Host.Identity.AdminUrl).Port}");
+
+        // Valid as written (loopback needs no key), but admin.bindAddress needs a restart: the running port stays reachable.
+        var outcome = await EditAsync(Ports + "options:\n  maxMessageBytes: 2000\n");
+
+        Assert.Equal("refused", outcome.Result);
+        Assert.Contains("admin.apiKey", outcome.Error, StringComparison.Ordinal);
+        Assert.Empty(outcome.Applied);
+        Assert.Equal(65536, Node.Service<LiveConfig>().Current.Options.MaxMessageBytes);
+        using var keyless = await Node.Admin.PostAsJsonAsync("/api/manager/status", new { });
+        Assert.Equal(HttpStatusCode.Unauthorized, keyless.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, await StatusWithKeyAsync(Key));
+    }
+
+    [Fact]
+    public async Task A_request_rate_set_by_a_reload_answers_429_with_retry_after_and_a_reload_back_to_0_lifts_it()
+    {
+        await StartAsync(Ports);
+        await Task.WhenAll(Enumerable.Range(0, 20).Select(async _ => Assert.Equal(HttpStatusCode.OK, await StatusWithKeyAsync(""))));
+
+        var outcome = await EditAsync(Ports.Replace("  port: 0\n", "  port: 0\n  requestsPerSecond: 2\n", StringComparison.Ordinal));
+
+        Assert.Equal(["admin.requestsPerSecond"], outcome.Applied);
+        // A burst of two per second: of 20 calls at once, most are refused, each with the JSON error and Retry-After.
+        var answers = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => Node.Admin.PostAsJsonAsync("/api/manager/status", new { })));
+        var limited = answers.Where(a => a.StatusCode == HttpStatusCode.TooManyRequests).ToList();
+        Assert.InRange(limited.Count, 1, 18);
+        foreach (var answer in limited)
+        {
+            Assert.True(int.Parse(answer.Headers.RetryAfter!.ToString(), System.Globalization.CultureInfo.InvariantCulture) >= 1);
+            var body = await answer.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal("rate_limited", body.GetProperty("code").GetString());
+            Assert.Contains("admin.requestsPerSecond (2)", body.GetProperty("error").GetString(), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(limited.Count, await Node.MetricAsync("socketpush_api_calls_total{service=\"manager\",method=\"status\",code=\"rate_limited\"}"));
+        foreach (var answer in answers)
+        {
+            answer.Dispose();
+        }
+
+        await EditAsync(Ports);
+        await Task.WhenAll(Enumerable.Range(0, 20).Select(async _ => Assert.Equal(HttpStatusCode.OK, await StatusWithKeyAsync(""))));
+    }
+
+    [Fact]
     public async Task Flags_keep_their_precedence_over_the_file_across_reloads()
     {
         await File.WriteAllTextAsync(ConfigPath, Ports);
@@ -220,7 +294,11 @@ public sealed class ConfigReloadTests : IAsyncLifetime
     private async Task<HttpStatusCode> StatusWithKeyAsync(string key)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/manager/status") { Content = JsonContent.Create(new { }) };
-        request.Headers.Authorization = new("Bearer", key);
+        if (key.Length > 0)
+        {
+            request.Headers.Authorization = new("Bearer", key);
+        }
+
         using var response = await Node.Admin.SendAsync(request);
         return response.StatusCode;
     }

@@ -141,6 +141,22 @@ public sealed class ConfigTests : IDisposable
 
         var withKey = ConfigLoader.Load(["--config", Write("admin:\n  bindAddress: 0.0.0.0\n  apiKey: 0123456789abcdef0123\n")]);
         Assert.Equal("0.0.0.0", withKey.Admin.BindAddress);
+        var withListedKey = ConfigLoader.Load(["--config", Write("admin:\n  bindAddress: 0.0.0.0\n  apiKeys: [0123456789abcdef0123]\n")]);
+        Assert.Equal(["0123456789abcdef0123"], withListedKey.Admin.AllApiKeys());
+    }
+
+    [Theory]
+    [InlineData("admin:\n  apiKeys: [0123456789abcdef0123, short]\n", "admin.apiKeys")]
+    [InlineData("admin:\n  apiKeys: [\"0123456789 abcdef0123\"]\n", "admin.apiKeys")]
+    [InlineData("admin:\n  apiKey: short\n", "admin.apiKey")]
+    [InlineData("admin:\n  requestsPerSecond: -1\n", "admin.requestsPerSecond")]
+    [InlineData("options:\n  maxConnectionsPerUser: -1\n", "options.maxConnectionsPerUser")]
+    [InlineData("options:\n  maxSubscriptionsPerUser: -1\n", "options.maxSubscriptionsPerUser")]
+    [InlineData("options:\n  maxConnections: -1\n", "options.maxConnections")]
+    public void Short_or_spaced_api_keys_and_negative_limits_are_refused_by_key(string yaml, string key)
+    {
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Load(["--config", Write(yaml)]));
+        Assert.StartsWith(key + " ", e.Message, StringComparison.Ordinal);
     }
 
     [Theory]

@@ -39,7 +39,8 @@ public sealed class HubTests : IAsyncLifetime
     }
 
     /// <summary>The server closes a refused connection right after the handshake, so start may or may not see it first.</summary>
-    internal static async Task AssertRefusedAsync(HubConnection hub)
+    /// <summary>Asserts that the hub refuses the connection's start (or closes it right after) with a message containing <paramref name="reason"/>.</summary>
+    internal static async Task AssertRefusedAsync(HubConnection hub, string reason = "Authorization failed")
     {
         var closed = new TaskCompletionSource<Exception?>();
         hub.Closed += e => { closed.TrySetResult(e); return Task.CompletedTask; };
@@ -54,7 +55,7 @@ public sealed class HubTests : IAsyncLifetime
             error = e.Message;
         }
 
-        Assert.True(error?.Contains("Authorization failed", StringComparison.Ordinal) == true, error);
+        Assert.True(error?.Contains(reason, StringComparison.Ordinal) == true, error);
     }
 
     [Theory]

@@ -19,7 +19,7 @@ public sealed class OfflineUserCleanupTests : IDisposable
     private async Task<RecordingConnection> OnlineSubscriberAsync()
     {
         var connection = new RecordingConnection("c1", "1");
-        _node.Registry.Add(connection);
+        Assert.Null(_node.Registry.TryAdd(connection));
         await _node.Channel.SubscribeAsync("1", "news");
         return connection;
     }
@@ -43,7 +43,7 @@ public sealed class OfflineUserCleanupTests : IDisposable
     {
         _node.Registry.Remove(await OnlineSubscriberAsync());
         _node.Time.Advance(Timeout - TimeSpan.FromSeconds(1));
-        _node.Registry.Add(new RecordingConnection("c2", "1"));
+        Assert.Null(_node.Registry.TryAdd(new RecordingConnection("c2", "1")));
 
         _node.Time.Advance(Timeout * 3);
 
@@ -54,7 +54,7 @@ public sealed class OfflineUserCleanupTests : IDisposable
     public async Task Closing_one_of_two_connections_does_not_start_the_timeout()
     {
         var first = await OnlineSubscriberAsync();
-        _node.Registry.Add(new RecordingConnection("c2", "1"));
+        Assert.Null(_node.Registry.TryAdd(new RecordingConnection("c2", "1")));
 
         _node.Registry.Remove(first);
         _node.Time.Advance(Timeout * 10);

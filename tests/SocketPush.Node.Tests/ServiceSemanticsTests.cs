@@ -70,9 +70,9 @@ public sealed class ServiceSemanticsTests : IDisposable
         var tab1 = new RecordingConnection("c1", "1");
         var tab2 = new RecordingConnection("c2", "1");
         var other = new RecordingConnection("c3", "2");
-        _node.Registry.Add(tab1);
-        _node.Registry.Add(tab2);
-        _node.Registry.Add(other);
+        Assert.Null(_node.Registry.TryAdd(tab1));
+        Assert.Null(_node.Registry.TryAdd(tab2));
+        Assert.Null(_node.Registry.TryAdd(other));
         await _node.Channel.SubscribeAsync("1", "news");
         await _node.Channel.SubscribeAsync("2", "news");
         await _node.Channel.SubscribeAsync("3", "news");
@@ -140,8 +140,8 @@ public sealed class ServiceSemanticsTests : IDisposable
     {
         var first = new RecordingConnection("c1", "1");
         var second = new RecordingConnection("c2", "1");
-        _node.Registry.Add(first);
-        _node.Registry.Add(second);
+        Assert.Null(_node.Registry.TryAdd(first));
+        Assert.Null(_node.Registry.TryAdd(second));
         await _node.Channel.SubscribeAsync("1", "news");
 
         await _node.User.RemoveAsync("1");
@@ -154,10 +154,10 @@ public sealed class ServiceSemanticsTests : IDisposable
     [Fact]
     public async Task ListAll_names_the_users_with_connections()
     {
-        _node.Registry.Add(new RecordingConnection("c1", "1"));
-        _node.Registry.Add(new RecordingConnection("c2", "2"));
+        Assert.Null(_node.Registry.TryAdd(new RecordingConnection("c1", "1")));
+        Assert.Null(_node.Registry.TryAdd(new RecordingConnection("c2", "2")));
         var gone = new RecordingConnection("c3", "3");
-        _node.Registry.Add(gone);
+        Assert.Null(_node.Registry.TryAdd(gone));
         _node.Registry.Remove(gone);
 
         Assert.Equal(["1", "2"], (await _node.User.ListAllAsync()).Order());

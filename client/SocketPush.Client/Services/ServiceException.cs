@@ -56,7 +56,16 @@ public static class ErrorCodes
     /// <summary>The admin API key is wrong (403).</summary>
     public const string Forbidden = "forbidden";
 
-    /// <summary>The node that owns the data could not be reached in time (503).</summary>
+    /// <summary>
+    /// A limit of the node was reached (409): <c>options.maxSubscriptionsPerUser</c> for channel.subscribe; also the
+    /// answer of a client connection beyond <c>options.maxConnectionsPerUser</c>. The message names the limit.
+    /// </summary>
+    public const string LimitExceeded = "limit_exceeded";
+
+    /// <summary>The API key (or, on a node without keys, the address) made more calls than <c>admin.requestsPerSecond</c> (429); retry after Retry-After seconds.</summary>
+    public const string RateLimited = "rate_limited";
+
+    /// <summary>The node that owns the data could not be reached in time, or this node is full (503).</summary>
     public const string Unavailable = "unavailable";
 
     /// <summary>An unexpected failure on the server (500); the message says no more than that.</summary>

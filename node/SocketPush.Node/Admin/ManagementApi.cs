@@ -23,6 +23,9 @@ internal sealed class ManagementApi(
 
     private static readonly ServiceCatalog Catalog = ServiceCatalog.Default;
 
+    /// <summary>Marks the endpoints of management calls: they need the API key and count against the rate limit.</summary>
+    public static readonly object Gated = new GatedCall();
+
     /// <summary><c>GET /api</c>: <c>{service: {method: {params: [{name, type}], description, result}}}</c>.</summary>
     public static Dictionary<string, Dictionary<string, object>> Describe(ServiceCatalog catalog) =>
         catalog.Services.ToDictionary(
@@ -35,6 +38,44 @@ internal sealed class ManagementApi(
                     description = m.Description,
                     result = m.ResultType,
                 }));
+
+    /// <summary>
+    /// Middleware in front of the endpoints marked <see cref="Gated"/>: checks the API key before anything else of the
+    /// call is done (the body is not read, the method not looked up), and hands the key's partition on to the rate
+    /// limiter that runs next.
+    /// </summary>
+    public async Task GateAsync(HttpContext context, RequestDelegate next)
+    {
+        if (context.GetEndpoint()?.Metadata.GetMetadata<GatedCall>() is null)
+        {
+            await next(context);
+            return;
+        }
+
+        var outcome = keys.Check(context);
+        if (outcome.Refusal is { } refusal)
+        {
+            var message = refusal == ErrorCodes.Unauthorized
+                ? "This node requires an API key: send Authorization: Bearer <one of admin.apiKeys>."
+                : "The API key is wrong.";
+            var (service, method) = CallOf(context);
+            await FailAsync(context, service, method, refusal, message);
+            return;
+        }
+
+        context.Items[ManagementRateLimit.PartitionItem] = outcome.Partition;
+        await next(context);
+    }
+
+    /// <summary>The rate limiter's answer to a call over <c>admin.requestsPerSecond</c>.</summary>
+    public Task RateLimitedAsync(HttpContext context, TimeSpan retryAfter)
+    {
+        var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
+        context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var (service, method) = CallOf(context);
+        return FailAsync(context, service, method, ErrorCodes.RateLimited,
+            $"More than admin.requestsPerSecond ({config.Current.Admin.RequestsPerSecond}) calls per second with this API key; retry after {seconds} s.");
+    }
 
     public async Task HandlePostAsync(HttpContext context, string service, string method)
     {
@@ -73,10 +114,7 @@ internal sealed class ManagementApi(
     /// <summary>socket-push's form. Segments are cut from the raw target and decoded once, so %2F stays inside an id.</summary>
     public async Task HandlePathAsync(HttpContext context)
     {
-        var rawTarget = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? context.Request.Path.Value ?? "/";
-        var query = rawTarget.IndexOf('?', StringComparison.Ordinal);
-        var path = query >= 0 ? rawTarget[..query] : rawTarget;
-        var segments = path.Split('/', StringSplitOptions.RemoveEmptyEntries).Select(Uri.UnescapeDataString).ToArray();
+        var segments = PathSegments(context);
         var service = segments.ElementAtOrDefault(0) ?? "";
         var method = segments.ElementAtOrDefault(1) ?? "";
         if (Find(service, method, out var code, out var error) is not { } descriptor)
@@ -86,6 +124,27 @@ internal sealed class ManagementApi(
         }
 
         await InvokeAsync(context, descriptor, () => BindPath(descriptor, segments[2..], context.RequestAborted));
+    }
+
+    private static string[] PathSegments(HttpContext context)
+    {
+        var rawTarget = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? context.Request.Path.Value ?? "/";
+        var query = rawTarget.IndexOf('?', StringComparison.Ordinal);
+        var path = query >= 0 ? rawTarget[..query] : rawTarget;
+        return [.. path.Split('/', StringSplitOptions.RemoveEmptyEntries).Select(Uri.UnescapeDataString)];
+    }
+
+    /// <summary>The service and method a call names, in either form, before it is looked up.</summary>
+    private static (string Service, string Method) CallOf(HttpContext context)
+    {
+        var route = context.Request.RouteValues;
+        if (route.TryGetValue("service", out var service) && route.TryGetValue("method", out var method))
+        {
+            return (service as string ?? "", method as string ?? "");
+        }
+
+        var segments = PathSegments(context);
+        return (segments.ElementAtOrDefault(0) ?? "", segments.ElementAtOrDefault(1) ?? "");
     }
 
     private static MethodDescriptor? Find(string service, string method, out string? code, out string? error)
@@ -112,15 +171,6 @@ internal sealed class ManagementApi(
 
     private async Task InvokeAsync(HttpContext context, MethodDescriptor descriptor, Func<object?[]> bind)
     {
-        if (keys.Refusal(context) is { } refusal)
-        {
-            var message = refusal == ErrorCodes.Unauthorized
-                ? "This node requires an API key: send Authorization: Bearer <admin.apiKey>."
-                : "The API key is wrong.";
-            await FailAsync(context, descriptor.Service, descriptor.Name, refusal, message);
-            return;
-        }
-
         try
         {
             var arguments = bind();
@@ -143,8 +193,8 @@ internal sealed class ManagementApi(
 
     private Task FailAsync(HttpContext context, string service, string method, string code, string message)
     {
-        // Unknown names are not used as labels: a scanner must not be able to grow the metric without bound.
-        var known = code is not (ErrorCodes.UnknownService or ErrorCodes.UnknownMethod);
+        // Only the catalog's names are labels: a scanner must not be able to grow the metric without bound.
+        var known = Catalog.TryFind(service, method, out _, out _);
         metrics.ApiCall(known ? service : "unknown", known ? method : "unknown", code);
         AdminLog.Called(logger, service, method, code);
         return ErrorBody.WriteAsync(context, code, message);
@@ -175,6 +225,8 @@ internal sealed class ManagementApi(
             ? document.RootElement.Clone()
             : throw new ServiceException(ErrorCodes.MalformedJson, "The body must be a JSON object of parameters, for example {\"userId\": \"1\"}.");
     }
+
+    private sealed class GatedCall;
 
     private static object?[] BindPath(MethodDescriptor descriptor, string[] values, CancellationToken cancellationToken)
     {

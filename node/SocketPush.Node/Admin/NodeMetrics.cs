@@ -17,6 +17,7 @@ internal sealed class NodeMetrics
     private readonly Histogram _deliveryLatency;
     private readonly Counter _apiCalls;
     private readonly Counter _rejectedConnections;
+    private readonly Counter _refusedSubscriptions;
     private readonly Counter _slowConsumersClosed;
     private readonly Counter _malformedClientMessages;
     private readonly Counter _forwarded;
@@ -63,6 +64,13 @@ internal sealed class NodeMetrics
             });
         _apiCalls = factory.CreateCounter("socketpush_api_calls_total", "Management API calls by service, method and result code.", "service", "method", "code");
         _rejectedConnections = factory.CreateCounter("socketpush_connections_rejected_total", "Client connections refused, by reason.", "reason");
+        _refusedSubscriptions = factory.CreateCounter(
+            "socketpush_subscriptions_refused_total", "channel.subscribe calls refused on this node (the owner of the user), by reason.", "reason");
+        _refusedSubscriptions.WithLabels("max_subscriptions_per_user");
+        foreach (var reason in new[] { "max_connections", "max_connections_per_user" })
+        {
+            _rejectedConnections.WithLabels(reason);
+        }
         _slowConsumersClosed = factory.CreateCounter("socketpush_slow_consumers_closed_total", "Connections closed because their send queue was full.");
         _malformedClientMessages = factory.CreateCounter(
             "socketpush_client_messages_malformed_total", "Unreadable frames or hub messages from clients; each closes its connection.");
@@ -164,6 +172,8 @@ internal sealed class NodeMetrics
     public void ConnectionClosed(ClientTransport transport) => _connections.WithLabels(TransportLabel(transport)).Dec();
 
     public void ConnectionRejected(string reason) => _rejectedConnections.WithLabels(reason).Inc();
+
+    public void SubscriptionRefused(string reason) => _refusedSubscriptions.WithLabels(reason).Inc();
 
     public void Published(string kind) => _published.WithLabels(kind).Inc();
 

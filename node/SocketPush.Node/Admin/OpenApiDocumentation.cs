@@ -75,7 +75,7 @@ internal static class OpenApiDocumentation
             {
                 Type = SecuritySchemeType.Http,
                 Scheme = "bearer",
-                Description = "The node's admin.apiKey, as Authorization: Bearer <key>. Needed only when the node has one.",
+                Description = "One of the node's admin.apiKeys (or its admin.apiKey), as Authorization: Bearer <key>. Needed only when the node has one.",
             },
         };
         document.Tags = new HashSet<OpenApiTag>(catalog.Services.Select(s => new OpenApiTag { Name = s.Name, Description = s.Description }));
@@ -177,10 +177,17 @@ internal static class OpenApiDocumentation
             method is { Service: "auth", Name: "check" }
                 ? "authorization_failed: no user has this session; or forbidden: the API key is wrong."
                 : "forbidden: the API key is wrong.");
+        if (method is { Service: "channel", Name: "subscribe" })
+        {
+            yield return ("409", "limit_exceeded: the user is subscribed to options.maxSubscriptionsPerUser channels already.");
+        }
+
         if (method.Parameters.Any(p => p.Type == "json"))
         {
             yield return ("413", "message_too_large: the message is larger than the node's options.maxMessageBytes.");
         }
+
+        yield return ("429", "rate_limited: the API key made more than admin.requestsPerSecond calls; retry after the Retry-After header's seconds.");
 
         yield return ("503", "unavailable: the node that owns the data could not be reached in time.");
         yield return ("500", "internal: the node failed; its log has the details.");

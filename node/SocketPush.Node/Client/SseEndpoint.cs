@@ -26,6 +26,13 @@ internal static class SseEndpoint
             return;
         }
 
+        if (registry.Full() is { } full)
+        {
+            // Before the session is looked up: a full node spends nothing on a client it cannot take.
+            await RefuseAsync(context, logger, full);
+            return;
+        }
+
         var sessionId = context.Request.Query["sessionId"].ToString();
         if (await authenticator.ProblemAsync(userId, sessionId, context.RequestAborted) is { } problem)
         {
@@ -38,12 +45,17 @@ internal static class SseEndpoint
 
         var options = config.Options;
         using var connection = new SseClientConnection(context.TraceIdentifier, userId, options.MaxQueuedMessagesPerConnection, metrics, time);
+        // Registered before the headers go out: a client that has seen the response receives every later publish.
+        if (registry.TryAdd(connection) is { } refusal)
+        {
+            await RefuseAsync(context, logger, refusal);
+            return;
+        }
+
         context.Response.ContentType = "text/event-stream";
         context.Response.Headers.CacheControl = "no-cache";
         context.Response.Headers["X-Accel-Buffering"] = "no";
 
-        // Registered before the headers go out: a client that has seen the response receives every later publish.
-        registry.Add(connection);
         ClientLog.Connected(logger, userId, connection.Transport, connection.Id);
         try
         {
@@ -66,5 +78,12 @@ internal static class SseEndpoint
                 ClientLog.Disconnected(logger, userId, connection.Id);
             }
         }
+    }
+
+    /// <summary>A connection limit's answer: 503 <c>unavailable</c> when the node is full, 409 <c>limit_exceeded</c> when the user is.</summary>
+    private static Task RefuseAsync(HttpContext context, ILogger logger, ConnectionRefusal refusal)
+    {
+        ClientLog.Refused(logger, refusal.Message);
+        return ErrorBody.WriteAsync(context, refusal.NodeIsFull ? ErrorCodes.Unavailable : ErrorCodes.LimitExceeded, refusal.Message);
     }
 }

@@ -34,7 +34,7 @@ internal static class ConfigKeys
         || (key == "tls.certificate" && running.Tls.Certificate.Length == 0 != (next.Tls.Certificate.Length == 0));
 
     /// <summary>Keys whose values are never shown (getConfig, logs), only whether they are set.</summary>
-    private static readonly HashSet<string> Secret = new(StringComparer.Ordinal) { "admin.apiKey", "cluster.secret", "tls.password" };
+    private static readonly HashSet<string> Secret = new(StringComparer.Ordinal) { "admin.apiKey", "admin.apiKeys", "cluster.secret", "tls.password" };
 
     /// <summary>Every leaf key with its value as text, in declaration order.</summary>
     public static IReadOnlyList<(string Key, string Value)> Flatten(NodeConfig config)
@@ -79,7 +79,7 @@ internal static class ConfigKeys
                 node = node[section] as JsonObject ?? (JsonObject)(node[section] = new JsonObject());
             }
 
-            node[path[^1]] = Secret.Contains(key) ? (value is string { Length: > 0 } ? "(set)" : "")
+            node[path[^1]] = Secret.Contains(key) ? Hidden(value)
                 : value switch
                 {
                     int number => JsonValue.Create(number),
@@ -90,6 +90,14 @@ internal static class ConfigKeys
         });
         return root;
     }
+
+    /// <summary>A secret as getConfig shows it: "(set)" for a key that is set, a list of as many "(set)" for a list of keys.</summary>
+    private static JsonNode? Hidden(object? value) => value switch
+    {
+        IEnumerable<string> list => new JsonArray([.. list.Select(_ => (JsonNode)JsonValue.Create("(set)"))]),
+        string { Length: > 0 } => JsonValue.Create("(set)"),
+        _ => JsonValue.Create(""),
+    };
 
     /// <summary>A value as a log line may show it: secrets hidden.</summary>
     public static string Shown(string key, string value) => Secret.Contains(key) ? (value.Length > 0 ? "(set)" : "(empty)") : value;

@@ -179,6 +179,16 @@ internal sealed class ConfigReloader : IDisposable
             }
         }
 
+        // The file was valid as written, but with the running values of the keys it may not change it can be
+        // invalid: admin.bindAddress edited to loopback together with the API keys removed would leave the running,
+        // reachable admin port without a key.
+        if (refused.Count > 0 && ConfigValidator.Validate(next) is { Count: > 0 } problems)
+        {
+            return new ReloadOutcome(now, _version, [], refused,
+                "with the running values of the keys that need a restart, the file is not valid: "
+                + string.Join("; ", problems.Select(p => $"{p.Key}: {p.Message}")));
+        }
+
         if (applied.Count > 0)
         {
             _version++;

@@ -37,10 +37,19 @@ internal static class ConfigValidator
         // The two ports share one server and are told apart by local port, so they must differ.
         Require(config.Node.ClientPort == 0 || config.Node.ClientPort != config.Admin.Port,
             "admin.port", "the admin port must differ from node.clientPort.");
-        Require(config.Admin.ApiKey.Length == 0 || config.Admin.ApiKey.Length >= 16, "admin.apiKey", "an API key needs at least 16 characters.");
-        Require(config.Admin.ApiKey.Length > 0 || !AdminBeyondLoopback(config), "admin.apiKey",
-            $"is empty while admin.bindAddress {config.Admin.BindAddress} is reachable from other machines; "
-            + "set admin.apiKey, or bind the admin port to 127.0.0.1.");
+        Require(config.Admin.ApiKey.Length == 0 || IsKey(config.Admin.ApiKey), "admin.apiKey", "an API key needs at least 16 characters and no spaces.");
+        Require(config.Admin.ApiKeys.All(IsKey), "admin.apiKeys", "every API key needs at least 16 characters and no spaces.");
+        Require(config.Admin.AllApiKeys().Any() || !AdminBeyondLoopback(config), "admin.apiKey",
+            $"is empty, and so is admin.apiKeys, while admin.bindAddress {config.Admin.BindAddress} is reachable from other machines; "
+            + "set admin.apiKeys (or admin.apiKey), or bind the admin port to 127.0.0.1.");
+        Require(config.Admin.RequestsPerSecond is >= 0 and <= 1_000_000, "admin.requestsPerSecond",
+            $"{config.Admin.RequestsPerSecond} is out of range (0 = unlimited, up to 1000000).");
+        Require(config.Options.MaxConnectionsPerUser is >= 0 and <= 1_000_000, "options.maxConnectionsPerUser",
+            $"{config.Options.MaxConnectionsPerUser} is out of range (0 = unlimited, up to 1000000).");
+        Require(config.Options.MaxSubscriptionsPerUser is >= 0 and <= 1_000_000, "options.maxSubscriptionsPerUser",
+            $"{config.Options.MaxSubscriptionsPerUser} is out of range (0 = unlimited, up to 1000000).");
+        Require(config.Options.MaxConnections is >= 0 and <= 100_000_000, "options.maxConnections",
+            $"{config.Options.MaxConnections} is out of range (0 = unlimited, up to 100000000).");
         Require(config.Options.AuthenticationTimeout > TimeSpan.Zero, "options.authenticationTimeout", "must be greater than 0.");
         Require(config.Options.RemoveUserAfterDisconnectTimeout >= TimeSpan.Zero, "options.removeUserAfterDisconnectTimeout", "must be 0 (off) or more.");
         Require(config.Options.MaxMessageBytes is > 0 and <= MaxMessageBytesLimit, "options.maxMessageBytes",
@@ -111,6 +120,9 @@ internal static class ConfigValidator
     /// <summary>True when the admin port would be reachable from other machines.</summary>
     public static bool AdminBeyondLoopback(NodeConfig config) =>
         IPAddress.TryParse(config.Admin.BindAddress, out var address) && !IPAddress.IsLoopback(address);
+
+    /// <summary>Long enough not to be guessed, and sendable as it is in an Authorization header (which is trimmed).</summary>
+    private static bool IsKey(string key) => key.Length >= 16 && !key.Any(c => char.IsWhiteSpace(c) || char.IsControl(c));
 
     private static bool IsPort(int port) => port is >= 0 and <= 65535;
 

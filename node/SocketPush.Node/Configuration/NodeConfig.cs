@@ -43,7 +43,7 @@ internal sealed class NodeSection
 /// <summary>The management port.</summary>
 internal sealed class AdminSection
 {
-    /// <summary>The address the admin port binds to. Anything beyond loopback requires <see cref="ApiKey"/>.</summary>
+    /// <summary>The address the admin port binds to. Anything beyond loopback requires an API key (<see cref="ApiKey"/> or <see cref="ApiKeys"/>).</summary>
     /// <value><c>127.0.0.1</c> by default.</value>
     public string BindAddress { get; set; } = "127.0.0.1";
 
@@ -51,9 +51,26 @@ internal sealed class AdminSection
     /// <value>8181 by default; 0 lets the OS pick.</value>
     public int Port { get; set; } = 8181;
 
-    /// <summary>When set, every management call needs <c>Authorization: Bearer &lt;key&gt;</c>.</summary>
+    /// <summary>When set, every management call needs <c>Authorization: Bearer &lt;key&gt;</c>; one more key besides <see cref="ApiKeys"/>.</summary>
     /// <value>Empty by default (no key; only allowed on loopback).</value>
     public string ApiKey { get; set; } = "";
+
+    /// <summary>
+    /// Keys any of which a management call may carry, so that a key can be rotated without downtime: add the new
+    /// one, move the backends over, remove the old one.
+    /// </summary>
+    /// <value>Empty by default.</value>
+    public List<string> ApiKeys { get; set; } = [];
+
+    /// <summary>
+    /// Management calls per second each key may make (token bucket; a burst of one second's worth); calls on a node
+    /// without keys share one budget per client address. 0 = unlimited.
+    /// </summary>
+    /// <value>0 by default: the key holders are trusted backends, and one of them may carry all of a busy site's publishes.</value>
+    public int RequestsPerSecond { get; set; }
+
+    /// <summary>Every key a call may carry: <see cref="ApiKey"/> (when set) and <see cref="ApiKeys"/>.</summary>
+    public IEnumerable<string> AllApiKeys() => ApiKey.Length > 0 ? ApiKeys.Prepend(ApiKey) : ApiKeys;
 
     /// <summary>The admin URL other nodes and <c>manager.status</c> show for this node.</summary>
     /// <value>Empty by default, meaning <c>http://{bindAddress}:{port}</c>.</value>
@@ -165,6 +182,18 @@ internal sealed class ClientOptions
     /// <summary>Messages queued for one slow connection, of any transport, before it is closed.</summary>
     /// <value>1024 by default.</value>
     public int MaxQueuedMessagesPerConnection { get; set; } = 1024;
+
+    /// <summary>Connections one user may have open on this node, over all transports; one more is refused. 0 = unlimited.</summary>
+    /// <value>100 by default: far more than anyone's tabs and devices, few enough that one user cannot take a node's memory.</value>
+    public int MaxConnectionsPerUser { get; set; } = 100;
+
+    /// <summary>Channels one user may be subscribed to; channel.subscribe to one more answers <c>limit_exceeded</c>. 0 = unlimited.</summary>
+    /// <value>1000 by default.</value>
+    public int MaxSubscriptionsPerUser { get; set; } = 1000;
+
+    /// <summary>Authenticated connections this node holds over all transports; one more is refused with 503. 0 = unlimited.</summary>
+    /// <value>100000 by default (about 0.5 GB of connection state at the measured 5 KB each).</value>
+    public int MaxConnections { get; set; } = 100_000;
 
     /// <summary>Origins of pages allowed to connect to the client port from another site (CORS), e.g. <c>https://example.com</c>.</summary>
     /// <value>Empty by default, meaning any origin: clients prove who they are with their session, not with cookies.</value>

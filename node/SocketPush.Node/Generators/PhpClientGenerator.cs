@@ -472,7 +472,9 @@ internal static partial class PhpClientGenerator
                     401 => 'unauthorized',
                     403 => 'forbidden',
                     404 => 'unknown_method',
+                    409 => 'limit_exceeded',
                     413 => 'message_too_large',
+                    429 => 'rate_limited',
                     502, 503, 504 => 'unavailable',
                     default => 'internal',
                 };

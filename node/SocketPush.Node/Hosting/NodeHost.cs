@@ -221,6 +221,7 @@ internal sealed class NodeHost : IAsyncDisposable
         services.AddSingleton<IManagerService, ManagerService>();
         services.AddSingleton<ApiKeyCheck>();
         services.AddSingleton<ManagementApi>();
+        services.AddManagementRateLimit();
         services.AddSocketPushOpenApi();
     }
 
@@ -253,18 +254,25 @@ internal sealed class NodeHost : IAsyncDisposable
         UsePages(admin, "admin");
         admin.UseMetricServer("/metrics", admin.ApplicationServices.GetRequiredService<NodeMetrics>().Registry);
         admin.UseRouting();
+        // The key first, then the rate limit, then the call: a refused call costs neither a body read nor a bucket.
+        admin.Use(admin.ApplicationServices.GetRequiredService<ManagementApi>().GateAsync);
+        admin.UseRateLimiter();
         admin.UseEndpoints(endpoints =>
         {
             var description = ManagementApi.Describe(ServiceCatalog.Default);
             endpoints.MapGet("/api", () => Results.Json(description));
-            endpoints.MapPost("/api/{service}/{method}", (HttpContext c, string service, string method, ManagementApi api) => api.HandlePostAsync(c, service, method));
+            endpoints.MapPost("/api/{service}/{method}", (HttpContext c, string service, string method, ManagementApi api) => api.HandlePostAsync(c, service, method))
+                .WithMetadata(ManagementApi.Gated)
+                .RequireRateLimiting(ManagementRateLimit.Policy);
             endpoints.MapSocketPushOpenApi();
             endpoints.MapGet("/healthz", () => Results.Json(new { status = "ok" }));
             endpoints.MapGet("/readyz", () => health.Ready && health.Joined()
                 ? Results.Json(new { status = "ready" })
                 : Results.Json(new { status = health.Ready ? "joining" : "not ready" }, statusCode: StatusCodes.Status503ServiceUnavailable));
             // Not MapFallback's default pattern: it skips paths that look like files, and ids may contain dots.
-            endpoints.MapFallback("{**path}", (HttpContext c, ManagementApi api) => api.HandlePathAsync(c));
+            endpoints.MapFallback("{**path}", (HttpContext c, ManagementApi api) => api.HandlePathAsync(c))
+                .WithMetadata(ManagementApi.Gated)
+                .RequireRateLimiting(ManagementRateLimit.Policy);
         });
     }
 

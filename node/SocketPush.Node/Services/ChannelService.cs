@@ -6,6 +6,7 @@ using SocketPush.Node.Client;
 using SocketPush.Node.Cluster;
 using SocketPush.Node.Cluster.Records;
 using SocketPush.Node.Cluster.Routing;
+using SocketPush.Node.Configuration;
 
 namespace SocketPush.Node.Services;
 
@@ -20,11 +21,20 @@ internal sealed class ChannelService(
     Replication replication,
     LocalDelivery delivery,
     NodeMetrics metrics,
+    LiveConfig config,
     TimeProvider time) : IChannelService
 {
+    /// <summary>Runs on the owner of the user's record, where its subscriptions are counted against <c>options.maxSubscriptionsPerUser</c>.</summary>
     public async Task SubscribeAsync(string userId, string channelId, CancellationToken cancellationToken = default)
     {
-        store.SetSubscription(userId, channelId, subscribed: true);
+        var max = config.Options.MaxSubscriptionsPerUser;
+        if (!store.TrySubscribe(userId, channelId, max))
+        {
+            metrics.SubscriptionRefused("max_subscriptions_per_user");
+            throw new ServiceException(ErrorCodes.LimitExceeded,
+                $"User {userId} is subscribed to options.maxSubscriptionsPerUser ({max}) channels already; unsubscribe it from one first.");
+        }
+
         await Task.WhenAll(
             replication.ReplicateAsync(Keys.User(userId), cancellationToken),
             router.ForKey<IRecordService>(Keys.Channel(channelId)).AddSubscriberAsync(channelId, userId, cancellationToken));

@@ -29,7 +29,14 @@ internal sealed class HubHttpEndpoint(HubConnectionTokens tokens, HubSessions se
     public async Task NegotiateAsync(HttpContext context)
     {
         var query = context.Request.Query;
-        var response = redirect.OwnerUrl(query["userId"]) is { } owner
+        var owner = redirect.OwnerUrl(query["userId"]);
+        if (owner is null && sessions.Registry.Full() is { } full)
+        {
+            await TextAsync(context, StatusCodes.Status503ServiceUnavailable, full.Message);
+            return;
+        }
+
+        var response = owner is not null
             ? Redirect(owner, query)
             : Negotiate(query["negotiateVersion"].ToString());
         if (response is null)

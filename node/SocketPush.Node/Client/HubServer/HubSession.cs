@@ -234,33 +234,41 @@ internal abstract class HubSession : ClientConnection
             return false;
         }
 
-        SendHandshakeAnswer(null, register: _queryUserId);
-        return true;
+        return SendHandshakeAnswer(null, register: _queryUserId);
     }
 
-    private void SendHandshakeAnswer(string? error, string? register = null)
+    /// <summary>Answers the handshake; false when it was refused, by <paramref name="error"/> or by the node's connection limits.</summary>
+    private bool SendHandshakeAnswer(string? error, string? register = null)
     {
-        var answer = HubProtocols.HandshakeResponse(error);
         lock (SendGate)
         {
-            if (register is not null)
+            if (register is not null && Register(register) is { } refusal)
             {
-                // Registered before the answer goes out, so a client whose start has completed receives every later
-                // publish; inside the gate, so a publish that finds the connection waits until the answer is out.
-                Register(register);
+                // The client's start fails with the limit's message.
+                error = refusal.Message;
             }
 
-            SendLocked(answer);
+            // Registered before the answer goes out, so a client whose start has completed receives every later
+            // publish; inside the gate, so a publish that finds the connection waits until the answer is out.
+            SendLocked(HubProtocols.HandshakeResponse(error));
             _handshakeDone = error is null;
+            return error is null;
         }
     }
 
-    private void Register(string userId)
+    /// <summary>Joins the registry as the user, or answers why the node's limits refuse it.</summary>
+    private ConnectionRefusal? Register(string userId)
     {
         UserId = userId;
+        if (Sessions.Registry.TryAdd(this) is { } refusal)
+        {
+            ClientLog.Refused(Sessions.Logger, refusal.Message);
+            return refusal;
+        }
+
         _registered = true;
-        Sessions.Registry.Add(this);
         ClientLog.Connected(Sessions.Logger, userId, Transport, Id);
+        return null;
     }
 
     private async ValueTask<bool> HandleAsync(HubMessage message, CancellationToken cancellationToken)
@@ -326,9 +334,7 @@ internal abstract class HubSession : ClientConnection
 
         lock (SendGate)
         {
-            Register(userId!);
+            return Register(userId!) is { } refusal ? (null, refusal.Message) : (userId, null);
         }
-
-        return (userId, null);
     }
 }

@@ -57,11 +57,18 @@ internal sealed class HubSessions : IDisposable
     public void Forget(HubSession session) => _open.TryRemove(session, out _);
 
     /// <summary>
-    /// Whether a WebSocket upgrade to the hub may go ahead: its page's origin must be allowed and a negotiated token
+    /// Whether a WebSocket upgrade to the hub may go ahead: the node must not be full, its page's origin must be allowed and a negotiated token
     /// (null when the client skipped negotiate) must be unused, which this takes. A refusal is counted and logged.
     /// </summary>
     public UpgradeRefusal? CheckUpgrade(string? origin, string? token)
     {
+        if (Registry.Full() is { } full)
+        {
+            // Counted by the registry; a negotiated token stays unused and expires.
+            ClientLog.UpgradeRefused(Logger, full.Message);
+            return new UpgradeRefusal(503, "Service Unavailable", full.MetricReason, full.Message);
+        }
+
         var refusal = !Origins.Allowed(Options, origin) ? new UpgradeRefusal(403, "Forbidden", "origin", $"Origin {origin} is not in options.allowedOrigins.")
             : token is not null && !_tokens.TryClaim(token) ? new UpgradeRefusal(404, "Not Found", "unknown_connection", "No Connection with that ID")
             : null;

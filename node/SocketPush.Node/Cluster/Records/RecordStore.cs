@@ -90,6 +90,25 @@ internal sealed class RecordStore(HybridClock clock, string nodeId)
         }
     }
 
+    /// <summary>
+    /// Subscribes the user unless it has <paramref name="max"/> subscriptions already (0: no limit); a channel it is
+    /// subscribed to already is always fine. Checked and set under one lock, so concurrent calls cannot pass the limit.
+    /// </summary>
+    public bool TrySubscribe(string userId, string channelId, int max)
+    {
+        lock (_gate)
+        {
+            var user = _users.GetValueOrDefault(userId, UserRecord.Empty);
+            if (max > 0 && !user.Subscriptions.Contains(channelId) && user.Subscriptions.Present.Count >= max)
+            {
+                return false;
+            }
+
+            _users[userId] = user with { Subscriptions = user.Subscriptions.Set(channelId, true, Next()) };
+            return true;
+        }
+    }
+
     /// <summary>Removes every subscription of the user and returns the channels it had.</summary>
     public IReadOnlyList<string> ClearSubscriptions(string userId)
     {
