@@ -73,6 +73,20 @@ public sealed class CorsTests
     }
 
     [Fact]
+    public async Task The_pages_of_the_cluster_itself_are_allowed_although_only_another_site_is_listed()
+    {
+        await using var cluster = await TestCluster.StartAsync(2, c => c.Options.AllowedOrigins = ["https://allowed.example"]);
+        foreach (var page in new[] { cluster[0].ClientUrl, cluster[1].ClientUrl })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Options, "/push/negotiate?negotiateVersion=1");
+            request.Headers.Add("Origin", page);
+            request.Headers.Add("Access-Control-Request-Method", "POST");
+            using var response = await cluster[0].Client.SendAsync(request);
+            Assert.True(response.Headers.TryGetValues("Access-Control-Allow-Origin", out var values) && values.Single() == page, $"{page} refused");
+        }
+    }
+
+    [Fact]
     public async Task Any_origin_is_allowed_when_none_is_configured()
     {
         await using var node = await TestNode.StartAsync();

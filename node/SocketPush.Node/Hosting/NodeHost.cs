@@ -194,6 +194,7 @@ internal sealed class NodeHost : IAsyncDisposable
         services.AddSingleton(new PresenceTable(config.Node.Id));
         services.AddSingleton(sp => new ClusterMembership(live, identity, sp.GetRequiredService<ILoggerFactory>(), time));
         services.AddSingleton<PeerLinks>();
+        services.AddSingleton<Origins>();
         services.AddSingleton<LocalServices>();
         services.AddSingleton<ClusterRouter>();
         services.AddSingleton<LocalDelivery>();
@@ -229,9 +230,9 @@ internal sealed class NodeHost : IAsyncDisposable
     {
         UsePages(client, "client");
         client.UseRouting();
-        var config = client.ApplicationServices.GetRequiredService<LiveConfig>();
+        var origins = client.ApplicationServices.GetRequiredService<Origins>();
         client.UseCors(cors => cors
-            .SetIsOriginAllowed(origin => Origins.Allowed(config.Options, origin))
+            .SetIsOriginAllowed(origins.Allowed)
             .AllowAnyHeader()
             // DELETE: a long-polling client ends its session with one.
             .WithMethods("GET", "POST", "DELETE")

@@ -16,6 +16,7 @@ internal sealed class HubSessions : IDisposable
     private readonly ConcurrentDictionary<HubSession, byte> _open = new(ReferenceEqualityComparer.Instance);
     private readonly LiveConfig _config;
     private readonly HubConnectionTokens _tokens;
+    private readonly Origins _origins;
     private readonly ITimer _timer;
 
     public HubSessions(
@@ -23,6 +24,7 @@ internal sealed class HubSessions : IDisposable
         ClientAuthenticator authenticator,
         LiveConfig config,
         HubConnectionTokens tokens,
+        Origins origins,
         NodeMetrics metrics,
         TimeProvider time,
         ILogger<HubSessions> logger)
@@ -31,6 +33,7 @@ internal sealed class HubSessions : IDisposable
         Authenticator = authenticator;
         _config = config;
         _tokens = tokens;
+        _origins = origins;
         Metrics = metrics;
         Time = time;
         Logger = logger;
@@ -69,7 +72,7 @@ internal sealed class HubSessions : IDisposable
             return new UpgradeRefusal(503, "Service Unavailable", full.MetricReason, full.Message);
         }
 
-        var refusal = !Origins.Allowed(Options, origin) ? new UpgradeRefusal(403, "Forbidden", "origin", $"Origin {origin} is not in options.allowedOrigins.")
+        var refusal = !_origins.Allowed(origin) ? new UpgradeRefusal(403, "Forbidden", "origin", $"Origin {origin} is not in options.allowedOrigins.")
             : token is not null && !_tokens.TryClaim(token) ? new UpgradeRefusal(404, "Not Found", "unknown_connection", "No Connection with that ID")
             : null;
         if (refusal is not null)
