@@ -212,7 +212,8 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
             : Enumerable.Range(2, options.SourceAddresses).Select(i => "127.0.0." + i.ToString(CultureInfo.InvariantCulture)).ToArray();
         var outcome = await workers.ConnectAsync(
             run.System.Name, run.Transport, users, server.ClientUrlOf, channel, options.ConnectConcurrency, options.SignalRClient, sources,
-            (attempted, up, failed) => log.Status($"connecting: {up:N0} up, {failed:N0} failed, {attempted:N0}/{users.Count:N0} attempted"));
+            (attempted, up, failed) => log.Status($"connecting: {up:N0} up, {failed:N0} failed, {attempted:N0}/{users.Count:N0} attempted"),
+            server.TrustedCertificate);
         result.Connected = outcome.Up;
         result.ConnectFailures = outcome.Failed;
         result.ConnectSeconds = outcome.Seconds;
@@ -512,6 +513,7 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
         ["connectConcurrency"] = options.ConnectConcurrency.ToString(CultureInfo.InvariantCulture),
         ["sourceAddresses"] = options.SourceAddresses.ToString(CultureInfo.InvariantCulture),
         ["signalRClient"] = options.SignalRClient,
+        ["tls"] = options.Tls ? "client port" : "",
         ["nchanWorkers"] = options.NchanWorkers,
         ["clusterReceivers"] = options.ScenarioNames.Contains(Scenarios.Cluster) ? options.ClusterReceivers.ToString(CultureInfo.InvariantCulture) : "",
         ["clusterPublishRate"] = options.ScenarioNames.Contains(Scenarios.Cluster) ? options.ClusterPublishRate.ToString(CultureInfo.InvariantCulture) : "",

@@ -2,6 +2,7 @@ using System.Text.Json;
 using SocketPush.LoadTest;
 using SocketPush.LoadTest.Systems;
 using SocketPush.LoadTest.Workers;
+using SocketPush.Testing;
 
 if (args.Length > 0 && args[0] == "worker")
 {
@@ -44,7 +45,8 @@ options.CommandLine = Environment.GetEnvironmentVariable("SOCKETPUSH_BENCH_COMMA
     ? given
     : "SocketPush.LoadTest " + string.Join(' ', args);
 var log = new ProgressLog();
-var socketPush = new SocketPushSystem(options.ResolvedNodeDll, options.NodeEnvironment, SocketPushSystem.DescribeVersion(options.Repository));
+using var certificate = options.Tls ? TestCertificate.Create("socketpush-bench") : null;
+var socketPush = new SocketPushSystem(options.ResolvedNodeDll, options.NodeEnvironment, SocketPushSystem.DescribeVersion(options.Repository), certificate);
 var systems = new List<ISystemUnderTest>();
 // The cluster set compares the cluster with one node: both take part whatever --systems says.
 IEnumerable<string> names = options.ScenarioNames.Contains(Scenarios.Cluster)

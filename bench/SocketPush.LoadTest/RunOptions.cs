@@ -75,6 +75,9 @@ internal sealed class RunOptions
     /// <summary>"raw" (SignalR JSON protocol over ClientWebSocket) or "official" (HubConnection) for WebSockets.</summary>
     public string SignalRClient { get; set; } = "raw";
 
+    /// <summary>SocketPush's client port over TLS (a test certificate; the admin port, where the harness publishes, stays plain).</summary>
+    public bool Tls { get; set; }
+
     /// <summary>Wait for the server's memory to stop moving before reading it (off only in the harness's own test).</summary>
     public bool SettleMemory { get; set; } = true;
 
@@ -185,6 +188,9 @@ internal sealed class RunOptions
                 case "--signalr-client":
                     o.SignalRClient = Next();
                     break;
+                case "--tls":
+                    o.Tls = true;
+                    break;
                 case "--repo":
                     o.Repository = Path.GetFullPath(Next());
                     break;
@@ -260,6 +266,12 @@ internal sealed class RunOptions
             throw new ArgumentException("--signalr-client is raw or official");
         }
 
+        // Only the node reads a tls section; the peers would be measured over plain WebSockets under a TLS label.
+        if (o.Tls && (o.Systems.Any(s => s != SystemNames.SocketPush) || o.ScenarioNames.Contains(Scenarios.Cluster) || o.ScenarioNames.Contains(Scenarios.Replicas)))
+        {
+            throw new ArgumentException("--tls is for one SocketPush node only: add --systems socketpush (not with --cluster or --replicas)");
+        }
+
         if (o.Workers < 1 || o.ConnectConcurrency < 1 || o.SourceAddresses < 1 || o.SourceAddresses > 250 || o.DeliveryRate < 1 || o.UserPublishRate < 1 || o.PublishSeconds <= 0
             || o.WriteConcurrency < 1 || o.WriteUsers < 1 || o.WriteWarmupSeconds < 0 || o.HandoffUsers < 0
             || o.WriteQuorums.Any(w => w < 1 || w > ClusterPlacement.Replicas)
@@ -288,6 +300,8 @@ internal sealed class RunOptions
           --connect-concurrency 200   connection attempts in flight, all workers together
           --source-addresses 4        client source addresses 127.0.0.2 ... (1 = 127.0.0.1 only)
           --signalr-client raw        raw | official (HubConnection) for SocketPush over WebSockets
+          --tls                       SocketPush's client port over TLS (https, wss) with a self-signed test certificate;
+                                      publishing stays plain HTTP (tls.admin: false); needs --systems socketpush
           --repo DIR                  repository root (default: current directory)
           --node-dll PATH             SocketPush node (default node/SocketPush.Node/bin/Release/net10.0/SocketPush.Node.dll)
           --node-env KEY=VALUE        environment of the SocketPush node (repeatable), e.g. DOTNET_gcServer=1

@@ -33,6 +33,19 @@ public sealed class TestCertificate : IDisposable
     public static RemoteCertificateValidationCallback Validation { get; } =
         (_, certificate, _, _) => certificate is not null && IsTrusted(certificate.GetCertHashString());
 
+    /// <summary>
+    /// Trusts the certificate in a PEM file that this class made in another process (the load harness's client
+    /// processes trust the one its coordinator gave the node).
+    /// </summary>
+    public static void Trust(string certificatePath)
+    {
+        using var certificate = X509Certificate2.CreateFromPem(File.ReadAllText(certificatePath));
+        lock (Trusted)
+        {
+            Trusted.Add(certificate.GetCertHashString());
+        }
+    }
+
     /// <summary>Makes a certificate with the common name <paramref name="name"/> in a new temporary directory.</summary>
     public static TestCertificate Create(string name = "socketpush-test") =>
         new(System.IO.Directory.CreateTempSubdirectory("socketpush-tls-").FullName, Make(name));

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using SocketPush.Testing;
 
 namespace SocketPush.LoadTest.Clients;
 
@@ -52,6 +53,8 @@ internal sealed class LoopbackNetwork : IDisposable
         MaxConnectionsPerServer = int.MaxValue,
         PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
         ConnectTimeout = TimeSpan.FromSeconds(30),
+        // Only used under --tls: the node's test certificate, trusted by its thumbprint (TestCertificate.Trust).
+        SslOptions = { RemoteCertificateValidationCallback = TestCertificate.Validation },
         ConnectCallback = async (context, cancellationToken) =>
         {
             var target = IPAddress.Parse(context.DnsEndPoint.Host);

@@ -3,11 +3,15 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using SocketPush.LoadTest.Clients;
+using SocketPush.Testing;
 
 namespace SocketPush.LoadTest.Systems;
 
-/// <summary>A SocketPush node started from its built binary, as one process with every port on loopback.</summary>
-internal sealed partial class SocketPushSystem(string nodeDll, IReadOnlyDictionary<string, string> environment, string version) : ISystemUnderTest
+/// <summary>
+/// A SocketPush node started from its built binary, as one process with every port on loopback; with
+/// <paramref name="tls"/>, its client port serves that certificate (the admin port stays plain).
+/// </summary>
+internal sealed partial class SocketPushSystem(string nodeDll, IReadOnlyDictionary<string, string> environment, string version, TestCertificate? tls = null) : ISystemUnderTest
 {
     public string Name => SystemNames.SocketPush;
 
@@ -68,7 +72,10 @@ internal sealed partial class SocketPushSystem(string nodeDll, IReadOnlyDictiona
             throw new InvalidOperationException("unexpected ready line: " + ready);
         }
 
-        return new Node(process, nodeId, match.Groups["client"].Value, match.Groups["admin"].Value, match.Groups["cluster"].Value, directory);
+        return new Node(process, nodeId, match.Groups["client"].Value, match.Groups["admin"].Value, match.Groups["cluster"].Value, directory)
+        {
+            TrustedCertificate = tls?.CertificatePath,
+        };
     }
 
     /// <summary>The version a results file names: the node's commit, if the repository says.</summary>
@@ -94,7 +101,7 @@ internal sealed partial class SocketPushSystem(string nodeDll, IReadOnlyDictiona
 
     // Warnings only: every system logs nothing per connection during the measurement (nginx: access_log off).
     // The ring settings are the harness's own copy (ClusterPlacement), so that it picks ids the way the nodes place them.
-    private static string ConfigYaml(int? writeQuorum) => $$"""
+    private string ConfigYaml(int? writeQuorum) => $$"""
         node:
           id: bench
           bindAddress: 127.0.0.1
@@ -114,6 +121,14 @@ internal sealed partial class SocketPushSystem(string nodeDll, IReadOnlyDictiona
           replicas: {{ClusterPlacement.Replicas}}{{(writeQuorum is { } w ? "\n  writeQuorum: " + w.ToString(CultureInfo.InvariantCulture) : "")}}
         logging:
           level: Warning
+        {{TlsYaml()}}
+        """;
+
+    private string TlsYaml() => tls is null ? "" : $"""
+        tls:
+          certificate: {tls.CertificatePath}
+          key: {tls.KeyPath}
+          admin: false
         """;
 
     [GeneratedRegex(@"client=(?<client>\S+)\s+admin=(?<admin>\S+)\s+cluster=(?<cluster>\S+)")]

@@ -42,6 +42,9 @@ internal abstract class RunningServer : IAsyncDisposable
     /// <summary>The processes measured for CPU and memory: the root and its descendants, on every node.</summary>
     public virtual IReadOnlyList<int> ProcessIds() => ProcStats.WithDescendants(RootPid);
 
+    /// <summary>PEM file of the self-signed certificate the clients must trust (a TLS client port), or null.</summary>
+    public string? TrustedCertificate { get; init; }
+
     /// <summary>Where the given user's client connects (a cluster: the node that owns the user).</summary>
     public virtual string ClientUrlOf(string userId) => ClientUrl;
 

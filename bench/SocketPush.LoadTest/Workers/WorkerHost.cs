@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;
 using SocketPush.LoadTest.Clients;
+using SocketPush.Testing;
 
 namespace SocketPush.LoadTest.Workers;
 
@@ -90,6 +91,12 @@ internal sealed class WorkerHost : IAsyncDisposable
     private async Task ConnectAsync(WorkerCommand command)
     {
         await CloseAllAsync();
+        if (command.TrustedCertificate is { } trusted)
+        {
+            // Made by the coordinator's TestCertificate, so this process trusts it by its file.
+            TestCertificate.Trust(trusted);
+        }
+
         _network = new LoopbackNetwork(command.SourceAddresses);
         _counters = new DeliveryCounters();
         _errors.Clear();

@@ -32,7 +32,7 @@ internal sealed class WorkerPool : IAsyncDisposable
 
     public async Task<ConnectOutcome> ConnectAsync(
         string system, string transport, IReadOnlyList<string> users, Func<string, string> clientUrlOf, string? channel, int concurrency, string signalRClient,
-        string[] sourceAddresses, Action<int, int, int> progress)
+        string[] sourceAddresses, Action<int, int, int> progress, string? trustedCertificate = null)
     {
         var n = users.Count;
         var started = Stopwatch.GetTimestamp();
@@ -57,6 +57,7 @@ internal sealed class WorkerPool : IAsyncDisposable
                 Concurrency = Math.Max(1, concurrency / _workers.Count),
                 SignalRClient = signalRClient,
                 SourceAddresses = sourceAddresses,
+                TrustedCertificate = trustedCertificate,
             };
             return await worker.RequestAsync(command, WorkerEvent.Connected, e =>
             {

@@ -35,6 +35,9 @@ internal sealed class WorkerCommand
     public string SignalRClient { get; set; } = "raw";
 
     public string[] SourceAddresses { get; set; } = [];
+
+    /// <summary>PEM file of the server's self-signed certificate, trusted for this run's TLS connections; null: plain.</summary>
+    public string? TrustedCertificate { get; set; }
 }
 
 /// <summary>An answer or progress report from a client process, one JSON line on its stdout.</summary>
