@@ -117,7 +117,7 @@ internal sealed class WorkerHost : IAsyncDisposable
             {
                 using var timeout = new CancellationTokenSource(ConnectTimeout);
                 await connection.ConnectAsync(timeout.Token);
-                connections[slot] = connection;
+                Volatile.Write(ref connections[slot], connection);
                 Interlocked.Increment(ref up);
             }
             catch (Exception e)
@@ -133,6 +133,9 @@ internal sealed class WorkerHost : IAsyncDisposable
             }
         }
 
+        // Keep-alives run from the start: a connect phase longer than the server's client timeout (30 s; TLS
+        // handshakes on a busy machine) would otherwise lose the first connections before their first ping.
+        StartKeepAlive(connections);
         using var progress = new Timer(
             _ => Write(new WorkerEvent { Ev = WorkerEvent.Progress, Attempted = Volatile.Read(ref attempted), Up = Volatile.Read(ref up), Failed = Volatile.Read(ref failed) }),
             null,
@@ -149,7 +152,6 @@ internal sealed class WorkerHost : IAsyncDisposable
         await Task.WhenAll(tasks);
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         _connections.AddRange(connections.OfType<BenchConnection>());
-        StartKeepAlive();
         Write(new WorkerEvent
         {
             Ev = WorkerEvent.Connected,
@@ -161,12 +163,14 @@ internal sealed class WorkerHost : IAsyncDisposable
         });
     }
 
-    /// <summary>Client keep-alives spread evenly over 15 s (SignalR's server expects one within 30 s).</summary>
-    private void StartKeepAlive()
+    /// <summary>
+    /// Client keep-alives spread evenly over 15 s (SignalR's server expects one within 30 s), for the slots of
+    /// <paramref name="connections"/> that are up (they fill in while the connect phase runs).
+    /// </summary>
+    private void StartKeepAlive(BenchConnection?[] connections)
     {
         _keepAlive = new CancellationTokenSource();
         var token = _keepAlive.Token;
-        var connections = _connections.ToArray();
         _ = Task.Run(async () =>
         {
             const int Slices = 15;
@@ -179,9 +183,9 @@ internal sealed class WorkerHost : IAsyncDisposable
                     var slice = tick++ % Slices;
                     for (var i = slice; i < connections.Length; i += Slices)
                     {
-                        if (connections[i].Failure is null)
+                        if (Volatile.Read(ref connections[i]) is { Failure: null } connection)
                         {
-                            _ = connections[i].KeepAliveAsync().ContinueWith(static t => _ = t.Exception, TaskScheduler.Default);
+                            _ = connection.KeepAliveAsync().ContinueWith(static t => _ = t.Exception, TaskScheduler.Default);
                         }
                     }
                 }
