@@ -65,6 +65,30 @@ public sealed class HarnessRunTests
     }
 
     [Fact]
+    public async Task Tls_fan_out_run_connects_over_wss_and_its_counts_agree_with_the_node_metrics()
+    {
+        // The node serves this certificate on its client port only; the client processes trust it by its file.
+        using var certificate = TestCertificate.Create("socketpush-bench-test");
+        var system = new SocketPushSystem(Repository.NodeDll, new Dictionary<string, string>(), "test", certificate);
+        await using (var server = await system.StartAsync(CancellationToken.None))
+        {
+            Assert.StartsWith("https://", server.ClientUrl, StringComparison.Ordinal);
+            Assert.Equal(certificate.CertificatePath, server.TrustedCertificate);
+        }
+
+        var result = await MeasureAsync(Scenarios.FanOut, Transports.WebSocket, system);
+
+        Assert.Equal(Connections, result.Connected);
+        Assert.Equal(0, result.ConnectFailures);
+        Assert.True(result.Publishes > 0);
+        Assert.Equal(result.Publishes * Connections, result.Delivered);
+        // Publishing went to the plain admin port and was counted there like any other.
+        Assert.Equal(result.Delivered, result.ServerReportedReceivers);
+        Assert.Equal(result.Delivered + result.WarmupDelivered, Counter(result, "socketpush_messages_delivered_total{kind=\"channel\"}"));
+        Assert.Equal(Connections, Counter(result, "socketpush_connections{transport=\"websockets\"}"));
+    }
+
+    [Fact]
     public async Task Cluster_latency_run_delivers_on_the_receivers_owner_only()
     {
         // Three nodes: publishes on n1, the channel on n2, 20 receivers owned by and connected to n3.
@@ -113,10 +137,10 @@ public sealed class HarnessRunTests
         SettleMemory = false,
     };
 
-    private static async Task<RunResult> MeasureAsync(string scenario, string transport)
+    private static async Task<RunResult> MeasureAsync(string scenario, string transport, SocketPushSystem? system = null)
     {
         var options = Options(Connections);
-        var system = new SocketPushSystem(Repository.NodeDll, new Dictionary<string, string>(), "test");
+        system ??= new SocketPushSystem(Repository.NodeDll, new Dictionary<string, string>(), "test");
         var coordinator = new Coordinator(options, new ProgressLog());
         await using var workers = WorkerPool.Start(options.Workers);
         var result = await coordinator.MeasureAsync(new Coordinator.PlannedRun(system, transport, scenario, Connections), workers);
