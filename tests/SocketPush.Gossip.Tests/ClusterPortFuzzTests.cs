@@ -79,6 +79,98 @@ public sealed class ClusterPortFuzzTests
     }
 
     /// <summary>
+    /// Generated messages from a connected peer on both reliable channels: random bytes, a right version byte before
+    /// garbage, bit-flipped gossip replies, and on the data channel messages sealed right but framed wrong. Each one is
+    /// counted by the rule it breaks (gossip drops, or the data plane's malformed or unauthenticated), the rest are raised
+    /// as data, and the member stays in the cluster.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_connected_peer_sending_generated_messages_has_each_bad_one_counted(bool withSecret)
+    {
+        var secret = withSecret ? Secret : null;
+        await using var cluster = await UdpCluster.StartAsync(2, secret);
+        var (target, other) = (cluster.Members[0], cluster.Members[1]);
+        var options = UdpCluster.Options([], secret);
+        using var sealer = new DatagramSealer(secret);
+        var raised = 0L;
+        target.Peers.Received += (_, _) => Interlocked.Increment(ref raised);
+        var suspicions = other.Counters.Suspicions;
+        var gossipDrops = target.Counters.DroppedDatagrams;
+        var (dataMalformed, dataUnauthenticated, dataRaised) = (0L, 0L, 0L);
+
+        await using (var client = await PeerChannelTests.RawClient.ConnectAsync(target.LocalEndPoint, sealer.Seal(LiteNetTransport.ConnectToken, SealPurpose.Connect)))
+        {
+            await Fuzz.RunAsync($"cluster port peer messages, {(withSecret ? "with" : "without")} a secret", 20_000, random =>
+            {
+                var payload = PeerPayload(random, sealer);
+                if (random.Next(2) == 0)
+                {
+                    gossipDrops += IsDroppedReliable(payload, sealer, options) ? 1 : 0;
+                    client.Peer.Send(payload, LiteNetTransport.GossipChannel, DeliveryMethod.ReliableOrdered);
+                }
+                else
+                {
+                    // The data plane's rule: it opens, and its first byte is the version.
+                    var reason = sealer.OpenInPlace(payload, SealPurpose.Data, out var plain);
+                    _ = reason == DropReason.Unauthenticated ? dataUnauthenticated++
+                        : plain.IsEmpty || plain[0] != PeerChannel.WireVersion ? dataMalformed++ : dataRaised++;
+                    client.Peer.Send(payload, LiteNetTransport.DataChannel, DeliveryMethod.ReliableOrdered);
+                }
+
+                return Task.CompletedTask;
+            });
+
+            var (expected, expectedData, expectedRaised) = (gossipDrops, dataMalformed + dataUnauthenticated, dataRaised);
+            await target.WaitUntilAsync(
+                m => m.Counters.DroppedDatagrams >= expected && Interlocked.Read(ref raised) >= expectedRaised
+                    && m.Peers.Counters.DroppedMalformed + m.Peers.Counters.DroppedUnauthenticated >= expectedData,
+                Patience);
+        }
+
+        Assert.Equal(gossipDrops, target.Counters.DroppedDatagrams);
+        Assert.Equal((dataMalformed, dataUnauthenticated), (target.Peers.Counters.DroppedMalformed, target.Peers.Counters.DroppedUnauthenticated));
+        Assert.Equal(dataRaised, Interlocked.Read(ref raised));
+        Assert.Equal(suspicions, other.Counters.Suspicions);
+        Assert.Equal(2, target.Snapshot.Live.Count());
+    }
+
+    /// <summary>A message a peer could put on a reliable channel.</summary>
+    private static byte[] PeerPayload(Random random, DatagramSealer sealer)
+    {
+        var reply = new List<byte> { WireFormat.Version };
+        reply.AddRange(MemoryPackSerializer.Serialize(new ReliableEnvelope { RequestId = (uint)random.Next(), IsReply = true }));
+        switch (random.Next(6))
+        {
+            case 0:
+                return Random(random, 1 + random.Next(300));
+            case 1:
+                return sealer.Seal([WireFormat.Version, .. Random(random, random.Next(300))], SealPurpose.Reliable);
+            case 2:
+                var flipped = sealer.Seal([.. reply], SealPurpose.Reliable);
+                flipped[random.Next(flipped.Length)] ^= (byte)(1 << random.Next(8));
+                return flipped;
+            case 3:
+                return sealer.Seal([.. reply.Take(1 + random.Next(reply.Count - 1))], SealPurpose.Reliable);
+            case 4:
+                return sealer.Seal((byte)random.Next(256), Random(random, random.Next(100)), SealPurpose.Data);
+            default:
+                return sealer.Seal([.. reply], random.Next(2) == 0 ? SealPurpose.Datagram : SealPurpose.Data);
+        }
+    }
+
+    /// <summary>What the member does with a gossip-channel message: it opens, decodes, and a push-pull in it is valid.</summary>
+    private static bool IsDroppedReliable(byte[] payload, DatagramSealer sealer, GossipOptions options)
+    {
+        var plain = sealer.Open(payload, SealPurpose.Reliable, out _);
+        return plain is null
+            || WireFormat.DecodePayload(plain, out ReliableEnvelope? envelope) != DropReason.None
+            || envelope is null
+            || (envelope.PushPull is { } pushPull && !WireFormat.IsValidPushPull(pushPull, options.MaxMetadataBytes));
+    }
+
+    /// <summary>
     /// Raw UDP packets whose first byte is one of LiteNetLib's packet kinds (connect requests, acks, pings, MTU checks,
     /// fragments...) with random bodies; LiteNetLib reads them before any gossip code, and must shrug them off.
     /// </summary>
