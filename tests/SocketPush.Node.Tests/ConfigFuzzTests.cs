@@ -27,7 +27,7 @@ public sealed partial class ConfigFuzzTests
     public void Every_broken_config_is_refused_with_a_message_naming_the_line_and_nothing_else_escapes()
     {
         var refused = 0;
-        Fuzz.Run("config files", 1500, random =>
+        Fuzz.Run("config files", 800, random =>
         {
             var (yaml, what, mustRefuse) = Mutate(random);
             var thrown = Record.Exception(() => ConfigLoader.Load(Source, yaml));

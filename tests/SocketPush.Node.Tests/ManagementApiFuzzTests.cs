@@ -46,7 +46,7 @@ public sealed class ManagementApiFuzzTests : IAsyncLifetime
         var before = await SnapshotAsync();
         var codes = new Dictionary<string, int>(StringComparer.Ordinal);
 
-        await Fuzz.RunAsync("management api: bad calls", 300, async random =>
+        await Fuzz.RunAsync("management api: bad calls", 1500, async random =>
         {
             var call = random.Next(3) == 0 ? BadPathCall(random) : BadPostCall(random);
             var (status, body) = await SendAsync(call.Request, call.Truncated);
@@ -125,7 +125,7 @@ public sealed class ManagementApiFuzzTests : IAsyncLifetime
         await _node.ConnectionsAsync(Users[1], 2);
         var refused = 0;
 
-        await Fuzz.RunAsync("publish: what reaches a client", 200, async random =>
+        await Fuzz.RunAsync("publish: what reaches a client", 1000, async random =>
         {
             var (message, readable) = Message(random, depth: 0);
             var viaChannel = random.Next(2) == 0;

@@ -566,7 +566,7 @@ public sealed class BadInputTests : IAsyncLifetime
     public async Task Generated_frame_sequences_get_their_pongs_then_the_close_status_the_rfc_gives_the_last_frame()
     {
         var good = await GoodClientAsync();
-        await Fuzz.RunAsync("websocket sessions through the server", 40, async random =>
+        await Fuzz.RunAsync("websocket sessions through the server", 400, async random =>
         {
             await using var client = await RawSocketClient.OpenHubAsync(_node.ClientPort);
             var pings = new List<string>();
