@@ -137,6 +137,31 @@ public sealed class ClusterPortFuzzTests
         Assert.Equal(2, target.Snapshot.Live.Count());
     }
 
+    /// <summary>A push-pull request the fuzzer found whose member count overflows MemoryPack's arithmetic (OverflowException).</summary>
+    private static readonly byte[] OverflowingPushPull = Convert.FromHexString("010410B82898E604E085CDEF8ACA17EFEFC3B58D8D3BDBDBD6137E18DC029A2F4AC80C886B9E0B7E");
+
+    [Fact]
+    public void A_payload_whose_lengths_overflow_is_malformed_not_an_exception() =>
+        Assert.Equal(DropReason.Malformed, WireFormat.DecodePayload(OverflowingPushPull, out ReliableEnvelope? _));
+
+    [Fact]
+    public async Task A_peer_message_whose_lengths_overflow_is_counted_and_the_member_goes_on()
+    {
+        // It threw out of the member's loop, which stopped it for good: no more probes, acks or gossip.
+        await using var cluster = await UdpCluster.StartAsync(2);
+        var target = cluster.Members[0];
+        var dropped = target.Counters.DroppedMalformed;
+        await using (var client = await PeerChannelTests.RawClient.ConnectAsync(target.LocalEndPoint, LiteNetTransport.ConnectToken))
+        {
+            client.Peer.Send(OverflowingPushPull, LiteNetTransport.GossipChannel, DeliveryMethod.ReliableOrdered);
+            await target.WaitUntilAsync(m => m.Counters.DroppedMalformed > dropped, Patience);
+        }
+
+        var probes = target.Counters.Probes;
+        await target.WaitUntilAsync(m => m.Counters.Probes >= probes + 3, Patience);
+        Assert.Equal(2, cluster.Members[1].Snapshot.Live.Count());
+    }
+
     /// <summary>A message a peer could put on a reliable channel.</summary>
     private static byte[] PeerPayload(Random random, DatagramSealer sealer)
     {
