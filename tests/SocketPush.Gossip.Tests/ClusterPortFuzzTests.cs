@@ -103,8 +103,15 @@ public sealed class ClusterPortFuzzTests
 
         await using (var client = await PeerChannelTests.RawClient.ConnectAsync(target.LocalEndPoint, sealer.Seal(LiteNetTransport.ConnectToken, SealPurpose.Connect)))
         {
-            await Fuzz.RunAsync($"cluster port peer messages, {(withSecret ? "with" : "without")} a secret", 20_000, random =>
+            var sent = 0;
+            await Fuzz.RunAsync($"cluster port peer messages, {(withSecret ? "with" : "without")} a secret", 20_000, async random =>
             {
+                // Paced like the datagrams: this checks what happens to each message, not how a flood queues.
+                if (++sent % 1000 == 0)
+                {
+                    await CaughtUpAsync();
+                }
+
                 var payload = PeerPayload(random, sealer);
                 if (random.Next(2) == 0)
                 {
@@ -119,12 +126,15 @@ public sealed class ClusterPortFuzzTests
                         : plain.IsEmpty || plain[0] != PeerChannel.WireVersion ? dataMalformed++ : dataRaised++;
                     client.Peer.Send(payload, LiteNetTransport.DataChannel, DeliveryMethod.ReliableOrdered);
                 }
-
-                return Task.CompletedTask;
             });
 
+            await CaughtUpAsync();
+        }
+
+        Task CaughtUpAsync()
+        {
             var (expected, expectedData, expectedRaised) = (gossipDrops, dataMalformed + dataUnauthenticated, dataRaised);
-            await target.WaitUntilAsync(
+            return target.WaitUntilAsync(
                 m => m.Counters.DroppedDatagrams >= expected && Interlocked.Read(ref raised) >= expectedRaised
                     && m.Peers.Counters.DroppedMalformed + m.Peers.Counters.DroppedUnauthenticated >= expectedData,
                 Patience);
