@@ -371,7 +371,7 @@ public class PeerChannelTests
     }
 
     /// <summary>A bare LiteNetLib client with both channels, to put arbitrary bytes on a member's data channel.</summary>
-    private sealed class RawClient : IAsyncDisposable
+    internal sealed class RawClient : IAsyncDisposable
     {
         private readonly NetManager _net;
 

@@ -63,7 +63,7 @@ internal static class WireFormat
                 ends.Add(datagram.Length - rest.Length);
             }
         }
-        catch (MemoryPackSerializationException)
+        catch (Exception e) when (IsUnreadable(e))
         {
             messages.Clear();
             return DropReason.Malformed;
@@ -92,12 +92,19 @@ internal static class WireFormat
             var read = MemoryPackSerializer.Deserialize(payload[1..], ref value);
             return read == payload.Length - 1 && value is not null ? DropReason.None : DropReason.Malformed;
         }
-        catch (MemoryPackSerializationException)
+        catch (Exception e) when (IsUnreadable(e))
         {
             value = null;
             return DropReason.Malformed;
         }
     }
+
+    /// <summary>
+    /// What MemoryPack throws on bytes that are not a message: its own exception, and others when lengths read from the
+    /// wire break its arithmetic or bounds (an OverflowException, found by fuzzing, escaped and stopped the member's loop).
+    /// </summary>
+    private static bool IsUnreadable(Exception e) =>
+        e is MemoryPackSerializationException or OverflowException or ArgumentException or IndexOutOfRangeException or InvalidOperationException;
 
     public static void EncodePayload<T>(ArrayBufferWriter<byte> writer, T value)
     {

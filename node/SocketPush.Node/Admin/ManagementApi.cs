@@ -107,6 +107,13 @@ internal sealed class ManagementApi(
             await FailAsync(context, service, method, e.Code, e.Message);
             return;
         }
+        catch (BadHttpRequestException e)
+        {
+            // The body ended before its Content-Length (the client closed its side), or broke HTTP's own framing.
+            await FailAsync(context, service, method, e.StatusCode == StatusCodes.Status413PayloadTooLarge ? ErrorCodes.MessageTooLarge : ErrorCodes.MalformedJson,
+                $"The request body could not be read: {e.Message}");
+            return;
+        }
 
         await InvokeAsync(context, descriptor, () => ServiceMethod.For(descriptor).Bind(body, context.RequestAborted));
     }

@@ -76,10 +76,13 @@ internal static class ConfigLoader
         var deserializer = new DeserializerBuilder()
             .WithNamingConvention(CamelCaseNamingConvention.Instance)
             .WithTypeConverter(new DurationConverter())
+            // A key given twice is a mistake (which one was meant?), not a rule that the last one wins.
+            .WithDuplicateKeyChecking()
             .Build();
+        NodeConfig config;
         try
         {
-            return deserializer.Deserialize<NodeConfig?>(yaml) ?? new NodeConfig();
+            config = deserializer.Deserialize<NodeConfig?>(yaml) ?? new NodeConfig();
         }
         catch (YamlException e)
         {
@@ -91,6 +94,35 @@ internal static class ConfigLoader
             }
 
             throw new ConfigException($"{sourceName} line {e.Start.Line}, column {e.Start.Column}: {reason}");
+        }
+
+        KeepDefaultsForEmptyValues(config, "", yaml, sourceName);
+        return config;
+    }
+
+    /// <summary>
+    /// A key written with no value (<c>apiKey:</c>, or a section whose keys are all commented out) reads as null; it
+    /// keeps its default, as if it were not written. An empty item in a list (<c>seeds: [~]</c>) is refused.
+    /// </summary>
+    private static void KeepDefaultsForEmptyValues(object section, string prefix, string yaml, string sourceName)
+    {
+        var defaults = Activator.CreateInstance(section.GetType())!;
+        foreach (var property in section.GetType().GetProperties().Where(p => p.CanWrite && !p.PropertyType.IsValueType))
+        {
+            var key = prefix + char.ToLowerInvariant(property.Name[0]) + property.Name[1..];
+            switch (property.GetValue(section))
+            {
+                case null:
+                    property.SetValue(section, property.GetValue(defaults));
+                    break;
+                case List<string> list when list.Contains(null!):
+                    throw new ConfigException($"{sourceName} line {FindLine(yaml, key)}: {key} has an empty item.");
+                case string or List<string>:
+                    break;
+                case var nested:
+                    KeepDefaultsForEmptyValues(nested, key + ".", yaml, sourceName);
+                    break;
+            }
         }
     }
 
@@ -131,10 +163,30 @@ internal static class ConfigLoader
 
     private static string Describe(ConfigProblem problem, string? yaml, string? path)
     {
-        var line = yaml is null ? null : FindLine(yaml, problem.Key);
+        var line = yaml is null ? null : FindLineOfKeyOrSection(yaml, problem.Key);
         return line is null
             ? $"{problem.Key}: {problem.Message}"
             : $"{problem.Key} ({path} line {line}): {problem.Message}";
+    }
+
+    /// <summary>
+    /// The line of the key, or of its section when the file leaves the key out: a problem can lie in a default that
+    /// other keys make wrong (<c>cluster.writeQuorum</c> above a <c>cluster.replicas</c> of 1).
+    /// </summary>
+    private static long? FindLineOfKeyOrSection(string yaml, string dottedKey)
+    {
+        for (var key = dottedKey; ; key = key[..key.LastIndexOf('.')])
+        {
+            if (FindLine(yaml, key) is { } line)
+            {
+                return line;
+            }
+
+            if (!key.Contains('.', StringComparison.Ordinal))
+            {
+                return null;
+            }
+        }
     }
 
     /// <summary>The line of a dotted key such as <c>options.maxMessageBytes</c>, if the YAML spells it out.</summary>

@@ -52,12 +52,20 @@ internal sealed class ServiceMethod
     public object?[] Bind(JsonElement body, CancellationToken cancellationToken)
     {
         var descriptor = Descriptor;
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var property in body.EnumerateObject())
         {
-            if (descriptor.Parameters.All(p => p.Name != property.Name))
+            var name = Unicode("a parameter name", () => property.Name)!;
+            if (descriptor.Parameters.All(p => p.Name != name))
             {
                 throw new ServiceException(ErrorCodes.InvalidArgument,
-                    $"{descriptor.Service}.{descriptor.Name} has no parameter '{property.Name}'. Parameters: {ParameterList()}.");
+                    $"{descriptor.Service}.{descriptor.Name} has no parameter '{name}'. Parameters: {ParameterList()}.");
+            }
+
+            // JSON readers disagree on which of two values wins; a call that names a parameter twice is ambiguous.
+            if (!seen.Add(name))
+            {
+                throw new ServiceException(ErrorCodes.InvalidArgument, $"{name} is given twice.");
             }
         }
 
@@ -73,7 +81,7 @@ internal sealed class ServiceMethod
 
             arguments[i] = parameter.Type == "json" ? value : value.ValueKind switch
             {
-                JsonValueKind.String => value.GetString(),
+                JsonValueKind.String => Unicode(parameter.Name, value.GetString),
                 JsonValueKind.Number => value.GetRawText(), // a number is a valid id, as in socket-push
                 _ => throw new ServiceException(ErrorCodes.InvalidArgument, $"{parameter.Name} must be a string or a number."),
             };
@@ -81,6 +89,19 @@ internal sealed class ServiceMethod
 
         arguments[^1] = cancellationToken;
         return arguments;
+    }
+
+    /// <summary>JSON text with an unpaired surrogate escape (<c>"\ud800"</c>) cannot become a .NET string: a bad argument.</summary>
+    private static string? Unicode(string what, Func<string?> read)
+    {
+        try
+        {
+            return read();
+        }
+        catch (InvalidOperationException)
+        {
+            throw new ServiceException(ErrorCodes.InvalidArgument, $"{what} holds an unpaired surrogate escape; it must be valid Unicode.");
+        }
     }
 
     public string ParameterList() =>

@@ -286,6 +286,105 @@ public sealed class BadInputTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_text_message_that_is_not_utf8_is_closed_with_1007_and_counted()
+    {
+        // RFC 6455 §8.1: text is UTF-8; a browser drops a connection whose text is not, so the server holds clients to it too.
+        var good = await GoodClientAsync();
+        var before = await _node.MetricAsync(Malformed);
+        await using var bad = await RawSocketClient.OpenHubAsync(_node.ClientPort);
+
+        await bad.SendFrameAsync(ClientFrames.Text, [.. "{\"type\":6,\"x\":\""u8, 0xC3, 0x28, .. "\"}\u001e"u8]);
+
+        await AssertClosedAsync(bad, 1007);
+        await AssertCountedOnceAsync(Malformed, before);
+        await AssertStillServedAsync(good);
+    }
+
+    [Fact]
+    public async Task A_character_split_across_fragments_is_valid_utf8_and_a_fragment_ending_mid_character_is_not()
+    {
+        await using var client = await RawSocketClient.OpenHubAsync(_node.ClientPort);
+        var message = Encoding.UTF8.GetBytes("{\"type\":6,\"x\":\"\u00e9\u6f22\"}\u001e");
+        var split = Array.IndexOf(message, (byte)0xC3) + 1;
+
+        await client.SendFrameAsync(ClientFrames.Text, message[..split], final: false);
+        await client.SendFrameAsync(ClientFrames.Continuation, message[split..], final: true);
+        await client.AssertQuietAsync("the split character was accepted");
+
+        // A message whose last fragment ends inside a character is not UTF-8.
+        await client.SendFrameAsync(ClientFrames.Text, message[..split], final: false);
+        await client.SendFrameAsync(ClientFrames.Continuation, [], final: true);
+        await AssertClosedAsync(client, 1007);
+    }
+
+    [Theory]
+    [InlineData(1000)]
+    [InlineData(1001)]
+    [InlineData(1008)]
+    [InlineData(3000)]
+    [InlineData(4999)]
+    public async Task A_client_close_status_is_echoed(int status)
+    {
+        // RFC 6455 §5.5.1: the endpoint answering a close "typically echos the status code it received".
+        await using var client = await RawSocketClient.OpenHubAsync(_node.ClientPort);
+
+        await client.SendFrameAsync(ClientFrames.Close, [(byte)(status >> 8), (byte)status, .. "bye"u8]);
+
+        await AssertClosedAsync(client, status);
+    }
+
+    [Theory]
+    [InlineData(new byte[] { 0x03 })]
+    [InlineData(new byte[] { 0x03, 0xED })]
+    [InlineData(new byte[] { 0x03, 0xEE })]
+    [InlineData(new byte[] { 0x00, 0x00 })]
+    [InlineData(new byte[] { 0x13, 0x88 })]
+    public async Task A_close_frame_with_one_byte_or_a_status_no_peer_may_send_is_closed_with_1002_and_counted(byte[] payload)
+    {
+        // One byte is half a status; 1005, 1006 and 0 are never sent, 5000 is outside every range (RFC 6455 §7.4).
+        var before = await _node.MetricAsync(Malformed);
+        await using var client = await RawSocketClient.OpenHubAsync(_node.ClientPort);
+
+        await client.SendFrameAsync(ClientFrames.Close, payload);
+
+        await AssertClosedAsync(client, 1002);
+        await AssertCountedOnceAsync(Malformed, before);
+    }
+
+    [Fact]
+    public async Task A_close_reason_that_is_not_utf8_is_closed_with_1007()
+    {
+        await using var client = await RawSocketClient.OpenHubAsync(_node.ClientPort);
+
+        await client.SendFrameAsync(ClientFrames.Close, [0x03, 0xE8, 0xFF, 0xFE]);
+
+        await AssertClosedAsync(client, 1007);
+    }
+
+    [Fact]
+    public async Task An_upgrade_without_connection_upgrade_gets_400_and_is_counted()
+    {
+        // RFC 6455 §4.2.1: the handshake's Connection header includes the token Upgrade.
+        var before = await _node.MetricAsync(Rejected("bad_upgrade"));
+        await using var bad = await RawSocketClient.ConnectAsync(_node.ClientPort);
+        var head = RawSocketClient.UpgradeHead("").Replace("Connection: Upgrade\r\n", "Connection: keep-alive\r\n", StringComparison.Ordinal);
+
+        await bad.SendAsync(Encoding.ASCII.GetBytes(head));
+        var (status, _, body) = await bad.ReadHttpResponseAsync();
+
+        Assert.Equal(400, status);
+        Assert.Equal("Connection must include Upgrade", body);
+        Assert.True(await bad.EndsAsync(), "the refused connection stayed open");
+        await AssertCountedOnceAsync(Rejected("bad_upgrade"), before);
+
+        // A list that names it is fine.
+        await using var listed = await RawSocketClient.ConnectAsync(_node.ClientPort);
+        head = RawSocketClient.UpgradeHead("").Replace("Connection: Upgrade\r\n", "Connection: keep-alive, Upgrade\r\n", StringComparison.Ordinal);
+        await listed.SendAsync(Encoding.ASCII.GetBytes(head));
+        Assert.StartsWith("HTTP/1.1 101 ", await listed.ReadHttpHeadAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_websocket_version_other_than_13_gets_426_and_is_counted()
     {
         var good = await GoodClientAsync();
@@ -455,5 +554,98 @@ public sealed class BadInputTests : IAsyncLifetime
         using var completion = JsonDocument.Parse((await ReceiveTextAsync(socket)).TrimEnd('\u001e'));
         Assert.Equal(3, completion.RootElement.GetProperty("type").GetInt32());
         return completion.RootElement.Clone();
+    }
+
+    /// <summary>
+    /// Generated sessions through the real server: good frames (hub pings, some fragmented with a ping between the
+    /// fragments, WebSocket pings), then one bad or closing frame. The pings are answered in order, then the connection
+    /// closes with the status RFC 6455 gives that frame, and a client connected alongside is still served.
+    /// </summary>
+    [Fact]
+    [Trait("Category", "Fuzz")]
+    public async Task Generated_frame_sequences_get_their_pongs_then_the_close_status_the_rfc_gives_the_last_frame()
+    {
+        var good = await GoodClientAsync();
+        await Fuzz.RunAsync("websocket sessions through the server", 400, async random =>
+        {
+            await using var client = await RawSocketClient.OpenHubAsync(_node.ClientPort);
+            var pings = new List<string>();
+            var bytes = new List<byte>();
+            for (var i = random.Next(4); i > 0; i--)
+            {
+                var hubPing = "{\"type\":6}\u001e"u8.ToArray();
+                if (random.Next(2) == 0)
+                {
+                    bytes.AddRange(ClientFrames.Build(ClientFrames.Text, hubPing, maskKey: (uint)random.Next()));
+                    continue;
+                }
+
+                var cut = random.Next(hubPing.Length);
+                var ping = $"p{random.Next(1000)}";
+                pings.Add(ping);
+                bytes.AddRange(ClientFrames.Build(ClientFrames.Text, hubPing.AsSpan(0, cut), final: false));
+                bytes.AddRange(ClientFrames.Build(ClientFrames.Ping, Encoding.UTF8.GetBytes(ping)));
+                bytes.AddRange(ClientFrames.Build(ClientFrames.Continuation, hubPing.AsSpan(cut)));
+            }
+
+            // Written in random pieces: the server reads a stream, not writes.
+            var stream = bytes.ToArray();
+            for (var at = 0; at < stream.Length;)
+            {
+                var piece = Math.Min(stream.Length - at, 1 + random.Next(64));
+                await client.SendAsync(stream[at..(at + piece)]);
+                at += piece;
+            }
+
+            // In one write: the server may close as soon as it has read a bad header, before the rest of the frame.
+            var (last, status) = LastFrame(random);
+            await client.SendAsync(last);
+
+            foreach (var ping in pings)
+            {
+                var pong = await client.ReadFrameAsync();
+                Assert.Equal((ClientFrames.Pong, ping), (pong.Opcode, pong.Text));
+            }
+
+            await AssertClosedAsync(client, status);
+        });
+
+        await Eventually.TrueAsync(() => _node.Sessions.Count == 1, "only the good session is left");
+        await AssertStillServedAsync(good);
+    }
+
+    /// <summary>A frame that ends the session, and the close status the server must answer it with.</summary>
+    private static (byte[] Frame, int Status) LastFrame(Random random)
+    {
+        var text = "{\"type\":6}\u001e"u8.ToArray();
+        var notUtf8 = new byte[1 + random.Next(8)];
+        random.NextBytes(notUtf8);
+        notUtf8[0] = (byte)(0x80 | random.Next(0x40)); // a continuation byte first: never UTF-8
+        var code = random.Next(7) switch
+        {
+            0 => 1000,
+            1 => 1001,
+            2 => 3000 + random.Next(2000),
+            3 => 1005,
+            4 => random.Next(1000),
+            5 => 5000 + random.Next(60_000),
+            _ => 1007 + random.Next(8),
+        };
+        var valid = code is (>= 1000 and <= 1003) or (>= 1007 and <= 1014) or (>= 3000 and <= 4999);
+        return random.Next(12) switch
+        {
+            0 => (ClientFrames.Build(ClientFrames.Text, [.. text[..^1], .. notUtf8, 0x1e]), 1007),
+            1 => (ClientFrames.Build(ClientFrames.Text, text, masked: false), 1002),
+            2 => (ClientFrames.Build(ClientFrames.Continuation, text), 1002),
+            3 => ([.. ClientFrames.Build(ClientFrames.Text, text.AsSpan(0, 3), final: false), .. ClientFrames.Build(ClientFrames.Binary, text)], 1002),
+            4 => (ClientFrames.Build(ClientFrames.Ping, new byte[126 + random.Next(200)]), 1002),
+            5 => (ClientFrames.Build((byte)(ClientFrames.Ping + random.Next(2)), "x"u8, final: false), 1002),
+            6 => (ClientFrames.Build(ClientFrames.Text, text, reservedBits: (byte)(1 + random.Next(7))), 1002),
+            7 => (ClientFrames.Build((byte)(3 + random.Next(5)), text), 1002),
+            8 => (ClientFrames.Build(ClientFrames.Binary, [], declaredLength: HubSession.MaxClientMessageBytes + 1 + random.Next(1 << 20)), 1009),
+            9 => (ClientFrames.Build(ClientFrames.Close, []), 1000),
+            10 => (ClientFrames.Build(ClientFrames.Close, [(byte)(code >> 8), (byte)code, .. "bye"u8]), valid ? code : 1002),
+            _ => (ClientFrames.Build(ClientFrames.Close, [0x03, 0xE8, .. notUtf8]), 1007),
+        };
     }
 }

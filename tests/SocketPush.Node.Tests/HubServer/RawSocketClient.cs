@@ -100,32 +100,60 @@ internal sealed class RawSocketClient : IAsyncDisposable
     }
 
     /// <summary>Reads an HTTP head up to its blank line; what follows stays buffered for frames.</summary>
-    public async Task<string> ReadHttpHeadAsync()
-    {
-        while (true)
-        {
-            var end = _buffer.AsSpan(_start, _end - _start).IndexOf("\r\n\r\n"u8);
-            if (end >= 0)
-            {
-                var head = Encoding.Latin1.GetString(_buffer, _start, end);
-                _start += end + 4;
-                return head;
-            }
+    public Task<string> ReadHttpHeadAsync() => ReadUntilAsync("\r\n\r\n"u8.ToArray(), "the response head ended");
 
-            if (!await FillAsync())
-            {
-                throw new EndOfStreamException("The connection closed before the response head ended.");
-            }
-        }
-    }
-
-    /// <summary>Reads a whole HTTP response whose body has a Content-Length.</summary>
+    /// <summary>Reads a whole HTTP response whose body has a Content-Length or is chunked.</summary>
     public async Task<(int Status, string Head, string Body)> ReadHttpResponseAsync()
     {
         var head = await ReadHttpHeadAsync();
         var status = int.Parse(head.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
-        var lengthLine = head.Split("\r\n").FirstOrDefault(l => l.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase));
+        var lines = head.Split("\r\n");
+        if (lines.Any(l => l.Equals("Transfer-Encoding: chunked", StringComparison.OrdinalIgnoreCase)))
+        {
+            var body = new StringBuilder();
+            while (true)
+            {
+                // Each chunk: its length in hex, CRLF, the bytes, CRLF; a zero length ends the body.
+                var size = Convert.ToInt32(await ReadLineAsync(), 16);
+                var chunk = await ReadBytesAsync(size + 2);
+                if (size == 0)
+                {
+                    return (status, head, body.ToString());
+                }
+
+                body.Append(Encoding.UTF8.GetString(chunk, 0, size));
+            }
+        }
+
+        var lengthLine = lines.FirstOrDefault(l => l.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase));
         var length = lengthLine is null ? 0 : int.Parse(lengthLine["Content-Length:".Length..].Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        return (status, head, Encoding.UTF8.GetString(await ReadBytesAsync(length)));
+    }
+
+    private Task<string> ReadLineAsync() => ReadUntilAsync("\r\n"u8.ToArray(), "a line ended");
+
+    /// <summary>Reads up to a delimiter, which is consumed and not returned.</summary>
+    private async Task<string> ReadUntilAsync(byte[] delimiter, string what)
+    {
+        while (true)
+        {
+            var end = _buffer.AsSpan(_start, _end - _start).IndexOf(delimiter);
+            if (end >= 0)
+            {
+                var text = Encoding.Latin1.GetString(_buffer, _start, end);
+                _start += end + delimiter.Length;
+                return text;
+            }
+
+            if (!await FillAsync())
+            {
+                throw new EndOfStreamException($"The connection closed before {what}.");
+            }
+        }
+    }
+
+    private async Task<byte[]> ReadBytesAsync(int length)
+    {
         while (_end - _start < length)
         {
             if (!await FillAsync())
@@ -134,9 +162,9 @@ internal sealed class RawSocketClient : IAsyncDisposable
             }
         }
 
-        var body = Encoding.UTF8.GetString(_buffer, _start, length);
+        var bytes = _buffer.AsSpan(_start, length).ToArray();
         _start += length;
-        return (status, head, body);
+        return bytes;
     }
 
     /// <summary>Reads one server frame; a server frame must never be masked.</summary>

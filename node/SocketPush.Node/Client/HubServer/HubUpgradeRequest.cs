@@ -31,15 +31,19 @@ internal sealed class HubUpgradeRequest
     private static readonly byte[] Prefix = "GET /push"u8.ToArray();
     private static readonly byte[] EndOfHead = "\r\n\r\n"u8.ToArray();
 
-    private HubUpgradeRequest(Dictionary<string, StringValues> query, string? key, string? version, string? origin)
+    private HubUpgradeRequest(Dictionary<string, StringValues> query, string? connection, string? key, string? version, string? origin)
     {
         Query = query;
+        Connection = connection;
         Key = key;
         Version = version;
         Origin = origin;
     }
 
     public Dictionary<string, StringValues> Query { get; }
+
+    /// <summary>The Connection header; it must name the upgrade (RFC 6455 §4.2.1).</summary>
+    public string? Connection { get; }
 
     /// <summary>Sec-WebSocket-Key.</summary>
     public string? Key { get; }
@@ -101,7 +105,7 @@ internal sealed class HubUpgradeRequest
             return UpgradeVerdict.NotForHub;
         }
 
-        string? upgrade = null, key = null, version = null, origin = null;
+        string? upgrade = null, connection = null, key = null, version = null, origin = null;
         foreach (var line in lines.AsSpan(1))
         {
             var colon = line.IndexOf(':', StringComparison.Ordinal);
@@ -115,6 +119,10 @@ internal sealed class HubUpgradeRequest
             if (name.Equals("Upgrade", StringComparison.OrdinalIgnoreCase))
             {
                 upgrade = value;
+            }
+            else if (name.Equals("Connection", StringComparison.OrdinalIgnoreCase))
+            {
+                connection = value;
             }
             else if (name.Equals("Sec-WebSocket-Key", StringComparison.OrdinalIgnoreCase))
             {
@@ -137,7 +145,7 @@ internal sealed class HubUpgradeRequest
         }
 
         var query = questionMark < 0 ? [] : QueryHelpers.ParseQuery(target[questionMark..]);
-        request = new HubUpgradeRequest(query, key, version, origin);
+        request = new HubUpgradeRequest(query, connection, key, version, origin);
         return UpgradeVerdict.Hub;
     }
 
@@ -155,7 +163,12 @@ internal sealed class HubUpgradeRequest
     public string? Problem() =>
         Version != "13" ? "Sec-WebSocket-Version must be 13"
         : !IsValidKey(Key) ? "Sec-WebSocket-Key is missing or malformed"
+        : !NamesUpgrade(Connection) ? "Connection must include Upgrade"
         : null;
+
+    /// <summary>Connection is a comma-separated list of options, e.g. <c>keep-alive, Upgrade</c>.</summary>
+    private static bool NamesUpgrade(string? connection) =>
+        connection is not null && connection.Split(',').Any(option => option.Trim().Equals("Upgrade", StringComparison.OrdinalIgnoreCase));
 
     private static bool IsValidKey(string? key)
     {

@@ -30,6 +30,12 @@ internal enum FrameProblem
 
     /// <summary>A continuation without a message in progress, or a new message inside one.</summary>
     BadFragmentation,
+
+    /// <summary>A text message, or a close reason, that is not UTF-8 (RFC 6455 §8.1: closed with 1007).</summary>
+    InvalidUtf8,
+
+    /// <summary>A close frame with one byte, or with a status a peer may not send (RFC 6455 §7.4).</summary>
+    BadCloseStatus,
 }
 
 /// <summary>
@@ -117,6 +123,48 @@ internal static class WebSocketFrames
         header = new WebSocketFrameHeader(final, opcode, length, mask, headerLength + 4);
         return FrameProblem.None;
     }
+
+    /// <summary>
+    /// The status the server answers a client's close frame with (RFC 6455 §5.5.1: it echoes the client's status),
+    /// or the problem that makes the close frame itself a protocol error. An empty close has no status; 1000 answers it.
+    /// </summary>
+    public static FrameProblem CloseReply(ReadOnlySpan<byte> payload, out ushort status)
+    {
+        status = 1000;
+        if (payload.Length == 0)
+        {
+            return FrameProblem.None;
+        }
+
+        if (payload.Length == 1)
+        {
+            status = 1002;
+            return FrameProblem.BadCloseStatus;
+        }
+
+        var code = BinaryPrimitives.ReadUInt16BigEndian(payload);
+        if (!IsSendableCloseStatus(code))
+        {
+            status = 1002;
+            return FrameProblem.BadCloseStatus;
+        }
+
+        if (!System.Text.Unicode.Utf8.IsValid(payload[2..]))
+        {
+            status = 1007;
+            return FrameProblem.InvalidUtf8;
+        }
+
+        status = code;
+        return FrameProblem.None;
+    }
+
+    /// <summary>
+    /// The statuses a close frame may carry (RFC 6455 §7.4.1, IANA registry): 1000-1003 and 1007-1014 are defined,
+    /// 3000-4999 belong to libraries and applications; 1004-1006 and 1015 are reserved and never sent, the rest unassigned.
+    /// </summary>
+    public static bool IsSendableCloseStatus(ushort status) =>
+        status is (>= 1000 and <= 1003) or (>= 1007 and <= 1014) or (>= 3000 and <= 4999);
 
     /// <summary>Copies a masked payload into <paramref name="destination"/>, unmasking it.</summary>
     public static void Unmask(in ReadOnlySequence<byte> masked, uint maskKey, Span<byte> destination)

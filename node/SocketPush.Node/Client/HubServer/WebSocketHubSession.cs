@@ -26,6 +26,9 @@ internal sealed class WebSocketHubSession : HubSession
     private byte[]? _fragments;
     private int _fragmentLength;
 
+    /// <summary>Whether the message being read is text (its bytes must be UTF-8) rather than binary.</summary>
+    private bool _text;
+
     public WebSocketHubSession(ConnectionContext connection, Socket socket, HubSessions sessions, string? userId, string? sessionId)
         : base(connection.ConnectionId, ClientTransport.WebSockets, sessions, userId, sessionId)
     {
@@ -287,7 +290,19 @@ internal sealed class WebSocketHubSession : HubSession
                 case WebSocketOpcode.Pong:
                     break;
                 case WebSocketOpcode.Close:
-                    // The client closes: answer with a close frame (EndTransport) and stop reading.
+                    // The client closes: answer with its own status (or a protocol error) and stop reading.
+                    var close = control[..(int)header.PayloadLength];
+                    WebSocketFrames.Unmask(payload, header.MaskKey, close);
+                    var closeProblem = WebSocketFrames.CloseReply(close, out var status);
+                    if (closeProblem != FrameProblem.None)
+                    {
+                        Refuse(closeProblem, status);
+                    }
+                    else
+                    {
+                        End(status, "");
+                    }
+
                     return ReadOutcome.End;
                 default:
                     // RFC 6455 §5.4: a continuation needs a message in progress, and a new message may not start
@@ -298,6 +313,11 @@ internal sealed class WebSocketHubSession : HubSession
                         return ReadOutcome.End;
                     }
 
+                    if (header.Opcode != WebSocketOpcode.Continuation)
+                    {
+                        _text = header.Opcode == WebSocketOpcode.Text;
+                    }
+
                     if (!AppendFragment(payload, header))
                     {
                         Refuse(FrameProblem.TooLarge, 1009);
@@ -306,6 +326,13 @@ internal sealed class WebSocketHubSession : HubSession
 
                     if (header.Final)
                     {
+                        // Checked on the whole message: a character may be split across fragments.
+                        if (_text && !System.Text.Unicode.Utf8.IsValid(_fragments.AsSpan(0, _fragmentLength)))
+                        {
+                            Refuse(FrameProblem.InvalidUtf8, 1007);
+                            return ReadOutcome.End;
+                        }
+
                         (messages ??= []).Add((_fragments!, _fragmentLength));
                         _fragments = null;
                         _fragmentLength = 0;
@@ -354,7 +381,12 @@ internal sealed class WebSocketHubSession : HubSession
     {
         Sessions.Metrics.MalformedClientMessage();
         ClientLog.MalformedFrame(Sessions.Logger, Id, problem);
-        End(status, status == 1009 ? "message too big" : "protocol error");
+        End(status, status switch
+        {
+            1009 => "message too big",
+            1007 => "invalid UTF-8",
+            _ => "protocol error",
+        });
     }
 
     private readonly record struct Pending(ReadOnlyMemory<byte> Frame, PushMessage? Message);
