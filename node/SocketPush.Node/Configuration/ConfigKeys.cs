@@ -21,11 +21,20 @@ internal static class ConfigKeys
     {
         "node.id", "node.bindAddress", "node.clientPort", "node.clusterPort", "node.advertisedClientUrl",
         "admin.bindAddress", "admin.port", "admin.advertisedUrl",
-        "cluster.advertiseAddress", "cluster.secret", "cluster.virtualNodes", "cluster.replicas",
+        "cluster.advertiseAddress", "cluster.virtualNodes", "cluster.replicas",
     }.ToFrozenSet(StringComparer.Ordinal);
 
     /// <summary>Keys whose values are never shown (getConfig, logs), only whether they are set.</summary>
-    private static readonly HashSet<string> Secret = new(StringComparer.Ordinal) { "admin.apiKey", "cluster.secret" };
+    private static readonly HashSet<string> Secret = new(StringComparer.Ordinal) { "admin.apiKey", "cluster.secret", "cluster.previousSecret" };
+
+    /// <summary>
+    /// Whether the running node cannot take this change of <paramref name="key"/>: the keys of <see cref="NeedRestart"/>,
+    /// and <c>cluster.secret</c> when it turns sealing on or off (a new secret is a rotation, taken live; whether
+    /// datagrams are sealed sets the room left in each of them).
+    /// </summary>
+    public static bool NeedsRestart(string key, NodeConfig before, NodeConfig after) =>
+        NeedRestart.Contains(key)
+        || (key == "cluster.secret" && (before.Cluster.Secret.Length == 0) != (after.Cluster.Secret.Length == 0));
 
     /// <summary>Every leaf key with its value as text, in declaration order.</summary>
     public static IReadOnlyList<(string Key, string Value)> Flatten(NodeConfig config)

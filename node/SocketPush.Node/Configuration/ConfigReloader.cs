@@ -166,7 +166,7 @@ internal sealed class ConfigReloader : IDisposable
         var applied = new List<string>();
         foreach (var key in ConfigKeys.Differences(current, next))
         {
-            if (ConfigKeys.NeedRestart.Contains(key))
+            if (ConfigKeys.NeedsRestart(key, current, next))
             {
                 // The node keeps running as it is; the rest of the edit still applies.
                 ConfigKeys.Copy(key, current, next);

@@ -88,7 +88,9 @@ internal static class ConfigValidator
             "must be at least 100ms and at most 1h.");
         Require(cluster.AntiEntropyBytesPerSecond is >= 1024 and <= 1_073_741_824, "cluster.antiEntropyBytesPerSecond",
             $"{cluster.AntiEntropyBytesPerSecond} is out of range (1024–1073741824).");
-        if (IPAddress.TryParse(config.Node.BindAddress, out _) && cluster.Seeds.All(IsEndpoint))
+        Require(cluster.PreviousSecret.Length == 0 || cluster.Secret.Length > 0, "cluster.previousSecret",
+            "is only a second key accepted beside cluster.secret during a rotation; set cluster.secret too.");
+        if (IPAddress.TryParse(config.Node.BindAddress, out _) && cluster.Seeds.All(IsEndpoint) && problems.All(p => p.Key != "cluster.previousSecret"))
         {
             // The gossip library knows its own rules; its messages name its option, mapped back to the config key here.
             foreach (var problem in GossipOptionsValidator.Validate(ClusterSettings.Gossip(config, resolvedSeeds: [])))
