@@ -84,6 +84,15 @@ public class SimulationTests
     }
 
     [Fact]
+    public void Without_loss_the_reliable_channel_model_changes_nothing_in_a_run()
+    {
+        string Run(params string[] extra) => new Simulation.Simulation(Parse(["--nodes", "60", "--seconds", "60", "--crash", "2",
+            "--partition-at", "10", "--heal-at", "30", "--seed", "4", "--no-timing", .. extra])).Run().TraceDigest;
+
+        Assert.Equal(Run("--lossless-reliable"), Run());
+    }
+
+    [Fact]
     public void The_reliable_channel_turns_loss_into_resend_delays_and_drops_connections_when_almost_nothing_gets_through()
     {
         static (double MeanMs, long Resends, long Drops, long Lost) Measure(double loss)
