@@ -9,7 +9,9 @@ namespace SocketPush.Gossip.Simulation;
 
 /// <summary>
 /// N members of the real <see cref="SwimCore"/> in one process on virtual time. The network loses
-/// and delays datagrams, can split the members in two halves, and members crash and restart.
+/// and delays datagrams, can split the members in two halves, and members crash and restart. The
+/// reliable channel loses the same packets and turns each loss into LiteNetLib's resend delay, or
+/// a dropped connection (<see cref="ReliableChannelModel"/>).
 /// One thread, one seeded <see cref="Random"/> for the network and one per member: the same
 /// options give the same run.
 /// </summary>
@@ -40,6 +42,7 @@ internal sealed class Simulation
     private readonly HashSet<long> _suspicionsOfLive = [];
     private readonly long _end;
     private readonly int[] _seeds;
+    private readonly ReliableChannelModel _reliable;
     private bool _partitioned;
     private long _datagrams;
     private long _datagramBytes;
@@ -62,6 +65,7 @@ internal sealed class Simulation
         }
 
         _seeds = [0, 1, 2];
+        _reliable = new ReliableChannelModel(options, _random, Latency);
     }
 
     public SimulationReport Run()
@@ -261,10 +265,14 @@ internal sealed class Simulation
                         break;
                     }
 
-                    CountPushPull(reply);
+                    if (_reliable.Delay(e.Node, e.From, CountPushPull(reply)) is not { } delay)
+                    {
+                        break;
+                    }
+
                     _events.Push(new SimEvent
                     {
-                        Time = _clock.Now + Latency(),
+                        Time = _clock.Now + delay,
                         Kind = SimEventKind.PushPullReply,
                         Node = e.From,
                         From = e.Node,
@@ -294,9 +302,14 @@ internal sealed class Simulation
                 if (node.Up && !Blocked(e.From, e.Node) && node.Core.IsPingTarget((string)e.Payload!))
                 {
                     _fallbackMessages++;
+                    if (_reliable.Delay(e.Node, e.From, FallbackPingBytes) is not { } delay)
+                    {
+                        break;
+                    }
+
                     _events.Push(new SimEvent
                     {
-                        Time = _clock.Now + Latency(),
+                        Time = _clock.Now + delay,
                         Kind = SimEventKind.FallbackAck,
                         Node = e.From,
                         From = e.Node,
@@ -453,16 +466,16 @@ internal sealed class Simulation
 
     internal void SendPushPull(int from, string address, PushPullMessage message)
     {
-        CountPushPull(message);
+        var bytes = CountPushPull(message);
         var to = IndexOf(address);
-        if (to < 0 || Blocked(from, to))
+        if (to < 0 || Blocked(from, to) || _reliable.Delay(from, to, bytes) is not { } delay)
         {
             return;
         }
 
         _events.Push(new SimEvent
         {
-            Time = _clock.Now + Latency(),
+            Time = _clock.Now + delay,
             Kind = SimEventKind.PushPullRequest,
             Node = to,
             From = from,
@@ -475,7 +488,7 @@ internal sealed class Simulation
     {
         _fallbackMessages++;
         var to = IndexOf(address);
-        if (to < 0 || Blocked(from, to))
+        if (to < 0 || Blocked(from, to) || _reliable.Delay(from, to, FallbackPingBytes) is not { } delay)
         {
             return;
         }
@@ -483,7 +496,7 @@ internal sealed class Simulation
         // The sequence number rides in Length: the event struct has no other spare field.
         _events.Push(new SimEvent
         {
-            Time = _clock.Now + Latency(),
+            Time = _clock.Now + delay,
             Kind = SimEventKind.FallbackPing,
             Node = to,
             From = from,
@@ -493,7 +506,8 @@ internal sealed class Simulation
         });
     }
 
-    private void CountPushPull(PushPullMessage message)
+    /// <summary>Counts a push-pull message and returns its size on the wire.</summary>
+    private int CountPushPull(PushPullMessage message)
     {
         _pushPullMessages++;
         long bytes = PushPullOverhead;
@@ -503,6 +517,7 @@ internal sealed class Simulation
         }
 
         _pushPullBytes += bytes;
+        return (int)Math.Min(bytes, int.MaxValue);
     }
 
     private int IndexOf(string address) =>
@@ -680,6 +695,8 @@ internal sealed class Simulation
             Nodes = _nodes.Length,
             Seconds = _options.Seconds,
             Loss = _options.Loss,
+            FallbackPing = _options.Gossip.FallbackPing,
+            ReliableModel = _options.LosslessReliable ? "lossless" : "litenetlib",
             Crashed = _crashes.Count,
             Restarted = _crashes.Count(c => c.RestartedAt is not null),
             Seed = _options.Seed,
@@ -696,6 +713,10 @@ internal sealed class Simulation
             BytesPerMemberPerSecond = (_datagramBytes + _pushPullBytes + (_fallbackMessages * FallbackPingBytes)) / memberSeconds,
             DatagramsPerMemberPerSecond = _datagrams / memberSeconds,
             PushPullsPerMemberPerSecond = _pushPullMessages / memberSeconds,
+            FallbackPingsPerMemberPerSecond = _fallbackMessages / memberSeconds,
+            ReliableResends = _reliable.Resends,
+            ReliableConnectionDrops = _reliable.Drops,
+            ReliableMessagesLost = _reliable.Lost,
             PartitionAt = _options.PartitionAt,
             HealAt = _options.HealAt,
             SecondsToOneViewAfterHeal = _healConvergedAt is { } at && _options.HealAt is { } heal ? (at / (double)TicksPerSecond) - heal : null,

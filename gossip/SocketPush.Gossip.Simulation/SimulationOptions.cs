@@ -9,8 +9,11 @@ internal sealed class SimulationOptions
 
     public double Seconds { get; set; } = 120;
 
-    /// <summary>Probability that a datagram is lost; push-pull runs on the reliable channel and is not.</summary>
+    /// <summary>Probability that a datagram is lost; on the reliable channel a loss costs a resend delay (see <see cref="ReliableChannelModel"/>).</summary>
     public double Loss { get; set; }
+
+    /// <summary>The old model of the reliable channel: never lost, never late. Only to compare with.</summary>
+    public bool LosslessReliable { get; set; }
 
     /// <summary>Members crashed at random times, chosen among those that do not announce updates.</summary>
     public int Crash { get; set; }
@@ -45,7 +48,8 @@ internal sealed class SimulationOptions
     public const string Usage = """
         usage: SocketPush.Gossip.Simulation [--nodes N] [--seconds S] [--loss P] [--crash K] [--restart-after S]
                                             [--seed N] [--latency-min-ms MS] [--latency-max-ms MS] [--updates K]
-                                            [--partition-at S --heal-at S] [--join-through-seeds] [--no-timing] [--phases]
+                                            [--partition-at S --heal-at S] [--join-through-seeds] [--no-fallback]
+                                            [--lossless-reliable] [--no-timing] [--phases]
         Prints one JSON object. The same arguments print the same output; --no-timing leaves out the
         two wall-clock figures so that the bytes match too.
         """;
@@ -84,6 +88,8 @@ internal sealed class SimulationOptions
                     case "--partition-at": options.PartitionAt = double.Parse(Value(), CultureInfo.InvariantCulture); break;
                     case "--heal-at": options.HealAt = double.Parse(Value(), CultureInfo.InvariantCulture); break;
                     case "--join-through-seeds": options.JoinThroughSeeds = true; break;
+                    case "--no-fallback": options.Gossip.FallbackPing = false; break;
+                    case "--lossless-reliable": options.LosslessReliable = true; break;
                     case "--no-timing": options.NoTiming = true; break;
                     case "--phases": options.Phases = true; break;
                     default: throw new FormatException($"Unknown argument '{flag}'.");

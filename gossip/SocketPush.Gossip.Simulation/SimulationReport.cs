@@ -29,6 +29,12 @@ internal sealed class SimulationReport
 
     public double Loss { get; init; }
 
+    /// <summary>Whether probes fell back to a ping over the reliable channel (<c>--no-fallback</c> turns it off).</summary>
+    public bool FallbackPing { get; init; }
+
+    /// <summary><c>litenetlib</c>: losses cost resend delays and drop connections; <c>lossless</c>: the old model, never lost nor late.</summary>
+    public string ReliableModel { get; init; } = "";
+
     public int Crashed { get; init; }
 
     public int Restarted { get; init; }
@@ -65,6 +71,18 @@ internal sealed class SimulationReport
     public double DatagramsPerMemberPerSecond { get; init; }
 
     public double PushPullsPerMemberPerSecond { get; init; }
+
+    /// <summary>Fallback pings and their answers.</summary>
+    public double FallbackPingsPerMemberPerSecond { get; init; }
+
+    /// <summary>Reliable-channel packets sent again after a loss.</summary>
+    public long ReliableResends { get; init; }
+
+    /// <summary>Connections dropped by LiteNetLib's disconnect timeout while a message waited.</summary>
+    public long ReliableConnectionDrops { get; init; }
+
+    /// <summary>Reliable messages that never arrived (their connection dropped, or reconnecting gave up).</summary>
+    public long ReliableMessagesLost { get; init; }
 
     public double? PartitionAt { get; init; }
 

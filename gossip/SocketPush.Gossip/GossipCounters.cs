@@ -36,6 +36,12 @@ public readonly record struct GossipCounters
     /// <summary>Datagrams with a wire version this member does not speak.</summary>
     public long DroppedUnknownVersion { get; init; }
 
+    /// <summary>
+    /// Sealed datagrams and reliable gossip messages that authenticated but were seen before, or
+    /// fell more than 1024 payloads behind their sender's newest: replays.
+    /// </summary>
+    public long DroppedReplayed { get; init; }
+
     /// <summary>Push-pull exchanges completed, as requester or responder.</summary>
     public long PushPulls { get; init; }
 
@@ -43,5 +49,5 @@ public readonly record struct GossipCounters
     public int HealthMultiplier { get; init; }
 
     /// <summary>All dropped datagrams.</summary>
-    public long DroppedDatagrams => DroppedMalformed + DroppedUnauthenticated + DroppedOversize + DroppedUnknownVersion;
+    public long DroppedDatagrams => DroppedMalformed + DroppedUnauthenticated + DroppedOversize + DroppedUnknownVersion + DroppedReplayed;
 }

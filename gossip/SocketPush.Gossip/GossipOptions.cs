@@ -27,7 +27,20 @@ public sealed class GossipOptions
     /// from it, and unsealed traffic is dropped.
     /// </summary>
     /// <value>null by default: no sealing.</value>
+    /// <remarks>
+    /// Can change while the member runs (<see cref="Membership.UpdateOptionsAsync"/>), for a key rotation
+    /// with <see cref="PreviousSecret"/>; sealing itself cannot be turned on or off there.
+    /// </remarks>
     public string? Secret { get; set; }
+
+    /// <summary>
+    /// A second secret accepted while the cluster rotates its key: traffic sealed under it still
+    /// opens, but this member seals under <see cref="Secret"/> only. Rotation without a restart, on
+    /// live members: (1) everywhere, PreviousSecret = new; (2) everywhere, Secret = new and
+    /// PreviousSecret = old; (3) everywhere, PreviousSecret unset.
+    /// </summary>
+    /// <value>null by default.</value>
+    public string? PreviousSecret { get; set; }
 
     /// <summary>Time between two probes of this member.</summary>
     /// <value>1 s by default.</value>

@@ -43,6 +43,15 @@ public static class GossipOptionsValidator
             errors.Add("Secret is empty; leave it unset to disable sealing.");
         }
 
+        if (options.PreviousSecret is { Length: 0 })
+        {
+            errors.Add("PreviousSecret is empty; leave it unset when no rotation is under way.");
+        }
+        else if (options.PreviousSecret is not null && options.Secret is null)
+        {
+            errors.Add("PreviousSecret needs a Secret: it is only a second key accepted beside the current one.");
+        }
+
         Positive(errors, nameof(options.ProbeInterval), options.ProbeInterval);
         Positive(errors, nameof(options.ProbeTimeout), options.ProbeTimeout);
         if (options.ProbeTimeout >= options.ProbeInterval)

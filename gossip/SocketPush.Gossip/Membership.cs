@@ -45,7 +45,7 @@ public sealed class Membership : IAsyncDisposable
         _options = options;
         _logger = logger;
         _time = time;
-        _sealer = new DatagramSealer(options.Secret);
+        _sealer = new DatagramSealer(options.Secret, options.PreviousSecret);
         _transport = new LiteNetTransport(_sealer, _inputs, options.MaxDatagramSize, options.PeerConnectTimeout, logger)
         {
             ConnectionRefused = endPoint => GossipLog.RefusedConnection(logger, endPoint),
@@ -55,6 +55,7 @@ public sealed class Membership : IAsyncDisposable
         var advertise = IPAddress.Parse(options.AdvertiseAddress ?? options.BindAddress);
         LocalEndPoint = new IPEndPoint(advertise, _transport.LocalPort);
         Address = LocalEndPoint.ToString();
+        _sealer.SetSender(LocalEndPoint);
         _core = new SwimCore(options, metadata.NodeId, Address, meta, time, new Random(seed), new CoreOutput(this),
             options.MaxDatagramSize - _sealer.SealOverhead);
         _snapshot = new MembershipSnapshot(metadata.NodeId, 0, []);
@@ -130,8 +131,10 @@ public sealed class Membership : IAsyncDisposable
 
     /// <summary>
     /// Applies new timings and limits without a restart; each timer uses them from its next run.
-    /// The socket (bind address, port, advertise address), the secret and the datagram size cannot
-    /// change while the member runs; more seeds are joined with <see cref="JoinAsync"/>.
+    /// A new <see cref="GossipOptions.Secret"/> and <see cref="GossipOptions.PreviousSecret"/> take
+    /// effect at once (a key rotation), but sealing cannot be turned on or off. The socket (bind
+    /// address, port, advertise address) and the datagram size cannot change while the member runs;
+    /// more seeds are joined with <see cref="JoinAsync"/>.
     /// </summary>
     /// <exception cref="ArgumentException">The options are invalid or change what cannot change.</exception>
     public Task UpdateOptionsAsync(GossipOptions options, CancellationToken cancellationToken = default)
@@ -154,9 +157,9 @@ public sealed class Membership : IAsyncDisposable
             fixedChanged.Add(nameof(GossipOptions.AdvertiseAddress));
         }
 
-        if (options.Secret != _options.Secret)
+        if ((options.Secret is null) != (_options.Secret is null))
         {
-            fixedChanged.Add(nameof(GossipOptions.Secret));
+            fixedChanged.Add(nameof(GossipOptions.Secret) + " (sealing on or off; a new secret is taken while running)");
         }
 
         if (options.MaxDatagramSize != _options.MaxDatagramSize)
@@ -173,6 +176,12 @@ public sealed class Membership : IAsyncDisposable
         {
             core.UpdateOptions(options);
             _transport.SetConnectTimeout(options.PeerConnectTimeout);
+            if (options.Secret is { } secret && (secret != _options.Secret || options.PreviousSecret != _options.PreviousSecret))
+            {
+                _sealer.UpdateSecrets(secret, options.PreviousSecret);
+                _transport.RefreshConnectToken();
+            }
+
             _options = options;
         }, cancellationToken);
     }
@@ -435,6 +444,7 @@ public sealed class Membership : IAsyncDisposable
             DroppedUnauthenticated = c.DroppedUnauthenticated + _transport.RefusedConnections,
             DroppedOversize = c.DroppedOversize,
             DroppedUnknownVersion = c.DroppedUnknownVersion,
+            DroppedReplayed = c.DroppedReplayed,
             PushPulls = c.PushPulls,
             HealthMultiplier = _core.HealthMultiplier,
         });
@@ -550,8 +560,17 @@ public sealed class Membership : IAsyncDisposable
             }
         }
 
-        public void MemberChanged(MembershipChangeKind kind, MemberRecord member) =>
+        public void MemberChanged(MembershipChangeKind kind, MemberRecord member)
+        {
+            if (kind is MembershipChangeKind.Failed or MembershipChangeKind.Left)
+            {
+                // Its replay windows go with it: memory stays bounded by the live members, and a new
+                // life of it (fresh counters anyway) is not held to the old one's.
+                owner._sealer.Forget(member.Address);
+            }
+
             owner._changes.Add(new MembershipChange(kind, View(member)));
+        }
     }
 
     private sealed record PendingRequest(string Address, uint PingSeq, long SentAt);

@@ -39,6 +39,7 @@ public sealed class PeerChannel
     private long _messagesReceived;
     private long _bytesReceived;
     private long _droppedUnauthenticated;
+    private long _droppedReplayed;
     private long _droppedMalformed;
     private long _sendRefused;
     private volatile bool _closed;
@@ -78,6 +79,7 @@ public sealed class PeerChannel
                 MessagesReceived = Interlocked.Read(ref _messagesReceived),
                 BytesReceived = Interlocked.Read(ref _bytesReceived),
                 DroppedUnauthenticated = Interlocked.Read(ref _droppedUnauthenticated),
+                DroppedReplayed = Interlocked.Read(ref _droppedReplayed),
                 DroppedMalformed = Interlocked.Read(ref _droppedMalformed),
                 SendRefused = Interlocked.Read(ref _sendRefused),
             };
@@ -120,18 +122,15 @@ public sealed class PeerChannel
             return Refuse();
         }
 
-        byte[] wire;
         try
         {
-            wire = _sealer.Seal(WireVersion, payload, SealPurpose.Data);
+            return _transport.Send(peer, LiteNetTransport.DataChannel, WireVersion, payload, SealPurpose.Data, MaxPendingWhileConnecting) || Refuse();
         }
         catch (ObjectDisposedException)
         {
-            // Disposed between the check above and now.
+            // Disposed between the check above and the sealing.
             return Refuse();
         }
-
-        return _transport.Send(peer, LiteNetTransport.DataChannel, wire, MaxPendingWhileConnecting) || Refuse();
     }
 
     /// <summary>From now on every send is refused; called when the membership is disposed.</summary>
@@ -153,7 +152,19 @@ public sealed class PeerChannel
 
         if (reason != DropReason.None)
         {
-            Interlocked.Increment(ref reason == DropReason.Unauthenticated ? ref _droppedUnauthenticated : ref _droppedMalformed);
+            switch (reason)
+            {
+                case DropReason.Unauthenticated:
+                    Interlocked.Increment(ref _droppedUnauthenticated);
+                    break;
+                case DropReason.Replayed:
+                    Interlocked.Increment(ref _droppedReplayed);
+                    break;
+                default:
+                    Interlocked.Increment(ref _droppedMalformed);
+                    break;
+            }
+
             GossipLog.DroppedPeerMessage(_logger, from, reason);
             return;
         }

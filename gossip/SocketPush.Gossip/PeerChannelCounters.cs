@@ -18,6 +18,9 @@ public readonly record struct PeerChannelCounters
     /// <summary>Messages that failed authentication, or were plain where sealing is required, or sealed where it is not.</summary>
     public long DroppedUnauthenticated { get; init; }
 
+    /// <summary>Messages that authenticated but were seen before (a replay), counted apart from <see cref="DroppedUnauthenticated"/>.</summary>
+    public long DroppedReplayed { get; init; }
+
     /// <summary>Messages that opened but were not a data-plane message (empty, or another wire version).</summary>
     public long DroppedMalformed { get; init; }
 

@@ -1,5 +1,8 @@
+using System.Buffers;
 using System.Net;
 using LiteNetLib;
+using SocketPush.Gossip.Protocol;
+using SocketPush.Gossip.Transport;
 
 namespace SocketPush.Gossip.Tests;
 
@@ -140,6 +143,111 @@ public class MembershipUdpTests
     }
 
     [Fact]
+    public async Task A_replayed_sealed_datagram_is_refused_and_counted_while_reordered_ones_are_answered()
+    {
+        const string secret = "replay secret";
+        await using var cluster = await UdpCluster.StartAsync(2, secret);
+        var target = cluster.Members[0];
+        await using var prober = RawProber.Start(secret);
+        byte[] Ping(uint seq) => prober.Sealer.Seal(Encode(new PingMessage { Seq = seq, Target = target.Name }), SealPurpose.Datagram);
+        var (first, second, third, fourth) = (Ping(1), Ping(2), Ping(3), Ping(4));
+
+        prober.Send(first, target.LocalEndPoint);
+        await prober.WaitForAckAsync(1);
+
+        // The same bytes again, as an eavesdropper would send them: authentic, but seen.
+        prober.Send(first, target.LocalEndPoint);
+        await target.WaitUntilAsync(m => m.Counters.DroppedReplayed == 1, Patience);
+
+        // Out of order, within the window: both answered.
+        prober.Send(third, target.LocalEndPoint);
+        prober.Send(second, target.LocalEndPoint);
+        prober.Send(fourth, target.LocalEndPoint);
+        await prober.WaitForAckAsync(2, 3, 4);
+
+        Assert.Equal(new uint[] { 1, 2, 3, 4 }, prober.Acked.Order());
+        Assert.Equal(1, target.Counters.DroppedReplayed);
+        Assert.Equal(1, target.Counters.DroppedDatagrams);
+        Assert.Equal(0, target.Counters.DroppedUnauthenticated);
+    }
+
+    [Fact]
+    public async Task A_member_restarted_on_its_address_is_accepted_at_once()
+    {
+        const string secret = "restart secret";
+        await using var cluster = await UdpCluster.StartAsync(3, secret);
+        var victim = cluster.Members[2];
+        var port = victim.LocalEndPoint.Port;
+        await victim.DisposeAsync();
+
+        // Same name, same endpoint, fresh counters: the others still hold its replay windows (it is not dead yet).
+        var options = UdpCluster.Options([cluster.Members[0].Address], secret);
+        options.Port = port;
+        var restarted = Membership.Start(options, UdpCluster.Metadata(victim.Name));
+        cluster.Members[2] = restarted;
+        await restarted.WaitUntilAsync(m => m.Snapshot.Live.Count() == 3, Patience);
+        foreach (var member in cluster.Members.Take(2))
+        {
+            await member.WaitUntilAsync(m => m.Snapshot.Find(victim.Name)?.State == MemberState.Alive && m.Counters.PushPulls > 0, Patience);
+        }
+
+        Assert.All(cluster.Members, m => Assert.Equal(0, m.Counters.DroppedReplayed));
+        Assert.All(cluster.Members, m => Assert.Equal(0, m.Counters.DroppedUnauthenticated));
+    }
+
+    [Fact]
+    public async Task Members_one_key_apart_in_a_rotation_talk_both_ways()
+    {
+        await using var a = Membership.Start(Rotating([], "old", previous: "new"), UdpCluster.Metadata("a"));
+        await using var b = Membership.Start(Rotating([a.Address], "new", previous: "old"), UdpCluster.Metadata("b"));
+        await a.WaitUntilAsync(m => m.Snapshot.Live.Count() == 2, Patience);
+        await b.WaitUntilAsync(m => m.Snapshot.Live.Count() == 2, Patience);
+        Assert.Equal(0, a.Counters.DroppedUnauthenticated);
+        Assert.Equal(0, b.Counters.DroppedUnauthenticated);
+    }
+
+    [Fact]
+    public async Task A_key_rotation_on_live_members_refuses_nothing_loses_no_one_and_then_shuts_out_the_old_key()
+    {
+        await using var cluster = await UdpCluster.StartAsync(3, "old");
+        var failures = 0;
+        foreach (var member in cluster.Members)
+        {
+            member.Changed += (_, change) =>
+            {
+                if (change.Kind is MembershipChangeKind.Failed or MembershipChangeKind.Left)
+                {
+                    Interlocked.Increment(ref failures);
+                }
+            };
+        }
+
+        // The exact procedure: accept the new key everywhere, then seal under it everywhere, then drop the old one.
+        // Each step is taken one member at a time, and the cluster probes on for longer than a suspicion lasts.
+        (string Secret, string? Previous)[] steps = [("old", "new"), ("new", "old"), ("new", null)];
+        foreach (var (secret, previous) in steps)
+        {
+            foreach (var member in cluster.Members)
+            {
+                await member.UpdateOptionsAsync(Rotating([], secret, previous));
+                await ProbeRoundsAsync(cluster.Members, 15);
+            }
+        }
+
+        Assert.Equal(0, Volatile.Read(ref failures));
+        Assert.All(cluster.Members, m => Assert.Equal(3, m.Snapshot.Members.Count(x => x.State == MemberState.Alive)));
+        Assert.All(cluster.Members, m => Assert.Equal(0, m.Counters.DroppedUnauthenticated));
+        Assert.All(cluster.Members, m => Assert.Equal(0, m.Peers.Counters.DroppedUnauthenticated));
+
+        // A member that still has only the dropped key can no longer join.
+        var seed = cluster.Members[0];
+        await using var late = Membership.Start(Rotating([seed.Address], "old", previous: null), UdpCluster.Metadata("late"));
+        await seed.WaitUntilAsync(m => m.Counters.DroppedUnauthenticated >= 2, Patience);
+        Assert.All(cluster.Members, m => Assert.Null(m.Snapshot.Find("late")));
+        Assert.Equal(["late"], late.Snapshot.Members.Select(m => m.Name));
+    }
+
+    [Fact]
     public async Task Members_keep_probing_while_the_thread_pool_is_starved()
     {
         await using var cluster = await UdpCluster.StartAsync(2);
@@ -214,6 +322,99 @@ public class MembershipUdpTests
         foreach (var member in left.Members.Concat(right.Members))
         {
             await member.WaitUntilAsync(m => m.Snapshot.Live.Count() == 4, Patience);
+        }
+    }
+
+    private static GossipOptions Rotating(IList<string> seeds, string secret, string? previous)
+    {
+        var options = UdpCluster.Options(seeds, secret);
+        options.PreviousSecret = previous;
+        return options;
+    }
+
+    /// <summary>Waits until every member started <paramref name="rounds"/> more probes: longer than a suspicion of a member that went silent lasts.</summary>
+    private static async Task ProbeRoundsAsync(IEnumerable<Membership> members, int rounds)
+    {
+        foreach (var member in members)
+        {
+            var probes = member.Counters.Probes;
+            await member.WaitUntilAsync(m => m.Counters.Probes >= probes + rounds, Patience);
+        }
+    }
+
+    private static byte[] Encode(IGossipMessage message)
+    {
+        var writer = new ArrayBufferWriter<byte>();
+        WireFormat.EncodePayload(writer, message);
+        return writer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>A bare UDP endpoint holding the cluster's secret: sends sealed datagrams as a member would and collects the acks.</summary>
+    private sealed class RawProber : IAsyncDisposable
+    {
+        private readonly NetManager _net;
+        private readonly List<uint> _acked = [];
+        private readonly SemaphoreSlim _arrived = new(0);
+
+        private RawProber(string secret)
+        {
+            var listener = new EventBasedNetListener();
+            listener.NetworkReceiveUnconnectedEvent += OnDatagram;
+            _net = new NetManager(listener) { UnconnectedMessagesEnabled = true, IPv6Enabled = false, UnsyncedEvents = true };
+            Assert.True(_net.Start(IPAddress.Loopback, IPAddress.IPv6Any, 0));
+            Sealer = new DatagramSealer(secret);
+            Sealer.SetSender(new IPEndPoint(IPAddress.Loopback, _net.LocalPort));
+        }
+
+        public DatagramSealer Sealer { get; }
+
+        public IReadOnlyList<uint> Acked
+        {
+            get
+            {
+                lock (_acked)
+                {
+                    return [.. _acked];
+                }
+            }
+        }
+
+        public static RawProber Start(string secret) => new(secret);
+
+        public void Send(byte[] datagram, IPEndPoint to) => Assert.True(_net.SendUnconnectedMessage(datagram, to));
+
+        /// <summary>Waits until the acks of all <paramref name="seqs"/> arrived.</summary>
+        public async Task WaitForAckAsync(params uint[] seqs)
+        {
+            while (!seqs.All(Acked.Contains))
+            {
+                Assert.True(await _arrived.WaitAsync(Patience), "no ack arrived in time");
+            }
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            _net.Stop();
+            Sealer.Dispose();
+            _arrived.Dispose();
+            return ValueTask.CompletedTask;
+        }
+
+        private void OnDatagram(IPEndPoint from, NetPacketReader reader, UnconnectedMessageType type)
+        {
+            var plain = Sealer.Open(reader.GetRemainingBytesSpan(), SealPurpose.Datagram, out _);
+            var messages = new List<IGossipMessage>();
+            if (plain is null || WireFormat.Decode(plain, messages, [], 512) != DropReason.None)
+            {
+                return;
+            }
+
+            lock (_acked)
+            {
+                _acked.AddRange(messages.OfType<AckMessage>().Select(a => a.Seq));
+            }
+
+            _arrived.Release();
         }
     }
 }

@@ -203,23 +203,26 @@ public class PeerChannelTests
             right.Seal([], SealPurpose.Data),                                   // opens, empty
         };
         var valid = right.Seal(PeerChannel.WireVersion, "the real one"u8, SealPurpose.Data);
+        var last = right.Seal(PeerChannel.WireVersion, "after its replay"u8, SealPurpose.Data);
 
         await using (var client = await RawClient.ConnectAsync(target.LocalEndPoint, right.Seal(LiteNetTransport.ConnectToken, SealPurpose.Connect)))
         {
-            foreach (var message in unauthenticated.Concat(malformed).Append(valid))
+            // The valid message twice: the copy is authentic but seen, as a replay on a new connection would be.
+            foreach (var message in unauthenticated.Concat(malformed).Append(valid).Append(valid).Append(last))
             {
                 client.Peer.Send(message, LiteNetTransport.DataChannel, DeliveryMethod.ReliableOrdered);
             }
 
-            // The channel is ordered: once the valid message is raised, every message before it was handled.
-            var received = Assert.Single(await inbox.WaitForAsync(all => all.Count >= 1));
-            Assert.Equal("the real one", received.Text);
+            // The channel is ordered: once the last message is raised, every message before it was handled.
+            var received = await inbox.WaitForAsync(all => all.Count >= 2);
+            Assert.Equal(["the real one", "after its replay"], received.Select(m => m.Text));
         }
 
         var counters = target.Peers.Counters;
         Assert.Equal(unauthenticated.Length, counters.DroppedUnauthenticated);
         Assert.Equal(malformed.Length, counters.DroppedMalformed);
-        Assert.Equal(1, counters.MessagesReceived);
+        Assert.Equal(1, counters.DroppedReplayed);
+        Assert.Equal(2, counters.MessagesReceived);
 
         // The other way round: a sealed data message sent to the gossip port as a datagram does not open as gossip.
         var droppedBefore = target.Counters.DroppedUnauthenticated;
@@ -235,7 +238,7 @@ public class PeerChannelTests
             sender.Stop();
         }
 
-        Assert.Single(inbox.Messages);
+        Assert.Equal(2, inbox.Messages.Count);
         Assert.Equal(2, target.Snapshot.Live.Count());
     }
 

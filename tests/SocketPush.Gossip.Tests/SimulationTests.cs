@@ -64,6 +64,71 @@ public class SimulationTests
         Assert.Equal(0, report.FalsePositives);
     }
 
+    [Fact]
+    public void At_thirty_percent_loss_the_fallback_ping_can_fail_and_live_members_are_declared_dead_which_the_lossless_model_hid()
+    {
+        SimulationReport Run(params string[] extra) =>
+            new Simulation.Simulation(Parse(["--nodes", "50", "--seconds", "60", "--loss", "0.3", "--updates", "0", "--seed", "1", .. extra])).Run();
+
+        // Resends of 25 ms + 2.1 × RTT, the RTT inflated by lost pings, make fallback answers late: probes fail.
+        var honest = Run();
+        Assert.True(honest.ReliableResends > 0);
+        Assert.True(honest.SuspicionsOfLive > 0);
+        Assert.True(honest.FalsePositives > 0);
+
+        // The old model delivered every fallback ping at once: no probe of a live member could fail, whatever the loss.
+        var lossless = Run("--lossless-reliable");
+        Assert.Equal(0, lossless.ReliableResends);
+        Assert.Equal(0, lossless.SuspicionsOfLive);
+        Assert.Equal(0, lossless.FalsePositives);
+    }
+
+    [Fact]
+    public void Without_loss_the_reliable_channel_model_changes_nothing_in_a_run()
+    {
+        string Run(params string[] extra) => new Simulation.Simulation(Parse(["--nodes", "60", "--seconds", "60", "--crash", "2",
+            "--partition-at", "10", "--heal-at", "30", "--seed", "4", "--no-timing", .. extra])).Run().TraceDigest;
+
+        Assert.Equal(Run("--lossless-reliable"), Run());
+    }
+
+    [Fact]
+    public void The_reliable_channel_turns_loss_into_resend_delays_and_drops_connections_when_almost_nothing_gets_through()
+    {
+        static (double MeanMs, long Resends, long Drops, long Lost) Measure(double loss)
+        {
+            var options = new SimulationOptions { Loss = loss };
+            var random = new Random(8);
+            var model = new ReliableChannelModel(options, random, () => TimeSpan.TicksPerMillisecond * 3);
+            double total = 0;
+            var delivered = 0;
+            for (var i = 0; i < 2000; i++)
+            {
+                if (model.Delay(i % 7, 7 + (i % 5), 24) is { } ticks)
+                {
+                    total += ticks / (double)TimeSpan.TicksPerMillisecond;
+                    delivered++;
+                }
+            }
+
+            return (total / Math.Max(1, delivered), model.Resends, model.Drops, model.Lost);
+        }
+
+        var clean = Measure(0);
+        Assert.Equal((3.0, 0L, 0L, 0L), clean);
+
+        // 5 %: most messages take one latency, the lost ones at least one resend delay (≥ 25 ms) more.
+        var some = Measure(0.05);
+        Assert.InRange(some.MeanMs, 3.5, 100);
+        Assert.True(some.Resends > 0);
+        Assert.Equal(0, some.Lost);
+
+        // 90 %: five silent seconds in a row are likely while a message waits; its connection drops and it is lost.
+        var heavy = Measure(0.9);
+        Assert.True(heavy.Drops > 0);
+        Assert.True(heavy.Lost >= heavy.Drops);
+    }
+
     [Theory]
     [InlineData("--nodes", "1")]
     [InlineData("--loss", "1.5")]

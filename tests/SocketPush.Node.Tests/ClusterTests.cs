@@ -355,12 +355,13 @@ public sealed class ClusterTests(ClusterFixture fixture) : IClassFixture<Cluster
     [Fact]
     public Task Status_shows_three_alive_members_and_the_same_shares_on_every_node() => Cluster.AssertStatusAgreesAsync(alive: 3);
 
-    /// <summary>Gossip options of a member outside the cluster: the node's own timings, on a port the OS picks.</summary>
-    private static GossipOptions StrangerOptions(TestNode node, string secret, List<string> seeds)
+    /// <summary>Gossip options of a member outside the cluster: the node's own timings, on a port the OS picks, only <paramref name="secret"/>.</summary>
+    internal static GossipOptions StrangerOptions(TestNode node, string secret, List<string> seeds)
     {
         var options = ClusterSettings.Gossip(node.Service<LiveConfig>().Current, seeds);
         options.Port = 0;
         options.Secret = secret;
+        options.PreviousSecret = null;
         return options;
     }
 }

@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using SocketPush.Gossip;
+using SocketPush.Node.Cluster;
 using SocketPush.Node.Configuration;
 
 namespace SocketPush.Node.Tests;
@@ -236,6 +238,37 @@ public sealed class ConfigReloadTests : IAsyncLifetime
 
         await EditAsync(Ports);
         await Task.WhenAll(Enumerable.Range(0, 20).Select(async _ => Assert.Equal(HttpStatusCode.OK, await StatusWithKeyAsync(""))));
+    }
+
+    [Fact]
+    public async Task The_cluster_secret_rotates_in_three_reloads_and_turning_sealing_off_is_refused()
+    {
+        static string Cluster(string secret, string previous) => Ports + $"cluster:\n  secret: \"{secret}\"\n  previousSecret: \"{previous}\"\n";
+        await StartAsync(Cluster("old-secret", ""));
+        var gossip = Node.Service<ClusterMembership>().Gossip;
+
+        Assert.Equal(["cluster.previousSecret"], (await EditAsync(Cluster("old-secret", "new-secret"))).Applied);
+        Assert.Equal(["cluster.secret", "cluster.previousSecret"], (await EditAsync(Cluster("new-secret", "old-secret"))).Applied);
+
+        // The node now seals under the new secret: a member that has only that one joins it.
+        await using (var fresh = Membership.Start(ClusterTests.StrangerOptions(Node, "new-secret", [gossip.Address]), new MemberMetadata("fresh", "http://fresh", "http://fresh", "x")))
+        {
+            await Eventually.TrueAsync(() => fresh.Snapshot.Live.Count() == 2, "a member with only the new secret joined");
+        }
+
+        // The old secret dropped: a member that has only that one never opens what the node answers.
+        Assert.Equal(["cluster.previousSecret"], (await EditAsync(Cluster("new-secret", ""))).Applied);
+        var refusedBefore = gossip.Counters.DroppedUnauthenticated;
+        await using (var stale = Membership.Start(ClusterTests.StrangerOptions(Node, "old-secret", [gossip.Address]), new MemberMetadata("stale", "http://stale", "http://stale", "x")))
+        {
+            await Eventually.TrueAsync(() => gossip.Counters.DroppedUnauthenticated >= refusedBefore + 2, "the node refused the old secret");
+            Assert.Equal(["stale"], stale.Snapshot.Members.Select(m => m.Name));
+        }
+
+        var off = await EditAsync(Cluster("", ""));
+        Assert.Equal("cluster.secret", Assert.Single(off.Refused).Key);
+        Assert.Contains("restart", off.Refused[0].Reason, StringComparison.Ordinal);
+        Assert.Equal("new-secret", Node.Service<LiveConfig>().Current.Cluster.Secret);
     }
 
     [Fact]

@@ -178,6 +178,21 @@ public sealed class ConfigTests : IDisposable
     }
 
     [Fact]
+    public void A_previous_cluster_secret_without_a_current_one_is_refused_and_both_are_hidden()
+    {
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Load(["--config", Write("cluster:\n  previousSecret: old\n")]));
+        Assert.Contains("cluster.previousSecret", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("cluster.swim", e.Message, StringComparison.Ordinal);
+
+        var rotating = ConfigLoader.Load(["--config", Write("cluster:\n  secret: new\n  previousSecret: old\n")]);
+        var gossip = SocketPush.Node.Cluster.ClusterSettings.Gossip(rotating, []);
+        Assert.Equal(("new", "old"), (gossip.Secret, gossip.PreviousSecret));
+        var shown = ConfigKeys.ToJson(rotating)["cluster"]!;
+        Assert.Equal("(set)", shown["secret"]!.GetValue<string>());
+        Assert.Equal("(set)", shown["previousSecret"]!.GetValue<string>());
+    }
+
+    [Fact]
     public void Same_client_and_admin_port_is_refused()
     {
         var e = Assert.Throws<ConfigException>(() => ConfigLoader.Load(["--config", Write(""), "--client-port", "9000", "--admin-port", "9000"]));

@@ -337,6 +337,7 @@ internal sealed class SwimCore
             case DropReason.Unauthenticated: _counters.DroppedUnauthenticated++; break;
             case DropReason.Oversize: _counters.DroppedOversize++; break;
             case DropReason.UnknownVersion: _counters.DroppedUnknownVersion++; break;
+            case DropReason.Replayed: _counters.DroppedReplayed++; break;
             default: break;
         }
     }
@@ -1397,5 +1398,6 @@ internal struct CoreCounters
     public long DroppedUnauthenticated;
     public long DroppedOversize;
     public long DroppedUnknownVersion;
+    public long DroppedReplayed;
     public long PushPulls;
 }

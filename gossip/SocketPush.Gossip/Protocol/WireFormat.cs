@@ -11,6 +11,9 @@ internal enum DropReason
     Unauthenticated,
     Oversize,
     UnknownVersion,
+
+    /// <summary>Authentic, but seen before or too far behind its sender's counter (a replay).</summary>
+    Replayed,
 }
 
 /// <summary>

@@ -45,7 +45,7 @@ internal sealed class LiteNetTransport : IDisposable
     private readonly int _maxDatagram;
     private readonly ConcurrentDictionary<string, IPEndPoint?> _endpoints = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<IPEndPoint, PeerLink> _links = new();
-    private readonly byte[] _connectToken;
+    private byte[] _connectToken;
     private readonly long[] _sentMessages = new long[2];
     private readonly long[] _sentBytes = new long[2];
     private long _refusedConnections;
@@ -76,6 +76,9 @@ internal sealed class LiteNetTransport : IDisposable
         };
         SetConnectTimeout(connectTimeout);
     }
+
+    /// <summary>Seals the connect token again under the current secret, after a key rotation.</summary>
+    public void RefreshConnectToken() => Volatile.Write(ref _connectToken, _sealer.Seal(ConnectToken, SealPurpose.Connect));
 
     /// <summary>Connections refused because their token did not authenticate (counted on LiteNetLib's thread).</summary>
     public long RefusedConnections => Interlocked.Read(ref _refusedConnections);
@@ -170,28 +173,45 @@ internal sealed class LiteNetTransport : IDisposable
 
     /// <summary>Sends over the peer's gossip channel, connecting first when there is no connection.</summary>
     public bool SendReliable(string address, ReliableEnvelope envelope) =>
-        Resolve(address) is { } endPoint && Send(endPoint, GossipChannel, Encode(envelope), 0);
+        Resolve(address) is { } endPoint
+        && Send(endPoint, GossipChannel, WireFormat.Version, MemoryPackSerializer.Serialize(envelope), SealPurpose.Reliable, 0);
 
     /// <summary>Answers a gossip request on the connection it came in on.</summary>
     public void Reply(NetPeer peer, ReliableEnvelope envelope) => SendOn(peer, GossipChannel, Encode(envelope));
 
     /// <summary>
-    /// Sends <paramref name="wire"/> on <paramref name="channel"/> of the connection to
-    /// <paramref name="endPoint"/>, or queues it until that connection is up, starting it when
-    /// needed. Any thread. False when closed, or when more than
-    /// <paramref name="maxPendingDataBytes"/> of data already wait for this peer (gossip keeps its
-    /// latest requests instead).
+    /// Seals <paramref name="prefix"/> and <paramref name="body"/> for <paramref name="purpose"/>
+    /// and sends them on <paramref name="channel"/> of the connection to <paramref name="endPoint"/>,
+    /// or queues them until that connection is up, starting it when needed. Any thread. False when
+    /// closed, or when more than <paramref name="maxPendingDataBytes"/> of data already wait for
+    /// this peer (gossip keeps its latest requests instead).
     /// </summary>
-    public bool Send(IPEndPoint endPoint, byte channel, byte[] wire, long maxPendingDataBytes)
+    /// <remarks>
+    /// Sealing and handing over happen under the link's <see cref="PeerLink.SendOrder"/>: the
+    /// peer then receives this member's counters in the order they were given, however many
+    /// threads send, and its replay window never sees one fall far behind.
+    /// </remarks>
+    public bool Send(IPEndPoint endPoint, byte channel, byte prefix, ReadOnlySpan<byte> body, SealPurpose purpose, long maxPendingDataBytes)
     {
         while (!_closed)
         {
             var link = Link(endPoint);
-            var offer = link.Offer(channel, wire, maxPendingDataBytes, Environment.TickCount64, Volatile.Read(ref _stuckAfterMs), out var peer, out var attempt);
+            LinkOffer offer;
+            NetPeer? peer;
+            int attempt;
+            lock (link.SendOrder)
+            {
+                var wire = _sealer.Seal(prefix, body, purpose);
+                offer = link.Offer(channel, wire, maxPendingDataBytes, Environment.TickCount64, Volatile.Read(ref _stuckAfterMs), out peer, out attempt);
+                if (offer == LinkOffer.SendNow)
+                {
+                    SendOn(peer!, channel, wire);
+                }
+            }
+
             switch (offer)
             {
                 case LinkOffer.SendNow:
-                    SendOn(peer!, channel, wire);
                     return true;
                 case LinkOffer.Queued:
                     return true;
@@ -246,7 +266,7 @@ internal sealed class LiteNetTransport : IDisposable
         NetPeer? peer;
         try
         {
-            peer = _net.Connect(link.Key, _connectToken);
+            peer = _net.Connect(link.Key, Volatile.Read(ref _connectToken));
         }
         catch (InvalidOperationException)
         {

@@ -65,6 +65,12 @@ internal sealed class PeerLink
         Connected,
     }
 
+    /// <summary>
+    /// Held while a message is sealed and handed to this link, so that messages leave in the order
+    /// of their counters. Apart from <c>_gate</c>: it is held across a send, never across a connect.
+    /// </summary>
+    public Lock SendOrder { get; } = new();
+
     /// <summary>The key of this link in the transport's table; never handed out.</summary>
     public IPEndPoint Key { get; }
 

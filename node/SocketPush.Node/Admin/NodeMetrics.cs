@@ -81,10 +81,10 @@ internal sealed class NodeMetrics
         _peerBytes = factory.CreateCounter("socketpush_peer_bytes_total", "Bytes of peer data-plane messages, by direction (before sealing).", "direction");
         _peerDropped = factory.CreateCounter(
             "socketpush_peer_messages_dropped_total",
-            "Peer data-plane messages dropped, by reason: unauthenticated (not sealed under cluster.secret), bad_envelope (opened but no data-plane message), malformed (not a readable peer call).",
+            "Peer data-plane messages dropped, by reason: unauthenticated (not sealed under cluster.secret or cluster.previousSecret), replayed (authentic but seen before), bad_envelope (opened but no data-plane message), malformed (not a readable peer call).",
             "reason");
         _peerServed = factory.CreateCounter("socketpush_peer_calls_served_total", "Calls from other nodes served by this one, by service and method.", "service", "method");
-        _gossipDropped = factory.CreateCounter("socketpush_gossip_datagrams_dropped_total", "Gossip datagrams and connections dropped, by reason.", "reason");
+        _gossipDropped = factory.CreateCounter("socketpush_gossip_datagrams_dropped_total", "Gossip datagrams and connections dropped, by reason (malformed, unauthenticated, oversize, unknown_version, replayed).", "reason");
         _suspicions = factory.CreateCounter("socketpush_gossip_suspicions_total", "Members this node began to suspect of having failed.");
         _failedProbes = factory.CreateCounter("socketpush_gossip_probes_failed_total", "Probes of other members that got no ack, directly or through others.");
         _redirects = factory.CreateCounter("socketpush_redirects_total", "Clients sent to the node that owns their user, by transport.", "transport");
@@ -161,9 +161,11 @@ internal sealed class NodeMetrics
         _gossipDropped.WithLabels("unauthenticated").IncTo(gossip.DroppedUnauthenticated);
         _gossipDropped.WithLabels("oversize").IncTo(gossip.DroppedOversize);
         _gossipDropped.WithLabels("unknown_version").IncTo(gossip.DroppedUnknownVersion);
+        _gossipDropped.WithLabels("replayed").IncTo(gossip.DroppedReplayed);
         _suspicions.IncTo(gossip.Suspicions);
         _failedProbes.IncTo(gossip.FailedProbes);
         _peerDropped.WithLabels("unauthenticated").IncTo(peers.DroppedUnauthenticated);
+        _peerDropped.WithLabels("replayed").IncTo(peers.DroppedReplayed);
         _peerDropped.WithLabels("bad_envelope").IncTo(peers.DroppedMalformed);
     });
 

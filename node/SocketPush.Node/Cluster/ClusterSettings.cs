@@ -24,6 +24,7 @@ internal static class ClusterSettings
             AdvertiseAddress = cluster.AdvertiseAddress.Length > 0 ? cluster.AdvertiseAddress : null,
             Seeds = [.. resolvedSeeds],
             Secret = cluster.Secret.Length > 0 ? cluster.Secret : null,
+            PreviousSecret = cluster.PreviousSecret.Length > 0 ? cluster.PreviousSecret : null,
             ProbeInterval = cluster.Swim.ProbeInterval,
             ProbeTimeout = cluster.Swim.ProbeTimeout,
             SuspicionMult = cluster.Swim.SuspicionMult,

@@ -21,20 +21,26 @@ internal static class ConfigKeys
     {
         "node.id", "node.bindAddress", "node.clientPort", "node.clusterPort", "node.advertisedClientUrl",
         "admin.bindAddress", "admin.port", "admin.advertisedUrl",
-        "cluster.advertiseAddress", "cluster.secret", "cluster.virtualNodes", "cluster.replicas",
+        "cluster.advertiseAddress", "cluster.virtualNodes", "cluster.replicas",
         "tls.client", "tls.admin",
     }.ToFrozenSet(StringComparer.Ordinal);
 
     /// <summary>
-    /// Whether the running node must keep its value of <paramref name="key"/>: one of <see cref="NeedRestart"/>, or
-    /// tls.certificate set where there was none or emptied (a port's TLS is set up at start; another file is not).
+    /// Whether the running node cannot take this change of <paramref name="key"/>: the keys of <see cref="NeedRestart"/>;
+    /// <c>cluster.secret</c> when it turns sealing on or off (a new secret is a rotation, taken live; whether datagrams
+    /// are sealed sets the room left in each of them); <c>tls.certificate</c> set where there was none or emptied (a
+    /// port's TLS is set up at start; another file is not).
     /// </summary>
-    public static bool NeedsRestart(string key, NodeConfig running, NodeConfig next) =>
+    public static bool NeedsRestart(string key, NodeConfig before, NodeConfig after) =>
         NeedRestart.Contains(key)
-        || (key == "tls.certificate" && running.Tls.Certificate.Length == 0 != (next.Tls.Certificate.Length == 0));
+        || (key == "cluster.secret" && (before.Cluster.Secret.Length == 0) != (after.Cluster.Secret.Length == 0))
+        || (key == "tls.certificate" && (before.Tls.Certificate.Length == 0) != (after.Tls.Certificate.Length == 0));
 
     /// <summary>Keys whose values are never shown (getConfig, logs), only whether they are set.</summary>
-    private static readonly HashSet<string> Secret = new(StringComparer.Ordinal) { "admin.apiKey", "admin.apiKeys", "cluster.secret", "tls.password" };
+    private static readonly HashSet<string> Secret = new(StringComparer.Ordinal)
+    {
+        "admin.apiKey", "admin.apiKeys", "cluster.secret", "cluster.previousSecret", "tls.password",
+    };
 
     /// <summary>Every leaf key with its value as text, in declaration order.</summary>
     public static IReadOnlyList<(string Key, string Value)> Flatten(NodeConfig config)

@@ -98,6 +98,8 @@ internal static class ConfigValidator
             "must be at least 100ms and at most 1h.");
         Require(cluster.AntiEntropyBytesPerSecond is >= 1024 and <= 1_073_741_824, "cluster.antiEntropyBytesPerSecond",
             $"{cluster.AntiEntropyBytesPerSecond} is out of range (1024–1073741824).");
+        Require(cluster.PreviousSecret.Length == 0 || cluster.Secret.Length > 0, "cluster.previousSecret",
+            "is only a second key accepted beside cluster.secret during a rotation; set cluster.secret too.");
         var tls = config.Tls;
         Require(tls.Key.Length == 0 || tls.Certificate.Length > 0, "tls.key", "is set without tls.certificate.");
         if (tls.Certificate.Length > 0 && ServerCertificate.Problem(tls) is { } certificateProblem)
@@ -105,7 +107,7 @@ internal static class ConfigValidator
             problems.Add(new ConfigProblem("tls.certificate", certificateProblem));
         }
 
-        if (IPAddress.TryParse(config.Node.BindAddress, out _) && cluster.Seeds.All(IsEndpoint))
+        if (IPAddress.TryParse(config.Node.BindAddress, out _) && cluster.Seeds.All(IsEndpoint) && problems.All(p => p.Key != "cluster.previousSecret"))
         {
             // The gossip library knows its own rules; its messages name its option, mapped back to the config key here.
             foreach (var problem in GossipOptionsValidator.Validate(ClusterSettings.Gossip(config, resolvedSeeds: [])))

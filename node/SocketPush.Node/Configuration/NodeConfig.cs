@@ -88,9 +88,20 @@ internal sealed class ClusterSection
     /// <value>Empty by default, meaning <c>node.bindAddress</c>.</value>
     public string AdvertiseAddress { get; set; } = "";
 
-    /// <summary>When set, every datagram and peer message is sealed with AES-GCM under a key derived from it; nodes without it cannot join.</summary>
+    /// <summary>
+    /// When set, every datagram and peer message is sealed with AES-GCM under a key derived from it; nodes without it cannot join.
+    /// A new value is taken on a reload (a key rotation, with <see cref="PreviousSecret"/>); turning sealing on or off needs a restart.
+    /// </summary>
     /// <value>Empty by default (no sealing; use it on any network you do not control).</value>
     public string Secret { get; set; } = "";
+
+    /// <summary>
+    /// A second secret still accepted during a key rotation; this node seals under <see cref="Secret"/> only.
+    /// Rotation on live nodes: (1) every node gets previousSecret = new, (2) every node gets secret = new and
+    /// previousSecret = old, (3) every node drops previousSecret. Each step reloads; the next starts once all nodes took it.
+    /// </summary>
+    /// <value>Empty by default (no rotation under way).</value>
+    public string PreviousSecret { get; set; } = "";
 
     /// <summary>Points per node on the hash ring. Every node of a cluster must use the same value.</summary>
     /// <value>2000 by default.</value>
