@@ -23,6 +23,7 @@ internal sealed class HubSessions : IDisposable
         ClientAuthenticator authenticator,
         LiveConfig config,
         HubConnectionTokens tokens,
+        OutboundQueues queues,
         NodeMetrics metrics,
         TimeProvider time,
         ILogger<HubSessions> logger)
@@ -31,6 +32,7 @@ internal sealed class HubSessions : IDisposable
         Authenticator = authenticator;
         _config = config;
         _tokens = tokens;
+        Queues = queues;
         Metrics = metrics;
         Time = time;
         Logger = logger;
@@ -40,6 +42,9 @@ internal sealed class HubSessions : IDisposable
     public ConnectionRegistry Registry { get; }
 
     public ClientAuthenticator Authenticator { get; }
+
+    /// <summary>What each session's outbound queue shares.</summary>
+    public OutboundQueues Queues { get; }
 
     public NodeMetrics Metrics { get; }
 

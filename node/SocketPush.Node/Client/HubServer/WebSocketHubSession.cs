@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using Microsoft.AspNetCore.Connections;
 
 namespace SocketPush.Node.Client.HubServer;
@@ -9,8 +10,8 @@ namespace SocketPush.Node.Client.HubServer;
 /// A hub client over a WebSocket that this node speaks itself, directly on Kestrel's connection: no HTTP request
 /// objects, no SignalR connection objects, no per-connection output pipe. A message is one prebuilt frame (built
 /// once per published message) written with one non-blocking <c>send</c> on the publisher's thread; only when the
-/// socket's buffer is full do frames queue, drained by an asynchronous send, and a client that lets
-/// <c>maxQueuedMessagesPerConnection</c> frames pile up is closed as a slow consumer.
+/// socket's buffer is full do frames queue in the connection's <see cref="OutboundQueue"/> (which closes a slow
+/// consumer), drained by an asynchronous send that writes everything queued at once.
 /// </summary>
 internal sealed class WebSocketHubSession : HubSession
 {
@@ -19,10 +20,13 @@ internal sealed class WebSocketHubSession : HubSession
 
     private readonly ConnectionContext _connection;
     private readonly Socket _socket;
+    /// <summary>Frames from the publishers' threads need more than one gather send at a time.</summary>
+    private const int SegmentsPerSend = 64;
+
     private readonly PipeReader _input;
-    private Queue<Pending>? _backlog;
+    private readonly OutboundQueue _backlog;
+    /// <summary>A drain owns the socket's output: new frames queue behind it, so that they keep their order.</summary>
     private bool _draining;
-    private bool _ended;
     private byte[]? _fragments;
     private int _fragmentLength;
 
@@ -32,6 +36,8 @@ internal sealed class WebSocketHubSession : HubSession
         _connection = connection;
         _socket = socket;
         _input = connection.Transport.Input;
+        // Closed as a slow consumer: nothing more can reach the client in time, not even a close frame.
+        _backlog = new OutboundQueue(this, SendGate, sessions.Queues, connection.Abort);
     }
 
     protected override bool Binary => true;
@@ -86,7 +92,7 @@ internal sealed class WebSocketHubSession : HubSession
     {
         lock (SendGate)
         {
-            if (_ended)
+            if (_backlog.Closed)
             {
                 return;
             }
@@ -96,7 +102,7 @@ internal sealed class WebSocketHubSession : HubSession
                 SendRaw(WebSocketFrames.BuildClose(status, reason), null);
             }
 
-            _ended = true;
+            _backlog.Close();
         }
 
         _input.CancelPendingRead();
@@ -105,24 +111,14 @@ internal sealed class WebSocketHubSession : HubSession
     /// <summary>Writes a whole frame, or queues what did not fit. The caller holds <see cref="HubSession.SendGate"/>.</summary>
     private SendResult SendRaw(ReadOnlyMemory<byte> frame, PushMessage? message)
     {
-        if (_ended)
+        if (_backlog.Closed)
         {
             return SendResult.Refused;
         }
 
         if (_draining)
         {
-            if (_backlog!.Count >= Sessions.Options.MaxQueuedMessagesPerConnection)
-            {
-                Sessions.Metrics.SlowConsumerClosed();
-                ClientLog.Closed(Sessions.Logger, Id, UserId, "its send queue is full (slow consumer)");
-                _ended = true;
-                _connection.Abort();
-                return SendResult.Refused;
-            }
-
-            _backlog.Enqueue(new Pending(frame, message));
-            return SendResult.Queued;
+            return _backlog.Enqueue(frame, message);
         }
 
         int sent;
@@ -137,7 +133,7 @@ internal sealed class WebSocketHubSession : HubSession
         }
         catch (ObjectDisposedException)
         {
-            _ended = true;
+            _backlog.Close();
             return SendResult.Refused;
         }
 
@@ -148,13 +144,13 @@ internal sealed class WebSocketHubSession : HubSession
 
         if (error is not (SocketError.Success or SocketError.WouldBlock))
         {
-            _ended = true;
+            _backlog.Close();
             _connection.Abort();
             return SendResult.Refused;
         }
 
-        _backlog ??= new Queue<Pending>();
-        _backlog.Enqueue(new Pending(frame[Math.Max(sent, 0)..], message));
+        // The queue is empty here (no drain runs), so it takes the rest whatever its bound.
+        _backlog.Enqueue(frame[Math.Max(sent, 0)..], message);
         _draining = true;
         _ = DrainAsync();
         return SendResult.Queued;
@@ -162,12 +158,14 @@ internal sealed class WebSocketHubSession : HubSession
 
     private async Task DrainAsync()
     {
+        var segments = new List<ArraySegment<byte>>(SegmentsPerSend);
         while (true)
         {
-            Pending next;
+            Outgoing[]? batch;
             lock (SendGate)
             {
-                if (!_backlog!.TryDequeue(out next))
+                batch = _backlog.TryTakeAll();
+                if (batch is not { Length: > 0 })
                 {
                     _draining = false;
                     return;
@@ -176,18 +174,13 @@ internal sealed class WebSocketHubSession : HubSession
 
             try
             {
-                var rest = next.Frame;
-                while (rest.Length > 0)
-                {
-                    rest = rest[await _socket.SendAsync(rest, SocketFlags.None)..];
-                }
+                await SendAllAsync(batch, segments);
             }
             catch (Exception e) when (e is SocketException or ObjectDisposedException)
             {
                 lock (SendGate)
                 {
-                    _ended = true;
-                    _backlog.Clear();
+                    _backlog.Discard();
                     _draining = false;
                 }
 
@@ -196,9 +189,36 @@ internal sealed class WebSocketHubSession : HubSession
             }
 
             MarkSent();
-            if (next.Message is { } message)
+            _backlog.Sent(batch);
+        }
+    }
+
+    /// <summary>Sends a batch of frames with as few gather sends (one <c>sendmsg</c> each) as the socket allows.</summary>
+    private async Task SendAllAsync(Outgoing[] batch, List<ArraySegment<byte>> segments)
+    {
+        for (var start = 0; start < batch.Length; start += SegmentsPerSend)
+        {
+            segments.Clear();
+            for (var i = start; i < Math.Min(start + SegmentsPerSend, batch.Length); i++)
             {
-                Sessions.Metrics.Delivered(message, 1, Sessions.Time);
+                // Frames are arrays (built once per message) or slices of one.
+                segments.Add(MemoryMarshal.TryGetArray(batch[i].Bytes, out var segment) ? segment : batch[i].Bytes.ToArray());
+            }
+
+            while (segments.Count > 0)
+            {
+                var sent = await _socket.SendAsync(segments, SocketFlags.None);
+                var whole = 0;
+                while (whole < segments.Count && sent >= segments[whole].Count)
+                {
+                    sent -= segments[whole++].Count;
+                }
+
+                segments.RemoveRange(0, whole);
+                if (sent > 0)
+                {
+                    segments[0] = segments[0][sent..];
+                }
             }
         }
     }
@@ -208,7 +228,7 @@ internal sealed class WebSocketHubSession : HubSession
         while (true)
         {
             var read = await _input.ReadAsync();
-            if (read.IsCanceled || _ended)
+            if (read.IsCanceled || _backlog.Closed)
             {
                 return;
             }
@@ -223,7 +243,7 @@ internal sealed class WebSocketHubSession : HubSession
                 {
                     try
                     {
-                        if (!_ended && !await ReceiveAsync(bytes.AsMemory(0, length), _connection.ConnectionClosed))
+                        if (!_backlog.Closed && !await ReceiveAsync(bytes.AsMemory(0, length), _connection.ConnectionClosed))
                         {
                             outcome = ReadOutcome.End;
                         }
@@ -356,6 +376,4 @@ internal sealed class WebSocketHubSession : HubSession
         ClientLog.MalformedFrame(Sessions.Logger, Id, problem);
         End(status, status == 1009 ? "message too big" : "protocol error");
     }
-
-    private readonly record struct Pending(ReadOnlyMemory<byte> Frame, PushMessage? Message);
 }
