@@ -6,8 +6,11 @@ using SocketPush.LoadTest.Clients;
 
 namespace SocketPush.LoadTest.Systems;
 
-/// <summary>A SocketPush node started from its built binary, as one process with every port on loopback.</summary>
-internal sealed partial class SocketPushSystem(string nodeDll, IReadOnlyDictionary<string, string> environment, string version) : ISystemUnderTest
+/// <summary>
+/// A SocketPush node started from its built binary, as one process with every port on loopback;
+/// <c>maxQueued</c> sets its options.maxQueuedMessagesPerConnection (null: the node's default).
+/// </summary>
+internal sealed partial class SocketPushSystem(string nodeDll, IReadOnlyDictionary<string, string> environment, string version, int? maxQueued = null) : ISystemUnderTest
 {
     public string Name => SystemNames.SocketPush;
 
@@ -94,7 +97,7 @@ internal sealed partial class SocketPushSystem(string nodeDll, IReadOnlyDictiona
 
     // Warnings only: every system logs nothing per connection during the measurement (nginx: access_log off).
     // The ring settings are the harness's own copy (ClusterPlacement), so that it picks ids the way the nodes place them.
-    private static string ConfigYaml(int? writeQuorum) => $$"""
+    private string ConfigYaml(int? writeQuorum) => $$"""
         node:
           id: bench
           bindAddress: 127.0.0.1
@@ -107,7 +110,7 @@ internal sealed partial class SocketPushSystem(string nodeDll, IReadOnlyDictiona
         options:
           authenticationTimeout: 10s
           removeUserAfterDisconnectTimeout: 60s
-          maxMessageBytes: 65536
+          maxMessageBytes: 65536{{(maxQueued is { } q ? "\n  maxQueuedMessagesPerConnection: " + q.ToString(CultureInfo.InvariantCulture) : "")}}
         cluster:
           seeds: []
           virtualNodes: {{ClusterPlacement.VirtualNodes}}
@@ -177,7 +180,8 @@ internal sealed partial class SocketPushSystem(string nodeDll, IReadOnlyDictiona
         /// <summary>The socketpush_messages_* and socketpush_connections samples of the node's /metrics.</summary>
         public override Task<Dictionary<string, double>> ReadCountersAsync(CancellationToken cancellationToken) =>
             ReadMetricsAsync(
-                line => line.StartsWith("socketpush_messages_", StringComparison.Ordinal) || line.StartsWith("socketpush_connections{", StringComparison.Ordinal),
+                line => line.StartsWith("socketpush_messages_", StringComparison.Ordinal) || line.StartsWith("socketpush_connections{", StringComparison.Ordinal)
+                    || line.StartsWith(Coordinator.SlowConsumersMetric, StringComparison.Ordinal),
                 cancellationToken);
 
         /// <summary>The samples of the node's /metrics whose line <paramref name="wanted"/> picks.</summary>
