@@ -44,6 +44,11 @@ options.CommandLine = Environment.GetEnvironmentVariable("SOCKETPUSH_BENCH_COMMA
     ? given
     : "SocketPush.LoadTest " + string.Join(' ', args);
 var log = new ProgressLog();
+if (options.MessageBytes is { } bytes)
+{
+    BenchMessage.PadTo(bytes);
+}
+
 var socketPush = new SocketPushSystem(options.ResolvedNodeDll, options.NodeEnvironment, SocketPushSystem.DescribeVersion(options.Repository), options.MaxQueued);
 var systems = new List<ISystemUnderTest>();
 // The cluster set compares the cluster with one node: both take part whatever --systems says.
