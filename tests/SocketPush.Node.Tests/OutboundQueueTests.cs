@@ -50,12 +50,20 @@ public sealed class OutboundQueueTests
         queue.Enqueue(Bytes(1), null);
         Assert.Equal([0, 1], Numbers(queue.TryTakeAll()!));
 
+        // The lean WebSocket path moves batches into a list of its own.
         queue.Enqueue(Bytes(2), null);
         queue.Enqueue(Bytes(3), null);
-        Assert.True(queue.Close());
-        Assert.Equal(SendResult.Refused, queue.Enqueue(Bytes(4), null));
+        var moved = new List<Outgoing>();
+        Assert.Equal(2, queue.MoveTo(moved));
+        Assert.Equal(0, queue.MoveTo(moved));
+        Assert.Equal([2, 3], Numbers([.. moved]));
 
-        Assert.Equal([2, 3], Numbers(queue.TryTakeAll()!));
+        queue.Enqueue(Bytes(4), null);
+        queue.Enqueue(Bytes(5), null);
+        Assert.True(queue.Close());
+        Assert.Equal(SendResult.Refused, queue.Enqueue(Bytes(6), null));
+
+        Assert.Equal([4, 5], Numbers(queue.TryTakeAll()!));
         Assert.Empty(queue.TryTakeAll()!);
         Assert.Equal(0, _stops);
         Assert.Equal(0, SlowConsumersClosed());

@@ -127,6 +127,24 @@ internal sealed class OutboundQueue(ClientConnection owner, Lock gate, OutboundQ
     }
 
     /// <summary>
+    /// Moves everything queued, oldest first, to the end of <paramref name="batch"/> (a writer's own list, reused
+    /// from batch to batch so that taking allocates nothing) and returns how many; 0 when nothing is queued.
+    /// </summary>
+    public int MoveTo(List<Outgoing> batch)
+    {
+        lock (gate)
+        {
+            var count = _items?.Count ?? 0;
+            while (_items is { Count: > 0 } items)
+            {
+                batch.Add(items.Dequeue());
+            }
+
+            return count;
+        }
+    }
+
+    /// <summary>
     /// Waits until something is queued or the queue closes, then takes everything (see <see cref="TryTakeAll"/>).
     /// Returns null when <paramref name="timeout"/> passed first.
     /// </summary>
@@ -157,7 +175,7 @@ internal sealed class OutboundQueue(ClientConnection owner, Lock gate, OutboundQ
     }
 
     /// <summary>Counts the published messages of a batch the transport has written as delivered, with their latency.</summary>
-    public void Sent(Outgoing[] batch)
+    public void Sent(ReadOnlySpan<Outgoing> batch)
     {
         foreach (var item in batch)
         {

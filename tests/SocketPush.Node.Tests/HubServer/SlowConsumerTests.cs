@@ -85,16 +85,22 @@ public sealed class SlowConsumerTests
     [Fact]
     public async Task A_client_that_pauses_reading_gets_the_queued_frames_whole_and_in_order_when_it_resumes()
     {
-        await using var node = await FakeClockNode.StartAsync(c => c.Options.MaxQueuedMessagesPerConnection = 100_000);
+        await using var node = await FakeClockNode.StartAsync(c =>
+        {
+            c.Options.MaxQueuedMessagesPerConnection = 100_000;
+            c.Options.MaxMessageBytes = 200_000;
+        });
         await node.CallAsync("auth", "set", new { userId = "pausing", sessionId = "s" });
         await using var client = await RawSocketClient.OpenHubAsync(node.ClientPort, "?userId=pausing&sessionId=s", receiveBufferSize: 4096);
         await node.ConnectionsAsync("pausing", 1);
 
-        // More than the socket buffers hold, so frames queue in the node and go out in pieces as the client reads.
-        const int Count = 200;
+        // More than the socket buffers hold, so frames queue in the node and go out in pieces as the client reads:
+        // small frames sent several at a time from one buffer, and frames larger than that buffer on their own.
+        const int Count = 400;
+        static int PadLength(int seq) => seq % 4 == 0 ? 70_000 + seq : 1_000 + seq;
         for (var seq = 0; seq < Count; seq++)
         {
-            var pad = new string((char)('a' + (seq % 26)), 50_000 + seq);
+            var pad = new string((char)('a' + (seq % 26)), PadLength(seq));
             Assert.Equal(1, (await node.CallAsync("user", "publish", new { userId = "pausing", message = new { seq, pad } })).GetInt32());
         }
 
@@ -105,7 +111,7 @@ public sealed class SlowConsumerTests
             using var invocation = JsonDocument.Parse(frame.Text.TrimEnd('\u001e'));
             var data = invocation.RootElement.GetProperty("arguments")[0].GetProperty("data");
             Assert.Equal(seq, data.GetProperty("seq").GetInt32());
-            Assert.Equal(new string((char)('a' + (seq % 26)), 50_000 + seq), data.GetProperty("pad").GetString());
+            Assert.Equal(new string((char)('a' + (seq % 26)), PadLength(seq)), data.GetProperty("pad").GetString());
         }
 
         await client.AssertQuietAsync("after the last queued frame");

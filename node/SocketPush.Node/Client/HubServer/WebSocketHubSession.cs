@@ -11,7 +11,7 @@ namespace SocketPush.Node.Client.HubServer;
 /// objects, no SignalR connection objects, no per-connection output pipe. A message is one prebuilt frame (built
 /// once per published message) written with one non-blocking <c>send</c> on the publisher's thread; only when the
 /// socket's buffer is full do frames queue in the connection's <see cref="OutboundQueue"/> (which closes a slow
-/// consumer), drained by an asynchronous send that writes everything queued at once.
+/// consumer), drained by asynchronous sends that write everything queued at once.
 /// </summary>
 internal sealed class WebSocketHubSession : HubSession
 {
@@ -20,8 +20,8 @@ internal sealed class WebSocketHubSession : HubSession
 
     private readonly ConnectionContext _connection;
     private readonly Socket _socket;
-    /// <summary>Frames from the publishers' threads need more than one gather send at a time.</summary>
-    private const int SegmentsPerSend = 64;
+    /// <summary>Queued frames are sent together up to this many bytes at a time (the pool keeps buffers of this size).</summary>
+    private const int CoalesceBytes = 64 * 1024;
 
     private readonly PipeReader _input;
     private readonly OutboundQueue _backlog;
@@ -158,14 +158,14 @@ internal sealed class WebSocketHubSession : HubSession
 
     private async Task DrainAsync()
     {
-        var segments = new List<ArraySegment<byte>>(SegmentsPerSend);
+        // One list per drain, reused for each batch: taking frames off the queue allocates nothing.
+        var batch = new List<Outgoing>();
         while (true)
         {
-            Outgoing[]? batch;
             lock (SendGate)
             {
-                batch = _backlog.TryTakeAll();
-                if (batch is not { Length: > 0 })
+                batch.Clear();
+                if (_backlog.MoveTo(batch) == 0)
                 {
                     _draining = false;
                     return;
@@ -174,7 +174,7 @@ internal sealed class WebSocketHubSession : HubSession
 
             try
             {
-                await SendAllAsync(batch, segments);
+                await SendAllAsync(batch);
             }
             catch (Exception e) when (e is SocketException or ObjectDisposedException)
             {
@@ -189,37 +189,61 @@ internal sealed class WebSocketHubSession : HubSession
             }
 
             MarkSent();
-            _backlog.Sent(batch);
+            _backlog.Sent(CollectionsMarshal.AsSpan(batch));
         }
     }
 
-    /// <summary>Sends a batch of frames with as few gather sends (one <c>sendmsg</c> each) as the socket allows.</summary>
-    private async Task SendAllAsync(Outgoing[] batch, List<ArraySegment<byte>> segments)
+    /// <summary>
+    /// Sends a batch of frames with as few sends as it can: frames are copied into one pooled buffer of up to
+    /// <see cref="CoalesceBytes"/> and sent together; a frame as large as that goes on its own, uncopied.
+    /// </summary>
+    private async Task SendAllAsync(List<Outgoing> batch)
     {
-        for (var start = 0; start < batch.Length; start += SegmentsPerSend)
+        if (batch.Count == 1)
         {
-            segments.Clear();
-            for (var i = start; i < Math.Min(start + SegmentsPerSend, batch.Length); i++)
-            {
-                // Frames are arrays (built once per message) or slices of one.
-                segments.Add(MemoryMarshal.TryGetArray(batch[i].Bytes, out var segment) ? segment : batch[i].Bytes.ToArray());
-            }
+            await SendWholeAsync(batch[0].Bytes);
+            return;
+        }
 
-            while (segments.Count > 0)
+        var buffer = ArrayPool<byte>.Shared.Rent(CoalesceBytes);
+        try
+        {
+            var used = 0;
+            for (var i = 0; i < batch.Count; i++)
             {
-                var sent = await _socket.SendAsync(segments, SocketFlags.None);
-                var whole = 0;
-                while (whole < segments.Count && sent >= segments[whole].Count)
+                var frame = batch[i].Bytes;
+                if (used > 0 && used + frame.Length > buffer.Length)
                 {
-                    sent -= segments[whole++].Count;
+                    await SendWholeAsync(buffer.AsMemory(0, used));
+                    used = 0;
                 }
 
-                segments.RemoveRange(0, whole);
-                if (sent > 0)
+                if (frame.Length >= buffer.Length)
                 {
-                    segments[0] = segments[0][sent..];
+                    await SendWholeAsync(frame);
+                    continue;
                 }
+
+                frame.Span.CopyTo(buffer.AsSpan(used));
+                used += frame.Length;
             }
+
+            if (used > 0)
+            {
+                await SendWholeAsync(buffer.AsMemory(0, used));
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private async ValueTask SendWholeAsync(ReadOnlyMemory<byte> bytes)
+    {
+        while (bytes.Length > 0)
+        {
+            bytes = bytes[await _socket.SendAsync(bytes, SocketFlags.None)..];
         }
     }
 
