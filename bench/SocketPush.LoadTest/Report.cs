@@ -146,12 +146,15 @@ internal static class Report
         {
             var p50 = side.Select(x => x.Latency!.P50Ms).Order().ToList();
             var p99 = side.Select(x => x.Latency!.P99Ms).Order().ToList();
-            sb.AppendLine($"- N = {side.Key.N:N0}, {side.Key.Stalled:N0} stalled, {p50.Count} runs: p50 {F(p50[0], "0.00")}–{F(p50[^1], "0.00")} ms (median {F(p50[p50.Count / 2], "0.00")}), "
-                + $"p99 {F(p99[0], "0.00")}–{F(p99[^1], "0.00")} ms (median {F(p99[p99.Count / 2], "0.00")})");
+            sb.AppendLine($"- N = {side.Key.N:N0}, {side.Key.Stalled:N0} stalled, {p50.Count} runs: p50 {F(p50[0], "0.00")}–{F(p50[^1], "0.00")} ms (median {F(Median(p50), "0.00")}), "
+                + $"p99 {F(p99[0], "0.00")}–{F(p99[^1], "0.00")} ms (median {F(Median(p99), "0.00")})");
         }
 
         sb.AppendLine();
     }
+
+    /// <summary>The middle of sorted figures; the mean of the two middle ones for an even count.</summary>
+    private static double Median(List<double> sorted) => (sorted[(sorted.Count - 1) / 2] + sorted[sorted.Count / 2]) / 2;
 
     private static void AppendCluster(StringBuilder sb, List<ClusterComparison> pairs)
     {
