@@ -562,6 +562,7 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
         ["stalledClients"] = options.ScenarioNames.Contains(Scenarios.Stalled) ? options.StalledClients.ToString(CultureInfo.InvariantCulture) : "",
         ["repeat"] = options.ScenarioNames.Contains(Scenarios.Stalled) ? options.Repeat.ToString(CultureInfo.InvariantCulture) : "",
         ["maxQueuedMessagesPerConnection"] = options.MaxQueued?.ToString(CultureInfo.InvariantCulture) ?? "",
+        ["socketSendBufferBytes"] = options.SendBuffer?.ToString(CultureInfo.InvariantCulture) ?? "",
         ["messageBytes"] = options.MessageBytes?.ToString(CultureInfo.InvariantCulture) ?? "",
         ["connectConcurrency"] = options.ConnectConcurrency.ToString(CultureInfo.InvariantCulture),
         ["sourceAddresses"] = options.SourceAddresses.ToString(CultureInfo.InvariantCulture),

@@ -49,7 +49,7 @@ if (options.MessageBytes is { } bytes)
     BenchMessage.PadTo(bytes);
 }
 
-var socketPush = new SocketPushSystem(options.ResolvedNodeDll, options.NodeEnvironment, SocketPushSystem.DescribeVersion(options.Repository), options.MaxQueued);
+var socketPush = new SocketPushSystem(options.ResolvedNodeDll, options.NodeEnvironment, SocketPushSystem.DescribeVersion(options.Repository), options.MaxQueued, options.SendBuffer);
 var systems = new List<ISystemUnderTest>();
 // The cluster set compares the cluster with one node: both take part whatever --systems says.
 IEnumerable<string> names = options.ScenarioNames.Contains(Scenarios.Cluster)

@@ -78,6 +78,9 @@ internal sealed class RunOptions
     /// <summary>The node's options.maxQueuedMessagesPerConnection (null: its default).</summary>
     public int? MaxQueued { get; set; }
 
+    /// <summary>The node's options.socketSendBufferBytes (null: its default).</summary>
+    public int? SendBuffer { get; set; }
+
     /// <summary>Bytes of JSON per published message (null: about 100).</summary>
     public int? MessageBytes { get; set; }
 
@@ -200,6 +203,9 @@ internal sealed class RunOptions
                 case "--repeat":
                     o.Repeat = int.Parse(Next(), CultureInfo.InvariantCulture);
                     break;
+                case "--send-buffer":
+                    o.SendBuffer = int.Parse(Next(), NumberStyles.AllowThousands, CultureInfo.InvariantCulture);
+                    break;
                 case "--message-bytes":
                     o.MessageBytes = int.Parse(Next(), NumberStyles.AllowThousands, CultureInfo.InvariantCulture);
                     break;
@@ -297,7 +303,7 @@ internal sealed class RunOptions
             || o.WriteConcurrency < 1 || o.WriteUsers < 1 || o.WriteWarmupSeconds < 0 || o.HandoffUsers < 0
             || o.WriteQuorums.Any(w => w < 1 || w > ClusterPlacement.Replicas)
             || o.ClusterReceivers < 1 || o.ClusterPublishRate <= 0 || o.ClusterFanOut.Any(n => n < 1) || o.Sizes.Any(n => n < 1)
-            || o.Repeat < 1 || o.MaxQueued < 1 || o.MessageBytes is < 1 or > 60_000)
+            || o.Repeat < 1 || o.MaxQueued < 1 || o.SendBuffer < 0 || o.MessageBytes is < 1 or > 60_000)
         {
             throw new ArgumentException("--n, --workers, --connect-concurrency, --delivery-rate, --user-rate, --duration, --cluster-*, --write-*, --repeat, --max-queued must be positive; --message-bytes 1..60000; --write-quorums 1..3; --source-addresses 1..250");
         }
@@ -351,6 +357,7 @@ internal sealed class RunOptions
                                         subscribers that stop reading (raw sockets, 4 KB receive buffer, hub ping every 10 s) and without them
           --repeat 3                  measurements of each side, alternating; the offered rate is --delivery-rate / N for both
           --max-queued 1024           the node's options.maxQueuedMessagesPerConnection (default: the node's)
+          --send-buffer 0             the node's options.socketSendBufferBytes (SO_SNDBUF of each client socket; default: the node's)
           --message-bytes 100         bytes of JSON per published message, every system and scenario (a larger one fills stalled sockets sooner)
         SocketPush.LoadTest report IN.json OUT_DIR NAME   rewrite the table and chart from a results file
         """;

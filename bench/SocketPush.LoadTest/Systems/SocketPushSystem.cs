@@ -8,9 +8,11 @@ namespace SocketPush.LoadTest.Systems;
 
 /// <summary>
 /// A SocketPush node started from its built binary, as one process with every port on loopback;
-/// <c>maxQueued</c> sets its options.maxQueuedMessagesPerConnection (null: the node's default).
+/// <c>maxQueued</c> and <c>sendBuffer</c> set its options.maxQueuedMessagesPerConnection and options.socketSendBufferBytes
+/// (null: the node's defaults).
 /// </summary>
-internal sealed partial class SocketPushSystem(string nodeDll, IReadOnlyDictionary<string, string> environment, string version, int? maxQueued = null) : ISystemUnderTest
+internal sealed partial class SocketPushSystem(string nodeDll, IReadOnlyDictionary<string, string> environment, string version, int? maxQueued = null, int? sendBuffer = null)
+    : ISystemUnderTest
 {
     public string Name => SystemNames.SocketPush;
 
@@ -110,7 +112,7 @@ internal sealed partial class SocketPushSystem(string nodeDll, IReadOnlyDictiona
         options:
           authenticationTimeout: 10s
           removeUserAfterDisconnectTimeout: 60s
-          maxMessageBytes: 65536{{(maxQueued is { } q ? "\n  maxQueuedMessagesPerConnection: " + q.ToString(CultureInfo.InvariantCulture) : "")}}
+          maxMessageBytes: 65536{{(maxQueued is { } q ? "\n  maxQueuedMessagesPerConnection: " + q.ToString(CultureInfo.InvariantCulture) : "")}}{{(sendBuffer is { } b ? "\n  socketSendBufferBytes: " + b.ToString(CultureInfo.InvariantCulture) : "")}}
         cluster:
           seeds: []
           virtualNodes: {{ClusterPlacement.VirtualNodes}}

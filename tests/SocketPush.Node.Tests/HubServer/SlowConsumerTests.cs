@@ -83,6 +83,31 @@ public sealed class SlowConsumerTests
     }
 
     [Fact]
+    public async Task With_a_send_buffer_cap_a_client_that_never_reads_is_closed_once_its_queue_is_full()
+    {
+        await using var node = await FakeClockNode.StartAsync(c =>
+        {
+            c.Options.MaxQueuedMessagesPerConnection = 32;
+            c.Options.SocketSendBufferBytes = 4096;
+        });
+        await node.CallAsync("auth", "set", new { userId = "slow", sessionId = "s" });
+        await using var slow = await RawSocketClient.OpenHubAsync(node.ClientPort, "?userId=slow&sessionId=s", receiveBufferSize: 4096);
+        await node.ConnectionsAsync("slow", 1);
+
+        var pad = new string('x', 60_000);
+        var taken = 0;
+        while ((await node.CallAsync("user", "publish", new { userId = "slow", message = new { pad } })).GetInt32() == 1)
+        {
+            Assert.True(++taken < 2_000, "the stalled client was never closed");
+        }
+
+        // The kernel holds part of the first frame, the drain has it in flight, 32 wait in the queue. Without the
+        // cap the kernel's autotuned buffer takes a few MB first: dozens of these messages more.
+        Assert.InRange(taken, 33, 36);
+        Assert.Equal(1, await node.MetricAsync(SlowConsumers));
+    }
+
+    [Fact]
     public async Task A_client_that_pauses_reading_gets_the_queued_frames_whole_and_in_order_when_it_resumes()
     {
         await using var node = await FakeClockNode.StartAsync(c =>
