@@ -4,6 +4,7 @@
 #   bench/run.sh --quick    N = 1,000, 5 s         -> bench/results/quick.{md,json,png}
 #   bench/run.sh --cluster  3 SocketPush nodes against 1 (latency, fan-out) -> bench/results/cluster.{md,json,png}
 #   bench/run.sh --replicas write latency per cluster.writeQuorum on 3 nodes, handoff to a 4th -> bench/results/replicas.{md,json}
+#   bench/run.sh --stalled 1000 --n 5000   fan-out with and without 1,000 clients that stop reading -> bench/results/stalled.{md,json,png}
 # Any other option goes to the harness (bench/run.sh --help lists them), e.g.
 #   bench/run.sh --systems socketpush,nchan --scenarios fanout --n 10000
 # Installs what is missing: Node.js + npm and socket.io (npm ci in bench/peers/socketio), Debian's nginx and
@@ -20,6 +21,7 @@ for a in "${args[@]}"; do
     --quick) case $name in cluster | replicas) name=$name-quick ;; latest) name=quick ;; esac ;;
     --cluster) [[ $name == quick ]] && name=cluster-quick || name=cluster; peers=0 ;;
     --replicas) [[ $name == quick ]] && name=replicas-quick || name=replicas; peers=0 ;;
+    --stalled) name=stalled; peers=0 ;;
     -h|--help|help)
       dotnet build -c Release -v quiet -nologo bench/SocketPush.LoadTest >/dev/null
       exec dotnet bench/SocketPush.LoadTest/bin/Release/net10.0/SocketPush.LoadTest.dll --help ;;
@@ -33,7 +35,7 @@ done
 
 say() { printf '[run.sh] %s\n' "$*" >&2; }
 
-# The cluster and replicas sets run SocketPush only: socket.io and Nchan are not needed for it.
+# The cluster, replicas and stalled sets run SocketPush only: socket.io and Nchan are not needed for it.
 if ((peers)); then
   packages=()
   command -v node >/dev/null 2>&1 || packages+=(nodejs)

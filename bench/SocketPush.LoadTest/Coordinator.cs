@@ -10,6 +10,7 @@ namespace SocketPush.LoadTest;
 internal sealed class Coordinator(RunOptions options, ProgressLog log)
 {
     public const string FanOutChannel = "bench";
+    public const string SlowConsumersMetric = "socketpush_slow_consumers_closed_total";
     private const int WarmupRounds = 40;
     private static readonly TimeSpan QuietDrain = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan MaxDrain = TimeSpan.FromSeconds(60);
@@ -31,6 +32,9 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
 
         /// <summary>The cluster comparison this run is one side of (<see cref="ClusterComparison"/>), or null.</summary>
         public string? Comparison { get; init; }
+
+        /// <summary>Subscribers besides <see cref="Users"/> that connect and never read (the stalled set).</summary>
+        public int Stalled { get; init; }
     }
 
     public async Task<ResultsFile> RunAsync(IReadOnlyList<ISystemUnderTest> systems, Action<ResultsFile> checkpoint)
@@ -112,7 +116,36 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
             plan.AddRange(ClusterPlan(systems));
         }
 
+        if (options.ScenarioNames.Contains(Scenarios.Stalled))
+        {
+            plan.AddRange(StalledPlan(systems));
+        }
+
         return plan;
+    }
+
+    /// <summary>
+    /// The stalled set: at each N, the fan-out to the same N - K reading clients at the same rate (--delivery-rate / N),
+    /// once with K more subscribers that stop reading and once without, --repeat times, the side that goes first alternating.
+    /// </summary>
+    private IEnumerable<PlannedRun> StalledPlan(IReadOnlyList<ISystemUnderTest> systems)
+    {
+        var one = systems.Single(s => s.Name == SystemNames.SocketPush);
+        foreach (var n in options.Sizes)
+        {
+            var readers = BenchUsers.Range(n - options.StalledClients);
+            var without = new PlannedRun(one, Transports.WebSocket, Scenarios.Stalled, n)
+            {
+                Users = readers, Channel = FanOutChannel, PublishesPerSecond = Math.Max(1.0, options.DeliveryRate / (double)n),
+            };
+            for (var i = 0; i < options.Repeat; i++)
+            {
+                foreach (var run in Rotated([without, without with { Stalled = options.StalledClients }], i))
+                {
+                    yield return run;
+                }
+            }
+        }
     }
 
     /// <summary>
@@ -191,7 +224,7 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
     private async Task MeasureOnAsync(RunningServer server, PlannedRun run, WorkerPool workers, RunResult result)
     {
         var users = run.Users ?? BenchUsers.Range(run.N);
-        var channel = run.Scenario == Scenarios.FanOut ? run.Channel ?? FanOutChannel : null;
+        var channel = run.Scenario is Scenarios.FanOut or Scenarios.Stalled ? run.Channel ?? FanOutChannel : null;
         var prepare = Stopwatch.StartNew();
         await server.PrepareUsersAsync(users, channel, done => log.Status($"backend calls for {done:N0}/{users.Count:N0} users"), CancellationToken.None);
         result.PrepareSeconds = prepare.Elapsed.TotalSeconds;
@@ -202,8 +235,24 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
             log.Line($"    placement checked: {result.Placement}");
         }
 
+        // Users the readers never use ("stalled0" ...), subscribed like them, connected from this process.
+        var stalledUsers = Enumerable.Range(0, run.Stalled).Select(i => "stalled" + i.ToString(CultureInfo.InvariantCulture)).ToList();
+        if (stalledUsers.Count > 0)
+        {
+            await server.PrepareUsersAsync(stalledUsers, channel, done => log.Status($"backend calls for {done:N0}/{stalledUsers.Count:N0} stalled users"), CancellationToken.None);
+        }
+
         var pids = server.ProcessIds();
         var baseline = await SettleAsync(pids);
+        await using var stalled = stalledUsers.Count > 0
+            ? await StalledClients.OpenAsync(new Uri(server.ClientUrl), stalledUsers, BenchUsers.SessionOf, options.ConnectConcurrency)
+            : null;
+        result.Stalled = stalled?.Count ?? 0;
+        if (stalled is not null)
+        {
+            log.Line($"    {stalled.Count:N0} stalled clients connected; they read nothing from now on");
+        }
+
         result.BaselinePssKb = baseline.PssKb;
         result.BaselineRssKb = baseline.RssKb;
 
@@ -275,7 +324,7 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
             }
 
             var waited = Stopwatch.StartNew();
-            while (waited.Elapsed < TimeSpan.FromSeconds(run.Scenario == Scenarios.FanOut ? 1 : 5))
+            while (waited.Elapsed < TimeSpan.FromSeconds(channel is not null ? 1 : 5))
             {
                 (_, seen, _) = await workers.CountAsync();
                 if (seen >= up)
@@ -366,6 +415,7 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
         var total = reports.Sum(r => r.Received);
         result.WarmupDelivered = reports.Sum(r => r.WarmupReceived);
         result.ServerCounters = await StableCountersAsync(server);
+        result.SlowConsumersClosed = result.ServerCounters.GetValueOrDefault(SlowConsumersMetric);
         result.Publishes = Interlocked.Read(ref sent);
         result.PublishFailures = Interlocked.Read(ref failures);
         result.ExpectedDeliveries = expected;
@@ -510,6 +560,11 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
         ["userPublishRate"] = options.UserPublishRate.ToString(CultureInfo.InvariantCulture),
         ["publishSeconds"] = options.PublishSeconds.ToString(CultureInfo.InvariantCulture),
         ["workers"] = options.Workers.ToString(CultureInfo.InvariantCulture),
+        ["stalledClients"] = options.ScenarioNames.Contains(Scenarios.Stalled) ? options.StalledClients.ToString(CultureInfo.InvariantCulture) : "",
+        ["repeat"] = options.ScenarioNames.Contains(Scenarios.Stalled) ? options.Repeat.ToString(CultureInfo.InvariantCulture) : "",
+        ["maxQueuedMessagesPerConnection"] = options.MaxQueued?.ToString(CultureInfo.InvariantCulture) ?? "",
+        ["socketSendBufferBytes"] = options.SendBuffer?.ToString(CultureInfo.InvariantCulture) ?? "",
+        ["messageBytes"] = options.MessageBytes?.ToString(CultureInfo.InvariantCulture) ?? "",
         ["connectConcurrency"] = options.ConnectConcurrency.ToString(CultureInfo.InvariantCulture),
         ["sourceAddresses"] = options.SourceAddresses.ToString(CultureInfo.InvariantCulture),
         ["signalRClient"] = options.SignalRClient,

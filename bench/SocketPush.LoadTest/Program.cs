@@ -46,7 +46,13 @@ options.CommandLine = Environment.GetEnvironmentVariable("SOCKETPUSH_BENCH_COMMA
     : "SocketPush.LoadTest " + string.Join(' ', args);
 var log = new ProgressLog();
 using var certificate = options.Tls ? TestCertificate.Create("socketpush-bench") : null;
-var socketPush = new SocketPushSystem(options.ResolvedNodeDll, options.NodeEnvironment, SocketPushSystem.DescribeVersion(options.Repository), certificate);
+if (options.MessageBytes is { } bytes)
+{
+    BenchMessage.PadTo(bytes);
+}
+
+var socketPush = new SocketPushSystem(
+    options.ResolvedNodeDll, options.NodeEnvironment, SocketPushSystem.DescribeVersion(options.Repository), certificate, options.MaxQueued, options.SendBuffer);
 var systems = new List<ISystemUnderTest>();
 // The cluster set compares the cluster with one node: both take part whatever --systems says.
 IEnumerable<string> names = options.ScenarioNames.Contains(Scenarios.Cluster)

@@ -40,6 +40,7 @@ internal static class Report
         }
 
         AppendCluster(sb, r.Cluster);
+        AppendStalled(sb, r.Runs.Where(x => x.Scenario == Scenarios.Stalled).ToList());
         AppendReplicas(sb, r.Replicas);
 
         foreach (var n in r.Runs.Select(x => x.N).Distinct().Order())
@@ -116,6 +117,45 @@ internal static class Report
     }
 
     /// <summary>The table "cluster": each measurement of the cluster set on one node and on three, side by side.</summary>
+    private static void AppendStalled(StringBuilder sb, List<RunResult> runs)
+    {
+        if (runs.Count == 0)
+        {
+            return;
+        }
+
+        sb.AppendLine("## stalled clients").AppendLine();
+        sb.AppendLine("The fan-out to the same reading clients at the same rate (--delivery-rate / N publishes/s, N counting the stalled clients too), "
+            + "each measurement on a freshly started node, with and without further subscribers of the channel that connect and then never read "
+            + $"(raw sockets with a {StalledClients.ReceiveBuffer}-byte receive buffer that send a hub ping every 10 s). Latency and deliveries are the reading clients'; "
+            + "slow consumers closed is the node's socketpush_slow_consumers_closed_total at the end.");
+        sb.AppendLine();
+        sb.AppendLine("| N | stalled clients | reading clients | deliveries/s | p50 ms | p99 ms | p99.9 ms | delivered / expected | slow consumers closed | server CPU µs/delivery | other load | status |");
+        sb.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+        foreach (var x in runs)
+        {
+            sb.AppendLine(string.Join(" | ",
+                "| " + x.N.ToString("N0", CultureInfo.InvariantCulture), x.Stalled.ToString("N0", CultureInfo.InvariantCulture), x.Connected.ToString("N0", CultureInfo.InvariantCulture),
+                F(x.DeliveriesPerSecond, "N0"), F(x.Latency?.P50Ms, "0.00"), F(x.Latency?.P99Ms, "0.00"), F(x.Latency?.P999Ms, "0.00"),
+                $"{x.Delivered:N0} / {x.ExpectedDeliveries:N0}", F(x.SlowConsumersClosed, "N0"), F(x.ServerCpuMicrosecondsPerDelivery, "0.00"),
+                F(x.OtherLoadCores, "0.00"), x.Status + " |"));
+        }
+
+        sb.AppendLine();
+        foreach (var side in runs.Where(x => x.Latency is not null).GroupBy(x => (x.N, x.Stalled)))
+        {
+            var p50 = side.Select(x => x.Latency!.P50Ms).Order().ToList();
+            var p99 = side.Select(x => x.Latency!.P99Ms).Order().ToList();
+            sb.AppendLine($"- N = {side.Key.N:N0}, {side.Key.Stalled:N0} stalled, {p50.Count} runs: p50 {F(p50[0], "0.00")}–{F(p50[^1], "0.00")} ms (median {F(Median(p50), "0.00")}), "
+                + $"p99 {F(p99[0], "0.00")}–{F(p99[^1], "0.00")} ms (median {F(Median(p99), "0.00")})");
+        }
+
+        sb.AppendLine();
+    }
+
+    /// <summary>The middle of sorted figures; the mean of the two middle ones for an even count.</summary>
+    private static double Median(List<double> sorted) => (sorted[(sorted.Count - 1) / 2] + sorted[sorted.Count / 2]) / 2;
+
     private static void AppendCluster(StringBuilder sb, List<ClusterComparison> pairs)
     {
         if (pairs.Count == 0)

@@ -28,6 +28,12 @@ internal sealed class RunResult
 
     public int Connected { get; set; }
 
+    /// <summary>The stalled set: clients connected besides <see cref="Connected"/> that never read.</summary>
+    public int Stalled { get; set; }
+
+    /// <summary>The stalled set: socketpush_slow_consumers_closed_total at the end of the measurement.</summary>
+    public double SlowConsumersClosed { get; set; }
+
     public int ConnectFailures { get; set; }
 
     public double ConnectSeconds { get; set; }

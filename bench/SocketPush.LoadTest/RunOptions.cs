@@ -15,9 +15,12 @@ internal static class Scenarios
     /// <summary>The replicas set: write latency per cluster.writeQuorum, and a join's handoff (not in the default list).</summary>
     public const string Replicas = "replicas";
 
+    /// <summary>The fan-out to N - K reading clients with and without K more that stop reading (SocketPush only, not in the default list).</summary>
+    public const string Stalled = "stalled";
+
     public static readonly string[] All = [Idle, FanOut, Users];
 
-    public static readonly string[] Known = [.. All, Cluster, Replicas];
+    public static readonly string[] Known = [.. All, Cluster, Replicas, Stalled];
 }
 
 /// <summary>What one run of the harness does; every figure it reports depends on these, so all are written to the results.</summary>
@@ -65,6 +68,21 @@ internal sealed class RunOptions
 
     /// <summary>Replicas set: users (auth.set, one session each) the three nodes hold when the fourth joins; 0: no handoff measurement.</summary>
     public int HandoffUsers { get; set; } = 100_000;
+
+    /// <summary>Stalled set: clients of the N that stop reading.</summary>
+    public int StalledClients { get; set; } = 1_000;
+
+    /// <summary>Stalled set: measurements of each side (with and without the stalled clients), alternating.</summary>
+    public int Repeat { get; set; } = 3;
+
+    /// <summary>The node's options.maxQueuedMessagesPerConnection (null: its default).</summary>
+    public int? MaxQueued { get; set; }
+
+    /// <summary>The node's options.socketSendBufferBytes (null: its default).</summary>
+    public int? SendBuffer { get; set; }
+
+    /// <summary>Bytes of JSON per published message (null: about 100).</summary>
+    public int? MessageBytes { get; set; }
 
     public int Workers { get; set; } = 2;
 
@@ -176,6 +194,27 @@ internal sealed class RunOptions
                     o.PublishSeconds = double.Parse(Next(), CultureInfo.InvariantCulture);
                     durationGiven = true;
                     break;
+                case "--stalled":
+                    o.StalledClients = int.Parse(Next(), NumberStyles.AllowThousands, CultureInfo.InvariantCulture);
+                    if (!o.ScenarioNames.Contains(Scenarios.Stalled))
+                    {
+                        o.ScenarioNames = [Scenarios.Stalled];
+                        o.Systems = [SystemNames.SocketPush];
+                    }
+
+                    break;
+                case "--repeat":
+                    o.Repeat = int.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
+                case "--send-buffer":
+                    o.SendBuffer = int.Parse(Next(), NumberStyles.AllowThousands, CultureInfo.InvariantCulture);
+                    break;
+                case "--message-bytes":
+                    o.MessageBytes = int.Parse(Next(), NumberStyles.AllowThousands, CultureInfo.InvariantCulture);
+                    break;
+                case "--max-queued":
+                    o.MaxQueued = int.Parse(Next(), NumberStyles.AllowThousands, CultureInfo.InvariantCulture);
+                    break;
                 case "--workers":
                     o.Workers = int.Parse(Next(), CultureInfo.InvariantCulture);
                     break;
@@ -275,9 +314,15 @@ internal sealed class RunOptions
         if (o.Workers < 1 || o.ConnectConcurrency < 1 || o.SourceAddresses < 1 || o.SourceAddresses > 250 || o.DeliveryRate < 1 || o.UserPublishRate < 1 || o.PublishSeconds <= 0
             || o.WriteConcurrency < 1 || o.WriteUsers < 1 || o.WriteWarmupSeconds < 0 || o.HandoffUsers < 0
             || o.WriteQuorums.Any(w => w < 1 || w > ClusterPlacement.Replicas)
-            || o.ClusterReceivers < 1 || o.ClusterPublishRate <= 0 || o.ClusterFanOut.Any(n => n < 1) || o.Sizes.Any(n => n < 1))
+            || o.ClusterReceivers < 1 || o.ClusterPublishRate <= 0 || o.ClusterFanOut.Any(n => n < 1) || o.Sizes.Any(n => n < 1)
+            || o.Repeat < 1 || o.MaxQueued < 1 || o.SendBuffer < 0 || o.MessageBytes is < 1 or > 60_000)
         {
-            throw new ArgumentException("--n, --workers, --connect-concurrency, --delivery-rate, --user-rate, --duration, --cluster-*, --write-* must be positive; --write-quorums 1..3; --source-addresses 1..250");
+            throw new ArgumentException("--n, --workers, --connect-concurrency, --delivery-rate, --user-rate, --duration, --cluster-*, --write-*, --repeat, --max-queued must be positive; --message-bytes 1..60000; --write-quorums 1..3; --source-addresses 1..250");
+        }
+
+        if (o.ScenarioNames.Contains(Scenarios.Stalled) && (o.StalledClients < 1 || o.Sizes.Any(n => n <= o.StalledClients)))
+        {
+            throw new ArgumentException("--stalled K needs 0 < K < every --n: N - K clients read");
         }
 
         return o;
@@ -321,6 +366,13 @@ internal sealed class RunOptions
           --write-users 3000          users the calls cycle over (spread over the ring by their ids)
           --write-warmup 5            seconds of calls before each measurement, not counted
           --handoff-users 100000      users (auth.set) the three nodes hold when n4 joins; handoff measured until done (0: skip)
+        Stalled clients (SocketPush over WebSockets; bench/results/stalled.*):
+          --stalled 1000              = --scenarios stalled --systems socketpush: the fan-out to N - K reading clients, measured with K more
+                                        subscribers that stop reading (raw sockets, 4 KB receive buffer, hub ping every 10 s) and without them
+          --repeat 3                  measurements of each side, alternating; the offered rate is --delivery-rate / N for both
+          --max-queued 1024           the node's options.maxQueuedMessagesPerConnection (default: the node's)
+          --send-buffer 0             the node's options.socketSendBufferBytes (SO_SNDBUF of each client socket; default: the node's)
+          --message-bytes 100         bytes of JSON per published message, every system and scenario (a larger one fills stalled sockets sooner)
         SocketPush.LoadTest report IN.json OUT_DIR NAME   rewrite the table and chart from a results file
         """;
 }

@@ -118,6 +118,43 @@ public sealed class HarnessRunTests
         Assert.Equal(20, Counter(result, "n3 socketpush_connections{transport=\"websockets\"}"));
     }
 
+    [Fact]
+    public async Task Stalled_set_measures_the_same_readers_with_and_without_clients_that_never_read()
+    {
+        var options = RunOptions.Parse(["--stalled", "20", "--n", "60", "--repeat", "1", "--max-queued", "4096"]);
+        Assert.Equal([Scenarios.Stalled], options.ScenarioNames);
+        Assert.Equal([SystemNames.SocketPush], options.Systems);
+        options.Workers = 2;
+        options.ConnectConcurrency = 20;
+        options.DeliveryRate = 1_200;
+        options.PublishSeconds = 1;
+        options.SourceAddresses = 2;
+        options.SettleMemory = false;
+        var system = new SocketPushSystem(Repository.NodeDll, new Dictionary<string, string>(), "test", maxQueued: options.MaxQueued);
+        var coordinator = new Coordinator(options, new ProgressLog());
+        var plan = coordinator.Plan([system]);
+        Assert.Equal([0, 20], plan.Select(r => r.Stalled).Order());
+        Assert.All(plan, r => Assert.Equal((40, 20.0), (r.Users!.Count, r.PublishesPerSecond!.Value)));
+        await using var workers = WorkerPool.Start(options.Workers);
+
+        var result = await coordinator.MeasureAsync(plan.Single(r => r.Stalled == 20), workers);
+
+        Assert.True(result.Status == "ok", $"{result.Status}\n{string.Join("\n", result.Errors)}");
+        Assert.Equal((40, 20), (result.Connected, result.Stalled));
+        Assert.True(result.Publishes > 0);
+        Assert.Equal(result.Publishes * 40, result.Delivered);
+        Assert.Equal(result.Delivered, result.Latency!.Count);
+        // A few hundred small messages fit the stalled sockets' buffers and a queue of 4,096: none is closed, and
+        // the publish API counts them as receivers too.
+        Assert.Equal(0, result.SlowConsumersClosed);
+        Assert.Equal(0, Counter(result, Coordinator.SlowConsumersMetric));
+        Assert.Equal(result.Publishes * 60, result.ServerReportedReceivers);
+        Assert.Equal(60, Counter(result, "socketpush_connections{transport=\"websockets\"}"));
+        var report = Report.Markdown(new ResultsFile { Runs = [result] }, "chart.png");
+        Assert.Contains("## stalled clients", report, StringComparison.Ordinal);
+        Assert.Contains("| 60 | 20 | 40 |", report, StringComparison.Ordinal);
+    }
+
     private static double Counter(RunResult result, string sample)
     {
         Assert.True(result.ServerCounters.TryGetValue(sample, out var value), $"/metrics has no sample {sample}: {string.Join(", ", result.ServerCounters.Keys)}");

@@ -99,8 +99,8 @@ public sealed class HubTransportTests
         var time = new FakeTimeProvider();
         await using var node = await TestNode.StartAsync(time: time);
         var tokens = node.Service<HubConnectionTokens>();
-        var early = await NegotiateAsync(node);
-        var late = await NegotiateAsync(node);
+        var early = await node.NegotiateAsync();
+        var late = await node.NegotiateAsync();
 
         await AdvanceAsync(time, HubConnectionTokens.Lifetime - TimeSpan.FromSeconds(1));
         using var inTime = await node.Client.GetAsync($"/push?id={early}");
@@ -117,7 +117,7 @@ public sealed class HubTransportTests
     public async Task A_token_opens_one_connection_only()
     {
         await using var node = await TestNode.StartAsync();
-        var token = await NegotiateAsync(node);
+        var token = await node.NegotiateAsync();
         using var first = await node.Client.GetAsync($"/push?id={token}");
         Assert.Equal(HttpStatusCode.OK, first.StatusCode);
 
@@ -233,7 +233,7 @@ public sealed class HubTransportTests
             },
         })
         { BaseAddress = new Uri(node.ClientUrl), Timeout = Timeout.InfiniteTimeSpan };
-        var token = await NegotiateAsync(node);
+        var token = await node.NegotiateAsync();
         var url = $"/push?id={token}&userId=1&sessionId=s";
         using var stream = new HttpRequestMessage(HttpMethod.Get, url);
         stream.Headers.Accept.ParseAdd("text/event-stream");
@@ -260,7 +260,7 @@ public sealed class HubTransportTests
     public async Task A_malformed_handshake_is_answered_400_counted_and_ends_the_session()
     {
         await using var node = await TestNode.StartAsync();
-        var token = await NegotiateAsync(node);
+        var token = await node.NegotiateAsync();
         var url = $"/push?id={token}";
         using (var first = await node.Client.GetAsync(url))
         {
@@ -371,12 +371,12 @@ public sealed class HubTransportTests
         var node = await TestNode.StartAsync();
         // Not the node's own client, which the node's disposal disposes first.
         using var client = new HttpClient { BaseAddress = new Uri(node.ClientUrl) };
-        var streamToken = await NegotiateAsync(node);
+        var streamToken = await node.NegotiateAsync();
         using var request = new HttpRequestMessage(HttpMethod.Get, $"/push?id={streamToken}");
         request.Headers.Accept.ParseAdd("text/event-stream");
         using var stream = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         using var body = await stream.Content.ReadAsStreamAsync();
-        var pollToken = await NegotiateAsync(node);
+        var pollToken = await node.NegotiateAsync();
         (await client.GetAsync($"/push?id={pollToken}")).Dispose();
         var poll = client.GetAsync($"/push?id={pollToken}");
         var polling = (LongPollingHubSession)node.Service<HubConnectionTokens>().Find(pollToken)!;
@@ -462,12 +462,6 @@ public sealed class HubTransportTests
         return Encoding.UTF8.GetString(buffer, 0, result.Count);
     }
 
-    private static async Task<string> NegotiateAsync(TestNode node)
-    {
-        using var response = await node.Client.PostAsync("/push/negotiate?negotiateVersion=1", null);
-        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("connectionToken").GetString()!;
-    }
-
     /// <summary>Moves fake time a second at a time, as the node's one-second timer would see it.</summary>
     private static async Task AdvanceAsync(FakeTimeProvider time, TimeSpan by)
     {
@@ -490,7 +484,7 @@ public sealed class HubTransportTests
         public static async Task<LongPollingClient> OpenAsync(TestNode node)
         {
             await node.CallAsync("auth", "set", new { userId = "1", sessionId = "s" });
-            var token = await NegotiateAsync(node);
+            var token = await node.NegotiateAsync();
             var url = $"/push?id={token}&userId=1&sessionId=s";
             using (var first = await node.Client.GetAsync(url))
             {

@@ -116,6 +116,13 @@ internal sealed class TestNode : IAsyncDisposable
         return await inbox.ReadAsync(timeout.Token);
     }
 
+    /// <summary>Negotiates a hub connection (<c>negotiateVersion=1</c>) and returns the token its transport names.</summary>
+    public async Task<string> NegotiateAsync()
+    {
+        using var response = await Client.PostAsync("/push/negotiate?negotiateVersion=1", null);
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("connectionToken").GetString()!;
+    }
+
     /// <summary>One sample of <c>/metrics</c>, e.g. <c>socketpush_connections_rejected_total{reason="origin"}</c>; 0 when absent.</summary>
     public async Task<double> MetricAsync(string sample)
     {

@@ -9,9 +9,13 @@ namespace SocketPush.LoadTest.Systems;
 
 /// <summary>
 /// A SocketPush node started from its built binary, as one process with every port on loopback; with
-/// <paramref name="tls"/>, its client port serves that certificate (the admin port stays plain).
+/// <paramref name="tls"/>, its client port serves that certificate (the admin port stays plain);
+/// <c>maxQueued</c> and <c>sendBuffer</c> set its options.maxQueuedMessagesPerConnection and options.socketSendBufferBytes
+/// (null: the node's defaults).
 /// </summary>
-internal sealed partial class SocketPushSystem(string nodeDll, IReadOnlyDictionary<string, string> environment, string version, TestCertificate? tls = null) : ISystemUnderTest
+internal sealed partial class SocketPushSystem(
+    string nodeDll, IReadOnlyDictionary<string, string> environment, string version, TestCertificate? tls = null, int? maxQueued = null, int? sendBuffer = null)
+    : ISystemUnderTest
 {
     public string Name => SystemNames.SocketPush;
 
@@ -114,7 +118,7 @@ internal sealed partial class SocketPushSystem(string nodeDll, IReadOnlyDictiona
         options:
           authenticationTimeout: 10s
           removeUserAfterDisconnectTimeout: 60s
-          maxMessageBytes: 65536
+          maxMessageBytes: 65536{{(maxQueued is { } q ? "\n  maxQueuedMessagesPerConnection: " + q.ToString(CultureInfo.InvariantCulture) : "")}}{{(sendBuffer is { } b ? "\n  socketSendBufferBytes: " + b.ToString(CultureInfo.InvariantCulture) : "")}}
         cluster:
           seeds: []
           virtualNodes: {{ClusterPlacement.VirtualNodes}}
@@ -192,7 +196,8 @@ internal sealed partial class SocketPushSystem(string nodeDll, IReadOnlyDictiona
         /// <summary>The socketpush_messages_* and socketpush_connections samples of the node's /metrics.</summary>
         public override Task<Dictionary<string, double>> ReadCountersAsync(CancellationToken cancellationToken) =>
             ReadMetricsAsync(
-                line => line.StartsWith("socketpush_messages_", StringComparison.Ordinal) || line.StartsWith("socketpush_connections{", StringComparison.Ordinal),
+                line => line.StartsWith("socketpush_messages_", StringComparison.Ordinal) || line.StartsWith("socketpush_connections{", StringComparison.Ordinal)
+                    || line.StartsWith(Coordinator.SlowConsumersMetric, StringComparison.Ordinal),
                 cancellationToken);
 
         /// <summary>The samples of the node's /metrics whose line <paramref name="wanted"/> picks.</summary>

@@ -1,52 +1,81 @@
-using System.Threading.Channels;
-using SocketPush.Node.Admin;
+using System.Buffers;
+using System.IO.Pipelines;
 
 namespace SocketPush.Node.Client;
 
 /// <summary>
-/// A plain Server-Sent Events stream. Publishes enqueue without waiting; one loop per connection writes the
-/// queue to the response, so a slow reader never holds up a publish. A reader that falls
-/// <c>maxQueuedMessagesPerConnection</c> messages behind is closed; its EventSource reconnects.
+/// A plain Server-Sent Events stream. Publishes go to the connection's <see cref="OutboundQueue"/> without
+/// waiting; one loop per connection writes what is queued to the response, so a slow reader never holds up a
+/// publish, and a reader the queue gives up on is cut off; its EventSource reconnects.
 /// </summary>
 internal sealed class SseClientConnection : ClientConnection, IDisposable
 {
     private static readonly byte[] KeepAliveFrame = ": keep-alive\n\n"u8.ToArray();
 
-    private readonly Channel<PushMessage> _queue;
+    private readonly OutboundQueue _queue;
     private readonly CancellationTokenSource _aborted = new();
-    private readonly NodeMetrics _metrics;
-    private readonly TimeProvider _time;
 
-    public SseClientConnection(string id, string userId, int queueLimit, NodeMetrics metrics, TimeProvider time)
+    /// <summary>A slow consumer's HTTP connection is cut with <paramref name="abortStream"/>: ending the response would wait for the client.</summary>
+    public SseClientConnection(string id, string userId, OutboundQueues queues, Action abortStream)
         : base(id, userId, ClientTransport.PlainSse)
     {
-        _queue = Channel.CreateBounded<PushMessage>(new BoundedChannelOptions(queueLimit) { SingleReader = true });
-        _metrics = metrics;
-        _time = time;
+        _queue = new OutboundQueue(this, new Lock(), queues, abortStream);
     }
 
+    /// <summary>Why the server closed the stream (user.remove, shutdown), or null; a slow consumer is logged by its queue.</summary>
     public string? AbortReason { get; private set; }
 
-    public override SendResult TrySend(PushMessage message)
-    {
-        if (_queue.Writer.TryWrite(message))
-        {
-            return SendResult.Queued;
-        }
-
-        if (AbortReason is null)
-        {
-            _metrics.SlowConsumerClosed();
-            Abort("its send queue is full (slow consumer)", allowReconnect: true);
-        }
-
-        return SendResult.Refused;
-    }
+    public override SendResult TrySend(PushMessage message) => _queue.Enqueue(message.SseFrame, message);
 
     public override void Abort(string reason, bool allowReconnect)
     {
         AbortReason ??= reason;
-        _queue.Writer.TryComplete();
+        _queue.Discard();
+        Cut();
+    }
+
+    public void Dispose() => _aborted.Dispose();
+
+    /// <summary>Writes queued messages to the response until the client goes away or the connection is aborted.</summary>
+    public async Task PumpAsync(PipeWriter body, TimeSpan keepAlive, CancellationToken requestAborted)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, _aborted.Token);
+        try
+        {
+            while (await _queue.TakeAsync(keepAlive, stop.Token) is var batch && batch is not [])
+            {
+                if (batch is null)
+                {
+                    body.Write(KeepAliveFrame);
+                }
+                else
+                {
+                    // Everything queued goes out in one flush.
+                    foreach (var item in batch)
+                    {
+                        body.Write(item.Bytes.Span);
+                    }
+                }
+
+                if ((await body.FlushAsync(stop.Token)).IsCanceled)
+                {
+                    return;
+                }
+
+                if (batch is not null)
+                {
+                    _queue.Sent(batch);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            // The client left or the server closed the stream: both end the pump normally.
+        }
+    }
+
+    private void Cut()
+    {
         try
         {
             _aborted.Cancel();
@@ -54,48 +83,6 @@ internal sealed class SseClientConnection : ClientConnection, IDisposable
         catch (ObjectDisposedException)
         {
             // The stream already ended; a late user.remove or shutdown has nothing left to close.
-        }
-    }
-
-    public void Dispose() => _aborted.Dispose();
-
-    /// <summary>Writes queued messages to the response until the client goes away or the connection is aborted.</summary>
-    public async Task PumpAsync(Stream body, TimeSpan keepAlive, CancellationToken requestAborted)
-    {
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, _aborted.Token);
-        var reader = _queue.Reader;
-        try
-        {
-            while (true)
-            {
-                using var idle = new CancellationTokenSource(keepAlive, _time);
-                using var wait = CancellationTokenSource.CreateLinkedTokenSource(stop.Token, idle.Token);
-                try
-                {
-                    if (!await reader.WaitToReadAsync(wait.Token))
-                    {
-                        return;
-                    }
-                }
-                catch (OperationCanceledException) when (!stop.IsCancellationRequested)
-                {
-                    await body.WriteAsync(KeepAliveFrame, stop.Token);
-                    await body.FlushAsync(stop.Token);
-                    continue;
-                }
-
-                while (reader.TryRead(out var message))
-                {
-                    await body.WriteAsync(message.SseFrame, stop.Token);
-                    _metrics.Delivered(message, 1, _time);
-                }
-
-                await body.FlushAsync(stop.Token);
-            }
-        }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
-        {
-            // The client left or the server closed the stream: both end the pump normally.
         }
     }
 }

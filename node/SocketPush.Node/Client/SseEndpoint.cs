@@ -13,7 +13,7 @@ internal static class SseEndpoint
         ConnectionRegistry registry,
         LiveConfig config,
         NodeMetrics metrics,
-        TimeProvider time,
+        OutboundQueues queues,
         OwnerRedirect redirect,
         ILogger<SseClientConnection> logger)
     {
@@ -44,7 +44,7 @@ internal static class SseEndpoint
         }
 
         var options = config.Options;
-        using var connection = new SseClientConnection(context.TraceIdentifier, userId, options.MaxQueuedMessagesPerConnection, metrics, time);
+        using var connection = new SseClientConnection(context.TraceIdentifier, userId, queues, context.Abort);
         // Registered before the headers go out: a client that has seen the response receives every later publish.
         if (registry.TryAdd(connection) is { } refusal)
         {
@@ -60,7 +60,7 @@ internal static class SseEndpoint
         try
         {
             await context.Response.Body.FlushAsync(context.RequestAborted);
-            await connection.PumpAsync(context.Response.Body, options.SseKeepAliveInterval, context.RequestAborted);
+            await connection.PumpAsync(context.Response.BodyWriter, options.SseKeepAliveInterval, context.RequestAborted);
         }
         catch (Exception e) when (e is IOException or OperationCanceledException)
         {

@@ -56,6 +56,8 @@ internal static class ConfigValidator
             $"{config.Options.MaxMessageBytes} is out of range (1–{MaxMessageBytesLimit}).");
         Require(config.Options.MaxQueuedMessagesPerConnection is > 0 and <= 1_000_000, "options.maxQueuedMessagesPerConnection",
             $"{config.Options.MaxQueuedMessagesPerConnection} is out of range (1–1000000).");
+        Require(config.Options.SocketSendBufferBytes is 0 or (>= 4096 and <= 16 * 1024 * 1024), "options.socketSendBufferBytes",
+            $"{config.Options.SocketSendBufferBytes} is out of range (0, or 4096–16777216).");
         Require(config.Options.SseKeepAliveInterval >= TimeSpan.FromSeconds(1), "options.sseKeepAliveInterval", "must be at least 1s.");
         Require(config.Options.KeepAliveInterval >= TimeSpan.FromSeconds(1) && config.Options.KeepAliveInterval < TimeSpan.FromSeconds(30),
             "options.keepAliveInterval", "must be at least 1s and below 30s, the SignalR clients' default server timeout.");

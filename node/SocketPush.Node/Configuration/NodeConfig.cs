@@ -194,6 +194,13 @@ internal sealed class ClientOptions
     /// <value>1024 by default.</value>
     public int MaxQueuedMessagesPerConnection { get; set; } = 1024;
 
+    /// <summary>
+    /// SO_SNDBUF of each client connection's socket, set when it opens; 0 leaves the kernel's autotuning (up to
+    /// net.ipv4.tcp_wmem's maximum, 4 MB by default), which lets a client that stops reading hold that much kernel memory.
+    /// </summary>
+    /// <value>0 by default.</value>
+    public int SocketSendBufferBytes { get; set; }
+
     /// <summary>Connections one user may have open on this node, over all transports; one more is refused. 0 = unlimited.</summary>
     /// <value>100 by default: far more than anyone's tabs and devices, few enough that one user cannot take a node's memory.</value>
     public int MaxConnectionsPerUser { get; set; } = 100;

@@ -210,6 +210,7 @@ internal sealed class NodeHost : IAsyncDisposable
         services.AddSingleton<ChannelService>();
         services.AddSingleton<ConnectionRegistry>();
         services.AddSingleton<MessageDelivery>();
+        services.AddSingleton<OutboundQueues>();
         services.AddSingleton<HubSessions>();
         services.AddSingleton<HubConnectionTokens>();
         services.AddSingleton<HubHttpEndpoint>();

@@ -8,9 +8,7 @@ namespace SocketPush.Node.Client.HubServer;
 /// </summary>
 internal abstract class HttpHubSession : HubSession
 {
-    private readonly Queue<Outgoing> _queue = new();
-    private TaskCompletionSource? _signal;
-    private volatile bool _ended;
+    private readonly OutboundQueue _queue;
     private long _endedAt;
     private int _receiving;
 
@@ -18,23 +16,24 @@ internal abstract class HttpHubSession : HubSession
         : base(connectionId, transport, sessions, userId, sessionId)
     {
         Token = token;
+        _queue = new OutboundQueue(this, SendGate, sessions.Queues, OnSlowConsumer);
     }
 
     /// <summary>The secret the client names the session with (<c>id</c> in the query).</summary>
     public string Token { get; }
 
     /// <summary>The session is over: nothing more is queued; what is queued may still go out.</summary>
-    public bool Ended => _ended;
+    public bool Ended => _queue.Closed;
 
     public override SendResult TrySend(PushMessage message)
     {
         SendResult result;
         lock (SendGate)
         {
-            result = Enqueue(message.HubBytes(Format), message);
+            result = _queue.Enqueue(message.HubBytes(Format), message);
         }
 
-        if (result == SendResult.Refused && _ended)
+        if (result == SendResult.Refused && Ended)
         {
             OnTransportClosed();
         }
@@ -54,7 +53,7 @@ internal abstract class HttpHubSession : HubSession
         try
         {
             var body = request.BodyReader;
-            while (!_ended)
+            while (!Ended)
             {
                 var read = await body.ReadAsync(cancellationToken);
                 var open = true;
@@ -85,7 +84,7 @@ internal abstract class HttpHubSession : HubSession
         finally
         {
             Volatile.Write(ref _receiving, 0);
-            if (_ended)
+            if (Ended)
             {
                 // Authenticate may have registered the connection while the session ended elsewhere.
                 OnTransportClosed();
@@ -96,26 +95,20 @@ internal abstract class HttpHubSession : HubSession
     /// <summary>The client went away or ended the session itself: no close message, nothing more to send.</summary>
     public void Discard()
     {
-        lock (SendGate)
-        {
-            _queue.Clear();
-        }
-
+        _queue.Discard();
         EndTransport();
     }
 
     /// <summary>Whether the session ended at least <paramref name="linger"/> before <paramref name="now"/>.</summary>
-    public bool EndedLongAgo(long now, TimeSpan linger) => _ended && Sessions.Time.GetElapsedTime(Interlocked.Read(ref _endedAt), now) >= linger;
+    public bool EndedLongAgo(long now, TimeSpan linger) =>
+        Ended && Interlocked.Read(ref _endedAt) is var endedAt and not 0 && Sessions.Time.GetElapsedTime(endedAt, now) >= linger;
 
-    protected override SendResult SendLocked(ReadOnlyMemory<byte> hubBytes) => Enqueue(hubBytes, null);
+    protected override SendResult SendLocked(ReadOnlyMemory<byte> hubBytes) => _queue.Enqueue(hubBytes, null);
 
     protected override void EndTransport()
     {
-        lock (SendGate)
-        {
-            EndLocked();
-        }
-
+        _queue.Close();
+        NoteEnded();
         OnTransportClosed();
     }
 
@@ -123,46 +116,13 @@ internal abstract class HttpHubSession : HubSession
     /// Waits until messages are queued or the session ends, then takes every queued message. Returns null when
     /// <paramref name="timeout"/> passed first; an empty batch means the session has ended and nothing is left.
     /// </summary>
-    protected async Task<Outgoing[]?> TakeAsync(TimeSpan? timeout, CancellationToken cancellationToken)
-    {
-        Task signal;
-        lock (SendGate)
-        {
-            if (TakeLocked() is { } ready)
-            {
-                return ready;
-            }
-
-            signal = (_signal ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
-        }
-
-        try
-        {
-            await (timeout is { } limit ? signal.WaitAsync(limit, Sessions.Time, cancellationToken) : signal.WaitAsync(cancellationToken));
-        }
-        catch (TimeoutException)
-        {
-            return null;
-        }
-
-        lock (SendGate)
-        {
-            // Signalled: something was queued or the session ended.
-            return TakeLocked() ?? [];
-        }
-    }
+    protected Task<Outgoing[]?> TakeAsync(TimeSpan? timeout, CancellationToken cancellationToken) => _queue.TakeAsync(timeout, cancellationToken);
 
     /// <summary>Counts the user and channel messages of a batch as delivered once the transport has written them.</summary>
     protected void CountDelivered(Outgoing[] batch)
     {
         MarkSent();
-        foreach (var item in batch)
-        {
-            if (item.Message is { } message)
-            {
-                Sessions.Metrics.Delivered(message, 1, Sessions.Time);
-            }
-        }
+        _queue.Sent(batch);
     }
 
     /// <summary>Called under <see cref="HubSession.SendGate"/> when a slow consumer is closed, to stop its transport at once.</summary>
@@ -170,58 +130,13 @@ internal abstract class HttpHubSession : HubSession
     {
     }
 
-    private Outgoing[]? TakeLocked()
+    private void OnSlowConsumer()
     {
-        if (_queue.Count > 0)
-        {
-            var batch = _queue.ToArray();
-            _queue.Clear();
-            return batch;
-        }
-
-        return _ended ? [] : null;
+        NoteEnded();
+        OnOverflowLocked();
     }
 
-    private SendResult Enqueue(ReadOnlyMemory<byte> hubBytes, PushMessage? message)
-    {
-        if (_ended)
-        {
-            return SendResult.Refused;
-        }
-
-        if (_queue.Count >= Sessions.Options.MaxQueuedMessagesPerConnection)
-        {
-            Sessions.Metrics.SlowConsumerClosed();
-            ClientLog.Closed(Sessions.Logger, Id, UserId, "its send queue is full (slow consumer)");
-            _queue.Clear();
-            EndLocked();
-            OnOverflowLocked();
-            return SendResult.Refused;
-        }
-
-        _queue.Enqueue(new Outgoing(hubBytes, message));
-        Wake();
-        return SendResult.Queued;
-    }
-
-    private void EndLocked()
-    {
-        if (!_ended)
-        {
-            Interlocked.Exchange(ref _endedAt, Sessions.Time.GetTimestamp());
-            _ended = true;
-            Wake();
-        }
-    }
-
-    private void Wake()
-    {
-        _signal?.TrySetResult();
-        _signal = null;
-    }
-
-    /// <summary>One hub message waiting for the transport, with the published message it carries, if any.</summary>
-    protected readonly record struct Outgoing(ReadOnlyMemory<byte> Bytes, PushMessage? Message);
+    private void NoteEnded() => Interlocked.CompareExchange(ref _endedAt, Sessions.Time.GetTimestamp(), 0);
 }
 
 /// <summary>What became of a <c>POST</c> body.</summary>

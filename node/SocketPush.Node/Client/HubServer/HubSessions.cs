@@ -25,6 +25,7 @@ internal sealed class HubSessions : IDisposable
         LiveConfig config,
         HubConnectionTokens tokens,
         Origins origins,
+        OutboundQueues queues,
         NodeMetrics metrics,
         TimeProvider time,
         ILogger<HubSessions> logger)
@@ -34,6 +35,7 @@ internal sealed class HubSessions : IDisposable
         _config = config;
         _tokens = tokens;
         _origins = origins;
+        Queues = queues;
         Metrics = metrics;
         Time = time;
         Logger = logger;
@@ -43,6 +45,9 @@ internal sealed class HubSessions : IDisposable
     public ConnectionRegistry Registry { get; }
 
     public ClientAuthenticator Authenticator { get; }
+
+    /// <summary>What each session's outbound queue shares.</summary>
+    public OutboundQueues Queues { get; }
 
     public NodeMetrics Metrics { get; }
 

@@ -18,7 +18,22 @@ internal sealed class HubWebSocketListener(IServiceProvider services)
 
     public async Task OnConnectionAsync(ConnectionContext connection, ConnectionDelegate next)
     {
+        // Resolved on first use: the listener is made while Kestrel is configured, before the services exist.
+        var sessions = _sessions ??= services.GetRequiredService<HubSessions>();
         var socket = connection.Features.Get<IConnectionSocketFeature>()?.Socket;
+        if (socket is not null && sessions.Options.SocketSendBufferBytes is > 0 and var sendBuffer)
+        {
+            // Every transport's connection, TLS or not: it bounds what a client that stops reading holds in the kernel.
+            try
+            {
+                socket.SendBufferSize = sendBuffer;
+            }
+            catch (Exception e) when (e is System.Net.Sockets.SocketException or ObjectDisposedException)
+            {
+                // Gone already; the read below ends at once.
+            }
+        }
+
         if (socket is null || connection.Features.Get<ITlsHandshakeFeature>() is not null)
         {
             // Frames are written straight to the socket, which needs a plain TCP connection.
@@ -26,8 +41,6 @@ internal sealed class HubWebSocketListener(IServiceProvider services)
             return;
         }
 
-        // Resolved on first use: the listener is made while Kestrel is configured, before the services exist.
-        var sessions = _sessions ??= services.GetRequiredService<HubSessions>();
         var (verdict, request) = await ReadHeadAsync(connection.Transport.Input, sessions.Time, connection.ConnectionClosed);
         if (verdict != UpgradeVerdict.Hub)
         {

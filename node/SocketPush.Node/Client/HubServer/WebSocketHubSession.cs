@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using Microsoft.AspNetCore.Connections;
 
 namespace SocketPush.Node.Client.HubServer;
@@ -9,8 +10,8 @@ namespace SocketPush.Node.Client.HubServer;
 /// A hub client over a WebSocket that this node speaks itself, directly on Kestrel's connection: no HTTP request
 /// objects, no SignalR connection objects, no per-connection output pipe. A message is one prebuilt frame (built
 /// once per published message) written with one non-blocking <c>send</c> on the publisher's thread; only when the
-/// socket's buffer is full do frames queue, drained by an asynchronous send, and a client that lets
-/// <c>maxQueuedMessagesPerConnection</c> frames pile up is closed as a slow consumer.
+/// socket's buffer is full do frames queue in the connection's <see cref="OutboundQueue"/> (which closes a slow
+/// consumer), drained by asynchronous sends that write everything queued at once.
 /// </summary>
 internal sealed class WebSocketHubSession : HubSession
 {
@@ -19,10 +20,13 @@ internal sealed class WebSocketHubSession : HubSession
 
     private readonly ConnectionContext _connection;
     private readonly Socket _socket;
+    /// <summary>Queued frames are sent together up to this many bytes at a time (the pool keeps buffers of this size).</summary>
+    private const int CoalesceBytes = 64 * 1024;
+
     private readonly PipeReader _input;
-    private Queue<Pending>? _backlog;
+    private readonly OutboundQueue _backlog;
+    /// <summary>A drain owns the socket's output: new frames queue behind it, so that they keep their order.</summary>
     private bool _draining;
-    private bool _ended;
     private byte[]? _fragments;
     private int _fragmentLength;
 
@@ -35,6 +39,8 @@ internal sealed class WebSocketHubSession : HubSession
         _connection = connection;
         _socket = socket;
         _input = connection.Transport.Input;
+        // Closed as a slow consumer: nothing more can reach the client in time, not even a close frame.
+        _backlog = new OutboundQueue(this, SendGate, sessions.Queues, connection.Abort);
     }
 
     protected override bool Binary => true;
@@ -89,7 +95,7 @@ internal sealed class WebSocketHubSession : HubSession
     {
         lock (SendGate)
         {
-            if (_ended)
+            if (_backlog.Closed)
             {
                 return;
             }
@@ -99,7 +105,7 @@ internal sealed class WebSocketHubSession : HubSession
                 SendRaw(WebSocketFrames.BuildClose(status, reason), null);
             }
 
-            _ended = true;
+            _backlog.Close();
         }
 
         _input.CancelPendingRead();
@@ -108,24 +114,14 @@ internal sealed class WebSocketHubSession : HubSession
     /// <summary>Writes a whole frame, or queues what did not fit. The caller holds <see cref="HubSession.SendGate"/>.</summary>
     private SendResult SendRaw(ReadOnlyMemory<byte> frame, PushMessage? message)
     {
-        if (_ended)
+        if (_backlog.Closed)
         {
             return SendResult.Refused;
         }
 
         if (_draining)
         {
-            if (_backlog!.Count >= Sessions.Options.MaxQueuedMessagesPerConnection)
-            {
-                Sessions.Metrics.SlowConsumerClosed();
-                ClientLog.Closed(Sessions.Logger, Id, UserId, "its send queue is full (slow consumer)");
-                _ended = true;
-                _connection.Abort();
-                return SendResult.Refused;
-            }
-
-            _backlog.Enqueue(new Pending(frame, message));
-            return SendResult.Queued;
+            return _backlog.Enqueue(frame, message);
         }
 
         int sent;
@@ -140,7 +136,7 @@ internal sealed class WebSocketHubSession : HubSession
         }
         catch (ObjectDisposedException)
         {
-            _ended = true;
+            _backlog.Close();
             return SendResult.Refused;
         }
 
@@ -151,13 +147,13 @@ internal sealed class WebSocketHubSession : HubSession
 
         if (error is not (SocketError.Success or SocketError.WouldBlock))
         {
-            _ended = true;
+            _backlog.Close();
             _connection.Abort();
             return SendResult.Refused;
         }
 
-        _backlog ??= new Queue<Pending>();
-        _backlog.Enqueue(new Pending(frame[Math.Max(sent, 0)..], message));
+        // The queue is empty here (no drain runs), so it takes the rest whatever its bound.
+        _backlog.Enqueue(frame[Math.Max(sent, 0)..], message);
         _draining = true;
         _ = DrainAsync();
         return SendResult.Queued;
@@ -165,12 +161,14 @@ internal sealed class WebSocketHubSession : HubSession
 
     private async Task DrainAsync()
     {
+        // One list per drain, reused for each batch: taking frames off the queue allocates nothing.
+        var batch = new List<Outgoing>();
         while (true)
         {
-            Pending next;
             lock (SendGate)
             {
-                if (!_backlog!.TryDequeue(out next))
+                batch.Clear();
+                if (_backlog.MoveTo(batch) == 0)
                 {
                     _draining = false;
                     return;
@@ -179,18 +177,13 @@ internal sealed class WebSocketHubSession : HubSession
 
             try
             {
-                var rest = next.Frame;
-                while (rest.Length > 0)
-                {
-                    rest = rest[await _socket.SendAsync(rest, SocketFlags.None)..];
-                }
+                await SendAllAsync(batch);
             }
             catch (Exception e) when (e is SocketException or ObjectDisposedException)
             {
                 lock (SendGate)
                 {
-                    _ended = true;
-                    _backlog.Clear();
+                    _backlog.Discard();
                     _draining = false;
                 }
 
@@ -199,10 +192,61 @@ internal sealed class WebSocketHubSession : HubSession
             }
 
             MarkSent();
-            if (next.Message is { } message)
+            _backlog.Sent(CollectionsMarshal.AsSpan(batch));
+        }
+    }
+
+    /// <summary>
+    /// Sends a batch of frames with as few sends as it can: frames are copied into one pooled buffer of up to
+    /// <see cref="CoalesceBytes"/> and sent together; a frame as large as that goes on its own, uncopied.
+    /// </summary>
+    private async Task SendAllAsync(List<Outgoing> batch)
+    {
+        if (batch.Count == 1)
+        {
+            await SendWholeAsync(batch[0].Bytes);
+            return;
+        }
+
+        var buffer = ArrayPool<byte>.Shared.Rent(CoalesceBytes);
+        try
+        {
+            var used = 0;
+            for (var i = 0; i < batch.Count; i++)
             {
-                Sessions.Metrics.Delivered(message, 1, Sessions.Time);
+                var frame = batch[i].Bytes;
+                if (used > 0 && used + frame.Length > buffer.Length)
+                {
+                    await SendWholeAsync(buffer.AsMemory(0, used));
+                    used = 0;
+                }
+
+                if (frame.Length >= buffer.Length)
+                {
+                    await SendWholeAsync(frame);
+                    continue;
+                }
+
+                frame.Span.CopyTo(buffer.AsSpan(used));
+                used += frame.Length;
             }
+
+            if (used > 0)
+            {
+                await SendWholeAsync(buffer.AsMemory(0, used));
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private async ValueTask SendWholeAsync(ReadOnlyMemory<byte> bytes)
+    {
+        while (bytes.Length > 0)
+        {
+            bytes = bytes[await _socket.SendAsync(bytes, SocketFlags.None)..];
         }
     }
 
@@ -211,7 +255,7 @@ internal sealed class WebSocketHubSession : HubSession
         while (true)
         {
             var read = await _input.ReadAsync();
-            if (read.IsCanceled || _ended)
+            if (read.IsCanceled || _backlog.Closed)
             {
                 return;
             }
@@ -226,7 +270,7 @@ internal sealed class WebSocketHubSession : HubSession
                 {
                     try
                     {
-                        if (!_ended && !await ReceiveAsync(bytes.AsMemory(0, length), _connection.ConnectionClosed))
+                        if (!_backlog.Closed && !await ReceiveAsync(bytes.AsMemory(0, length), _connection.ConnectionClosed))
                         {
                             outcome = ReadOutcome.End;
                         }
@@ -388,6 +432,4 @@ internal sealed class WebSocketHubSession : HubSession
             _ => "protocol error",
         });
     }
-
-    private readonly record struct Pending(ReadOnlyMemory<byte> Frame, PushMessage? Message);
 }
