@@ -74,6 +74,13 @@ internal abstract class HubSession : ClientConnection
         _partial = null;
         try
         {
+            // The handshake and the JSON protocol are text: bytes that are not UTF-8 would reach the protocol's string
+            // reader, which throws for them (a 500 on a POST, a dropped connection on a binary frame).
+            if ((!_handshakeDone || Format == HubFormat.Json) && !IsUtf8(input))
+            {
+                throw new InvalidDataException("The message is not valid UTF-8.");
+            }
+
             if (!_handshakeDone)
             {
                 if (!HandshakeProtocol.TryParseRequestMessage(ref input, out var request))
@@ -116,6 +123,29 @@ internal abstract class HubSession : ClientConnection
             Close(ProtocolError, allowReconnect: false);
             return false;
         }
+    }
+
+    /// <summary>Whether the bytes are UTF-8, allowing a character cut at the end (its rest comes with the next bytes).</summary>
+    private static bool IsUtf8(ReadOnlySequence<byte> input)
+    {
+        var bytes = input.IsSingleSegment ? input.FirstSpan : input.ToArray();
+        while (!bytes.IsEmpty)
+        {
+            var status = System.Text.Rune.DecodeFromUtf8(bytes, out _, out var consumed);
+            if (status == OperationStatus.NeedMoreData)
+            {
+                return true;
+            }
+
+            if (status != OperationStatus.Done)
+            {
+                return false;
+            }
+
+            bytes = bytes[consumed..];
+        }
+
+        return true;
     }
 
     /// <summary>Called when the transport has ended, whatever ended it.</summary>
