@@ -124,7 +124,17 @@ public sealed class ConfigReloadTests : IAsyncLifetime
             await File.WriteAllTextAsync(ConfigPath, Version(i));
         }
 
-        await Eventually.TrueAsync(() => Node.Service<LiveConfig>().Current.Options.MaxMessageBytes == 1050, "the last version is in force");
+        // The Changed event runs just after the new config is in force: wait for it, not only for Current.
+        await Eventually.TrueAsync(
+            () =>
+            {
+                lock (applied)
+                {
+                    return applied.Any(c => c.Options.MaxMessageBytes == 1050);
+                }
+            },
+            "the last version was applied");
+        Assert.Equal(1050, Node.Service<LiveConfig>().Current.Options.MaxMessageBytes);
         lock (applied)
         {
             Assert.InRange(applied.Count, 1, 49);
