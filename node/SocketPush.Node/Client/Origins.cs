@@ -15,14 +15,23 @@ internal sealed class Origins(LiveConfig config, NodeIdentity identity, ClusterM
     public bool Allowed(string? origin)
     {
         var listed = config.Options.AllowedOrigins;
-        return origin is null || listed.Count == 0
-            || listed.Any(o => Same(o, origin))
-            || Same(identity.ClientUrl, origin)
-            || membership.View.Members.Any(m => m.IsLive && m.Metadata is { } metadata && Same(metadata.ClientUrl, origin));
+        if (origin is null || listed.Count == 0)
+        {
+            return true;
+        }
+
+        if (!Uri.TryCreate(origin, UriKind.Absolute, out var asked))
+        {
+            return false;
+        }
+
+        return listed.Any(o => Same(o, asked))
+            || Same(identity.ClientUrl, asked)
+            || membership.View.Members.Any(m => m.IsLive && m.Metadata is { } metadata && Same(metadata.ClientUrl, asked));
     }
 
-    /// <summary>Whether <paramref name="url"/> (an origin or a URL with a path) is of <paramref name="origin"/>.</summary>
-    private static bool Same(string url, string origin) =>
-        Uri.TryCreate(url, UriKind.Absolute, out var parsed) && Uri.TryCreate(origin, UriKind.Absolute, out var asked)
+    /// <summary>Whether <paramref name="url"/> (an origin, or a URL with a path) is of the origin <paramref name="asked"/>.</summary>
+    private static bool Same(string url, Uri asked) =>
+        Uri.TryCreate(url, UriKind.Absolute, out var parsed)
         && Uri.Compare(parsed, asked, UriComponents.SchemeAndServer, UriFormat.Unescaped, StringComparison.OrdinalIgnoreCase) == 0;
 }

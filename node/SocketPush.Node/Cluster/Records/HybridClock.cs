@@ -35,19 +35,6 @@ internal sealed class HybridClock(TimeProvider time)
         }
     }
 
-    /// <summary>Whether a stamp from another node is at most <see cref="MaxDrift"/> ahead of this node's wall clock.</summary>
-    public bool Admits(long stamp)
-    {
-        var limit = (time.GetUtcNow().ToUnixTimeMilliseconds() + (long)MaxDrift.TotalMilliseconds) << 16 | 0xFFFF;
-        if (stamp <= limit)
-        {
-            return true;
-        }
-
-        Interlocked.Increment(ref _refused);
-        return false;
-    }
-
     /// <summary>
     /// Moves the clock past a stamp from another node, or refuses the stamp (clock unmoved) with a
     /// <see cref="ServiceException"/> the sender reads: what it sent is not taken, so it keeps it and sends it again.
@@ -63,11 +50,16 @@ internal sealed class HybridClock(TimeProvider time)
         }
     }
 
-    /// <summary>Moves the clock past a stamp seen from another node; false (clock unmoved) when <see cref="Admits"/> refuses it.</summary>
+    /// <summary>
+    /// Moves the clock past a stamp seen from another node; false, clock unmoved and the refusal counted, when the
+    /// stamp is more than <see cref="MaxDrift"/> ahead of this node's wall clock.
+    /// </summary>
     public bool Observe(long stamp)
     {
-        if (!Admits(stamp))
+        var limit = (time.GetUtcNow().ToUnixTimeMilliseconds() + (long)MaxDrift.TotalMilliseconds) << 16 | 0xFFFF;
+        if (stamp > limit)
         {
+            Interlocked.Increment(ref _refused);
             return false;
         }
 
