@@ -10,6 +10,7 @@ namespace SocketPush.Node.Tests;
 /// loader never fails with anything but a <see cref="ConfigException"/> whose message names the line, and every
 /// mutation that makes the file wrong is refused.
 /// </summary>
+[Collection(FuzzCollection.Name)]
 [Trait("Category", "Fuzz")]
 public sealed partial class ConfigFuzzTests
 {

@@ -15,6 +15,7 @@ namespace SocketPush.Node.Tests;
 /// type (the API reads the body as JSON whatever the label says, so that <c>curl -d</c> works). Every one gets a 4xx
 /// with a JSON error body, changes none of the records of the users and channels involved, and delivers nothing.
 /// </summary>
+[Collection(FuzzCollection.Name)]
 [Trait("Category", "Fuzz")]
 public sealed class ManagementApiFuzzTests : IAsyncLifetime
 {

@@ -10,6 +10,7 @@ namespace SocketPush.Node.Tests.HubServer;
 /// <see cref="ClientWebSocket"/>: each gets a clear answer or close code, is counted in /metrics, and a client
 /// connected alongside keeps receiving.
 /// </summary>
+[Collection(FuzzCollection.Name)]
 public sealed class BadInputTests : IAsyncLifetime
 {
     private const string Malformed = "socketpush_client_messages_malformed_total";

@@ -13,6 +13,7 @@ namespace SocketPush.Node.Tests.HubServer;
 /// what they were given, and say the same whatever the chunking. The CI form checks a few hundred streams per property;
 /// <c>SOCKETPUSH_FUZZ_SECONDS</c> runs them longer (README "Fuzzing").
 /// </summary>
+[Collection(FuzzCollection.Name)]
 [Trait("Category", "Fuzz")]
 public sealed class FrameReaderFuzzTests
 {

@@ -9,6 +9,7 @@ namespace SocketPush.Node.Tests.HubServer;
 /// SSE) of a real node: random bytes, valid messages cut short or bit-flipped, separators and length prefixes in the
 /// wrong places. No answer is a 5xx, and afterwards the node still serves a client on every transport.
 /// </summary>
+[Collection(FuzzCollection.Name)]
 [Trait("Category", "Fuzz")]
 public sealed class HubHttpFuzzTests : IAsyncLifetime
 {
