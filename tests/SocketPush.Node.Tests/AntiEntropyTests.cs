@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.Time.Testing;
 using SocketPush.Node.Cluster;
-using SocketPush.Node.Cluster.Records;
+using SocketPush.Node.Owner.Records;
 using SocketPush.Node.Configuration;
 
 namespace SocketPush.Node.Tests;

@@ -6,7 +6,7 @@ using FsCheck.Fluent;
 using Microsoft.AspNetCore.Http.Connections;
 using Microsoft.AspNetCore.SignalR.Client;
 using Microsoft.FSharp.Core;
-using SocketPush.Node.Client;
+using SocketPush.Node.Edge;
 
 namespace SocketPush.Node.Tests;
 

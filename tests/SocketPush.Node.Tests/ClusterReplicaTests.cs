@@ -2,7 +2,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.SignalR.Client;
 using SocketPush.Node.Cluster;
 using SocketPush.Node.Cluster.Peers;
-using SocketPush.Node.Cluster.Records;
+using SocketPush.Node.Owner.Records;
 
 namespace SocketPush.Node.Tests;
 
@@ -150,7 +150,7 @@ public sealed class ClusterReplicaTests
         hub.On<JsonElement>("moved", m => _ = Task.Run(() => hub.StopAsync()));
         await hub.StartAsync();
         await leaving.WaitForConnectionsAsync(client, 1);
-        Assert.True(leaving.Service<SocketPush.Node.Cluster.Records.RecordStore>().LiveCounts().Users > 0, "the stopping node owns some users");
+        Assert.True(leaving.Service<SocketPush.Node.Owner.Records.RecordStore>().LiveCounts().Users > 0, "the stopping node owns some users");
 
         await cluster.StopNodeAsync(leaving);
 

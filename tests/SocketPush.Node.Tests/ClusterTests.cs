@@ -7,10 +7,11 @@ using Microsoft.AspNetCore.Http.Connections;
 using Microsoft.AspNetCore.SignalR.Client;
 using SocketPush.Client.Services;
 using SocketPush.Gossip;
-using SocketPush.Node.Client;
+using SocketPush.Node.Edge;
 using SocketPush.Node.Cluster;
 using SocketPush.Node.Cluster.Peers;
 using SocketPush.Node.Configuration;
+using SocketPush.Node.Owner;
 
 namespace SocketPush.Node.Tests;
 

@@ -174,7 +174,7 @@ public sealed class HubTests : IAsyncLifetime
         await hub.StartAsync();
 
         Assert.Equal("3", await hub.InvokeAsync<string>("Authenticate", "3", "s3"));
-        Assert.Single(_node.Service<SocketPush.Node.Client.ConnectionRegistry>().ConnectionsOf("3"));
+        Assert.Single(_node.Service<SocketPush.Node.Edge.ConnectionRegistry>().ConnectionsOf("3"));
         var other = await Assert.ThrowsAsync<Microsoft.AspNetCore.SignalR.HubException>(() => hub.InvokeAsync<string>("Authenticate", "4", "s4"));
         Assert.Contains("another user", other.Message, StringComparison.Ordinal);
     }

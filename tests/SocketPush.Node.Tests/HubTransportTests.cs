@@ -8,8 +8,8 @@ using System.Threading.Channels;
 using Microsoft.AspNetCore.Http.Connections;
 using Microsoft.AspNetCore.SignalR.Client;
 using Microsoft.Extensions.Time.Testing;
-using SocketPush.Node.Client;
-using SocketPush.Node.Client.HubServer;
+using SocketPush.Node.Edge;
+using SocketPush.Node.Edge.HubServer;
 
 namespace SocketPush.Node.Tests;
 

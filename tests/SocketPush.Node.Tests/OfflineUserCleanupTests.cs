@@ -1,4 +1,4 @@
-using SocketPush.Node.Client;
+using SocketPush.Node.Owner;
 
 namespace SocketPush.Node.Tests;
 

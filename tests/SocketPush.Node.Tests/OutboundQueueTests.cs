@@ -3,7 +3,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using SocketPush.Node.Admin;
-using SocketPush.Node.Client;
+using SocketPush.Node.Edge;
 using SocketPush.Node.Configuration;
 
 namespace SocketPush.Node.Tests;

@@ -2,11 +2,10 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using SocketPush.Client.Services;
-using SocketPush.Node.Client;
+using SocketPush.Node.Edge;
 using SocketPush.Node.Cluster;
 using SocketPush.Node.Configuration;
 using SocketPush.Node.Hosting;
-using SocketPush.Node.Services;
 
 namespace SocketPush.Node.Tests;
 

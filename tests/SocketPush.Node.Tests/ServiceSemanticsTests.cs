@@ -90,7 +90,7 @@ public sealed class ServiceSemanticsTests : IDisposable
     [Fact]
     public void A_repeated_name_in_a_message_keeps_its_last_value_for_hub_clients()
     {
-        var plain = (Dictionary<string, object?>)SocketPush.Node.Client.PushMessage.ToPlainValue(Json("""{"a":1,"a":2,"b":[true,null,1.5]}"""))!;
+        var plain = (Dictionary<string, object?>)SocketPush.Node.Edge.PushMessage.ToPlainValue(Json("""{"a":1,"a":2,"b":[true,null,1.5]}"""))!;
         Assert.Equal(2L, Assert.IsType<long>(plain["a"]));
         Assert.Equal(new object?[] { true, null, 1.5 }, (object?[])plain["b"]!);
     }

@@ -170,7 +170,7 @@ internal sealed class TestNode : IAsyncDisposable
     /// </summary>
     public Task WaitForConnectionsAsync(string userId, int count) =>
         Eventually.TrueAsync(
-            () => Service<SocketPush.Node.Client.ConnectionRegistry>().ConnectionsOf(userId).Length == count,
+            () => Service<SocketPush.Node.Edge.ConnectionRegistry>().ConnectionsOf(userId).Length == count,
             $"user {userId} has {count} connection(s) on the node");
 
     public async ValueTask DisposeAsync()

@@ -2,8 +2,8 @@ using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Http.Connections;
-using SocketPush.Node.Client;
-using SocketPush.Node.Client.HubServer;
+using SocketPush.Node.Edge;
+using SocketPush.Node.Edge.HubServer;
 using SocketPush.Node.Configuration;
 
 namespace SocketPush.Node.Tests;

@@ -2,7 +2,6 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http.Features;
 using SocketPush.Client.Services;
 using SocketPush.Node.Configuration;
-using SocketPush.Node.Services;
 
 namespace SocketPush.Node.Admin;
 

@@ -1,7 +1,7 @@
 using Prometheus;
-using SocketPush.Node.Client;
+using SocketPush.Node.Edge;
 using SocketPush.Node.Cluster;
-using SocketPush.Node.Cluster.Records;
+using SocketPush.Node.Owner.Records;
 
 namespace SocketPush.Node.Admin;
 

@@ -5,7 +5,7 @@ using System.Text.Json;
 using SocketPush.Client.Services;
 using SocketPush.ConsistentHashing;
 using SocketPush.Node.Admin;
-using SocketPush.Node.Cluster.Records;
+using SocketPush.Node.Owner.Records;
 using SocketPush.Node.Cluster.Routing;
 using SocketPush.Node.Configuration;
 

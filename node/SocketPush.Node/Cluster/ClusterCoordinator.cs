@@ -2,10 +2,11 @@ using System.Text.Json;
 using System.Threading.Channels;
 using SocketPush.Client.Services;
 using SocketPush.Node.Admin;
-using SocketPush.Node.Client;
-using SocketPush.Node.Cluster.Records;
+using SocketPush.Node.Edge;
+using SocketPush.Node.Owner.Records;
 using SocketPush.Node.Cluster.Routing;
 using SocketPush.Node.Configuration;
+using SocketPush.Node.Owner;
 
 namespace SocketPush.Node.Cluster;
 

@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Sockets;
 using SocketPush.Gossip;
 using SocketPush.Node.Configuration;
-using SocketPush.Node.Services;
 
 namespace SocketPush.Node.Cluster;
 

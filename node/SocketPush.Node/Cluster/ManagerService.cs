@@ -1,9 +1,8 @@
 using System.Text.Json;
 using SocketPush.Client.Services;
-using SocketPush.Node.Cluster.Records;
+using SocketPush.Node.Owner.Records;
 using SocketPush.Node.Cluster.Routing;
 using SocketPush.Node.Configuration;
-using SocketPush.Node.Services;
 
 namespace SocketPush.Node.Cluster;
 

@@ -6,14 +6,14 @@ using Microsoft.Extensions.FileProviders;
 using Prometheus;
 using SocketPush.Client.Services;
 using SocketPush.Node.Admin;
-using SocketPush.Node.Client;
-using SocketPush.Node.Client.HubServer;
+using SocketPush.Node.Edge;
+using SocketPush.Node.Edge.HubServer;
 using SocketPush.Node.Cluster;
 using SocketPush.Node.Cluster.Peers;
-using SocketPush.Node.Cluster.Records;
+using SocketPush.Node.Owner.Records;
 using SocketPush.Node.Cluster.Routing;
 using SocketPush.Node.Configuration;
-using SocketPush.Node.Services;
+using SocketPush.Node.Owner;
 
 namespace SocketPush.Node.Hosting;
 
@@ -197,7 +197,7 @@ internal sealed class NodeHost : IAsyncDisposable
         services.AddSingleton<Origins>();
         services.AddSingleton<LocalServices>();
         services.AddSingleton<ClusterRouter>();
-        services.AddSingleton<LocalDelivery>();
+        services.AddSingleton<OwnerFanOut>();
         services.AddSingleton<MissingCopies>();
         services.AddSingleton<ClusterCoordinator>();
         services.AddSingleton<Replication>();

@@ -1,7 +1,7 @@
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
-using SocketPush.Node.Client.HubServer;
+using SocketPush.Node.Edge.HubServer;
 
 namespace SocketPush.Node.Tests.HubServer;
 

@@ -4,8 +4,8 @@ using Microsoft.AspNetCore.Http.Connections.Client;
 using Microsoft.AspNetCore.SignalR.Client;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
-using SocketPush.Node.Client;
-using SocketPush.Node.Client.HubServer;
+using SocketPush.Node.Edge;
+using SocketPush.Node.Edge.HubServer;
 using SocketPush.Node.Configuration;
 
 namespace SocketPush.Node.Tests.HubServer;

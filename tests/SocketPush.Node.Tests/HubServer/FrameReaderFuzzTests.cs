@@ -3,7 +3,7 @@ using System.Buffers.Binary;
 using System.Text;
 using FsCheck;
 using FsCheck.Fluent;
-using SocketPush.Node.Client.HubServer;
+using SocketPush.Node.Edge.HubServer;
 
 namespace SocketPush.Node.Tests.HubServer;
 

@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.Text;
-using SocketPush.Node.Client.HubServer;
+using SocketPush.Node.Edge.HubServer;
 
 namespace SocketPush.Node.Tests.HubServer;
 

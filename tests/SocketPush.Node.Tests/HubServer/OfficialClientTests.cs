@@ -4,7 +4,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http.Connections.Client;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Client;
-using SocketPush.Node.Client.HubServer;
+using SocketPush.Node.Edge.HubServer;
 
 namespace SocketPush.Node.Tests.HubServer;
 

@@ -1,6 +1,6 @@
 using System.Text.Json;
-using SocketPush.Node.Client;
-using SocketPush.Node.Client.HubServer;
+using SocketPush.Node.Edge;
+using SocketPush.Node.Edge.HubServer;
 
 namespace SocketPush.Node.Tests.HubServer;
 

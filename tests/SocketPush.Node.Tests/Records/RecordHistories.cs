@@ -4,7 +4,7 @@ using System.Text.Json;
 using FsCheck;
 using FsCheck.Fluent;
 using Microsoft.Extensions.Time.Testing;
-using SocketPush.Node.Cluster.Records;
+using SocketPush.Node.Owner.Records;
 
 namespace SocketPush.Node.Tests.Records;
 

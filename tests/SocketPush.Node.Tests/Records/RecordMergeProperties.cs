@@ -1,5 +1,5 @@
 using FsCheck.Xunit;
-using SocketPush.Node.Cluster.Records;
+using SocketPush.Node.Owner.Records;
 
 namespace SocketPush.Node.Tests.Records;
 

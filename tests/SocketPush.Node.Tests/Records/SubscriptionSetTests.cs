@@ -1,4 +1,4 @@
-using SocketPush.Node.Cluster.Records;
+using SocketPush.Node.Owner.Records;
 
 namespace SocketPush.Node.Tests.Records;
 

@@ -6,7 +6,6 @@ using SocketPush.Client.Services;
 using SocketPush.Node.Admin;
 using SocketPush.Node.Cluster.Routing;
 using SocketPush.Node.Configuration;
-using SocketPush.Node.Services;
 
 namespace SocketPush.Node.Cluster.Peers;
 

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using SocketPush.Client;
 using SocketPush.Client.Services;
 using SocketPush.Node.Cluster.Peers;
+using SocketPush.Node.Owner;
 
 namespace SocketPush.Node.Cluster.Routing;
 
@@ -9,7 +10,7 @@ namespace SocketPush.Node.Cluster.Routing;
 /// Finds who answers for a key or a node: this node's own implementation of a service, or a proxy of the same
 /// interface whose calls travel to the other node. A single node is a ring of one, so everything is local.
 /// </summary>
-internal sealed class ClusterRouter(ClusterMembership membership, PeerLinks links, LocalServices local, Services.NodeIdentity identity)
+internal sealed class ClusterRouter(ClusterMembership membership, PeerLinks links, LocalServices local, NodeIdentity identity)
 {
     private readonly ConcurrentDictionary<(Type Service, string Node), object> _proxies = new();
 
@@ -74,8 +75,8 @@ internal sealed class LocalServices(IServiceProvider services)
 {
     public T Get<T>()
         where T : class =>
-        typeof(T) == typeof(IAuthService) ? (T)(object)services.GetRequiredService<Services.AuthService>()
-        : typeof(T) == typeof(IUserService) ? (T)(object)services.GetRequiredService<Services.UserService>()
-        : typeof(T) == typeof(IChannelService) ? (T)(object)services.GetRequiredService<Services.ChannelService>()
+        typeof(T) == typeof(IAuthService) ? (T)(object)services.GetRequiredService<AuthService>()
+        : typeof(T) == typeof(IUserService) ? (T)(object)services.GetRequiredService<UserService>()
+        : typeof(T) == typeof(IChannelService) ? (T)(object)services.GetRequiredService<ChannelService>()
         : services.GetRequiredService<T>();
 }

@@ -1,6 +1,7 @@
 using System.Text.Json;
-using SocketPush.Node.Client;
-using SocketPush.Node.Cluster.Records;
+using SocketPush.Node.Edge;
+using SocketPush.Node.Owner.Records;
+using SocketPush.Node.Owner;
 
 namespace SocketPush.Node.Cluster.Routing;
 
@@ -72,7 +73,7 @@ internal sealed class RecordService(RecordStore store, PresenceTable presence, H
 }
 
 /// <summary>This node's own connections, as the owners of their users reach them.</summary>
-internal sealed class EdgeService(LocalDelivery delivery, ConnectionRegistry registry) : IEdgeService
+internal sealed class EdgeService(OwnerFanOut delivery, ConnectionRegistry registry) : IEdgeService
 {
     public Task<int> DeliverAsync(JsonElement batch, CancellationToken cancellationToken = default) => delivery.DeliverBatchAsync(batch, cancellationToken);
 

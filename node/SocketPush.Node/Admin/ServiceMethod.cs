@@ -1,0 +1,109 @@
+using System.Collections.Concurrent;
+using System.Linq.Expressions;
+using System.Reflection;
+using System.Text.Json;
+using SocketPush.Client.Services;
+
+namespace SocketPush.Node.Admin;
+
+/// <summary>
+/// Calls a service method named by its catalog entry: the arguments bound from a JSON object of wire names, the
+/// call itself through a delegate compiled once per method (not reflected per call), the result as a CLR value.
+/// The HTTP API and the peer data plane both serve calls through it.
+/// </summary>
+internal sealed class ServiceMethod
+{
+    private static readonly ConcurrentDictionary<MethodInfo, ServiceMethod> Compiled = new();
+
+    private readonly Func<object, object?[], Task> _call;
+    private readonly Func<Task, object?>? _result;
+
+    private ServiceMethod(MethodDescriptor descriptor)
+    {
+        Descriptor = descriptor;
+        var method = descriptor.Method;
+        var target = Expression.Parameter(typeof(object), "target");
+        var args = Expression.Parameter(typeof(object?[]), "args");
+        var parameters = method.GetParameters()
+            .Select((p, i) => Expression.Convert(Expression.ArrayIndex(args, Expression.Constant(i)), p.ParameterType));
+        var call = Expression.Call(Expression.Convert(target, method.DeclaringType!), method, parameters);
+        _call = Expression.Lambda<Func<object, object?[], Task>>(Expression.Convert(call, typeof(Task)), target, args).Compile();
+        if (method.ReturnType != typeof(Task))
+        {
+            var task = Expression.Parameter(typeof(Task), "task");
+            var result = Expression.Property(Expression.Convert(task, method.ReturnType), "Result");
+            _result = Expression.Lambda<Func<Task, object?>>(Expression.Convert(result, typeof(object)), task).Compile();
+        }
+    }
+
+    public MethodDescriptor Descriptor { get; }
+
+    public static ServiceMethod For(MethodDescriptor descriptor) => Compiled.GetOrAdd(descriptor.Method, _ => new ServiceMethod(descriptor));
+
+    /// <summary>Runs the call; a <see cref="ServiceException"/> thrown early or late arrives as itself.</summary>
+    public async Task<object?> InvokeAsync(object target, object?[] arguments)
+    {
+        var task = _call(target, arguments);
+        await task.ConfigureAwait(false);
+        return _result?.Invoke(task);
+    }
+
+    /// <summary>Binds a JSON object of parameters, by wire name, to the method's arguments.</summary>
+    public object?[] Bind(JsonElement body, CancellationToken cancellationToken)
+    {
+        var descriptor = Descriptor;
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var property in body.EnumerateObject())
+        {
+            var name = Unicode("a parameter name", () => property.Name)!;
+            if (descriptor.Parameters.All(p => p.Name != name))
+            {
+                throw new ServiceException(ErrorCodes.InvalidArgument,
+                    $"{descriptor.Service}.{descriptor.Name} has no parameter '{name}'. Parameters: {ParameterList()}.");
+            }
+
+            // JSON readers disagree on which of two values wins; a call that names a parameter twice is ambiguous.
+            if (!seen.Add(name))
+            {
+                throw new ServiceException(ErrorCodes.InvalidArgument, $"{name} is given twice.");
+            }
+        }
+
+        var arguments = new object?[descriptor.Parameters.Count + 1];
+        for (var i = 0; i < descriptor.Parameters.Count; i++)
+        {
+            var parameter = descriptor.Parameters[i];
+            // A message may be any JSON value, null included; an id may not be null.
+            if (!body.TryGetProperty(parameter.Name, out var value) || (value.ValueKind == JsonValueKind.Null && parameter.Type != "json"))
+            {
+                throw new ServiceException(ErrorCodes.InvalidArgument, $"{parameter.Name} is required.");
+            }
+
+            arguments[i] = parameter.Type == "json" ? value : value.ValueKind switch
+            {
+                JsonValueKind.String => Unicode(parameter.Name, value.GetString),
+                JsonValueKind.Number => value.GetRawText(), // a number is a valid id, as in socket-push
+                _ => throw new ServiceException(ErrorCodes.InvalidArgument, $"{parameter.Name} must be a string or a number."),
+            };
+        }
+
+        arguments[^1] = cancellationToken;
+        return arguments;
+    }
+
+    /// <summary>JSON text with an unpaired surrogate escape (<c>"\ud800"</c>) cannot become a .NET string: a bad argument.</summary>
+    private static string? Unicode(string what, Func<string?> read)
+    {
+        try
+        {
+            return read();
+        }
+        catch (InvalidOperationException)
+        {
+            throw new ServiceException(ErrorCodes.InvalidArgument, $"{what} holds an unpaired surrogate escape; it must be valid Unicode.");
+        }
+    }
+
+    public string ParameterList() =>
+        Descriptor.Parameters.Count == 0 ? "none" : string.Join(", ", Descriptor.Parameters.Select(p => p.Name));
+}

@@ -1,0 +1,165 @@
+using System.Buffers;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Microsoft.AspNetCore.SignalR.Protocol;
+using SocketPush.Node.Edge.HubServer;
+
+namespace SocketPush.Node.Edge;
+
+/// <summary>
+/// One published message on its way to connections. Each wire form is built once per message, not once per
+/// connection: the SSE line as UTF-8 bytes, and the hub argument as plain CLR values that both the JSON and
+/// the MessagePack hub protocols can write.
+/// </summary>
+internal sealed class PushMessage
+{
+    private byte[]? _sseFrame;
+    private byte[]? _jsonHubBytes;
+    private byte[]? _messagePackHubBytes;
+    private byte[]? _jsonWebSocketFrame;
+    private byte[]? _messagePackWebSocketFrame;
+
+    public PushMessage(string kind, string? channelId, JsonElement data, long publishedTimestamp)
+    {
+        Kind = kind;
+        ChannelId = channelId;
+        // A clone outlives the request whose JSON document the element may point into.
+        Data = data.Clone();
+        PublishedTimestamp = publishedTimestamp;
+    }
+
+    /// <summary>
+    /// Asks the client to reconnect to the node that now owns its user: the hub event <c>moved</c> (SSE event
+    /// <c>moved</c>) with <c>{url, nodeId}</c>. It travels every transport's path, so it queues behind what was sent before.
+    /// </summary>
+    public static PushMessage Moved(string clientUrl, string nodeId, long timestamp) =>
+        new(MovedKind, null, JsonSerializer.SerializeToElement(new { url = clientUrl, nodeId }), timestamp);
+
+    public const string MovedKind = "moved";
+
+    /// <summary><c>user</c>, <c>channel</c> or <see cref="MovedKind"/>.</summary>
+    public string Kind { get; }
+
+    private string EventName => Kind == MovedKind ? MovedKind : HubEvent;
+
+    public string? ChannelId { get; }
+
+    public JsonElement Data { get; }
+
+    /// <summary>When the publish was accepted, from <see cref="TimeProvider.GetTimestamp"/>.</summary>
+    public long PublishedTimestamp { get; }
+
+    /// <summary>The complete SSE event: <c>event: message</c> and one <c>data:</c> line of JSON.</summary>
+    public byte[] SseFrame => _sseFrame ??= BuildSseFrame();
+
+    /// <summary>The complete WebSocket frame of the <c>message</c> invocation in one hub protocol.</summary>
+    public byte[] WebSocketFrame(HubFormat format) => format == HubFormat.Json
+        ? _jsonWebSocketFrame ??= WebSocketFrames.Build(WebSocketOpcode.Text, HubBytes(format))
+        : _messagePackWebSocketFrame ??= WebSocketFrames.Build(WebSocketOpcode.Binary, HubBytes(format));
+
+    /// <summary>The <c>message</c> invocation in one hub protocol, framed for the hub protocol but not for a transport.</summary>
+    public byte[] HubBytes(HubFormat format) => format == HubFormat.Json
+        ? _jsonHubBytes ??= BuildJsonInvocation()
+        : _messagePackHubBytes ??= HubProtocols.Serialize(HubFormat.MessagePack, new InvocationMessage(EventName, [BuildHubArgument()]));
+
+    /// <summary>The hub event every message arrives as.</summary>
+    public const string HubEvent = "message";
+
+    private byte[] BuildSseFrame()
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        buffer.Write(Kind == MovedKind ? "event: moved\ndata: "u8 : "event: message\ndata: "u8);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            WriteEnvelope(writer);
+        }
+
+        buffer.Write("\n\n"u8);
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>The JSON hub protocol's invocation of <c>message</c>, with its record separator.</summary>
+    private byte[] BuildJsonInvocation()
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteNumber("type"u8, HubProtocolConstants.InvocationMessageType);
+            writer.WriteString("target"u8, EventName);
+            writer.WriteStartArray("arguments"u8);
+            WriteEnvelope(writer);
+            writer.WriteEndArray();
+            writer.WriteEndObject();
+        }
+
+        buffer.Write([RecordSeparator]);
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>Ends every message of the JSON hub protocol.</summary>
+    private const byte RecordSeparator = 0x1e;
+
+    private void WriteEnvelope(Utf8JsonWriter writer)
+    {
+        if (Kind == MovedKind)
+        {
+            Data.WriteTo(writer);
+            return;
+        }
+
+        writer.WriteStartObject();
+        writer.WriteString("kind"u8, Kind);
+        if (ChannelId is not null)
+        {
+            writer.WriteString("channelId"u8, ChannelId);
+        }
+
+        writer.WritePropertyName("data"u8);
+        // The data is valid JSON already (it was parsed on the way in), so it is copied, not re-encoded.
+        writer.WriteRawValue(JsonMarshal.GetRawUtf8Value(Data), skipInputValidation: true);
+        writer.WriteEndObject();
+    }
+
+    private object? BuildHubArgument()
+    {
+        if (Kind == MovedKind)
+        {
+            return ToPlainValue(Data);
+        }
+
+        var argument = new Dictionary<string, object?>(3, StringComparer.Ordinal) { ["kind"] = Kind };
+        if (ChannelId is not null)
+        {
+            argument["channelId"] = ChannelId;
+        }
+
+        argument["data"] = ToPlainValue(Data);
+        return argument;
+    }
+
+    /// <summary>JSON as dictionaries, arrays and primitives, which every hub protocol can serialize.</summary>
+    internal static object? ToPlainValue(JsonElement element) => element.ValueKind switch
+    {
+        JsonValueKind.Object => ToPlainObject(element),
+        JsonValueKind.Array => element.EnumerateArray().Select(ToPlainValue).ToArray(),
+        JsonValueKind.String => element.GetString(),
+        // Boxed apart: a plain conditional would widen every integer to double.
+        JsonValueKind.Number => element.TryGetInt64(out var integer) ? (object)integer : element.GetDouble(),
+        JsonValueKind.True => true,
+        JsonValueKind.False => false,
+        _ => null,
+    };
+
+    private static Dictionary<string, object?> ToPlainObject(JsonElement element)
+    {
+        var map = new Dictionary<string, object?>(StringComparer.Ordinal);
+        foreach (var property in element.EnumerateObject())
+        {
+            // JSON allows a name twice; the last value wins, as in JSON.parse.
+            map[property.Name] = ToPlainValue(property.Value);
+        }
+
+        return map;
+    }
+}

@@ -1,0 +1,89 @@
+using SocketPush.Client.Services;
+using SocketPush.Node.Admin;
+using SocketPush.Node.Configuration;
+
+namespace SocketPush.Node.Edge;
+
+/// <summary><c>GET /sse?userId=&amp;sessionId=</c>: a plain Server-Sent Events stream for clients without SignalR.</summary>
+internal static class SseEndpoint
+{
+    public static async Task HandleAsync(
+        HttpContext context,
+        ClientAuthenticator authenticator,
+        ConnectionRegistry registry,
+        LiveConfig config,
+        NodeMetrics metrics,
+        OutboundQueues queues,
+        OwnerRedirect redirect,
+        ILogger<SseClientConnection> logger)
+    {
+        var userId = context.Request.Query["userId"].ToString();
+        if (redirect.OwnerUrl(userId) is { } owner)
+        {
+            // 307 keeps the method; EventSource follows it to the node that owns the user.
+            metrics.Redirected("sse");
+            context.Response.Redirect(OwnerRedirect.Target(owner, "/sse", context.Request.Query), permanent: false, preserveMethod: true);
+            return;
+        }
+
+        if (registry.Full() is { } full)
+        {
+            // Before the session is looked up: a full node spends nothing on a client it cannot take.
+            await RefuseAsync(context, logger, full);
+            return;
+        }
+
+        var sessionId = context.Request.Query["sessionId"].ToString();
+        if (await authenticator.ProblemAsync(userId, sessionId, context.RequestAborted) is { } problem)
+        {
+            metrics.ConnectionRejected("authorization_failed");
+            ClientLog.Refused(logger, problem);
+            context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+            await context.Response.WriteAsJsonAsync(new ErrorBody(ClientAuthenticator.Failure, ErrorCodes.AuthorizationFailed), context.RequestAborted);
+            return;
+        }
+
+        var options = config.Options;
+        using var connection = new SseClientConnection(context.TraceIdentifier, userId, queues, context.Abort);
+        // Registered before the headers go out: a client that has seen the response receives every later publish.
+        if (registry.TryAdd(connection) is { } refusal)
+        {
+            await RefuseAsync(context, logger, refusal);
+            return;
+        }
+
+        context.Response.ContentType = "text/event-stream";
+        context.Response.Headers.CacheControl = "no-cache";
+        context.Response.Headers["X-Accel-Buffering"] = "no";
+
+        ClientLog.Connected(logger, userId, connection.Transport, connection.Id);
+        try
+        {
+            await context.Response.Body.FlushAsync(context.RequestAborted);
+            await connection.PumpAsync(context.Response.BodyWriter, options.SseKeepAliveInterval, context.RequestAborted);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException)
+        {
+            // The client went away mid-write.
+        }
+        finally
+        {
+            registry.Remove(connection);
+            if (connection.AbortReason is { } reason)
+            {
+                ClientLog.Closed(logger, connection.Id, userId, reason);
+            }
+            else
+            {
+                ClientLog.Disconnected(logger, userId, connection.Id);
+            }
+        }
+    }
+
+    /// <summary>A connection limit's answer: 503 <c>unavailable</c> when the node is full, 409 <c>limit_exceeded</c> when the user is.</summary>
+    private static Task RefuseAsync(HttpContext context, ILogger logger, ConnectionRefusal refusal)
+    {
+        ClientLog.Refused(logger, refusal.Message);
+        return ErrorBody.WriteAsync(context, refusal.NodeIsFull ? ErrorCodes.Unavailable : ErrorCodes.LimitExceeded, refusal.Message);
+    }
+}

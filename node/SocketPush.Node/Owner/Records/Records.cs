@@ -1,0 +1,169 @@
+using System.Collections.Immutable;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace SocketPush.Node.Owner.Records;
+
+/// <summary>
+/// A last-writer-wins register: the value with the highest stamp. A removal is a write of null, so it is ordered
+/// against sets like any other write.
+/// </summary>
+internal sealed record Register(string? Value, Stamp Stamp)
+{
+    public static readonly Register Empty = new(null, Stamp.Zero);
+
+    public Register Merge(Register other) => other.Stamp.CompareTo(Stamp) > 0 ? other : this;
+}
+
+/// <summary>One element of an <see cref="ElementSet"/>: in or out, as of its stamp.</summary>
+internal readonly record struct Element(bool Present, Stamp Stamp);
+
+/// <summary>
+/// A set whose elements are each a last-writer-wins flag: adding and removing stamp the element, and merging keeps
+/// each element's latest stamp. Removed elements stay as tombstones, so a late copy of an older add cannot bring
+/// them back.
+/// </summary>
+[JsonConverter(typeof(ElementSetJson))]
+internal sealed record ElementSet(ImmutableSortedDictionary<string, Element> Elements)
+{
+    public static readonly ElementSet Empty = new(ImmutableSortedDictionary.Create<string, Element>(StringComparer.Ordinal));
+
+    private ImmutableHashSet<string>? _present;
+
+    /// <summary>The elements that are in, built once per set: channel.publish reads it for every message.</summary>
+    [JsonIgnore]
+    public ImmutableHashSet<string> Present =>
+        _present ??= Elements.Where(e => e.Value.Present).Select(e => e.Key).ToImmutableHashSet(StringComparer.Ordinal);
+
+    [JsonIgnore]
+    public bool HasAny => Elements.Values.Any(e => e.Present);
+
+    public bool Contains(string element) => Elements.TryGetValue(element, out var e) && e.Present;
+
+    public ElementSet Set(string element, bool present, Stamp stamp) =>
+        Elements.TryGetValue(element, out var current) && current.Stamp.CompareTo(stamp) >= 0
+            ? this
+            : new ElementSet(Elements.SetItem(element, new Element(present, stamp)));
+
+    public ElementSet Merge(ElementSet other)
+    {
+        var merged = Elements;
+        foreach (var (element, theirs) in other.Elements)
+        {
+            if (!merged.TryGetValue(element, out var ours) || theirs.Stamp.CompareTo(ours.Stamp) > 0)
+            {
+                merged = merged.SetItem(element, theirs);
+            }
+        }
+
+        return merged == Elements ? this : new ElementSet(merged);
+    }
+}
+
+/// <summary><c>u:{userId}</c>: the user's session and the channels the user is subscribed to.</summary>
+internal sealed record UserRecord(Register Session, ElementSet Subscriptions)
+{
+    public static readonly UserRecord Empty = new(Register.Empty, ElementSet.Empty);
+
+    public UserRecord Merge(UserRecord other) => new(Session.Merge(other.Session), Subscriptions.Merge(other.Subscriptions));
+
+    [JsonIgnore]
+    public bool IsLive => Session.Value is not null || Subscriptions.HasAny;
+}
+
+/// <summary><c>s:{sessionId}</c>: the user the session belongs to, which serves auth.check.</summary>
+internal sealed record SessionRecord(Register User)
+{
+    public static readonly SessionRecord Empty = new(Register.Empty);
+
+    public SessionRecord Merge(SessionRecord other) => new(User.Merge(other.User));
+
+    [JsonIgnore]
+    public bool IsLive => User.Value is not null;
+}
+
+/// <summary><c>c:{channelId}</c>: the channel's subscribers.</summary>
+internal sealed record ChannelRecord(ElementSet Subscribers)
+{
+    public static readonly ChannelRecord Empty = new(ElementSet.Empty);
+
+    public ChannelRecord Merge(ChannelRecord other) => new(Subscribers.Merge(other.Subscribers));
+
+    [JsonIgnore]
+    public bool IsLive => Subscribers.HasAny;
+}
+
+/// <summary>Records on their way to another node (a handoff batch); merged on arrival.</summary>
+internal sealed record RecordBatch(
+    Dictionary<string, UserRecord> Users,
+    Dictionary<string, SessionRecord> Sessions,
+    Dictionary<string, ChannelRecord> Channels)
+{
+    [JsonIgnore]
+    public int Count => Users.Count + Sessions.Count + Channels.Count;
+
+    /// <summary>The latest clock value stamped on anything in the batch (0 when empty).</summary>
+    [JsonIgnore]
+    public long LatestStamp =>
+        Users.Values.SelectMany(u => u.Subscriptions.Elements.Values.Select(e => e.Stamp).Append(u.Session.Stamp))
+            .Concat(Sessions.Values.Select(s => s.User.Stamp))
+            .Concat(Channels.Values.SelectMany(c => c.Subscribers.Elements.Values.Select(e => e.Stamp)))
+            .Select(stamp => stamp.Time)
+            .DefaultIfEmpty(0)
+            .Max();
+
+    /// <summary>The records in batches of at most <paramref name="size"/>.</summary>
+    public IEnumerable<RecordBatch> Split(int size)
+    {
+        var additions = Users.Select(r => (Action<RecordBatch>)(b => b.Users[r.Key] = r.Value))
+            .Concat(Sessions.Select(r => (Action<RecordBatch>)(b => b.Sessions[r.Key] = r.Value)))
+            .Concat(Channels.Select(r => (Action<RecordBatch>)(b => b.Channels[r.Key] = r.Value)));
+        var part = new RecordBatch([], [], []);
+        foreach (var add in additions)
+        {
+            add(part);
+            if (part.Count == size)
+            {
+                yield return part;
+                part = new RecordBatch([], [], []);
+            }
+        }
+
+        if (part.Count > 0)
+        {
+            yield return part;
+        }
+    }
+
+    /// <summary>Adds another batch's records.</summary>
+    public void Add(RecordBatch other)
+    {
+        foreach (var (id, record) in other.Users)
+        {
+            Users[id] = record;
+        }
+
+        foreach (var (id, record) in other.Sessions)
+        {
+            Sessions[id] = record;
+        }
+
+        foreach (var (id, record) in other.Channels)
+        {
+            Channels[id] = record;
+        }
+    }
+}
+
+/// <summary>An element set on the wire: <c>{element: {present, stamp}}</c>, rebuilt with the ordinal comparer.</summary>
+internal sealed class ElementSetJson : JsonConverter<ElementSet>
+{
+    public override ElementSet Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        var elements = JsonSerializer.Deserialize<Dictionary<string, Element>>(ref reader, options) ?? [];
+        return new ElementSet(elements.ToImmutableSortedDictionary(StringComparer.Ordinal));
+    }
+
+    public override void Write(Utf8JsonWriter writer, ElementSet value, JsonSerializerOptions options) =>
+        JsonSerializer.Serialize(writer, value.Elements, options);
+}
