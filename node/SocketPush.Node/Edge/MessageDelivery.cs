@@ -26,7 +26,7 @@ internal sealed class MessageDelivery(ConnectionRegistry registry, NodeMetrics m
     internal const int UsersPerShare = 512;
 
     /// <summary>Returns how many connections of the users took the message.</summary>
-    public int ToUsers(PushMessage message, ImmutableHashSet<string> userIds)
+    public int ToUsers(PushMessage message, IReadOnlyCollection<string> userIds)
     {
         var shares = userIds.Count / UsersPerShare;
         var threads = Math.Min(Environment.ProcessorCount, shares);

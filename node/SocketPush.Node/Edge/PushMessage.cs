@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using Microsoft.AspNetCore.SignalR.Protocol;
+using SocketPush.Node.Cluster.Delivery;
 using SocketPush.Node.Edge.HubServer;
 
 namespace SocketPush.Node.Edge;
@@ -26,6 +27,12 @@ internal sealed class PushMessage
         // A clone outlives the request whose JSON document the element may point into.
         Data = data.Clone();
         PublishedTimestamp = publishedTimestamp;
+    }
+
+    /// <summary>A publication in this edge's form; its data is cloned, so it outlives the request it came with.</summary>
+    public PushMessage(Publication publication)
+        : this(publication.Kind == PublicationKind.User ? "user" : "channel", publication.ChannelId, publication.Data, publication.PublishedTimestamp)
+    {
     }
 
     /// <summary>

@@ -9,6 +9,7 @@ using SocketPush.Node.Admin;
 using SocketPush.Node.Edge;
 using SocketPush.Node.Edge.HubServer;
 using SocketPush.Node.Cluster;
+using SocketPush.Node.Cluster.Delivery;
 using SocketPush.Node.Cluster.Peers;
 using SocketPush.Node.Owner.Records;
 using SocketPush.Node.Cluster.Routing;
@@ -210,6 +211,7 @@ internal sealed class NodeHost : IAsyncDisposable
         services.AddSingleton<ChannelService>();
         services.AddSingleton<ConnectionRegistry>();
         services.AddSingleton<MessageDelivery>();
+        services.AddSingleton<ILocalConnections, EdgeConnections>();
         services.AddSingleton<OutboundQueues>();
         services.AddSingleton<HubSessions>();
         services.AddSingleton<HubConnectionTokens>();

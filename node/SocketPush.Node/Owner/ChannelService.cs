@@ -1,8 +1,7 @@
-using System.Collections.Immutable;
 using System.Text.Json;
 using SocketPush.Client.Services;
 using SocketPush.Node.Admin;
-using SocketPush.Node.Edge;
+using SocketPush.Node.Cluster.Delivery;
 using SocketPush.Node.Cluster;
 using SocketPush.Node.Owner.Records;
 using SocketPush.Node.Cluster.Routing;
@@ -19,7 +18,7 @@ internal sealed class ChannelService(
     RecordStore store,
     ClusterRouter router,
     Replication replication,
-    OwnerFanOut delivery,
+    OwnerFanOut fanOut,
     NodeMetrics metrics,
     LiveConfig config,
     TimeProvider time) : IChannelService
@@ -70,28 +69,7 @@ internal sealed class ChannelService(
             return 0;
         }
 
-        var push = new PushMessage("channel", channelId, message, time.GetTimestamp());
-        if (router.Nodes.Count == 1)
-        {
-            return await delivery.ToOwnedUsersAsync(push, subscribers, cancellationToken);
-        }
-
-        var byNode = new Dictionary<string, ImmutableHashSet<string>.Builder>(StringComparer.Ordinal);
-        foreach (var userId in subscribers)
-        {
-            var owner = router.OwnerOf(Keys.User(userId));
-            if (!byNode.TryGetValue(owner, out var users))
-            {
-                byNode[owner] = users = ImmutableHashSet.CreateBuilder<string>(StringComparer.Ordinal);
-            }
-
-            users.Add(userId);
-        }
-
-        var counts = await Task.WhenAll(byNode.Select(group => group.Key == router.LocalId
-            ? delivery.ToOwnedUsersAsync(push, group.Value.ToImmutable(), cancellationToken)
-            : router.OnNode<IEdgeService>(group.Key).DeliverAsync(delivery.Batch(push, group.Value, ownersDeliver: true), cancellationToken)));
-        return counts.Sum();
+        return await fanOut.ToSubscribersAsync(new Publication(PublicationKind.Channel, channelId, message, time.GetTimestamp()), subscribers, cancellationToken);
     }
 
     public Task<IReadOnlyList<string>> ListAllAsync(CancellationToken cancellationToken = default) =>

@@ -1,22 +1,26 @@
 using System.Collections.Immutable;
 using System.Text.Json;
+using SocketPush.Node.Cluster.Delivery;
 using SocketPush.Node.Cluster.Routing;
-using SocketPush.Node.Edge;
+using SocketPush.Node.Owner.Records;
 
 namespace SocketPush.Node.Owner;
 
 /// <summary>
-/// Delivery for users this node owns: their connections here, plus one batch to every other node that presence
-/// says holds some of them (clients that did not follow a redirect, or a move in progress).
+/// Who receives a publish, grouped by node. A user's publication goes to the user's connections here plus one batch
+/// to every other node that presence says holds some of them (clients that did not follow a redirect, or a move in
+/// progress); a channel's goes, per subscriber, to the node that owns the subscriber's user, which fans out the same
+/// way for the users it owns.
 /// </summary>
-internal sealed class OwnerFanOut(MessageDelivery delivery, PresenceTable presence, ClusterRouter router, TimeProvider time)
+internal sealed class OwnerFanOut(ILocalConnections local, PresenceTable presence, ClusterRouter router, TimeProvider time)
 {
-    public Task<int> ToOwnedUsersAsync(PushMessage message, ImmutableHashSet<string> users, CancellationToken cancellationToken)
+    /// <summary>Delivers to users this node owns; returns the connections reached.</summary>
+    public Task<int> ToOwnedUsersAsync(Publication publication, IReadOnlyCollection<string> users, CancellationToken cancellationToken)
     {
-        var local = users.Count == 1 ? delivery.ToUser(message, users.First()) : delivery.ToUsers(message, users);
+        var here = local.Deliver(publication, users);
         if (!presence.AnyOnOtherNodes)
         {
-            return Task.FromResult(local);
+            return Task.FromResult(here);
         }
 
         var byNode = new Dictionary<string, List<string>>(StringComparer.Ordinal);
@@ -33,7 +37,31 @@ internal sealed class OwnerFanOut(MessageDelivery delivery, PresenceTable presen
             }
         }
 
-        return byNode.Count == 0 ? Task.FromResult(local) : WithRemoteAsync(local, message, byNode, cancellationToken);
+        return byNode.Count == 0 ? Task.FromResult(here) : WithOtherNodesAsync(here, publication, byNode, ownersDeliver: false, cancellationToken);
+    }
+
+    /// <summary>Delivers a channel's publication to its subscribers through the owners of their users; returns the connections reached.</summary>
+    public async Task<int> ToSubscribersAsync(Publication publication, ImmutableHashSet<string> subscribers, CancellationToken cancellationToken)
+    {
+        if (router.Nodes.Count == 1)
+        {
+            return await ToOwnedUsersAsync(publication, subscribers, cancellationToken).ConfigureAwait(false);
+        }
+
+        var byNode = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        foreach (var userId in subscribers)
+        {
+            var owner = router.OwnerOf(Keys.User(userId));
+            if (!byNode.TryGetValue(owner, out var users))
+            {
+                byNode[owner] = users = [];
+            }
+
+            users.Add(userId);
+        }
+
+        var here = byNode.Remove(router.LocalId, out var owned) ? await ToOwnedUsersAsync(publication, owned, cancellationToken).ConfigureAwait(false) : 0;
+        return byNode.Count == 0 ? here : await WithOtherNodesAsync(here, publication, byNode, ownersDeliver: true, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Delivers a batch another node sent: as the users' owner (fan out by presence) or to local connections only.</summary>
@@ -44,30 +72,31 @@ internal sealed class OwnerFanOut(MessageDelivery delivery, PresenceTable presen
         // Timestamps are per process; the publish time crosses nodes as wall time, so latency stays comparable.
         var publishedTimestamp = time.GetTimestamp() - (long)(age.TotalSeconds * time.TimestampFrequency);
         var channelId = batch.TryGetProperty("channelId", out var channel) && channel.ValueKind == JsonValueKind.String ? channel.GetString() : null;
-        var message = new PushMessage(batch.GetProperty("kind").GetString()!, channelId, batch.GetProperty("data"), publishedTimestamp);
+        var kind = batch.GetProperty("kind").GetString() == "user" ? PublicationKind.User : PublicationKind.Channel;
+        var publication = new Publication(kind, channelId, batch.GetProperty("data").Clone(), publishedTimestamp);
         return batch.GetProperty("owners").GetBoolean()
-            ? ToOwnedUsersAsync(message, users, cancellationToken)
-            : Task.FromResult(delivery.ToUsers(message, users));
+            ? ToOwnedUsersAsync(publication, users, cancellationToken)
+            : Task.FromResult(local.Deliver(publication, users));
     }
 
-    public JsonElement Batch(PushMessage message, IEnumerable<string> users, bool ownersDeliver)
+    private JsonElement Batch(Publication publication, IEnumerable<string> users, bool ownersDeliver)
     {
-        var age = time.GetElapsedTime(message.PublishedTimestamp);
+        var age = time.GetElapsedTime(publication.PublishedTimestamp);
         return JsonSerializer.SerializeToElement(new
         {
-            kind = message.Kind,
-            channelId = message.ChannelId,
-            data = message.Data,
+            kind = publication.Kind == PublicationKind.User ? "user" : "channel",
+            channelId = publication.ChannelId,
+            data = publication.Data,
             publishedAt = time.GetUtcNow().ToUnixTimeMilliseconds() - (long)age.TotalMilliseconds,
             users,
             owners = ownersDeliver,
         });
     }
 
-    private async Task<int> WithRemoteAsync(int local, PushMessage message, Dictionary<string, List<string>> byNode, CancellationToken cancellationToken)
+    private async Task<int> WithOtherNodesAsync(int here, Publication publication, Dictionary<string, List<string>> byNode, bool ownersDeliver, CancellationToken cancellationToken)
     {
         var counts = await Task.WhenAll(byNode.Select(group =>
-            router.OnNode<IEdgeService>(group.Key).DeliverAsync(Batch(message, group.Value, ownersDeliver: false), cancellationToken)));
-        return local + counts.Sum();
+            router.OnNode<IEdgeService>(group.Key).DeliverAsync(Batch(publication, group.Value, ownersDeliver), cancellationToken))).ConfigureAwait(false);
+        return here + counts.Sum();
     }
 }

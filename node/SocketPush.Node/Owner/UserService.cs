@@ -1,7 +1,7 @@
 using System.Text.Json;
 using SocketPush.Client.Services;
 using SocketPush.Node.Admin;
-using SocketPush.Node.Edge;
+using SocketPush.Node.Cluster.Delivery;
 using SocketPush.Node.Cluster.Routing;
 
 namespace SocketPush.Node.Owner;
@@ -11,9 +11,9 @@ namespace SocketPush.Node.Owner;
 /// so a publish or a remove reaches clients that did not follow a redirect too.
 /// </summary>
 internal sealed class UserService(
-    OwnerFanOut delivery,
+    OwnerFanOut fanOut,
     PresenceTable presence,
-    ConnectionRegistry registry,
+    ILocalConnections local,
     ClusterRouter router,
     ChannelService channels,
     NodeMetrics metrics,
@@ -22,15 +22,12 @@ internal sealed class UserService(
     public Task<int> PublishAsync(string userId, JsonElement message, CancellationToken cancellationToken = default)
     {
         metrics.Published("user");
-        return delivery.ToOwnedUsersAsync(new PushMessage("user", null, message, time.GetTimestamp()), [userId], cancellationToken);
+        return fanOut.ToOwnedUsersAsync(new Publication(PublicationKind.User, null, message, time.GetTimestamp()), [userId], cancellationToken);
     }
 
     public async Task RemoveAsync(string userId, CancellationToken cancellationToken = default)
     {
-        foreach (var connection in registry.ConnectionsOf(userId))
-        {
-            connection.Abort("user.remove", allowReconnect: false);
-        }
+        local.Disconnect(userId);
 
         await Task.WhenAll(presence.OtherNodesOf(userId).Select(node => router.OnNode<IEdgeService>(node).DisconnectAsync(userId, cancellationToken)));
         await channels.UnsubscribeAllAsync(userId, cancellationToken);
@@ -40,5 +37,5 @@ internal sealed class UserService(
         Task.FromResult(router.ClientUrlOf(router.LocalId));
 
     public Task<IReadOnlyList<string>> ListAllAsync(CancellationToken cancellationToken = default) =>
-        Task.FromResult<IReadOnlyList<string>>([.. registry.Users().Order(StringComparer.Ordinal)]);
+        Task.FromResult<IReadOnlyList<string>>([.. local.Users().Order(StringComparer.Ordinal)]);
 }

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using SocketPush.Node.Edge;
+using SocketPush.Node.Cluster.Delivery;
 using SocketPush.Node.Owner.Records;
 using SocketPush.Node.Owner;
 
@@ -73,19 +73,15 @@ internal sealed class RecordService(RecordStore store, PresenceTable presence, H
 }
 
 /// <summary>This node's own connections, as the owners of their users reach them.</summary>
-internal sealed class EdgeService(OwnerFanOut delivery, ConnectionRegistry registry) : IEdgeService
+internal sealed class EdgeService(OwnerFanOut fanOut, ILocalConnections local) : IEdgeService
 {
-    public Task<int> DeliverAsync(JsonElement batch, CancellationToken cancellationToken = default) => delivery.DeliverBatchAsync(batch, cancellationToken);
+    public Task<int> DeliverAsync(JsonElement batch, CancellationToken cancellationToken = default) => fanOut.DeliverBatchAsync(batch, cancellationToken);
 
     public Task DisconnectAsync(string userId, CancellationToken cancellationToken = default)
     {
-        foreach (var connection in registry.ConnectionsOf(userId))
-        {
-            connection.Abort("user.remove", allowReconnect: false);
-        }
-
+        local.Disconnect(userId);
         return Task.CompletedTask;
     }
 
-    public Task<IReadOnlyList<string>> ListUsersAsync(CancellationToken cancellationToken = default) => Task.FromResult(registry.Users());
+    public Task<IReadOnlyList<string>> ListUsersAsync(CancellationToken cancellationToken = default) => Task.FromResult(local.Users());
 }
