@@ -207,7 +207,7 @@ public sealed class ClusterTests(ClusterFixture fixture) : IClassFixture<Cluster
     {
         const string gossipUnauthenticated = "socketpush_gossip_datagrams_dropped_total{reason=\"unauthenticated\"}";
         const string peerMalformed = "socketpush_peer_messages_dropped_total{reason=\"malformed\"}";
-        const string statusServed = "socketpush_peer_calls_served_total{service=\"manager\",method=\"status\"}";
+        const string countServed = "socketpush_peer_calls_served_total{service=\"records\",method=\"count\"}";
         var target = Nodes[1];
         var targetAddress = target.Host.Identity.ClusterEndpoint;
 
@@ -236,21 +236,21 @@ public sealed class ClusterTests(ClusterFixture fixture) : IClassFixture<Cluster
 
         // A peer that knows the secret but is no member sends data-plane messages the node cannot read, then a valid call.
         var malformed = await target.MetricAsync(peerMalformed);
-        var served = await target.MetricAsync(statusServed);
+        var served = await target.MetricAsync(countServed);
         await using (var stranger = Membership.Start(StrangerOptions(target, ClusterFixture.Secret, seeds: []), new MemberMetadata("stranger", "", "", "none")))
         {
-            var answered = new TaskCompletionSource<PeerMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var answered = new TaskCompletionSource<PeerEnvelope>(TaskCreationOptions.RunContinuationsAsynchronously);
             stranger.Peers.Received += (sender, payload) =>
             {
-                if (PeerMessage.TryDecode(payload, out _) is { IsResponse: true, Id: 42 } answer)
+                if (PeerEnvelope.TryDecode(payload, out _) is { IsAnswer: true, Id: 42 } answer)
                 {
                     answered.TrySetResult(answer);
                 }
             };
-            var call = new PeerMessage { Id = 42, From = "stranger", Service = "manager", Method = "status" }.Encode();
+            var call = new PeerEnvelope { Id = 42, From = "stranger", Request = new RecordsCount() }.Encode();
             byte[] otherVersion = [.. call];
-            otherVersion[0] = PeerMessage.Version + 1;
-            foreach (var bad in new byte[][] { otherVersion, call[..(call.Length / 2)], call[..2], [PeerMessage.Version] })
+            otherVersion[0] = ClusterSettings.WireVersion + 1;
+            foreach (var bad in new byte[][] { otherVersion, call[..(call.Length / 2)], call[..2], [ClusterSettings.WireVersion] })
             {
                 Assert.True(stranger.Peers.Send(targetAddress, bad));
             }
@@ -262,7 +262,7 @@ public sealed class ClusterTests(ClusterFixture fixture) : IClassFixture<Cluster
         }
 
         Assert.Equal(malformed + 4, await target.MetricAsync(peerMalformed));
-        Assert.Equal(served + 1, await target.MetricAsync(statusServed));
+        Assert.Equal(served + 1, await target.MetricAsync(countServed));
 
         // A node with another secret can neither join nor call.
         unauthenticated = await target.MetricAsync(gossipUnauthenticated);
@@ -277,7 +277,7 @@ public sealed class ClusterTests(ClusterFixture fixture) : IClassFixture<Cluster
                     refused.TrySetResult();
                 }
             };
-            Assert.True(intruder.Peers.Send(targetAddress, new PeerMessage { Id = 43, From = "intruder", Service = "manager", Method = "status" }.Encode()));
+            Assert.True(intruder.Peers.Send(targetAddress, new PeerEnvelope { Id = 43, From = "intruder", Request = new RecordsCount() }.Encode()));
             Volatile.Write(ref sent, 1);
             await refused.Task.WaitAsync(Eventually.DefaultTimeout);
             await Eventually.TrueAsync(
@@ -287,7 +287,7 @@ public sealed class ClusterTests(ClusterFixture fixture) : IClassFixture<Cluster
             Assert.Equal(["intruder"], intruder.Snapshot.Live.Select(m => m.Name));
         }
 
-        Assert.Equal(served + 1, await target.MetricAsync(statusServed));
+        Assert.Equal(served + 1, await target.MetricAsync(countServed));
         await Cluster.WaitForRingsAsync();
         Assert.All(Nodes, n => Assert.Equal(["n1", "n2", "n3"], n.Service<ClusterMembership>().View.Members.Select(m => m.Name)));
         await Cluster.AssertStatusAgreesAsync(alive: 3);

@@ -191,7 +191,7 @@ internal sealed class NodeMetrics
 
     public void ApiCall(string service, string method, string code) => _apiCalls.WithLabels(service, method, code).Inc();
 
-    public void Forwarded(SocketPush.Client.Services.MethodDescriptor method, string result) => _forwarded.WithLabels(method.Service, method.Name, result).Inc();
+    public void Forwarded((string Service, string Method) call, string result) => _forwarded.WithLabels(call.Service, call.Method, result).Inc();
 
     public void PeerLatency(TimeSpan elapsed) => _peerLatency.Observe(elapsed.TotalSeconds);
 
@@ -201,7 +201,7 @@ internal sealed class NodeMetrics
 
     public void PeerMessageDropped(string reason) => _peerDropped.WithLabels(reason).Inc();
 
-    public void PeerCallServed(SocketPush.Client.Services.MethodDescriptor method) => _peerServed.WithLabels(method.Service, method.Name).Inc();
+    public void PeerCallServed((string Service, string Method) call) => _peerServed.WithLabels(call.Service, call.Method).Inc();
 
     public void Redirected(string transport) => _redirects.WithLabels(transport).Inc();
 

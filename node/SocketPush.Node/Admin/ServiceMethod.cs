@@ -9,7 +9,7 @@ namespace SocketPush.Node.Admin;
 /// <summary>
 /// Calls a service method named by its catalog entry: the arguments bound from a JSON object of wire names, the
 /// call itself through a delegate compiled once per method (not reflected per call), the result as a CLR value.
-/// The HTTP API and the peer data plane both serve calls through it.
+/// The HTTP API serves calls through it; calls between nodes are typed peer requests instead (Cluster/Peers).
 /// </summary>
 internal sealed class ServiceMethod
 {

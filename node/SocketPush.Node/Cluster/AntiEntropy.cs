@@ -1,11 +1,12 @@
 using System.IO.Hashing;
+using MemoryPack;
 using System.Runtime.CompilerServices;
 using System.Text;
-using System.Text.Json;
 using SocketPush.Client.Services;
 using SocketPush.ConsistentHashing;
 using SocketPush.Node.Admin;
 using SocketPush.Node.Owner.Records;
+using SocketPush.Node.Cluster.Peers;
 using SocketPush.Node.Cluster.Routing;
 using SocketPush.Node.Configuration;
 
@@ -15,7 +16,7 @@ namespace SocketPush.Node.Cluster;
 /// Digests of records by bucket. A key's bucket is the top 8 bits of its ring position (the hash the ring places it
 /// with), so a bucket is one 1/256 slice of the ring: the keys two nodes share fall into the same buckets on both,
 /// whatever the ring looks like, and a bucket stays small enough to send whole when it differs. A bucket's digest is
-/// the wrapping sum of the XxHash64 of each record's key and the XxHash64 of its full content (its JSON, stamps and
+/// the wrapping sum of the XxHash64 of each record's key and the XxHash64 of its full content (its MemoryPack form, stamps and
 /// tombstones included): a sum does not depend on the order records were written or are enumerated in, and any record that
 /// differs, is missing or is extra changes it.
 /// </summary>
@@ -76,7 +77,7 @@ internal static class RecordDigest
     private static ulong HashOf<T>(string key, T record)
         where T : class
     {
-        var content = ContentHashes.GetValue(record, r => new StrongBox<ulong>(XxHash64.HashToUInt64(JsonSerializer.SerializeToUtf8Bytes(r, r.GetType())))).Value;
+        var content = ContentHashes.GetValue(record, r => new StrongBox<ulong>(XxHash64.HashToUInt64(MemoryPackSerializer.Serialize(r.GetType(), r)))).Value;
         var hash = new XxHash64();
         hash.Append(Encoding.UTF8.GetBytes(key));
         hash.Append(BitConverter.GetBytes(content));
@@ -84,14 +85,16 @@ internal static class RecordDigest
     }
 }
 
-/// <summary>What <see cref="IRecordService.DigestAsync"/> is asked: the initiator's id, its bucket digests and how many bytes of records it takes at once.</summary>
-internal sealed record DigestRequest(string From, ulong[] Digests, int MaxBytes);
+/// <summary>What <see cref="Peers.RecordsDigest"/> asks: the initiator's id, its bucket digests and how many bytes of records it takes at once.</summary>
+[MemoryPackable]
+internal sealed partial record DigestRequest(string From, ulong[] Digests, int MaxBytes);
 
 /// <summary>
 /// What it answers: the buckets whose digests differ, those of them whose records it sent (whole buckets, until
 /// <see cref="DigestRequest.MaxBytes"/>), and those records.
 /// </summary>
-internal sealed record DigestAnswer(int[] Differing, int[] Included, RecordBatch Records);
+[MemoryPackable]
+internal sealed partial record DigestAnswer(int[] Differing, int[] Included, RecordBatch Records);
 
 /// <summary>One anti-entropy round this node started, for manager.status.</summary>
 internal sealed record AntiEntropyRound(
@@ -183,7 +186,7 @@ internal sealed class AntiEntropy : IAsyncDisposable
             var bucket = differing[(start + i) % differing.Length];
             if (parts.TryGetValue(bucket, out var part))
             {
-                var size = JsonSerializer.SerializeToUtf8Bytes(part).Length;
+                var size = MemoryPackSerializer.Serialize(part).Length;
                 if (included.Count > 0 && bytes + size > request.MaxBytes)
                 {
                     continue;
@@ -216,9 +219,8 @@ internal sealed class AntiEntropy : IAsyncDisposable
         try
         {
             var request = new DigestRequest(view.LocalId, RecordDigest.Of(Shared(view, peer, _ => true)), Math.Min(MaxAnswerBytes, rate));
-            var json = await _router.OnNode<IRecordService>(peer).DigestAsync(JsonSerializer.SerializeToElement(request), cancellationToken).ConfigureAwait(false);
-            _pacer.Charge(json.GetRawText().Length, rate);
-            var answer = json.Deserialize<DigestAnswer>() ?? throw new JsonException("empty answer");
+            var answer = await _router.AskAsync(peer, new RecordsDigest(request), cancellationToken).ConfigureAwait(false);
+            _pacer.Charge(MemoryPackSerializer.Serialize(answer.Records).Length, rate);
             differing = answer.Differing.Length;
             if (differing == 0)
             {
@@ -233,16 +235,15 @@ internal sealed class AntiEntropy : IAsyncDisposable
             var ours = Shared(_membership.View, peer, key => included.Contains(RecordDigest.BucketOf(key)));
             foreach (var part in ours.Split(ClusterCoordinator.HandoffBatch))
             {
-                var batch = JsonSerializer.SerializeToElement(part);
-                await _pacer.PaceAsync(batch.GetRawText().Length, rate, cancellationToken).ConfigureAwait(false);
-                repaired += await _router.OnNode<IRecordService>(peer).MergeAsync(batch, cancellationToken).ConfigureAwait(false);
+                await _pacer.PaceAsync(MemoryPackSerializer.Serialize(part).Length, rate, cancellationToken).ConfigureAwait(false);
+                repaired += await _router.AskAsync(peer, new RecordsMerge(part), cancellationToken).ConfigureAwait(false);
                 sent += part.Count;
             }
 
             ClusterLog.AntiEntropyRepaired(_logger, peer, differing, received, sent, repaired);
             return Round("repaired");
         }
-        catch (Exception e) when (e is ServiceException or JsonException)
+        catch (ServiceException e)
         {
             ClusterLog.AntiEntropyFailed(_logger, peer, e.Message);
             return Round("failed");

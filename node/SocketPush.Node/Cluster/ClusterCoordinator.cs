@@ -1,9 +1,10 @@
-using System.Text.Json;
+using MemoryPack;
 using System.Threading.Channels;
 using SocketPush.Client.Services;
 using SocketPush.Node.Admin;
 using SocketPush.Node.Edge;
 using SocketPush.Node.Owner.Records;
+using SocketPush.Node.Cluster.Peers;
 using SocketPush.Node.Cluster.Routing;
 using SocketPush.Node.Configuration;
 using SocketPush.Node.Owner;
@@ -210,8 +211,7 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
         Task task;
         try
         {
-            var report = JsonSerializer.SerializeToElement(new { online, stamp = _clock.Now() });
-            task = _router.ForKey<IRecordService>(Keys.User(userId)).SetPresenceAsync(userId, _router.LocalId, report);
+            task = _router.AskOwnerAsync(Keys.User(userId), new RecordsSetPresence(userId, _router.LocalId, online, _clock.Now()), CancellationToken.None);
         }
         catch (ServiceException e)
         {
@@ -452,11 +452,10 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
         var why = handoff ? "handoff" : "owed copies";
         try
         {
-            var json = JsonSerializer.SerializeToElement(batch);
-            await _router.OnNode<IRecordService>(node).MergeAsync(json, cancellationToken).ConfigureAwait(false);
+            await _router.AskAsync(node, new RecordsMerge(batch), cancellationToken).ConfigureAwait(false);
             if (handoff)
             {
-                _metrics.HandedOff(batch.Count, json.GetRawText().Length);
+                _metrics.HandedOff(batch.Count, MemoryPackSerializer.Serialize(batch).Length);
             }
 
             ClusterLog.HandedOff(_logger, batch.Count, node, why);

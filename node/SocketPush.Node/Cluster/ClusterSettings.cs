@@ -12,7 +12,7 @@ namespace SocketPush.Node.Cluster;
 internal static class ClusterSettings
 {
     /// <summary>The version of the peer data plane's messages; a node refuses to route with a peer of another.</summary>
-    public const int WireVersion = 1;
+    public const byte WireVersion = 2;
 
     public static GossipOptions Gossip(NodeConfig config, IReadOnlyList<string> resolvedSeeds)
     {

@@ -1,6 +1,8 @@
 using System.Text.Json;
+using MemoryPack;
 using SocketPush.Client.Services;
 using SocketPush.Node.Owner.Records;
+using SocketPush.Node.Cluster.Peers;
 using SocketPush.Node.Cluster.Routing;
 using SocketPush.Node.Configuration;
 
@@ -86,12 +88,11 @@ internal sealed class ManagerService(
         {
             try
             {
-                var answer = await router.OnNode<IRecordService>(node).CountAsync(timeout.Token).ConfigureAwait(false);
-                return (node, answer.Deserialize<HeldRecords>(JsonSerializerOptions.Web));
+                return (node, (HeldRecords?)await router.AskAsync(node, new RecordsCount(), timeout.Token).ConfigureAwait(false));
             }
-            catch (Exception e) when (e is ServiceException or OperationCanceledException or JsonException)
+            catch (Exception e) when (e is ServiceException or OperationCanceledException)
             {
-                return (node, null);
+                return (node, (HeldRecords?)null);
             }
         });
         var answers = await Task.WhenAll(asked).ConfigureAwait(false);
@@ -110,7 +111,8 @@ internal sealed class ManagerService(
 /// The records one node holds (with content; tombstones left out): all of them, and split into those of keys it owns
 /// and the copies it holds as another replica; and the copies it still owes other replicas.
 /// </summary>
-internal sealed record HeldRecords(int Users, int Sessions, int Channels, int Owned, int Copies, int KeysUnderReplicated, int MissingCopies)
+[MemoryPackable]
+internal sealed partial record HeldRecords(int Users, int Sessions, int Channels, int Owned, int Copies, int KeysUnderReplicated, int MissingCopies)
 {
     public static HeldRecords Of(RecordStore store, ClusterView view, MissingCopies missing)
     {

@@ -1,8 +1,9 @@
-using System.Text.Json;
 using SocketPush.Client.Services;
 using SocketPush.Node.Admin;
 using SocketPush.Node.Owner.Records;
+using SocketPush.Node.Cluster.Peers;
 using SocketPush.Node.Cluster.Routing;
+using SocketPush.Node.Owner;
 using SocketPush.Node.Configuration;
 
 namespace SocketPush.Node.Cluster;
@@ -15,13 +16,16 @@ namespace SocketPush.Node.Cluster;
 /// (<see cref="MissingCopies"/>) and sent again by the coordinator's sweep, and anti-entropy repairs what is left. When the quorum is not reached within <c>cluster.requestTimeout</c> the call answers 503
 /// <c>unavailable</c>: the write is on fewer nodes than asked and may still spread.
 /// </summary>
-internal sealed class Replication(RecordStore store, ClusterMembership membership, ClusterRouter router, MissingCopies missing, LiveConfig live, NodeMetrics metrics)
+internal sealed class Replication(RecordStore store, ClusterMembership membership, ClusterRouter router, MissingCopies missing, LiveConfig live, NodeMetrics metrics) : IReplicas
 {
     /// <summary>The quorum in force: cluster.writeQuorum, or all replicas of a smaller ring.</summary>
     public static int QuorumOf(ClusterView view, NodeConfig config) => Math.Min(config.Cluster.WriteQuorum, view.Replicas);
 
-    /// <summary>Sends the record of <paramref name="key"/> to its other replicas and waits for the quorum.</summary>
-    public Task ReplicateAsync(string key, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends the record of <paramref name="key"/> to its other replicas and waits for the quorum. Not cancelled with
+    /// the call that wrote it: the write is applied here already, and its copies go out whether or not its caller waits.
+    /// </summary>
+    public Task ReplicateAsync(string key)
     {
         var view = membership.View;
         var replicas = view.ReplicasOf(key);
@@ -33,16 +37,16 @@ internal sealed class Replication(RecordStore store, ClusterMembership membershi
 
         // This node counts as one copy if it is a replica (it is, unless a call was served here after two hops).
         var needed = QuorumOf(view, live.Current) - (others.Count < replicas.Length ? 1 : 0);
-        var batch = JsonSerializer.SerializeToElement(store.Snapshot(key));
-        var copies = others.Select(node => CopyAsync(node, key, batch, cancellationToken)).ToList();
+        var batch = new RecordsMerge(store.Snapshot(key));
+        var copies = others.Select(node => CopyAsync(node, key, batch)).ToList();
         return needed <= 0 ? Task.CompletedTask : WaitForQuorumAsync(key, copies, needed, replicas.Length);
     }
 
-    private async Task<bool> CopyAsync(string node, string key, JsonElement batch, CancellationToken cancellationToken)
+    private async Task<bool> CopyAsync(string node, string key, RecordsMerge batch)
     {
         try
         {
-            await router.OnNode<IRecordService>(node).MergeAsync(batch, cancellationToken).ConfigureAwait(false);
+            await router.AskAsync(node, batch, CancellationToken.None).ConfigureAwait(false);
             metrics.RecordReplicated();
             return true;
         }

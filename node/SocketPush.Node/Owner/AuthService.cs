@@ -1,7 +1,7 @@
 using SocketPush.Client.Services;
-using SocketPush.Node.Cluster;
-using SocketPush.Node.Owner.Records;
+using SocketPush.Node.Cluster.Peers;
 using SocketPush.Node.Cluster.Routing;
+using SocketPush.Node.Owner.Records;
 
 namespace SocketPush.Node.Owner;
 
@@ -10,41 +10,37 @@ namespace SocketPush.Node.Owner;
 /// check. A session write also updates the session records, which other nodes may own. Ids are validated by the
 /// routing layer before the call gets here.
 /// </summary>
-internal sealed class AuthService(RecordStore store, ClusterRouter router, Replication replication) : IAuthService
+internal sealed class AuthService(OwnerRecords records, ClusterRouter router)
 {
-    public async Task SetAsync(string userId, string sessionId, CancellationToken cancellationToken = default)
+    public async Task SetAsync(string userId, string sessionId, CancellationToken cancellationToken)
     {
-        var previous = store.SetSession(userId, sessionId);
-        var copied = replication.ReplicateAsync(Keys.User(userId), cancellationToken);
-        var formerUser = await router.ForKey<IRecordService>(Keys.Session(sessionId)).BindSessionAsync(sessionId, userId, cancellationToken);
-        if (previous is not null && previous != sessionId)
+        var set = records.SetSession(userId, sessionId);
+        var formerUser = await router.AskOwnerAsync(Keys.Session(sessionId), new RecordsBindSession(sessionId, userId), cancellationToken);
+        if (set.Value is { } previous && previous != sessionId)
         {
-            await router.ForKey<IRecordService>(Keys.Session(previous)).UnbindSessionAsync(previous, userId, cancellationToken);
+            await router.AskOwnerAsync(Keys.Session(previous), new RecordsUnbindSession(previous, userId), cancellationToken);
         }
 
         // A session id belongs to one user: handing it to another user takes it from the first.
         if (formerUser.Length > 0)
         {
-            await router.ForKey<IRecordService>(Keys.User(formerUser)).ClearSessionAsync(formerUser, sessionId, cancellationToken);
+            await router.AskOwnerAsync(Keys.User(formerUser), new RecordsClearSession(formerUser, sessionId), cancellationToken);
         }
 
-        await copied;
+        await set.Replicated;
     }
 
-    public Task<string> CheckAsync(string sessionId, CancellationToken cancellationToken = default) =>
-        store.UserOfSession(sessionId) is { } userId
-            ? Task.FromResult(userId)
-            : throw new ServiceException(ErrorCodes.AuthorizationFailed, "Authorization failed");
+    public string Check(string sessionId) =>
+        records.UserOfSession(sessionId) ?? throw new ServiceException(ErrorCodes.AuthorizationFailed, "Authorization failed");
 
-    public async Task RemoveAsync(string userId, CancellationToken cancellationToken = default)
+    public async Task RemoveAsync(string userId, CancellationToken cancellationToken)
     {
-        var previous = store.SetSession(userId, null);
-        var copied = replication.ReplicateAsync(Keys.User(userId), cancellationToken);
-        if (previous is not null)
+        var removed = records.SetSession(userId, null);
+        if (removed.Value is { } previous)
         {
-            await router.ForKey<IRecordService>(Keys.Session(previous)).UnbindSessionAsync(previous, userId, cancellationToken);
+            await router.AskOwnerAsync(Keys.Session(previous), new RecordsUnbindSession(previous, userId), cancellationToken);
         }
 
-        await copied;
+        await removed.Replicated;
     }
 }

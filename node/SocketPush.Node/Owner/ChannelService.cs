@@ -2,32 +2,31 @@ using System.Text.Json;
 using SocketPush.Client.Services;
 using SocketPush.Node.Admin;
 using SocketPush.Node.Cluster.Delivery;
-using SocketPush.Node.Cluster;
-using SocketPush.Node.Owner.Records;
+using SocketPush.Node.Cluster.Peers;
 using SocketPush.Node.Cluster.Routing;
 using SocketPush.Node.Configuration;
+using SocketPush.Node.Owner.Records;
 
 namespace SocketPush.Node.Owner;
 
 /// <summary>
 /// channel on the owner of its key: <c>u:{userId}</c> for a user's subscriptions, <c>c:{channelId}</c> for the
-/// subscribers and publish. A publish groups the subscribers by the node that owns each user (where the user's
-/// clients are sent) and hands each node one batch.
+/// subscribers and publish. A subscription is written on both keys: the user's record here, the channel's on its owner.
 /// </summary>
 internal sealed class ChannelService(
-    RecordStore store,
+    OwnerRecords records,
     ClusterRouter router,
-    Replication replication,
     OwnerFanOut fanOut,
     NodeMetrics metrics,
     LiveConfig config,
-    TimeProvider time) : IChannelService
+    TimeProvider time)
 {
     /// <summary>Runs on the owner of the user's record, where its subscriptions are counted against <c>options.maxSubscriptionsPerUser</c>.</summary>
-    public async Task SubscribeAsync(string userId, string channelId, CancellationToken cancellationToken = default)
+    public async Task SubscribeAsync(string userId, string channelId, CancellationToken cancellationToken)
     {
         var max = config.Options.MaxSubscriptionsPerUser;
-        if (!store.TrySubscribe(userId, channelId, max))
+        var subscribed = records.TrySubscribe(userId, channelId, max);
+        if (!subscribed.Value)
         {
             metrics.SubscriptionRefused("max_subscriptions_per_user");
             throw new ServiceException(ErrorCodes.LimitExceeded,
@@ -35,43 +34,35 @@ internal sealed class ChannelService(
         }
 
         await Task.WhenAll(
-            replication.ReplicateAsync(Keys.User(userId), cancellationToken),
-            router.ForKey<IRecordService>(Keys.Channel(channelId)).AddSubscriberAsync(channelId, userId, cancellationToken));
+            subscribed.Replicated,
+            router.AskOwnerAsync(Keys.Channel(channelId), new RecordsAddSubscriber(channelId, userId), cancellationToken));
     }
 
-    public async Task UnsubscribeAsync(string userId, string channelId, CancellationToken cancellationToken = default)
+    public async Task UnsubscribeAsync(string userId, string channelId, CancellationToken cancellationToken)
     {
-        store.SetSubscription(userId, channelId, subscribed: false);
         await Task.WhenAll(
-            replication.ReplicateAsync(Keys.User(userId), cancellationToken),
-            router.ForKey<IRecordService>(Keys.Channel(channelId)).RemoveSubscriberAsync(channelId, userId, cancellationToken));
+            records.Unsubscribe(userId, channelId),
+            router.AskOwnerAsync(Keys.Channel(channelId), new RecordsRemoveSubscriber(channelId, userId), cancellationToken));
     }
 
-    public async Task UnsubscribeAllAsync(string userId, CancellationToken cancellationToken = default)
+    public async Task UnsubscribeAllAsync(string userId, CancellationToken cancellationToken)
     {
-        var channels = store.ClearSubscriptions(userId);
-        await Task.WhenAll(channels.Select(c => router.ForKey<IRecordService>(Keys.Channel(c)).RemoveSubscriberAsync(c, userId, cancellationToken))
-            .Append(replication.ReplicateAsync(Keys.User(userId), cancellationToken)));
+        var cleared = records.ClearSubscriptions(userId);
+        await Task.WhenAll(cleared.Value
+            .Select(channelId => (Task)router.AskOwnerAsync(Keys.Channel(channelId), new RecordsRemoveSubscriber(channelId, userId), cancellationToken))
+            .Append(cleared.Replicated));
     }
 
-    public Task<IReadOnlyList<string>> GetSubscriptionsAsync(string userId, CancellationToken cancellationToken = default) =>
-        Task.FromResult<IReadOnlyList<string>>([.. store.SubscriptionsOf(userId).Order(StringComparer.Ordinal)]);
+    public string[] GetSubscriptions(string userId) => [.. records.SubscriptionsOf(userId).Order(StringComparer.Ordinal)];
 
-    public Task<IReadOnlyList<string>> GetSubscribersAsync(string channelId, CancellationToken cancellationToken = default) =>
-        Task.FromResult<IReadOnlyList<string>>([.. store.SubscribersOf(channelId).Order(StringComparer.Ordinal)]);
+    public string[] GetSubscribers(string channelId) => [.. records.SubscribersOf(channelId).Order(StringComparer.Ordinal)];
 
-    public async Task<int> PublishAsync(string channelId, JsonElement message, CancellationToken cancellationToken = default)
+    public async Task<int> PublishAsync(string channelId, JsonElement message, CancellationToken cancellationToken)
     {
         metrics.Published("channel");
-        var subscribers = store.SubscribersOf(channelId);
-        if (subscribers.IsEmpty)
-        {
-            return 0;
-        }
-
-        return await fanOut.ToSubscribersAsync(new Publication(PublicationKind.Channel, channelId, message, time.GetTimestamp()), subscribers, cancellationToken);
+        var subscribers = records.SubscribersOf(channelId);
+        return subscribers.IsEmpty
+            ? 0
+            : await fanOut.ToSubscribersAsync(new Publication(PublicationKind.Channel, channelId, message, time.GetTimestamp()), subscribers, cancellationToken);
     }
-
-    public Task<IReadOnlyList<string>> ListAllAsync(CancellationToken cancellationToken = default) =>
-        Task.FromResult<IReadOnlyList<string>>([.. store.Channels().Order(StringComparer.Ordinal)]);
 }

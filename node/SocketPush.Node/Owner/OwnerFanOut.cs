@@ -1,6 +1,6 @@
 using System.Collections.Immutable;
-using System.Text.Json;
 using SocketPush.Node.Cluster.Delivery;
+using SocketPush.Node.Cluster.Peers;
 using SocketPush.Node.Cluster.Routing;
 using SocketPush.Node.Owner.Records;
 
@@ -65,38 +65,26 @@ internal sealed class OwnerFanOut(ILocalConnections local, PresenceTable presenc
     }
 
     /// <summary>Delivers a batch another node sent: as the users' owner (fan out by presence) or to local connections only.</summary>
-    public Task<int> DeliverBatchAsync(JsonElement batch, CancellationToken cancellationToken)
+    public Task<int> DeliverAsync(EdgeDeliver delivery, CancellationToken cancellationToken)
     {
-        var users = batch.GetProperty("users").EnumerateArray().Select(u => u.GetString()!).ToImmutableHashSet(StringComparer.Ordinal);
-        var age = TimeSpan.FromMilliseconds(Math.Max(0, time.GetUtcNow().ToUnixTimeMilliseconds() - batch.GetProperty("publishedAt").GetInt64()));
+        var age = TimeSpan.FromMilliseconds(Math.Max(0, time.GetUtcNow().ToUnixTimeMilliseconds() - delivery.PublishedAtUnixMs));
         // Timestamps are per process; the publish time crosses nodes as wall time, so latency stays comparable.
         var publishedTimestamp = time.GetTimestamp() - (long)(age.TotalSeconds * time.TimestampFrequency);
-        var channelId = batch.TryGetProperty("channelId", out var channel) && channel.ValueKind == JsonValueKind.String ? channel.GetString() : null;
-        var kind = batch.GetProperty("kind").GetString() == "user" ? PublicationKind.User : PublicationKind.Channel;
-        var publication = new Publication(kind, channelId, batch.GetProperty("data").Clone(), publishedTimestamp);
-        return batch.GetProperty("owners").GetBoolean()
+        var publication = new Publication(delivery.Kind, delivery.ChannelId, PeerJson.Read(delivery.Data), publishedTimestamp);
+        var users = delivery.Users.ToImmutableHashSet(StringComparer.Ordinal);
+        return delivery.OwnersDeliver
             ? ToOwnedUsersAsync(publication, users, cancellationToken)
             : Task.FromResult(local.Deliver(publication, users));
     }
 
-    private JsonElement Batch(Publication publication, IEnumerable<string> users, bool ownersDeliver)
-    {
-        var age = time.GetElapsedTime(publication.PublishedTimestamp);
-        return JsonSerializer.SerializeToElement(new
-        {
-            kind = publication.Kind == PublicationKind.User ? "user" : "channel",
-            channelId = publication.ChannelId,
-            data = publication.Data,
-            publishedAt = time.GetUtcNow().ToUnixTimeMilliseconds() - (long)age.TotalMilliseconds,
-            users,
-            owners = ownersDeliver,
-        });
-    }
-
     private async Task<int> WithOtherNodesAsync(int here, Publication publication, Dictionary<string, List<string>> byNode, bool ownersDeliver, CancellationToken cancellationToken)
     {
-        var counts = await Task.WhenAll(byNode.Select(group =>
-            router.OnNode<IEdgeService>(group.Key).DeliverAsync(Batch(publication, group.Value, ownersDeliver), cancellationToken))).ConfigureAwait(false);
+        var data = PeerJson.Write(publication.Data);
+        var publishedAt = time.GetUtcNow().ToUnixTimeMilliseconds() - (long)time.GetElapsedTime(publication.PublishedTimestamp).TotalMilliseconds;
+        var counts = await Task.WhenAll(byNode.Select(group => router.AskAsync(
+            group.Key,
+            new EdgeDeliver(publication.Kind, publication.ChannelId, data, publishedAt, [.. group.Value], ownersDeliver),
+            cancellationToken))).ConfigureAwait(false);
         return here + counts.Sum();
     }
 }

@@ -1,7 +1,7 @@
 using System.Text.Json;
-using SocketPush.Client.Services;
 using SocketPush.Node.Admin;
 using SocketPush.Node.Cluster.Delivery;
+using SocketPush.Node.Cluster.Peers;
 using SocketPush.Node.Cluster.Routing;
 
 namespace SocketPush.Node.Owner;
@@ -17,25 +17,18 @@ internal sealed class UserService(
     ClusterRouter router,
     ChannelService channels,
     NodeMetrics metrics,
-    TimeProvider time) : IUserService
+    TimeProvider time)
 {
-    public Task<int> PublishAsync(string userId, JsonElement message, CancellationToken cancellationToken = default)
+    public Task<int> PublishAsync(string userId, JsonElement message, CancellationToken cancellationToken)
     {
         metrics.Published("user");
         return fanOut.ToOwnedUsersAsync(new Publication(PublicationKind.User, null, message, time.GetTimestamp()), [userId], cancellationToken);
     }
 
-    public async Task RemoveAsync(string userId, CancellationToken cancellationToken = default)
+    public async Task RemoveAsync(string userId, CancellationToken cancellationToken)
     {
         local.Disconnect(userId);
-
-        await Task.WhenAll(presence.OtherNodesOf(userId).Select(node => router.OnNode<IEdgeService>(node).DisconnectAsync(userId, cancellationToken)));
+        await Task.WhenAll(presence.OtherNodesOf(userId).Select(node => router.AskAsync(node, new EdgeDisconnect(userId), cancellationToken)));
         await channels.UnsubscribeAllAsync(userId, cancellationToken);
     }
-
-    public Task<string> GetFrontendServerAsync(string userId, CancellationToken cancellationToken = default) =>
-        Task.FromResult(router.ClientUrlOf(router.LocalId));
-
-    public Task<IReadOnlyList<string>> ListAllAsync(CancellationToken cancellationToken = default) =>
-        Task.FromResult<IReadOnlyList<string>>([.. local.Users().Order(StringComparer.Ordinal)]);
 }

@@ -1,19 +1,14 @@
-using System.Collections.Concurrent;
-using SocketPush.Client;
 using SocketPush.Client.Services;
 using SocketPush.Node.Cluster.Peers;
-using SocketPush.Node.Owner;
 
 namespace SocketPush.Node.Cluster.Routing;
 
 /// <summary>
-/// Finds who answers for a key or a node: this node's own implementation of a service, or a proxy of the same
-/// interface whose calls travel to the other node. A single node is a ring of one, so everything is local.
+/// Finds who answers for a key or a node and runs a typed request there: on this node directly, or through a peer
+/// call. A single node is a ring of one, so everything is local.
 /// </summary>
-internal sealed class ClusterRouter(ClusterMembership membership, PeerLinks links, LocalServices local, NodeIdentity identity)
+internal sealed class ClusterRouter(ClusterMembership membership, PeerLinks links, PeerHandlers handlers, NodeIdentity identity)
 {
-    private readonly ConcurrentDictionary<(Type Service, string Node), object> _proxies = new();
-
     public ClusterView View => membership.View;
 
     public string LocalId => membership.View.LocalId;
@@ -35,27 +30,35 @@ internal sealed class ClusterRouter(ClusterMembership membership, PeerLinks link
         return view.Owner(key);
     }
 
-    /// <summary>The service of the key's owner. A call that already crossed <see cref="Forwarding.MaxHops"/> nodes stays here.</summary>
-    public T ForKey<T>(string key)
-        where T : class
+    /// <summary>
+    /// Runs a request on the owner of <paramref name="key"/>: here, or on the node a peer call reaches. A call that
+    /// already crossed <see cref="Forwarding.MaxHops"/> nodes runs here.
+    /// </summary>
+    public Task<TResult> AskOwnerAsync<TResult>(string key, PeerRequest<TResult> request, CancellationToken cancellationToken) =>
+        AskOwnerAsync(key, local => request.RunAsync(local, cancellationToken), () => request, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="AskOwnerAsync{TResult}(string, PeerRequest{TResult}, CancellationToken)"/>, for a call that should not be built as a request when it stays here
+    /// (a publish, whose message would be copied for nothing).
+    /// </summary>
+    public Task<TResult> AskOwnerAsync<TResult>(
+        string key, Func<PeerHandlers, Task<TResult>> here, Func<PeerRequest<TResult>> elsewhere, CancellationToken cancellationToken)
     {
         var owner = OwnerOf(key);
-        return owner == LocalId || Forwarding.Hops >= Forwarding.MaxHops ? local.Get<T>() : Remote<T>(owner);
+        return IsHere(owner) ? here(handlers) : links.CallAsync(owner, elsewhere(), Forwarding.Hops + 1, cancellationToken);
     }
 
-    /// <summary>The service as served by one node.</summary>
-    public T OnNode<T>(string nodeId)
-        where T : class =>
-        nodeId == LocalId ? local.Get<T>() : Remote<T>(nodeId);
+    /// <summary>Runs a request on one node, this one included.</summary>
+    public Task<TResult> AskAsync<TResult>(string nodeId, PeerRequest<TResult> request, CancellationToken cancellationToken) =>
+        nodeId == LocalId ? request.RunAsync(handlers, cancellationToken) : links.CallAsync(nodeId, request, Forwarding.Hops + 1, cancellationToken);
 
     /// <summary>Every node of the ring, this one included.</summary>
     public IReadOnlyList<string> Nodes => membership.View.Ring.Nodes;
 
     /// <summary>Asks every node of the ring and merges the answers, sorted; one node that cannot answer fails the call.</summary>
-    public async Task<IReadOnlyList<string>> UnionAsync<T>(Func<T, Task<IReadOnlyList<string>>> ask)
-        where T : class
+    public async Task<IReadOnlyList<string>> UnionAsync(PeerRequest<string[]> request, CancellationToken cancellationToken)
     {
-        var answers = await Task.WhenAll(Nodes.Select(n => ask(OnNode<T>(n))));
+        var answers = await Task.WhenAll(Nodes.Select(n => AskAsync(n, request, cancellationToken))).ConfigureAwait(false);
         return [.. answers.SelectMany(a => a).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
     }
 
@@ -65,18 +68,5 @@ internal sealed class ClusterRouter(ClusterMembership membership, PeerLinks link
         : membership.View.Member(nodeId)?.Metadata?.ClientUrl
           ?? throw new ServiceException(ErrorCodes.Unavailable, $"Node {nodeId} has not told the cluster its client URL yet.");
 
-    private T Remote<T>(string nodeId)
-        where T : class =>
-        (T)_proxies.GetOrAdd((typeof(T), nodeId), static (key, links) => ServiceProxy.Create<T>(new PeerInvoker(links, key.Node)), links);
-}
-
-/// <summary>This node's own implementations: the owner side of the public services and the node-to-node services.</summary>
-internal sealed class LocalServices(IServiceProvider services)
-{
-    public T Get<T>()
-        where T : class =>
-        typeof(T) == typeof(IAuthService) ? (T)(object)services.GetRequiredService<AuthService>()
-        : typeof(T) == typeof(IUserService) ? (T)(object)services.GetRequiredService<UserService>()
-        : typeof(T) == typeof(IChannelService) ? (T)(object)services.GetRequiredService<ChannelService>()
-        : services.GetRequiredService<T>();
+    private bool IsHere(string owner) => owner == LocalId || Forwarding.Hops >= Forwarding.MaxHops;
 }

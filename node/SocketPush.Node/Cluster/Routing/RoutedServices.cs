@@ -1,11 +1,12 @@
 using System.Text.Json;
 using SocketPush.Client.Services;
+using SocketPush.Node.Cluster.Peers;
 using SocketPush.Node.Owner.Records;
 
 namespace SocketPush.Node.Cluster.Routing;
 
 // The public services as every caller sees them (HTTP, clients, the node itself): each call is validated here,
-// then runs on the owner of its key, here or on the node a proxy of the same interface reaches.
+// then runs on the owner of its key, here or on the node a typed peer request reaches.
 
 /// <summary>auth, routed: set and remove to the owner of <c>u:</c>, check to the owner of <c>s:</c>.</summary>
 internal sealed class RoutedAuthService(ClusterRouter router) : IAuthService
@@ -14,19 +15,19 @@ internal sealed class RoutedAuthService(ClusterRouter router) : IAuthService
     {
         Ids.Validate(nameof(userId), userId);
         Ids.Validate(nameof(sessionId), sessionId);
-        return router.ForKey<IAuthService>(Keys.User(userId)).SetAsync(userId, sessionId, cancellationToken);
+        return router.AskOwnerAsync(Keys.User(userId), new AuthSet(userId, sessionId), cancellationToken);
     }
 
     public Task<string> CheckAsync(string sessionId, CancellationToken cancellationToken = default)
     {
         Ids.Validate(nameof(sessionId), sessionId);
-        return router.ForKey<IAuthService>(Keys.Session(sessionId)).CheckAsync(sessionId, cancellationToken);
+        return router.AskOwnerAsync(Keys.Session(sessionId), new AuthCheck(sessionId), cancellationToken);
     }
 
     public Task RemoveAsync(string userId, CancellationToken cancellationToken = default)
     {
         Ids.Validate(nameof(userId), userId);
-        return router.ForKey<IAuthService>(Keys.User(userId)).RemoveAsync(userId, cancellationToken);
+        return router.AskOwnerAsync(Keys.User(userId), new AuthRemove(userId), cancellationToken);
     }
 }
 
@@ -37,13 +38,17 @@ internal sealed class RoutedUserService(ClusterRouter router, MessageLimit limit
     {
         Ids.Validate(nameof(userId), userId);
         limit.Check(message);
-        return router.ForKey<IUserService>(Keys.User(userId)).PublishAsync(userId, message, cancellationToken);
+        return router.AskOwnerAsync(
+            Keys.User(userId),
+            local => local.Users.PublishAsync(userId, message, cancellationToken),
+            () => new UserPublish(userId, PeerJson.Write(message)),
+            cancellationToken);
     }
 
     public Task RemoveAsync(string userId, CancellationToken cancellationToken = default)
     {
         Ids.Validate(nameof(userId), userId);
-        return router.ForKey<IUserService>(Keys.User(userId)).RemoveAsync(userId, cancellationToken);
+        return router.AskOwnerAsync(Keys.User(userId), new UserRemove(userId), cancellationToken);
     }
 
     /// <summary>Answered from the ring on any node: every node computes the same owner.</summary>
@@ -54,7 +59,7 @@ internal sealed class RoutedUserService(ClusterRouter router, MessageLimit limit
     }
 
     public Task<IReadOnlyList<string>> ListAllAsync(CancellationToken cancellationToken = default) =>
-        router.UnionAsync<IEdgeService>(edge => edge.ListUsersAsync(cancellationToken));
+        router.UnionAsync(new EdgeListUsers(), cancellationToken);
 }
 
 /// <summary>channel, routed: a user's side to the owner of <c>u:</c>, a channel's side to the owner of <c>c:</c>.</summary>
@@ -64,41 +69,45 @@ internal sealed class RoutedChannelService(ClusterRouter router, MessageLimit li
     {
         Ids.Validate(nameof(userId), userId);
         Ids.Validate(nameof(channelId), channelId);
-        return router.ForKey<IChannelService>(Keys.User(userId)).SubscribeAsync(userId, channelId, cancellationToken);
+        return router.AskOwnerAsync(Keys.User(userId), new ChannelSubscribe(userId, channelId), cancellationToken);
     }
 
     public Task UnsubscribeAsync(string userId, string channelId, CancellationToken cancellationToken = default)
     {
         Ids.Validate(nameof(userId), userId);
         Ids.Validate(nameof(channelId), channelId);
-        return router.ForKey<IChannelService>(Keys.User(userId)).UnsubscribeAsync(userId, channelId, cancellationToken);
+        return router.AskOwnerAsync(Keys.User(userId), new ChannelUnsubscribe(userId, channelId), cancellationToken);
     }
 
     public Task UnsubscribeAllAsync(string userId, CancellationToken cancellationToken = default)
     {
         Ids.Validate(nameof(userId), userId);
-        return router.ForKey<IChannelService>(Keys.User(userId)).UnsubscribeAllAsync(userId, cancellationToken);
+        return router.AskOwnerAsync(Keys.User(userId), new ChannelUnsubscribeAll(userId), cancellationToken);
     }
 
-    public Task<IReadOnlyList<string>> GetSubscriptionsAsync(string userId, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<string>> GetSubscriptionsAsync(string userId, CancellationToken cancellationToken = default)
     {
         Ids.Validate(nameof(userId), userId);
-        return router.ForKey<IChannelService>(Keys.User(userId)).GetSubscriptionsAsync(userId, cancellationToken);
+        return await router.AskOwnerAsync(Keys.User(userId), new ChannelGetSubscriptions(userId), cancellationToken).ConfigureAwait(false);
     }
 
-    public Task<IReadOnlyList<string>> GetSubscribersAsync(string channelId, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<string>> GetSubscribersAsync(string channelId, CancellationToken cancellationToken = default)
     {
         Ids.Validate(nameof(channelId), channelId);
-        return router.ForKey<IChannelService>(Keys.Channel(channelId)).GetSubscribersAsync(channelId, cancellationToken);
+        return await router.AskOwnerAsync(Keys.Channel(channelId), new ChannelGetSubscribers(channelId), cancellationToken).ConfigureAwait(false);
     }
 
     public Task<int> PublishAsync(string channelId, JsonElement message, CancellationToken cancellationToken = default)
     {
         Ids.Validate(nameof(channelId), channelId);
         limit.Check(message);
-        return router.ForKey<IChannelService>(Keys.Channel(channelId)).PublishAsync(channelId, message, cancellationToken);
+        return router.AskOwnerAsync(
+            Keys.Channel(channelId),
+            local => local.Channels.PublishAsync(channelId, message, cancellationToken),
+            () => new ChannelPublish(channelId, PeerJson.Write(message)),
+            cancellationToken);
     }
 
     public Task<IReadOnlyList<string>> ListAllAsync(CancellationToken cancellationToken = default) =>
-        router.UnionAsync<IRecordService>(records => records.ListChannelsAsync(cancellationToken));
+        router.UnionAsync(new RecordsListChannels(), cancellationToken);
 }

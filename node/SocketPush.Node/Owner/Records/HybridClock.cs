@@ -1,3 +1,4 @@
+using MemoryPack;
 using SocketPush.Client.Services;
 
 namespace SocketPush.Node.Owner.Records;
@@ -75,7 +76,8 @@ internal sealed class HybridClock(TimeProvider time)
 }
 
 /// <summary>When and where a value was written; the node id breaks ties between equal clock values.</summary>
-internal readonly record struct Stamp(long Time, string Node) : IComparable<Stamp>
+[MemoryPackable]
+internal readonly partial record struct Stamp(long Time, string Node) : IComparable<Stamp>
 {
     public static readonly Stamp Zero = new(0, "");
 

@@ -1,6 +1,5 @@
 using System.Collections.Immutable;
-using System.Text.Json;
-using System.Text.Json.Serialization;
+using MemoryPack;
 
 namespace SocketPush.Node.Owner.Records;
 
@@ -8,7 +7,8 @@ namespace SocketPush.Node.Owner.Records;
 /// A last-writer-wins register: the value with the highest stamp. A removal is a write of null, so it is ordered
 /// against sets like any other write.
 /// </summary>
-internal sealed record Register(string? Value, Stamp Stamp)
+[MemoryPackable]
+internal sealed partial record Register(string? Value, Stamp Stamp)
 {
     public static readonly Register Empty = new(null, Stamp.Zero);
 
@@ -16,26 +16,43 @@ internal sealed record Register(string? Value, Stamp Stamp)
 }
 
 /// <summary>One element of an <see cref="ElementSet"/>: in or out, as of its stamp.</summary>
-internal readonly record struct Element(bool Present, Stamp Stamp);
+[MemoryPackable]
+internal readonly partial record struct Element(bool Present, Stamp Stamp);
 
 /// <summary>
 /// A set whose elements are each a last-writer-wins flag: adding and removing stamp the element, and merging keeps
 /// each element's latest stamp. Removed elements stay as tombstones, so a late copy of an older add cannot bring
 /// them back.
 /// </summary>
-[JsonConverter(typeof(ElementSetJson))]
-internal sealed record ElementSet(ImmutableSortedDictionary<string, Element> Elements)
+[MemoryPackable]
+internal sealed partial record ElementSet
 {
     public static readonly ElementSet Empty = new(ImmutableSortedDictionary.Create<string, Element>(StringComparer.Ordinal));
 
     private ImmutableHashSet<string>? _present;
 
+    public ElementSet(ImmutableSortedDictionary<string, Element> elements) => Elements = elements;
+
+    /// <summary>Rebuilds a set from the wire with the ordinal comparer (MemoryPack would give the culture's).</summary>
+    [MemoryPackConstructor]
+    private ElementSet(KeyValuePair<string, Element>[] wire)
+        : this(wire.ToImmutableSortedDictionary(e => e.Key, e => e.Value, StringComparer.Ordinal))
+    {
+    }
+
+    [MemoryPackIgnore]
+    public ImmutableSortedDictionary<string, Element> Elements { get; }
+
+    /// <summary>The elements as they travel: in order, so the same set always has the same bytes (anti-entropy hashes them).</summary>
+    [MemoryPackInclude]
+    private KeyValuePair<string, Element>[] Wire => [.. Elements];
+
     /// <summary>The elements that are in, built once per set: channel.publish reads it for every message.</summary>
-    [JsonIgnore]
+    [MemoryPackIgnore]
     public ImmutableHashSet<string> Present =>
         _present ??= Elements.Where(e => e.Value.Present).Select(e => e.Key).ToImmutableHashSet(StringComparer.Ordinal);
 
-    [JsonIgnore]
+    [MemoryPackIgnore]
     public bool HasAny => Elements.Values.Any(e => e.Present);
 
     public bool Contains(string element) => Elements.TryGetValue(element, out var e) && e.Present;
@@ -61,49 +78,53 @@ internal sealed record ElementSet(ImmutableSortedDictionary<string, Element> Ele
 }
 
 /// <summary><c>u:{userId}</c>: the user's session and the channels the user is subscribed to.</summary>
-internal sealed record UserRecord(Register Session, ElementSet Subscriptions)
+[MemoryPackable]
+internal sealed partial record UserRecord(Register Session, ElementSet Subscriptions)
 {
     public static readonly UserRecord Empty = new(Register.Empty, ElementSet.Empty);
 
     public UserRecord Merge(UserRecord other) => new(Session.Merge(other.Session), Subscriptions.Merge(other.Subscriptions));
 
-    [JsonIgnore]
+    [MemoryPackIgnore]
     public bool IsLive => Session.Value is not null || Subscriptions.HasAny;
 }
 
 /// <summary><c>s:{sessionId}</c>: the user the session belongs to, which serves auth.check.</summary>
-internal sealed record SessionRecord(Register User)
+[MemoryPackable]
+internal sealed partial record SessionRecord(Register User)
 {
     public static readonly SessionRecord Empty = new(Register.Empty);
 
     public SessionRecord Merge(SessionRecord other) => new(User.Merge(other.User));
 
-    [JsonIgnore]
+    [MemoryPackIgnore]
     public bool IsLive => User.Value is not null;
 }
 
 /// <summary><c>c:{channelId}</c>: the channel's subscribers.</summary>
-internal sealed record ChannelRecord(ElementSet Subscribers)
+[MemoryPackable]
+internal sealed partial record ChannelRecord(ElementSet Subscribers)
 {
     public static readonly ChannelRecord Empty = new(ElementSet.Empty);
 
     public ChannelRecord Merge(ChannelRecord other) => new(Subscribers.Merge(other.Subscribers));
 
-    [JsonIgnore]
+    [MemoryPackIgnore]
     public bool IsLive => Subscribers.HasAny;
 }
 
 /// <summary>Records on their way to another node (a handoff batch); merged on arrival.</summary>
-internal sealed record RecordBatch(
+[MemoryPackable]
+internal sealed partial record RecordBatch(
     Dictionary<string, UserRecord> Users,
     Dictionary<string, SessionRecord> Sessions,
     Dictionary<string, ChannelRecord> Channels)
 {
-    [JsonIgnore]
+    [MemoryPackIgnore]
     public int Count => Users.Count + Sessions.Count + Channels.Count;
 
     /// <summary>The latest clock value stamped on anything in the batch (0 when empty).</summary>
-    [JsonIgnore]
+    [MemoryPackIgnore]
     public long LatestStamp =>
         Users.Values.SelectMany(u => u.Subscriptions.Elements.Values.Select(e => e.Stamp).Append(u.Session.Stamp))
             .Concat(Sessions.Values.Select(s => s.User.Stamp))
@@ -153,17 +174,4 @@ internal sealed record RecordBatch(
             Channels[id] = record;
         }
     }
-}
-
-/// <summary>An element set on the wire: <c>{element: {present, stamp}}</c>, rebuilt with the ordinal comparer.</summary>
-internal sealed class ElementSetJson : JsonConverter<ElementSet>
-{
-    public override ElementSet Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
-    {
-        var elements = JsonSerializer.Deserialize<Dictionary<string, Element>>(ref reader, options) ?? [];
-        return new ElementSet(elements.ToImmutableSortedDictionary(StringComparer.Ordinal));
-    }
-
-    public override void Write(Utf8JsonWriter writer, ElementSet value, JsonSerializerOptions options) =>
-        JsonSerializer.Serialize(writer, value.Elements, options);
 }
