@@ -3,6 +3,7 @@ using Microsoft.Extensions.Time.Testing;
 using SocketPush.Node.Cluster;
 using SocketPush.Node.Owner.Records;
 using SocketPush.Node.Configuration;
+using SocketPush.Node.Cluster.Routing;
 
 namespace SocketPush.Node.Tests;
 

@@ -3,6 +3,7 @@ using MemoryPack;
 using SocketPush.Node.Configuration;
 using SocketPush.Node.Owner;
 using SocketPush.Node.Owner.Records;
+using SocketPush.Node.Cluster.Routing;
 
 namespace SocketPush.Node.Tests;
 

@@ -2,7 +2,6 @@ using System.Net;
 using SocketPush.ConsistentHashing;
 using SocketPush.Gossip;
 using SocketPush.Node.Cluster;
-using SocketPush.Node.Hosting;
 
 namespace SocketPush.Node.Configuration;
 

@@ -1,5 +1,4 @@
 using SocketPush.Client.Services;
-using SocketPush.Node.Owner.Records;
 using SocketPush.Node.Cluster.Routing;
 
 namespace SocketPush.Node.Edge;

@@ -1,7 +1,6 @@
 using SocketPush.Client.Services;
 using SocketPush.Node.Cluster.Peers;
 using SocketPush.Node.Cluster.Routing;
-using SocketPush.Node.Owner.Records;
 
 namespace SocketPush.Node.Owner;
 

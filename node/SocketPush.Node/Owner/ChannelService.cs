@@ -5,7 +5,6 @@ using SocketPush.Node.Cluster.Delivery;
 using SocketPush.Node.Cluster.Peers;
 using SocketPush.Node.Cluster.Routing;
 using SocketPush.Node.Configuration;
-using SocketPush.Node.Owner.Records;
 
 namespace SocketPush.Node.Owner;
 

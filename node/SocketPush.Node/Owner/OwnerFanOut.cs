@@ -2,7 +2,6 @@ using System.Collections.Immutable;
 using SocketPush.Node.Cluster.Delivery;
 using SocketPush.Node.Cluster.Peers;
 using SocketPush.Node.Cluster.Routing;
-using SocketPush.Node.Owner.Records;
 
 namespace SocketPush.Node.Owner;
 

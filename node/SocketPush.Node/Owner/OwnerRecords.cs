@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using SocketPush.Node.Owner.Records;
+using SocketPush.Node.Cluster.Routing;
 
 namespace SocketPush.Node.Owner;
 

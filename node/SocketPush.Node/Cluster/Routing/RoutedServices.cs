@@ -1,7 +1,6 @@
 using System.Text.Json;
 using SocketPush.Client.Services;
 using SocketPush.Node.Cluster.Peers;
-using SocketPush.Node.Owner.Records;
 
 namespace SocketPush.Node.Cluster.Routing;
 

@@ -1,17 +1,8 @@
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
+using SocketPush.Node.Cluster.Routing;
 
 namespace SocketPush.Node.Owner.Records;
-
-/// <summary>Keys of the three keyspaces: a prefix and the id, hashed onto one ring.</summary>
-internal static class Keys
-{
-    public static string User(string userId) => "u:" + userId;
-
-    public static string Session(string sessionId) => "s:" + sessionId;
-
-    public static string Channel(string channelId) => "c:" + channelId;
-}
 
 /// <summary>
 /// The records this node holds, by keyspace. Each record is immutable; a write replaces it under one lock (writes

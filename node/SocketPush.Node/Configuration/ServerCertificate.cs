@@ -1,8 +1,7 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using SocketPush.Node.Configuration;
 
-namespace SocketPush.Node.Hosting;
+namespace SocketPush.Node.Configuration;
 
 /// <summary>
 /// The certificate the client and admin ports present when <c>tls.certificate</c> is set. A renewed certificate is
@@ -78,12 +77,12 @@ internal sealed class ServerCertificate
             // The old one is not disposed: connections that opened with it may still use it.
             _current = renewed;
 #pragma warning disable CA1873 // Once per renewal.
-            HostLog.CertificateLoaded(_logger(), renewed.Subject, renewed.NotAfter);
+            CertificateLog.CertificateLoaded(_logger(), renewed.Subject, renewed.NotAfter);
 #pragma warning restore CA1873
         }
         else
         {
-            HostLog.CertificateRefused(_logger(), problem!);
+            CertificateLog.CertificateRefused(_logger(), problem!);
         }
     }
 
@@ -124,7 +123,7 @@ internal sealed class ServerCertificate
     }
 }
 
-internal static partial class HostLog
+internal static partial class CertificateLog
 {
     [LoggerMessage(EventId = 600, Level = LogLevel.Information, Message = "TLS certificate {Subject} (valid until {NotAfter:u}) in use for new connections")]
     public static partial void CertificateLoaded(ILogger logger, string subject, DateTime notAfter);
