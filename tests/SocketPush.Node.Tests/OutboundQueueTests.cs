@@ -1,5 +1,7 @@
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using SocketPush.Node.Admin;
@@ -9,16 +11,30 @@ using SocketPush.Node.Configuration;
 namespace SocketPush.Node.Tests;
 
 /// <summary>The one outbound queue of every transport, on its own: its bound, the slow-consumer close, order, reloads.</summary>
-public sealed class OutboundQueueTests
+public sealed class OutboundQueueTests : IDisposable
 {
     private readonly FakeTimeProvider _time = new();
-    private readonly NodeMetrics _metrics = new();
+    private readonly ServiceProvider _meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
+    private readonly PrometheusExporter _exporter;
+    private readonly EdgeMetrics _metrics;
     private readonly CountingLogger _log = new();
     private readonly LiveConfig _config;
     private readonly Owner _owner = new();
     private int _stops;
 
-    public OutboundQueueTests() => _config = new LiveConfig(WithBound(3));
+    public OutboundQueueTests()
+    {
+        _config = new LiveConfig(WithBound(3));
+        var meterFactory = _meters.GetRequiredService<IMeterFactory>();
+        _exporter = new PrometheusExporter(meterFactory);
+        _metrics = new EdgeMetrics(meterFactory);
+    }
+
+    public void Dispose()
+    {
+        _exporter.Dispose();
+        _meters.Dispose();
+    }
 
     [Fact]
     public void The_message_beyond_the_bound_closes_the_connection_once_counted_and_logged_once()
@@ -132,7 +148,7 @@ public sealed class OutboundQueueTests
     private double Sample(string sample)
     {
         using var stream = new MemoryStream();
-        _metrics.Registry.CollectAndExportAsTextAsync(stream).GetAwaiter().GetResult();
+        _exporter.Registry.CollectAndExportAsTextAsync(stream).GetAwaiter().GetResult();
         foreach (var line in System.Text.Encoding.UTF8.GetString(stream.ToArray()).Split('\n'))
         {
             if (line.StartsWith(sample + " ", StringComparison.Ordinal))

@@ -14,7 +14,7 @@ internal sealed class ManagementApi(
     IServiceProvider services,
     ApiKeyCheck keys,
     LiveConfig config,
-    NodeMetrics metrics,
+    AdminMetrics metrics,
     ILogger<ManagementApi> logger)
 {
     // Room for the parameter names and ids around the message itself.

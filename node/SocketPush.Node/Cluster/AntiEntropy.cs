@@ -4,7 +4,6 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using SocketPush.Client.Services;
 using SocketPush.ConsistentHashing;
-using SocketPush.Node.Admin;
 using SocketPush.Node.Owner.Records;
 using SocketPush.Node.Cluster.Peers;
 using SocketPush.Node.Cluster.Routing;
@@ -130,7 +129,7 @@ internal sealed class AntiEntropy : IAsyncDisposable
     private readonly ClusterRouter _router;
     private readonly RecordStore _store;
     private readonly LiveConfig _live;
-    private readonly NodeMetrics _metrics;
+    private readonly ClusterMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger<AntiEntropy> _logger;
     private readonly RatePacer _pacer;
@@ -139,7 +138,7 @@ internal sealed class AntiEntropy : IAsyncDisposable
     private int _next;
     private int _disposed;
 
-    public AntiEntropy(ClusterMembership membership, ClusterRouter router, RecordStore store, LiveConfig live, NodeMetrics metrics, TimeProvider time, ILogger<AntiEntropy> logger)
+    public AntiEntropy(ClusterMembership membership, ClusterRouter router, RecordStore store, LiveConfig live, ClusterMetrics metrics, TimeProvider time, ILogger<AntiEntropy> logger)
     {
         _membership = membership;
         _router = router;

@@ -1,7 +1,6 @@
 using MemoryPack;
 using System.Threading.Channels;
 using SocketPush.Client.Services;
-using SocketPush.Node.Admin;
 using SocketPush.Node.Edge;
 using SocketPush.Node.Owner.Records;
 using SocketPush.Node.Cluster.Peers;
@@ -33,7 +32,8 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
     private readonly ConnectionRegistry _registry;
     private readonly HybridClock _clock;
     private readonly LiveConfig _config;
-    private readonly NodeMetrics _metrics;
+    private readonly ClusterMetrics _metrics;
+    private readonly EdgeMetrics _edgeMetrics;
     private readonly TimeProvider _time;
     private readonly ILogger<ClusterCoordinator> _logger;
     private readonly Channel<(ClusterView Before, ClusterView After)> _ringChanges = Channel.CreateUnbounded<(ClusterView, ClusterView)>();
@@ -53,7 +53,8 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
         ConnectionRegistry registry,
         HybridClock clock,
         LiveConfig config,
-        NodeMetrics metrics,
+        ClusterMetrics metrics,
+        EdgeMetrics edgeMetrics,
         TimeProvider time,
         ILogger<ClusterCoordinator> logger)
     {
@@ -66,6 +67,7 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
         _clock = clock;
         _config = config;
         _metrics = metrics;
+        _edgeMetrics = edgeMetrics;
         _time = time;
         _logger = logger;
         _moves = new PacedQueue<ClientConnection>(() => config.Current.Cluster.MovedPerSecond, Move, time);
@@ -493,7 +495,7 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
             return false;
         }
 
-        _metrics.MovedSent();
+        _edgeMetrics.MovedSent();
         return true;
     }
 }

@@ -1,5 +1,3 @@
-using SocketPush.Node.Admin;
-
 namespace SocketPush.Node.Cluster;
 
 /// <summary>
@@ -14,7 +12,7 @@ internal sealed class MissingCopies
     private readonly Lock _gate = new();
     private readonly Dictionary<string, HashSet<string>> _byNode = new(StringComparer.Ordinal);
 
-    public MissingCopies(NodeMetrics metrics) => metrics.Observe(this);
+    public MissingCopies(ClusterMetrics metrics) => metrics.Observe(this);
 
     /// <summary>Copies owed, summed over the nodes they are owed to.</summary>
     public int Count

@@ -1,5 +1,4 @@
 using SocketPush.Client.Services;
-using SocketPush.Node.Admin;
 using SocketPush.Node.Owner.Records;
 using SocketPush.Node.Cluster.Peers;
 using SocketPush.Node.Cluster.Routing;
@@ -16,7 +15,7 @@ namespace SocketPush.Node.Cluster;
 /// (<see cref="MissingCopies"/>) and sent again by the coordinator's sweep, and anti-entropy repairs what is left. When the quorum is not reached within <c>cluster.requestTimeout</c> the call answers 503
 /// <c>unavailable</c>: the write is on fewer nodes than asked and may still spread.
 /// </summary>
-internal sealed class Replication(RecordStore store, ClusterMembership membership, ClusterRouter router, MissingCopies missing, LiveConfig live, NodeMetrics metrics) : IReplicas
+internal sealed class Replication(RecordStore store, ClusterMembership membership, ClusterRouter router, MissingCopies missing, LiveConfig live, ClusterMetrics metrics) : IReplicas
 {
     /// <summary>The quorum in force: cluster.writeQuorum, or all replicas of a smaller ring.</summary>
     public static int QuorumOf(ClusterView view, NodeConfig config) => Math.Min(config.Cluster.WriteQuorum, view.Replicas);

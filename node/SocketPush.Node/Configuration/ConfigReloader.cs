@@ -1,7 +1,6 @@
 using System.Text.Json;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Primitives;
-using SocketPush.Node.Admin;
 
 namespace SocketPush.Node.Configuration;
 
@@ -38,7 +37,7 @@ internal sealed class ConfigReloader : IDisposable
 
     private readonly ConfigSource _source;
     private readonly LiveConfig _live;
-    private readonly NodeMetrics _metrics;
+    private readonly ConfigMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger<ConfigReloader> _logger;
     private readonly Lock _gate = new();
@@ -48,7 +47,7 @@ internal sealed class ConfigReloader : IDisposable
     private int _version = 1;
     private ReloadOutcome? _last;
 
-    public ConfigReloader(ConfigSource source, LiveConfig live, NodeMetrics metrics, TimeProvider time, ILogger<ConfigReloader> logger)
+    public ConfigReloader(ConfigSource source, LiveConfig live, ConfigMetrics metrics, TimeProvider time, ILogger<ConfigReloader> logger)
     {
         _source = source;
         _live = live;

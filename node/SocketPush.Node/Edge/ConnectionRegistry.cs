@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
-using SocketPush.Node.Admin;
 using SocketPush.Node.Configuration;
 
 namespace SocketPush.Node.Edge;
@@ -9,7 +8,7 @@ namespace SocketPush.Node.Edge;
 /// The authenticated connections on this node, by user. Publishes read a user's connections as an immutable
 /// array without locking; connects and disconnects replace the array under a lock.
 /// </summary>
-internal sealed class ConnectionRegistry(NodeMetrics metrics, LiveConfig config)
+internal sealed class ConnectionRegistry(EdgeMetrics metrics, LiveConfig config)
 {
     private readonly Lock _gate = new();
     private readonly ConcurrentDictionary<string, ImmutableArray<ClientConnection>> _byUser = new(StringComparer.Ordinal);

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Collections.Immutable;
-using SocketPush.Node.Admin;
 
 namespace SocketPush.Node.Edge;
 
@@ -9,7 +8,7 @@ namespace SocketPush.Node.Edge;
 /// nothing is allocated per connection: each connection takes the message (serialized once for all of them)
 /// or refuses it as a slow consumer.
 /// </summary>
-internal sealed class MessageDelivery(ConnectionRegistry registry, NodeMetrics metrics, TimeProvider time)
+internal sealed class MessageDelivery(ConnectionRegistry registry, EdgeMetrics metrics, TimeProvider time)
 {
     /// <summary>Returns how many connections of the user took the message.</summary>
     public int ToUser(PushMessage message, string userId)

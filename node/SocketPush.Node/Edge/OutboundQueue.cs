@@ -1,4 +1,3 @@
-using SocketPush.Node.Admin;
 using SocketPush.Node.Configuration;
 
 namespace SocketPush.Node.Edge;
@@ -7,14 +6,14 @@ namespace SocketPush.Node.Edge;
 /// What the outbound queues of every connection share: the live bound (a reload applies to the next message), the
 /// metrics, the clock and the log.
 /// </summary>
-internal sealed class OutboundQueues(LiveConfig config, NodeMetrics metrics, TimeProvider time, ILogger<OutboundQueue> logger)
+internal sealed class OutboundQueues(LiveConfig config, EdgeMetrics metrics, TimeProvider time, ILogger<OutboundQueue> logger)
 {
     public const string SlowConsumerReason = "its send queue is full (slow consumer)";
 
     /// <summary><c>options.maxQueuedMessagesPerConnection</c>, read at every enqueue.</summary>
     public int Bound => config.Options.MaxQueuedMessagesPerConnection;
 
-    public NodeMetrics Metrics { get; } = metrics;
+    public EdgeMetrics Metrics { get; } = metrics;
 
     public TimeProvider Time { get; } = time;
 

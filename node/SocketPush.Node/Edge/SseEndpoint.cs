@@ -12,7 +12,7 @@ internal static class SseEndpoint
         ClientAuthenticator authenticator,
         ConnectionRegistry registry,
         LiveConfig config,
-        NodeMetrics metrics,
+        EdgeMetrics metrics,
         OutboundQueues queues,
         OwnerRedirect redirect,
         ILogger<SseClientConnection> logger)

@@ -120,7 +120,7 @@ internal sealed class NodeHost : IAsyncDisposable
         }
 
         app.Services.GetRequiredService<PeerLinks>().Attach();
-        app.Services.GetRequiredService<NodeMetrics>().Observe(cluster);
+        app.Services.GetRequiredService<ClusterMetrics>().Observe(cluster);
         app.Services.GetRequiredService<ClusterCoordinator>();
         app.Services.GetRequiredService<AntiEntropy>();
         health.Joined = () => cluster.Joined;
@@ -184,11 +184,17 @@ internal sealed class NodeHost : IAsyncDisposable
         services.AddSingleton(identity);
         services.AddSingleton(health);
         services.AddSingleton(time);
-        services.AddSingleton<NodeMetrics>();
+        services.AddMetrics();
+        services.AddSingleton<PrometheusExporter>();
+        AddAreaMetrics<EdgeMetrics>(services);
+        AddAreaMetrics<OwnerMetrics>(services);
+        AddAreaMetrics<ClusterMetrics>(services);
+        AddAreaMetrics<ConfigMetrics>(services);
+        AddAreaMetrics<AdminMetrics>(services);
         services.AddSingleton(sp =>
         {
             var clock = new HybridClock(time);
-            sp.GetRequiredService<NodeMetrics>().Observe(clock);
+            sp.GetRequiredService<OwnerMetrics>().Observe(clock);
             return clock;
         });
         services.AddSingleton(sp => new RecordStore(sp.GetRequiredService<HybridClock>(), config.Node.Id));
@@ -230,6 +236,17 @@ internal sealed class NodeHost : IAsyncDisposable
         services.AddSocketPushOpenApi();
     }
 
+    /// <summary>
+    /// Registers an area's metrics so that the exporter listens before the area creates its instruments: what an area
+    /// records as it starts (the config version) would otherwise reach no listener and be lost.
+    /// </summary>
+    private static void AddAreaMetrics<T>(IServiceCollection services)
+        where T : class => services.AddSingleton(sp =>
+        {
+            sp.GetRequiredService<PrometheusExporter>();
+            return ActivatorUtilities.CreateInstance<T>(sp);
+        });
+
     private static void ConfigureClientPort(IApplicationBuilder client)
     {
         UsePages(client, "client");
@@ -257,7 +274,7 @@ internal sealed class NodeHost : IAsyncDisposable
     private static void ConfigureAdminPort(IApplicationBuilder admin, HealthState health)
     {
         UsePages(admin, "admin");
-        admin.UseMetricServer("/metrics", admin.ApplicationServices.GetRequiredService<NodeMetrics>().Registry);
+        admin.UseMetricServer("/metrics", admin.ApplicationServices.GetRequiredService<PrometheusExporter>().Registry);
         admin.UseRouting();
         // The key first, then the rate limit, then the call: a refused call costs neither a body read nor a bucket.
         admin.Use(admin.ApplicationServices.GetRequiredService<ManagementApi>().GateAsync);

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using SocketPush.Client.Services;
-using SocketPush.Node.Admin;
 using SocketPush.Node.Cluster.Delivery;
 using SocketPush.Node.Cluster.Peers;
 using SocketPush.Node.Cluster.Routing;
@@ -16,7 +15,7 @@ internal sealed class ChannelService(
     OwnerRecords records,
     ClusterRouter router,
     OwnerFanOut fanOut,
-    NodeMetrics metrics,
+    OwnerMetrics metrics,
     LiveConfig config,
     TimeProvider time)
 {

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using SocketPush.Node.Admin;
 using SocketPush.Node.Cluster.Delivery;
 using SocketPush.Node.Cluster.Peers;
 using SocketPush.Node.Cluster.Routing;
@@ -16,7 +15,7 @@ internal sealed class UserService(
     ILocalConnections local,
     ClusterRouter router,
     ChannelService channels,
-    NodeMetrics metrics,
+    OwnerMetrics metrics,
     TimeProvider time)
 {
     public Task<int> PublishAsync(string userId, JsonElement message, CancellationToken cancellationToken)

@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Text.Json;
 using SocketPush.Client.Services;
-using SocketPush.Node.Admin;
 using SocketPush.Node.Cluster.Routing;
 using SocketPush.Node.Configuration;
 
@@ -20,13 +19,13 @@ internal sealed class PeerLinks : IDisposable
     private readonly ClusterMembership _membership;
     private readonly PeerHandlers _handlers;
     private readonly LiveConfig _config;
-    private readonly NodeMetrics _metrics;
+    private readonly ClusterMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger<PeerLinks> _logger;
     private long _nextId;
     private bool _attached;
 
-    public PeerLinks(ClusterMembership membership, PeerHandlers handlers, LiveConfig config, NodeMetrics metrics, TimeProvider time, ILogger<PeerLinks> logger)
+    public PeerLinks(ClusterMembership membership, PeerHandlers handlers, LiveConfig config, ClusterMetrics metrics, TimeProvider time, ILogger<PeerLinks> logger)
     {
         _membership = membership;
         _handlers = handlers;

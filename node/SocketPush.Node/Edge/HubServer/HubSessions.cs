@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using SocketPush.Node.Admin;
 using SocketPush.Node.Configuration;
 
 namespace SocketPush.Node.Edge.HubServer;
@@ -26,7 +25,7 @@ internal sealed class HubSessions : IDisposable
         HubConnectionTokens tokens,
         Origins origins,
         OutboundQueues queues,
-        NodeMetrics metrics,
+        EdgeMetrics metrics,
         TimeProvider time,
         ILogger<HubSessions> logger)
     {
@@ -49,7 +48,7 @@ internal sealed class HubSessions : IDisposable
     /// <summary>What each session's outbound queue shares.</summary>
     public OutboundQueues Queues { get; }
 
-    public NodeMetrics Metrics { get; }
+    public EdgeMetrics Metrics { get; }
 
     public TimeProvider Time { get; }
 
