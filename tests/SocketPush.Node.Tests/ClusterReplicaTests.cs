@@ -84,7 +84,7 @@ public sealed class ClusterReplicaTests
             c.Cluster.RequestTimeout = TimeSpan.FromSeconds(1);
             c.Cluster.LeaveTimeout = TimeSpan.FromSeconds(1);
         });
-        // Enough records that the handoff to a third node takes many batches (each of ClusterCoordinator.HandoffBatch):
+        // Enough records that the handoff to a third node takes many batches (each of HandoffSender.HandoffBatch):
         // put straight into each owner's store, as the owner's own writes.
         const int users = 40_000;
         var userIds = Enumerable.Range(0, users).Select(i => $"cut-{i}").ToArray();
@@ -123,7 +123,7 @@ public sealed class ClusterReplicaTests
         Assert.True(handedOver > 0 && stillOld > 0, $"the cut came midway: {handedOver} records of the new node arrived, {stillOld} did not");
         // Every record the new node owns and lacks is on its old holder, which counts it as pending.
         Assert.Equal(stillOld, old.Sum(n => keys.Count(k => view.Owner(k) == joining.Host.Identity.NodeId && !Holds(joining, k) && Holds(n, k))));
-        Assert.True(old.Sum(n => n.Service<ClusterCoordinator>().PendingHandoff) >= stillOld);
+        Assert.True(old.Sum(n => n.Service<HandoffSender>().PendingHandoff) >= stillOld);
     }
 
     [Fact]

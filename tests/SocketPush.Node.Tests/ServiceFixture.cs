@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using SocketPush.Client.Services;
@@ -13,6 +14,7 @@ namespace SocketPush.Node.Tests;
 internal sealed class ServiceFixture : IDisposable
 {
     private readonly ServiceProvider _provider;
+    private readonly IHostedService[] _background;
 
     public ServiceFixture(Action<NodeConfig>? configure = null)
     {
@@ -25,8 +27,13 @@ internal sealed class ServiceFixture : IDisposable
         var identity = new NodeIdentity(Config.Node.Id) { ClientUrl = "http://127.0.0.1:8080" };
         NodeHost.RegisterServices(services, new LiveConfig(Config), identity, new HealthState(), Time, ConfigSource.None);
         _provider = services.BuildServiceProvider();
-        // As the host does: presence reports follow the registry from here on (the cluster port stays closed, a ring of one).
-        _provider.GetRequiredService<ClusterCoordinator>();
+        // As the host does: the background services run, so presence reports follow the registry from here on (the
+        // cluster port stays closed, a ring of one).
+        _background = [.. _provider.GetServices<IHostedService>()];
+        foreach (var service in _background)
+        {
+            service.StartAsync(CancellationToken.None).GetAwaiter().GetResult();
+        }
     }
 
     public NodeConfig Config { get; }
@@ -44,7 +51,15 @@ internal sealed class ServiceFixture : IDisposable
     public T Get<T>()
         where T : notnull => _provider.GetRequiredService<T>();
 
-    public void Dispose() => _provider.DisposeAsync().AsTask().GetAwaiter().GetResult();
+    public void Dispose()
+    {
+        foreach (var service in Enumerable.Reverse(_background))
+        {
+            service.StopAsync(CancellationToken.None).GetAwaiter().GetResult();
+        }
+
+        _provider.DisposeAsync().AsTask().GetAwaiter().GetResult();
+    }
 }
 
 /// <summary>A connection with no transport behind it, for registry bookkeeping in unit tests.</summary>

@@ -120,7 +120,7 @@ internal sealed record AntiEntropyRound(
 /// ways, are paced to <c>cluster.antiEntropyBytesPerSecond</c>; buckets the peer left out for that wait for a later
 /// round. A failed round is logged and counted, and the next goes on.
 /// </summary>
-internal sealed class AntiEntropy : IAsyncDisposable
+internal sealed class AntiEntropy : BackgroundService
 {
     /// <summary>The most bytes of records asked for in one answer (at least one whole bucket always comes).</summary>
     internal const int MaxAnswerBytes = 256 * 1024;
@@ -133,10 +133,7 @@ internal sealed class AntiEntropy : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger<AntiEntropy> _logger;
     private readonly RatePacer _pacer;
-    private readonly CancellationTokenSource _stopping = new();
-    private readonly Task _loop;
     private int _next;
-    private int _disposed;
 
     public AntiEntropy(ClusterMembership membership, ClusterRouter router, RecordStore store, LiveConfig live, ClusterMetrics metrics, TimeProvider time, ILogger<AntiEntropy> logger)
     {
@@ -148,23 +145,10 @@ internal sealed class AntiEntropy : IAsyncDisposable
         _time = time;
         _logger = logger;
         _pacer = new RatePacer(time);
-        _loop = Task.Run(LoopAsync);
     }
 
     /// <summary>The last round this node started, or null before the first (read by manager.status).</summary>
     public AntiEntropyRound? LastRound { get; private set; }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
-        {
-            return;
-        }
-
-        await _stopping.CancelAsync();
-        await _loop.ConfigureAwait(false);
-        _stopping.Dispose();
-    }
 
     /// <summary>Serves a peer's round: compares its digests with this node's and answers with the records of buckets that differ.</summary>
     public DigestAnswer Answer(DigestRequest request)
@@ -232,7 +216,7 @@ internal sealed class AntiEntropy : IAsyncDisposable
             // This node's records of those buckets, the peer's already merged in: the peer then holds the merge of both.
             var included = answer.Included.ToHashSet();
             var ours = Shared(_membership.View, peer, key => included.Contains(RecordDigest.BucketOf(key)));
-            foreach (var part in ours.Split(ClusterCoordinator.HandoffBatch))
+            foreach (var part in ours.Split(HandoffSender.HandoffBatch))
             {
                 await _pacer.PaceAsync(MemoryPackSerializer.Serialize(part).Length, rate, cancellationToken).ConfigureAwait(false);
                 repaired += await _router.AskAsync(peer, new RecordsMerge(part), cancellationToken).ConfigureAwait(false);
@@ -263,21 +247,20 @@ internal sealed class AntiEntropy : IAsyncDisposable
             .GetValueOrDefault(peer) ?? new RecordBatch([], [], []);
     }
 
-    private async Task LoopAsync()
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var token = _stopping.Token;
-        while (!token.IsCancellationRequested)
+        while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                await Task.Delay(_live.Current.Cluster.AntiEntropyInterval, _time, token).ConfigureAwait(false);
-                if (await RunRoundAsync(token).ConfigureAwait(false) is { } round)
+                await Task.Delay(_live.Current.Cluster.AntiEntropyInterval, _time, stoppingToken).ConfigureAwait(false);
+                if (await RunRoundAsync(stoppingToken).ConfigureAwait(false) is { } round)
                 {
                     LastRound = round;
                     _metrics.AntiEntropyRound(round.Result, round.BucketsDiffering, round.RecordsReceived, round.RecordsSent, round.RecordsRepaired);
                 }
             }
-            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
                 return;
             }

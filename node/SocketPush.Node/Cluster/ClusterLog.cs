@@ -29,9 +29,6 @@ internal static partial class ClusterLog
     [LoggerMessage(EventId = 407, Level = LogLevel.Warning, Message = "Telling the owner of user {UserId} about its connections here failed: {Reason}")]
     public static partial void PresenceReportFailed(ILogger logger, string userId, string reason);
 
-    [LoggerMessage(EventId = 408, Level = LogLevel.Information, Message = "Asking {Count} connection(s) to move to their user's new owner")]
-    public static partial void MovingClients(ILogger logger, int count);
-
     [LoggerMessage(EventId = 409, Level = LogLevel.Error, Message = "Reloaded cluster settings could not be applied to gossip, which keeps its previous settings: {Reason}")]
     public static partial void ReloadNotApplied(ILogger logger, string reason);
 

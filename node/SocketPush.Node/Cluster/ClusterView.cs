@@ -108,8 +108,6 @@ internal sealed class ClusterView
     /// <summary>Whether this node is one of the key's replicas.</summary>
     public bool HoldsLocally(string key) => ReplicasOf(key).Contains(LocalId);
 
-    public bool IsLocal(string nodeId) => nodeId == LocalId;
-
     /// <summary>The fraction of the key space each ring member owns, by node id.</summary>
     public IReadOnlyDictionary<string, double> Shares()
     {

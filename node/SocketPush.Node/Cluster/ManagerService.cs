@@ -13,7 +13,7 @@ internal sealed class ManagerService(
     NodeIdentity identity,
     ClusterMembership membership,
     RecordStore store,
-    ClusterCoordinator coordinator,
+    HandoffSender handoff,
     ClusterRouter router,
     MissingCopies missing,
     AntiEntropy antiEntropy,
@@ -60,7 +60,7 @@ internal sealed class ManagerService(
             replicas = view.Replicas,
             writeQuorum = Replication.QuorumOf(view, live.Current),
             records = held,
-            pendingHandoff = coordinator.PendingHandoff,
+            pendingHandoff = handoff.PendingHandoff,
             replication = new
             {
                 replicas = view.Settings.Replicas,

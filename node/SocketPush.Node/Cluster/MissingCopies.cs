@@ -3,7 +3,7 @@ namespace SocketPush.Node.Cluster;
 /// <summary>
 /// The copies of records this node owes other replicas: a replicated write a replica did not acknowledge, and the
 /// keys whose preference lists gained a node (one died, left or joined) while this node is the first of the old
-/// replicas still there. The coordinator's sweep sends them and crosses them off on acknowledgement; until then
+/// replicas still there. <see cref="CopyRepair"/> sends them and crosses them off on acknowledgement; until then
 /// they are the re-replication backlog, and their keys are the keys below <c>cluster.replicas</c> copies. Bounded by
 /// the keys this node holds: a key is owed to a node at most once.
 /// </summary>

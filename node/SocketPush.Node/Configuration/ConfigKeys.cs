@@ -105,9 +105,6 @@ internal static class ConfigKeys
         _ => JsonValue.Create(""),
     };
 
-    /// <summary>A value as a log line may show it: secrets hidden.</summary>
-    public static string Shown(string key, string value) => Secret.Contains(key) ? (value.Length > 0 ? "(set)" : "(empty)") : value;
-
     private static void Walk(object section, string prefix, Action<string, string[], object?> leaf)
     {
         foreach (var property in section.GetType().GetProperties(BindingFlags.Public | BindingFlags.Instance))

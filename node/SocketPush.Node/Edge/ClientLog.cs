@@ -30,4 +30,8 @@ internal static partial class ClientLog
 
     [LoggerMessage(EventId = 111, Level = LogLevel.Information, Message = "Closed connection {ConnectionId}: WebSocket frame refused ({Problem})")]
     public static partial void MalformedFrame(ILogger logger, string connectionId, HubServer.FrameProblem problem);
+
+    // The id it had while the cluster moved clients, kept for those who search logs by id.
+    [LoggerMessage(EventId = 408, Level = LogLevel.Information, Message = "Asking {Count} connection(s) to move to their user's new owner")]
+    public static partial void MovingClients(ILogger logger, int count);
 }

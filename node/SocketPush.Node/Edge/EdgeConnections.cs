@@ -1,9 +1,10 @@
+using SocketPush.Node.Cluster;
 using SocketPush.Node.Cluster.Delivery;
 
 namespace SocketPush.Node.Edge;
 
 /// <summary>The edge behind the node's delivery seam: publications become this edge's <see cref="PushMessage"/>s here.</summary>
-internal sealed class EdgeConnections(ConnectionRegistry registry, MessageDelivery delivery) : ILocalConnections
+internal sealed class EdgeConnections(ConnectionRegistry registry, MessageDelivery delivery, ClientMover mover) : ILocalConnections
 {
     public event Action<string>? UserOnline
     {
@@ -18,6 +19,8 @@ internal sealed class EdgeConnections(ConnectionRegistry registry, MessageDelive
     }
 
     public int Count => registry.Count;
+
+    public int MovesPending => mover.Pending;
 
     public int Deliver(Publication publication, IReadOnlyCollection<string> userIds)
     {
@@ -36,4 +39,6 @@ internal sealed class EdgeConnections(ConnectionRegistry registry, MessageDelive
     public IReadOnlyList<string> Users() => registry.Users();
 
     public bool IsOnline(string userId) => registry.IsOnline(userId);
+
+    public void MoveClientsToNewOwners(ClusterView before, ClusterView after) => mover.MoveToNewOwners(before, after);
 }

@@ -22,16 +22,22 @@ namespace SocketPush.Node.Hosting;
 /// One running node: a Kestrel server with the client and admin ports, each port its own pipeline.
 /// Used by Program and, in-process, by the tests.
 /// </summary>
+/// <remarks>
+/// How a node starts and stops, all of it here. Start: the host starts the background services in the order of
+/// <see cref="AddBackgroundServices"/>, then the web server opens the ports; once their URLs are known gossip opens
+/// the cluster port and joins, the peer links attach, and the node watches its config file and is ready. Stop
+/// (SIGTERM, Ctrl+C, or disposing this): <see cref="GracefulShutdown"/> first, while everything still runs (not ready,
+/// the graceful leave: handoff and moves before the departure is gossiped, then the remaining clients closed); then
+/// the web server; then the background services in the reverse of their start order.
+/// </remarks>
 internal sealed class NodeHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
-    private readonly HealthState _health;
 
-    private NodeHost(WebApplication app, NodeIdentity identity, HealthState health)
+    private NodeHost(WebApplication app, NodeIdentity identity)
     {
         _app = app;
         Identity = identity;
-        _health = health;
     }
 
     public NodeIdentity Identity { get; }
@@ -92,6 +98,9 @@ internal sealed class NodeHost : IAsyncDisposable
         var health = new HealthState();
         RegisterServices(builder.Services, live, identity, health, time ?? TimeProvider.System, source ?? ConfigSource.None);
         builder.Services.AddCors();
+        // The graceful leave runs inside the host's stop, before the web server stops: the server keeps the shutdown
+        // time it had (30 s by default) on top of the leave's own bound.
+        builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout += config.Cluster.LeaveTimeout);
 
         var app = builder.Build();
         var ports = new BoundPorts(() => clientListen!.IPEndPoint!.Port, () => adminListen!.IPEndPoint!.Port);
@@ -121,22 +130,10 @@ internal sealed class NodeHost : IAsyncDisposable
 
         app.Services.GetRequiredService<PeerLinks>().Attach();
         app.Services.GetRequiredService<ClusterMetrics>().Observe(cluster);
-        app.Services.GetRequiredService<ClusterCoordinator>();
-        app.Services.GetRequiredService<AntiEntropy>();
         health.Joined = () => cluster.Joined;
-        app.Services.GetRequiredService<OfflineUserCleanup>();
-        app.Services.GetRequiredService<HubSessions>();
-        // Before the server waits for open requests (SSE streams and waiting polls would hold it for its whole
-        // timeout): leave the cluster, handing records and clients over, then close what is still open. The host's
-        // stopping callbacks are synchronous; the leave is bounded by cluster.leaveTimeout.
-        app.Lifetime.ApplicationStopping.Register(() =>
-        {
-            LeaveOnce(app.Services).GetAwaiter().GetResult();
-            CloseClients(app.Services);
-        });
         app.Services.GetRequiredService<ConfigReloader>().Watch();
         health.Ready = true;
-        return new NodeHost(app, identity, health);
+        return new NodeHost(app, identity);
     }
 
     private static void UseHttps(ListenOptions listen, ServerCertificate certificate) =>
@@ -145,33 +142,21 @@ internal sealed class NodeHost : IAsyncDisposable
     /// <summary>Completes when the host is asked to stop (SIGTERM, Ctrl+C).</summary>
     public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) => _app.WaitForShutdownAsync(cancellationToken);
 
+    /// <summary>
+    /// Stops the node as SIGTERM does: the graceful leave first (others then drop this node from their rings at once
+    /// instead of after the failure detection time), then everything else. After SIGTERM it only disposes: the leave
+    /// ran once already.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
-        _health.Ready = false;
-        // Others then drop this node from their rings at once instead of after the failure detection time.
-        await LeaveOnce(_app.Services);
-        CloseClients(_app.Services);
-        await _app.Services.GetRequiredService<ClusterCoordinator>().DisposeAsync();
-        await _app.StopAsync();
-        await _app.DisposeAsync();
-    }
-
-    /// <summary>The graceful leave, run by whichever comes first: the host stopping (SIGTERM) or disposing it.</summary>
-    private static Task LeaveOnce(IServiceProvider services)
-    {
-        return services.GetRequiredService<HealthState>().LeaveOnce(services.GetRequiredService<ClusterCoordinator>().LeaveAsync);
-    }
-
-    /// <summary>Closes every client connection, and every hub session that has not authenticated yet.</summary>
-    private static void CloseClients(IServiceProvider services)
-    {
-        foreach (var connection in services.GetRequiredService<ConnectionRegistry>().All().ToList())
+        try
         {
-            connection.Abort("the node is shutting down", allowReconnect: true);
+            await _app.StopAsync();
         }
-
-        // Hub sessions live below HTTP, so Kestrel's shutdown would only wait for them; unauthenticated ones too.
-        services.GetRequiredService<HubSessions>().CloseAll("the node is shutting down");
+        finally
+        {
+            await _app.DisposeAsync();
+        }
     }
 
     internal static void RegisterServices(IServiceCollection services, LiveConfig live, NodeIdentity identity, HealthState health, TimeProvider time, ConfigSource source)
@@ -206,11 +191,11 @@ internal sealed class NodeHost : IAsyncDisposable
         services.AddSingleton<ClusterRouter>();
         services.AddSingleton<OwnerFanOut>();
         services.AddSingleton<MissingCopies>();
-        services.AddSingleton<ClusterCoordinator>();
+        services.AddSingleton<RecordSender>();
+        services.AddSingleton<GracefulLeave>();
         services.AddSingleton<Replication>();
         services.AddSingleton<IReplicas>(sp => sp.GetRequiredService<Replication>());
         services.AddSingleton<OwnerRecords>();
-        services.AddSingleton<AntiEntropy>();
         services.AddSingleton<OwnerRedirect>();
         services.AddSingleton<RecordService>();
         services.AddSingleton<AuthService>();
@@ -220,12 +205,10 @@ internal sealed class NodeHost : IAsyncDisposable
         services.AddSingleton<MessageDelivery>();
         services.AddSingleton<ILocalConnections, EdgeConnections>();
         services.AddSingleton<OutboundQueues>();
-        services.AddSingleton<HubSessions>();
         services.AddSingleton<HubConnectionTokens>();
         services.AddSingleton<HubHttpEndpoint>();
         services.AddSingleton<MessageLimit>();
         services.AddSingleton<ClientAuthenticator>();
-        services.AddSingleton<OfflineUserCleanup>();
         services.AddSingleton<IAuthService, RoutedAuthService>();
         services.AddSingleton<IUserService, RoutedUserService>();
         services.AddSingleton<IChannelService, RoutedChannelService>();
@@ -234,6 +217,39 @@ internal sealed class NodeHost : IAsyncDisposable
         services.AddSingleton<ManagementApi>();
         services.AddManagementRateLimit();
         services.AddSocketPushOpenApi();
+        AddBackgroundServices(services);
+    }
+
+    /// <summary>
+    /// The node's background work, each a hosted service. The host starts them in this order, all before the web
+    /// server opens the ports (and so before the first client, and before gossip), and stops them in the reverse
+    /// order, after the web server closed. <see cref="GracefulShutdown"/>, last, is the exception: its StoppingAsync
+    /// runs before anything stops.
+    /// </summary>
+    private static void AddBackgroundServices(IServiceCollection services)
+    {
+        // Presence first and stopped last: every connection, from the first to the last one closed, is reported to
+        // its user's owner.
+        AddBackgroundService<PresenceReporter>(services);
+        // The edge's `moved`, which a ring change asks for once presence told the new owners.
+        AddBackgroundService<ClientMover>(services);
+        // The cluster's records: handoff to new replicas, copies owed to them, anti-entropy between replicas.
+        AddBackgroundService<HandoffSender>(services);
+        AddBackgroundService<CopyRepair>(services);
+        AddBackgroundService<AntiEntropy>(services);
+        // The owner's cleanup of users offline too long, from the presence reports.
+        AddBackgroundService<OfflineUserCleanup>(services);
+        // The hub's once-a-second tick (timeouts, keep-alive pings).
+        AddBackgroundService<HubSessions>(services);
+        services.AddHostedService<GracefulShutdown>();
+    }
+
+    /// <summary>A hosted service that others also use: one instance, both the service and what the host starts and stops.</summary>
+    private static void AddBackgroundService<T>(IServiceCollection services)
+        where T : class, IHostedService
+    {
+        services.AddSingleton<T>();
+        services.AddHostedService(sp => sp.GetRequiredService<T>());
     }
 
     /// <summary>
@@ -369,19 +385,6 @@ internal sealed class HealthState
 {
     public volatile bool Ready;
 
-    private readonly Lock _gate = new();
-    private Task? _leaving;
-
     /// <summary>Whether the node has joined its cluster (or is alone on purpose); ready means both.</summary>
     public Func<bool> Joined { get; set; } = () => true;
-
-    /// <summary>Stops being ready and runs <paramref name="leave"/> the first time; later calls wait for the same leave.</summary>
-    public Task LeaveOnce(Func<Task> leave)
-    {
-        lock (_gate)
-        {
-            Ready = false;
-            return _leaving ??= leave();
-        }
-    }
 }

@@ -9,7 +9,7 @@ namespace SocketPush.Node.Owner;
 /// back within the timeout is unsubscribed from every channel. A reconnect within the timeout cancels it. It runs on
 /// the owner of the user, from presence, so a connection on any node counts.
 /// </summary>
-internal sealed class OfflineUserCleanup : IDisposable
+internal sealed class OfflineUserCleanup : IHostedService
 {
     private readonly ConcurrentDictionary<string, ITimer> _pending = new(StringComparer.Ordinal);
     private readonly PresenceTable _presence;
@@ -25,11 +25,16 @@ internal sealed class OfflineUserCleanup : IDisposable
         _config = config;
         _time = time;
         _logger = logger;
-        presence.UserOnline += Cancel;
-        presence.UserOffline += Schedule;
     }
 
-    public void Dispose()
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _presence.UserOnline += Cancel;
+        _presence.UserOffline += Schedule;
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken)
     {
         _presence.UserOnline -= Cancel;
         _presence.UserOffline -= Schedule;
@@ -37,6 +42,8 @@ internal sealed class OfflineUserCleanup : IDisposable
         {
             Cancel(userId);
         }
+
+        return Task.CompletedTask;
     }
 
     private void Schedule(string userId)

@@ -22,8 +22,8 @@ internal sealed record Publication(PublicationKind Kind, string? ChannelId, Json
 
 /// <summary>
 /// This node's own client connections as the rest of the node sees them: the one seam through which owners deliver
-/// and disconnect, and through which the cluster learns which users are connected here. The edge implements it;
-/// connections, transports and wire formats stay behind it.
+/// and disconnect, and through which the cluster learns which users are connected here and has their clients follow
+/// their owners. The edge implements it; connections, transports and wire formats stay behind it.
 /// </summary>
 internal interface ILocalConnections
 {
@@ -46,4 +46,13 @@ internal interface ILocalConnections
     IReadOnlyList<string> Users();
 
     bool IsOnline(string userId);
+
+    /// <summary>
+    /// After a ring change, once the new owners were told where their users' connections are: asks the clients here
+    /// whose user's owner moved to another node to reconnect there, paced so that they do not stampede.
+    /// </summary>
+    void MoveClientsToNewOwners(ClusterView before, ClusterView after);
+
+    /// <summary>Clients queued to be asked to move that have not been asked yet.</summary>
+    int MovesPending { get; }
 }

@@ -8,7 +8,7 @@ namespace SocketPush.Node.Edge.HubServer;
 /// authentication timeout, the client timeout and keep-alive pings, instead of a timer per connection, and sweeps
 /// expired negotiate tokens.
 /// </summary>
-internal sealed class HubSessions : IDisposable
+internal sealed class HubSessions : IHostedService, IDisposable
 {
     private static readonly TimeSpan TickPeriod = TimeSpan.FromSeconds(1);
 
@@ -16,7 +16,7 @@ internal sealed class HubSessions : IDisposable
     private readonly LiveConfig _config;
     private readonly HubConnectionTokens _tokens;
     private readonly Origins _origins;
-    private readonly ITimer _timer;
+    private ITimer? _timer;
 
     public HubSessions(
         ConnectionRegistry registry,
@@ -38,7 +38,6 @@ internal sealed class HubSessions : IDisposable
         Metrics = metrics;
         Time = time;
         Logger = logger;
-        _timer = time.CreateTimer(_ => Tick(), null, TickPeriod, TickPeriod);
     }
 
     public ConnectionRegistry Registry { get; }
@@ -103,7 +102,19 @@ internal sealed class HubSessions : IDisposable
         }
     }
 
-    public void Dispose() => _timer.Dispose();
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _timer = Time.CreateTimer(_ => Tick(), null, TickPeriod, TickPeriod);
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        Dispose();
+        return Task.CompletedTask;
+    }
+
+    public void Dispose() => _timer?.Dispose();
 
     private void Tick()
     {

@@ -292,6 +292,4 @@ internal sealed class RecordStore(HybridClock clock, string nodeId)
 
     /// <summary>Whether the store holds no record at all, tombstones included (tests).</summary>
     internal bool IsEmpty => _users.IsEmpty && _sessions.IsEmpty && _channels.IsEmpty;
-
-    internal ImmutableArray<string> UserIds => [.. _users.Keys];
 }
