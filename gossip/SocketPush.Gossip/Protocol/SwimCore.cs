@@ -105,8 +105,6 @@ internal sealed class SwimCore
     /// <summary>Lifeguard's local health multiplier: 1 when healthy.</summary>
     public int HealthMultiplier => _awareness + 1;
 
-    public bool IsLeaving => _leaving;
-
     /// <summary>True once the leave announcement was gossiped as often as any update is.</summary>
     public bool LeaveBroadcastDone => _leaveDone;
 
@@ -435,9 +433,7 @@ internal sealed class SwimCore
         _digest ^= record.DigestHash;
     }
 
-    /// <summary>XOR of every remembered member's hash: equal digests mean equal tables.</summary>
-    public ulong Digest => _digest;
-
+    /// <summary>XOR of every record's hash: equal digests mean equal member tables.</summary>
     public static ulong DigestOf(IEnumerable<MemberRecord> records)
     {
         ulong digest = 0;
