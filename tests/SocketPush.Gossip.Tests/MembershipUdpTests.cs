@@ -301,8 +301,8 @@ public class MembershipUdpTests
         Assert.Contains("Secret", refused.Message);
 
         options.Secret = null;
-        options.ProbeInterval = TimeSpan.FromMilliseconds(100);
-        options.ProbeTimeout = TimeSpan.FromMilliseconds(50);
+        options.Swim.ProbeInterval = TimeSpan.FromMilliseconds(100);
+        options.Swim.ProbeTimeout = TimeSpan.FromMilliseconds(50);
         await member.UpdateOptionsAsync(options);
         var probes = member.Counters.Probes;
         await member.WaitUntilAsync(m => m.Counters.Probes >= probes + 5, Patience);

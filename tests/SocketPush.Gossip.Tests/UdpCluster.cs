@@ -14,13 +14,16 @@ internal sealed class UdpCluster : IAsyncDisposable
         Port = 0,
         Seeds = seeds,
         Secret = secret,
-        ProbeInterval = TimeSpan.FromMilliseconds(200),
-        ProbeTimeout = TimeSpan.FromMilliseconds(100),
-        GossipInterval = TimeSpan.FromMilliseconds(50),
-        SuspicionMult = 2,
-        PushPullInterval = TimeSpan.FromSeconds(5),
-        ReconnectInterval = TimeSpan.FromSeconds(2),
-        JoinRetryInterval = TimeSpan.FromMilliseconds(300),
+        Swim =
+        {
+            ProbeInterval = TimeSpan.FromMilliseconds(200),
+            ProbeTimeout = TimeSpan.FromMilliseconds(100),
+            GossipInterval = TimeSpan.FromMilliseconds(50),
+            SuspicionMult = 2,
+            PushPullInterval = TimeSpan.FromSeconds(5),
+            ReconnectInterval = TimeSpan.FromSeconds(2),
+            JoinRetryInterval = TimeSpan.FromMilliseconds(300),
+        },
     };
 
     public static MemberMetadata Metadata(string name) => new(name, $"http://{name}:8080", $"http://{name}:8181", "1.0");

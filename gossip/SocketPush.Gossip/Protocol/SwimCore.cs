@@ -185,34 +185,34 @@ internal sealed partial class SwimCore
 
         public int MaxMetaBytes { get; } = o.MaxMetadataBytes;
 
-        public long ProbeInterval { get; } = o.ProbeInterval.Ticks;
+        public long ProbeInterval { get; } = o.Swim.ProbeInterval.Ticks;
 
-        public long ProbeTimeout { get; } = o.ProbeTimeout.Ticks;
+        public long ProbeTimeout { get; } = o.Swim.ProbeTimeout.Ticks;
 
-        public int IndirectChecks { get; } = o.IndirectChecks;
+        public int IndirectChecks { get; } = o.Swim.IndirectChecks;
 
-        public bool FallbackPing { get; } = o.FallbackPing;
+        public bool FallbackPing { get; } = o.Swim.FallbackPing;
 
-        public int SuspicionMult { get; } = o.SuspicionMult;
+        public int SuspicionMult { get; } = o.Swim.SuspicionMult;
 
-        public int SuspicionMaxTimeoutMult { get; } = o.SuspicionMaxTimeoutMult;
+        public int SuspicionMaxTimeoutMult { get; } = o.Swim.SuspicionMaxTimeoutMult;
 
-        public int RetransmitMult { get; } = o.RetransmitMult;
+        public int RetransmitMult { get; } = o.Swim.RetransmitMult;
 
-        public long GossipInterval { get; } = o.GossipInterval.Ticks;
+        public long GossipInterval { get; } = o.Swim.GossipInterval.Ticks;
 
-        public int GossipNodes { get; } = o.GossipNodes;
+        public int GossipNodes { get; } = o.Swim.GossipNodes;
 
-        public long GossipToTheDeadTime { get; } = o.GossipToTheDeadTime.Ticks;
+        public long GossipToTheDeadTime { get; } = o.Swim.GossipToTheDeadTime.Ticks;
 
-        public long PushPullInterval { get; } = o.PushPullInterval.Ticks;
+        public long PushPullInterval { get; } = o.Swim.PushPullInterval.Ticks;
 
-        public int AwarenessMaxMultiplier { get; } = o.AwarenessMaxMultiplier;
+        public int AwarenessMaxMultiplier { get; } = o.Swim.AwarenessMaxMultiplier;
 
-        public long DeadMemberRetention { get; } = o.DeadMemberRetention.Ticks;
+        public long DeadMemberRetention { get; } = o.Swim.DeadMemberRetention.Ticks;
 
-        public long ReconnectInterval { get; } = o.ReconnectInterval.Ticks;
+        public long ReconnectInterval { get; } = o.Swim.ReconnectInterval.Ticks;
 
-        public long JoinRetryInterval { get; } = o.JoinRetryInterval.Ticks;
+        public long JoinRetryInterval { get; } = o.Swim.JoinRetryInterval.Ticks;
     }
 }

@@ -25,12 +25,7 @@ internal static class ClusterSettings
             Seeds = [.. resolvedSeeds],
             Secret = cluster.Secret.Length > 0 ? cluster.Secret : null,
             PreviousSecret = cluster.PreviousSecret.Length > 0 ? cluster.PreviousSecret : null,
-            ProbeInterval = cluster.Swim.ProbeInterval,
-            ProbeTimeout = cluster.Swim.ProbeTimeout,
-            SuspicionMult = cluster.Swim.SuspicionMult,
-            GossipInterval = cluster.Swim.GossipInterval,
-            PushPullInterval = cluster.Swim.PushPullInterval,
-            JoinRetryInterval = cluster.Swim.JoinRetryInterval,
+            Swim = cluster.Swim,
         };
     }
 
