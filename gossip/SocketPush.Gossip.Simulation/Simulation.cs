@@ -695,7 +695,7 @@ internal sealed class Simulation
             Nodes = _nodes.Length,
             Seconds = _options.Seconds,
             Loss = _options.Loss,
-            FallbackPing = _options.Gossip.FallbackPing,
+            FallbackPing = _options.Gossip.Swim.FallbackPing,
             ReliableModel = _options.LosslessReliable ? "lossless" : "litenetlib",
             Crashed = _crashes.Count,
             Restarted = _crashes.Count(c => c.RestartedAt is not null),

@@ -88,7 +88,7 @@ internal sealed class SimulationOptions
                     case "--partition-at": options.PartitionAt = double.Parse(Value(), CultureInfo.InvariantCulture); break;
                     case "--heal-at": options.HealAt = double.Parse(Value(), CultureInfo.InvariantCulture); break;
                     case "--join-through-seeds": options.JoinThroughSeeds = true; break;
-                    case "--no-fallback": options.Gossip.FallbackPing = false; break;
+                    case "--no-fallback": options.Gossip.Swim.FallbackPing = false; break;
                     case "--lossless-reliable": options.LosslessReliable = true; break;
                     case "--no-timing": options.NoTiming = true; break;
                     case "--phases": options.Phases = true; break;

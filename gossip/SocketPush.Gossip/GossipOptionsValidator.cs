@@ -52,25 +52,33 @@ public static class GossipOptionsValidator
             errors.Add("PreviousSecret needs a Secret: it is only a second key accepted beside the current one.");
         }
 
-        Positive(errors, nameof(options.ProbeInterval), options.ProbeInterval);
-        Positive(errors, nameof(options.ProbeTimeout), options.ProbeTimeout);
-        if (options.ProbeTimeout >= options.ProbeInterval)
+        if (options.Swim is not { } swim)
         {
-            errors.Add("ProbeTimeout must be shorter than ProbeInterval, or indirect probes get no time.");
+            errors.Add("Swim is required.");
+        }
+        else
+        {
+            Positive(errors, nameof(swim.ProbeInterval), swim.ProbeInterval);
+            Positive(errors, nameof(swim.ProbeTimeout), swim.ProbeTimeout);
+            if (swim.ProbeTimeout >= swim.ProbeInterval)
+            {
+                errors.Add("ProbeTimeout must be shorter than ProbeInterval, or indirect probes get no time.");
+            }
+
+            AtLeast(errors, nameof(swim.IndirectChecks), swim.IndirectChecks, 0);
+            AtLeast(errors, nameof(swim.SuspicionMult), swim.SuspicionMult, 1);
+            AtLeast(errors, nameof(swim.SuspicionMaxTimeoutMult), swim.SuspicionMaxTimeoutMult, 1);
+            AtLeast(errors, nameof(swim.RetransmitMult), swim.RetransmitMult, 1);
+            Positive(errors, nameof(swim.GossipInterval), swim.GossipInterval);
+            AtLeast(errors, nameof(swim.GossipNodes), swim.GossipNodes, 1);
+            NotNegative(errors, nameof(swim.GossipToTheDeadTime), swim.GossipToTheDeadTime);
+            Positive(errors, nameof(swim.PushPullInterval), swim.PushPullInterval);
+            AtLeast(errors, nameof(swim.AwarenessMaxMultiplier), swim.AwarenessMaxMultiplier, 1);
+            Positive(errors, nameof(swim.DeadMemberRetention), swim.DeadMemberRetention);
+            Positive(errors, nameof(swim.ReconnectInterval), swim.ReconnectInterval);
+            Positive(errors, nameof(swim.JoinRetryInterval), swim.JoinRetryInterval);
         }
 
-        AtLeast(errors, nameof(options.IndirectChecks), options.IndirectChecks, 0);
-        AtLeast(errors, nameof(options.SuspicionMult), options.SuspicionMult, 1);
-        AtLeast(errors, nameof(options.SuspicionMaxTimeoutMult), options.SuspicionMaxTimeoutMult, 1);
-        AtLeast(errors, nameof(options.RetransmitMult), options.RetransmitMult, 1);
-        Positive(errors, nameof(options.GossipInterval), options.GossipInterval);
-        AtLeast(errors, nameof(options.GossipNodes), options.GossipNodes, 1);
-        NotNegative(errors, nameof(options.GossipToTheDeadTime), options.GossipToTheDeadTime);
-        Positive(errors, nameof(options.PushPullInterval), options.PushPullInterval);
-        AtLeast(errors, nameof(options.AwarenessMaxMultiplier), options.AwarenessMaxMultiplier, 1);
-        Positive(errors, nameof(options.DeadMemberRetention), options.DeadMemberRetention);
-        Positive(errors, nameof(options.ReconnectInterval), options.ReconnectInterval);
-        Positive(errors, nameof(options.JoinRetryInterval), options.JoinRetryInterval);
         Positive(errors, nameof(options.LeaveTimeout), options.LeaveTimeout);
         if (options.PeerConnectTimeout < TimeSpan.FromMilliseconds(40) || options.PeerConnectTimeout > TimeSpan.FromMinutes(5))
         {

@@ -40,7 +40,7 @@ public sealed class Membership : IAsyncDisposable
     private uint _nextRequestId;
     private int _disposed;
 
-    private Membership(GossipOptions options, MemberMetadata metadata, byte[] meta, ILogger logger, TimeProvider time, int seed)
+    private Membership(GossipOptions options, string name, byte[] meta, ILogger logger, TimeProvider time, int seed)
     {
         _options = options;
         _logger = logger;
@@ -56,9 +56,9 @@ public sealed class Membership : IAsyncDisposable
         LocalEndPoint = new IPEndPoint(advertise, _transport.LocalPort);
         Address = LocalEndPoint.ToString();
         _sealer.SetSender(LocalEndPoint);
-        _core = new SwimCore(options, metadata.NodeId, Address, meta, time, new Random(seed), new CoreOutput(this),
+        _core = new SwimCore(options, name, Address, meta, time, new Random(seed), new CoreOutput(this),
             options.MaxDatagramSize - _sealer.SealOverhead);
-        _snapshot = new MembershipSnapshot(metadata.NodeId, 0, []);
+        _snapshot = new MembershipSnapshot(name, 0, []);
 
         // The loop thread times its own waits on the system clock. Another clock (a fake one in
         // tests) moves on its own schedule, so its timer wakes the loop when it fires.
@@ -84,7 +84,7 @@ public sealed class Membership : IAsyncDisposable
     /// <summary><see cref="LocalEndPoint"/> as <c>host:port</c>, the form seeds are given in.</summary>
     public string Address { get; }
 
-    /// <summary>This member's name (its node id).</summary>
+    /// <summary>This member's name, unique in the cluster; it cannot change while the member runs.</summary>
     public string Name => _core.Name;
 
     /// <summary>The current view of the cluster, replaced as a whole on every change.</summary>
@@ -100,32 +100,36 @@ public sealed class Membership : IAsyncDisposable
     /// Binds the UDP port and starts gossiping; joining through <see cref="GossipOptions.Seeds"/>
     /// goes on in the background (and is retried while no other member is known).
     /// </summary>
-    /// <exception cref="ArgumentException">The options are invalid or the metadata is too large.</exception>
-    public static Membership Start(GossipOptions options, MemberMetadata metadata, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null) =>
-        Start(options, metadata, loggerFactory, timeProvider, RandomNumberGenerator.GetInt32(int.MaxValue));
+    /// <param name="options">Socket, secrets, limits and timings.</param>
+    /// <param name="name">This member's name, unique in the cluster (1 to 128 characters).</param>
+    /// <param name="metadata">What this member tells the others about itself, as opaque bytes; copied.</param>
+    /// <param name="loggerFactory">Where the gossip loop logs; none by default.</param>
+    /// <param name="timeProvider">The clock of every timer; the system clock by default.</param>
+    /// <exception cref="ArgumentException">The options or the name are invalid, or the metadata is longer than <see cref="GossipOptions.MaxMetadataBytes"/>.</exception>
+    public static Membership Start(GossipOptions options, string name, ReadOnlyMemory<byte> metadata, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null) =>
+        Start(options, name, metadata, loggerFactory, timeProvider, RandomNumberGenerator.GetInt32(int.MaxValue));
 
-    internal static Membership Start(GossipOptions options, MemberMetadata metadata, ILoggerFactory? loggerFactory, TimeProvider? timeProvider, int seed)
+    internal static Membership Start(GossipOptions options, string name, ReadOnlyMemory<byte> metadata, ILoggerFactory? loggerFactory, TimeProvider? timeProvider, int seed)
     {
         ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(metadata);
         GossipOptionsValidator.ThrowIfInvalid(options);
-        var meta = EncodeMetadata(options, metadata);
+        if (string.IsNullOrEmpty(name) || name.Length > WireFormat.MaxNameLength)
+        {
+            throw new ArgumentException($"The member name must have 1 to {WireFormat.MaxNameLength} characters.", nameof(name));
+        }
+
+        var meta = CopyMetadata(options, metadata);
         var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("SocketPush.Gossip");
-        var membership = new Membership(options, metadata, meta, logger, timeProvider ?? TimeProvider.System, seed);
+        var membership = new Membership(options, name, meta, logger, timeProvider ?? TimeProvider.System, seed);
         membership.Run();
         return membership;
     }
 
-    /// <summary>Announces new metadata; the node id cannot change.</summary>
-    public Task UpdateMetadataAsync(MemberMetadata metadata, CancellationToken cancellationToken = default)
+    /// <summary>Announces new metadata (opaque bytes, copied) under a higher incarnation.</summary>
+    /// <exception cref="ArgumentException">The metadata is longer than <see cref="GossipOptions.MaxMetadataBytes"/>.</exception>
+    public Task UpdateMetadataAsync(ReadOnlyMemory<byte> metadata, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(metadata);
-        if (metadata.NodeId != Name)
-        {
-            throw new ArgumentException($"The node id cannot change while the member runs (is '{Name}', was given '{metadata.NodeId}').", nameof(metadata));
-        }
-
-        var meta = EncodeMetadata(_options, metadata);
+        var meta = CopyMetadata(_options, metadata);
         return PostAsync(core => core.UpdateMetadata(meta), cancellationToken);
     }
 
@@ -253,20 +257,15 @@ public sealed class Membership : IAsyncDisposable
         }
     }
 
-    private static byte[] EncodeMetadata(GossipOptions options, MemberMetadata metadata)
+    /// <summary>A copy the caller cannot change any more: the core keeps and sends it as it is.</summary>
+    private static byte[] CopyMetadata(GossipOptions options, ReadOnlyMemory<byte> metadata)
     {
-        if (string.IsNullOrEmpty(metadata.NodeId) || metadata.NodeId.Length > WireFormat.MaxNameLength)
+        if (metadata.Length > options.MaxMetadataBytes)
         {
-            throw new ArgumentException($"The node id must have 1 to {WireFormat.MaxNameLength} characters.", nameof(metadata));
+            throw new ArgumentException($"The metadata takes {metadata.Length} bytes; at most {options.MaxMetadataBytes} are allowed.", nameof(metadata));
         }
 
-        var meta = MetadataCodec.Encode(metadata);
-        if (meta.Length > options.MaxMetadataBytes)
-        {
-            throw new ArgumentException($"The metadata takes {meta.Length} bytes encoded; at most {options.MaxMetadataBytes} are allowed.", nameof(metadata));
-        }
-
-        return meta;
+        return metadata.ToArray();
     }
 
     private Task PostAsync(Action<SwimCore> action, CancellationToken cancellationToken)
@@ -503,7 +502,7 @@ public sealed class Membership : IAsyncDisposable
     }
 
     private static GossipMember View(MemberRecord record) =>
-        record.PublicView ??= new GossipMember(record.Name, record.Address, record.Incarnation, record.State, MetadataCodec.TryDecode(record.Meta));
+        record.PublicView ??= new GossipMember(record.Name, record.Address, record.Incarnation, record.State, record.Meta);
 
     /// <summary>Requests whose peer never answered are forgotten after a minute.</summary>
     private void PruneRequests()

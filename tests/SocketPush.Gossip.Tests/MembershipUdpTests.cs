@@ -24,7 +24,7 @@ public class MembershipUdpTests
                 var entry = view.Find(other.Name)!;
                 Assert.Equal(MemberState.Alive, entry.State);
                 Assert.Equal(other.Address, entry.Address);
-                Assert.Equal(new MemberMetadata(other.Name, $"http://{other.Name}:8080", $"http://{other.Name}:8181", "1.0"), entry.Metadata);
+                Assert.Equal(UdpCluster.Metadata(other.Name), entry.Metadata.ToArray());
             }
         }
     }
@@ -81,8 +81,8 @@ public class MembershipUdpTests
     {
         await using var cluster = await UdpCluster.StartAsync(2, secret: "right secret");
         var seed = cluster.Members[0];
-        await using var intruder = Membership.Start(UdpCluster.Options([seed.Address], secret: "wrong secret"), UdpCluster.Metadata("intruder"));
-        await using var plain = Membership.Start(UdpCluster.Options([seed.Address], secret: null), UdpCluster.Metadata("plain"));
+        await using var intruder = UdpCluster.Start(UdpCluster.Options([seed.Address], secret: "wrong secret"), "intruder");
+        await using var plain = UdpCluster.Start(UdpCluster.Options([seed.Address], secret: null), "plain");
 
         // Each join attempt opens a connection whose token fails; the member retries while alone.
         await seed.WaitUntilAsync(m => m.Counters.DroppedUnauthenticated >= 4, Patience);
@@ -183,7 +183,7 @@ public class MembershipUdpTests
         // Same name, same endpoint, fresh counters: the others still hold its replay windows (it is not dead yet).
         var options = UdpCluster.Options([cluster.Members[0].Address], secret);
         options.Port = port;
-        var restarted = Membership.Start(options, UdpCluster.Metadata(victim.Name));
+        var restarted = UdpCluster.Start(options, victim.Name);
         cluster.Members[2] = restarted;
         await restarted.WaitUntilAsync(m => m.Snapshot.Live.Count() == 3, Patience);
         foreach (var member in cluster.Members.Take(2))
@@ -198,8 +198,8 @@ public class MembershipUdpTests
     [Fact]
     public async Task Members_one_key_apart_in_a_rotation_talk_both_ways()
     {
-        await using var a = Membership.Start(Rotating([], "old", previous: "new"), UdpCluster.Metadata("a"));
-        await using var b = Membership.Start(Rotating([a.Address], "new", previous: "old"), UdpCluster.Metadata("b"));
+        await using var a = UdpCluster.Start(Rotating([], "old", previous: "new"), "a");
+        await using var b = UdpCluster.Start(Rotating([a.Address], "new", previous: "old"), "b");
         await a.WaitUntilAsync(m => m.Snapshot.Live.Count() == 2, Patience);
         await b.WaitUntilAsync(m => m.Snapshot.Live.Count() == 2, Patience);
         Assert.Equal(0, a.Counters.DroppedUnauthenticated);
@@ -241,7 +241,7 @@ public class MembershipUdpTests
 
         // A member that still has only the dropped key can no longer join.
         var seed = cluster.Members[0];
-        await using var late = Membership.Start(Rotating([seed.Address], "old", previous: null), UdpCluster.Metadata("late"));
+        await using var late = UdpCluster.Start(Rotating([seed.Address], "old", previous: null), "late");
         await seed.WaitUntilAsync(m => m.Counters.DroppedUnauthenticated >= 2, Patience);
         Assert.All(cluster.Members, m => Assert.Null(m.Snapshot.Find("late")));
         Assert.Equal(["late"], late.Snapshot.Members.Select(m => m.Name));
@@ -301,8 +301,8 @@ public class MembershipUdpTests
         Assert.Contains("Secret", refused.Message);
 
         options.Secret = null;
-        options.ProbeInterval = TimeSpan.FromMilliseconds(100);
-        options.ProbeTimeout = TimeSpan.FromMilliseconds(50);
+        options.Swim.ProbeInterval = TimeSpan.FromMilliseconds(100);
+        options.Swim.ProbeTimeout = TimeSpan.FromMilliseconds(50);
         await member.UpdateOptionsAsync(options);
         var probes = member.Counters.Probes;
         await member.WaitUntilAsync(m => m.Counters.Probes >= probes + 5, Patience);

@@ -151,7 +151,7 @@ public class PeerChannelTests
         var inbox = new Inbox(target);
         foreach (var secret in new[] { "wrong secret", null })
         {
-            await using var intruder = Membership.Start(UdpCluster.Options([target.Address], secret), UdpCluster.Metadata("intruder"));
+            await using var intruder = UdpCluster.Start(UdpCluster.Options([target.Address], secret), "intruder");
             var lost = new TaskCompletionSource<IPEndPoint>(TaskCreationOptions.RunContinuationsAsynchronously);
             var sent = 0;
             intruder.Peers.Disconnected += endPoint =>
@@ -266,7 +266,7 @@ public class PeerChannelTests
     {
         var options = UdpCluster.Options([], secret: null);
         options.PeerConnectTimeout = TimeSpan.FromSeconds(1);
-        await using var member = Membership.Start(options, UdpCluster.Metadata("alone"));
+        await using var member = UdpCluster.Start(options, "alone");
         var nobody = FreeLoopbackEndPoint();
         var lost = new TaskCompletionSource<IPEndPoint>(TaskCreationOptions.RunContinuationsAsynchronously);
         member.Peers.Disconnected += endPoint => lost.TrySetResult(endPoint);

@@ -277,7 +277,7 @@ public class SwimCoreTests
     [Fact]
     public void Dead_members_are_forgotten_after_the_retention_time()
     {
-        var options = new GossipOptions { DeadMemberRetention = TimeSpan.FromSeconds(25) };
+        var options = new GossipOptions { Swim = { DeadMemberRetention = TimeSpan.FromSeconds(25) } };
         var cluster = new CoreCluster();
         var a = cluster.Add("a", options);
         cluster.Add("b", options);

@@ -1,3 +1,5 @@
+using System.Text;
+
 namespace SocketPush.Gossip.Tests;
 
 /// <summary>Real members on loopback with short timings, shared by the UDP tests.</summary>
@@ -14,26 +16,32 @@ internal sealed class UdpCluster : IAsyncDisposable
         Port = 0,
         Seeds = seeds,
         Secret = secret,
-        ProbeInterval = TimeSpan.FromMilliseconds(200),
-        ProbeTimeout = TimeSpan.FromMilliseconds(100),
-        GossipInterval = TimeSpan.FromMilliseconds(50),
-        SuspicionMult = 2,
-        PushPullInterval = TimeSpan.FromSeconds(5),
-        ReconnectInterval = TimeSpan.FromSeconds(2),
-        JoinRetryInterval = TimeSpan.FromMilliseconds(300),
+        Swim =
+        {
+            ProbeInterval = TimeSpan.FromMilliseconds(200),
+            ProbeTimeout = TimeSpan.FromMilliseconds(100),
+            GossipInterval = TimeSpan.FromMilliseconds(50),
+            SuspicionMult = 2,
+            PushPullInterval = TimeSpan.FromSeconds(5),
+            ReconnectInterval = TimeSpan.FromSeconds(2),
+            JoinRetryInterval = TimeSpan.FromMilliseconds(300),
+        },
     };
 
-    public static MemberMetadata Metadata(string name) => new(name, $"http://{name}:8080", $"http://{name}:8181", "1.0");
+    /// <summary>Some metadata that tells members apart; the library carries it without reading it.</summary>
+    public static byte[] Metadata(string name) => Encoding.UTF8.GetBytes($"{name} http://{name}:8080 http://{name}:8181 1.0");
+
+    public static Membership Start(GossipOptions options, string name) => Membership.Start(options, name, Metadata(name));
 
     /// <summary>Starts <paramref name="size"/> members named <c>{prefix}0</c>… joined through the first and waits until all see all.</summary>
     public static async Task<UdpCluster> StartAsync(int size, string? secret = null, string prefix = "m")
     {
         var cluster = new UdpCluster();
-        var seed = Membership.Start(Options([], secret), Metadata(prefix + "0"));
+        var seed = Start(Options([], secret), prefix + "0");
         cluster.Members.Add(seed);
         for (var i = 1; i < size; i++)
         {
-            cluster.Members.Add(Membership.Start(Options([seed.Address], secret), Metadata($"{prefix}{i}")));
+            cluster.Members.Add(Start(Options([seed.Address], secret), $"{prefix}{i}"));
         }
 
         foreach (var member in cluster.Members)

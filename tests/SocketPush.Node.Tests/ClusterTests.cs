@@ -237,7 +237,7 @@ public sealed class ClusterTests(ClusterFixture fixture) : IClassFixture<Cluster
         // A peer that knows the secret but is no member sends data-plane messages the node cannot read, then a valid call.
         var malformed = await target.MetricAsync(peerMalformed);
         var served = await target.MetricAsync(countServed);
-        await using (var stranger = Membership.Start(StrangerOptions(target, ClusterFixture.Secret, seeds: []), new MemberMetadata("stranger", "", "", "none")))
+        await using (var stranger = Membership.Start(StrangerOptions(target, ClusterFixture.Secret, seeds: []), "stranger", "none"u8.ToArray()))
         {
             var answered = new TaskCompletionSource<PeerEnvelope>(TaskCreationOptions.RunContinuationsAsynchronously);
             stranger.Peers.Received += (sender, payload) =>
@@ -266,7 +266,7 @@ public sealed class ClusterTests(ClusterFixture fixture) : IClassFixture<Cluster
 
         // A node with another secret can neither join nor call.
         unauthenticated = await target.MetricAsync(gossipUnauthenticated);
-        await using (var intruder = Membership.Start(StrangerOptions(target, "another secret", seeds: [targetAddress]), new MemberMetadata("intruder", "", "", "none")))
+        await using (var intruder = Membership.Start(StrangerOptions(target, "another secret", seeds: [targetAddress]), "intruder", "none"u8.ToArray()))
         {
             var refused = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             var sent = 0;

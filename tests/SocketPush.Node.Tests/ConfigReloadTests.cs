@@ -261,7 +261,7 @@ public sealed class ConfigReloadTests : IAsyncLifetime
         Assert.Equal(["cluster.secret", "cluster.previousSecret"], (await EditAsync(Cluster("new-secret", "old-secret"))).Applied);
 
         // The node now seals under the new secret: a member that has only that one joins it.
-        await using (var fresh = Membership.Start(ClusterTests.StrangerOptions(Node, "new-secret", [gossip.Address]), new MemberMetadata("fresh", "http://fresh", "http://fresh", "x")))
+        await using (var fresh = Membership.Start(ClusterTests.StrangerOptions(Node, "new-secret", [gossip.Address]), "fresh", "x"u8.ToArray()))
         {
             await Eventually.TrueAsync(() => fresh.Snapshot.Live.Count() == 2, "a member with only the new secret joined");
         }
@@ -269,7 +269,7 @@ public sealed class ConfigReloadTests : IAsyncLifetime
         // The old secret dropped: a member that has only that one never opens what the node answers.
         Assert.Equal(["cluster.previousSecret"], (await EditAsync(Cluster("new-secret", ""))).Applied);
         var refusedBefore = gossip.Counters.DroppedUnauthenticated;
-        await using (var stale = Membership.Start(ClusterTests.StrangerOptions(Node, "old-secret", [gossip.Address]), new MemberMetadata("stale", "http://stale", "http://stale", "x")))
+        await using (var stale = Membership.Start(ClusterTests.StrangerOptions(Node, "old-secret", [gossip.Address]), "stale", "x"u8.ToArray()))
         {
             await Eventually.TrueAsync(() => gossip.Counters.DroppedUnauthenticated >= refusedBefore + 2, "the node refused the old secret");
             Assert.Equal(["stale"], stale.Snapshot.Members.Select(m => m.Name));

@@ -31,8 +31,8 @@ public class PeerChannelRoundTrip
     [GlobalSetup]
     public void Setup()
     {
-        _requester = Membership.Start(Options(), new MemberMetadata("requester", "", "", "bench"));
-        _responder = Membership.Start(Options(), new MemberMetadata("responder", "", "", "bench"));
+        _requester = Membership.Start(Options(), "requester", ReadOnlyMemory<byte>.Empty);
+        _responder = Membership.Start(Options(), "responder", ReadOnlyMemory<byte>.Empty);
         _requester.Peers.PromptSends = PromptSends;
         _responder.Peers.PromptSends = PromptSends;
         _responder.Peers.Received += (from, payload) => _responder.Peers.Send(from, payload);

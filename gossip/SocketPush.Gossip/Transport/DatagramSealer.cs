@@ -70,9 +70,6 @@ internal sealed class DatagramSealer : IDisposable
     /// <summary>Payloads refused because they were seen before or fell behind their sender's window.</summary>
     public long Replayed => Interlocked.Read(ref _replayed);
 
-    /// <summary>Senders whose windows are kept; for tests of the bound.</summary>
-    internal int KnownSenders => _replays.Count;
-
     /// <summary>Names this member in what it seals from now on: its advertised endpoint.</summary>
     public void SetSender(IPEndPoint advertised) => Volatile.Write(ref _sender, SenderId(advertised));
 

@@ -41,11 +41,11 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
         var config = live.Current;
         var seeds = await ResolveAllAsync(config.Cluster.Seeds);
         var options = ClusterSettings.Gossip(config, seeds);
-        var metadata = new MemberMetadata(identity.NodeId, identity.ClientUrl, identity.AdminUrl, ClusterSettings.Version(_ring));
+        var metadata = NodeMetadata.Of(identity, _ring, leaving: false).Encode();
         Membership gossip;
         try
         {
-            gossip = Membership.Start(options, metadata, loggers, time);
+            gossip = Membership.Start(options, identity.NodeId, metadata, loggers, time);
         }
         catch (InvalidOperationException e)
         {
@@ -121,7 +121,7 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
         try
         {
             // The others take this node out of their rings once they hear it, so nobody hands it records any more.
-            await _gossip.UpdateMetadataAsync(new MemberMetadata(identity.NodeId, identity.ClientUrl, identity.AdminUrl, ClusterSettings.LeavingVersion(_ring)));
+            await _gossip.UpdateMetadataAsync(NodeMetadata.Of(identity, _ring, leaving: true).Encode());
         }
         catch (ObjectDisposedException)
         {

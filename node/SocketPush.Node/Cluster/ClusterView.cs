@@ -10,7 +10,7 @@ namespace SocketPush.Node.Cluster;
 /// </summary>
 internal sealed class ClusterView
 {
-    private ClusterView(string localId, RingSettings settings, ImmutableArray<GossipMember> members, HashRing ring, string? ringProblem)
+    private ClusterView(string localId, RingSettings settings, ImmutableArray<ClusterMember> members, HashRing ring, string? ringProblem)
     {
         LocalId = localId;
         Settings = settings;
@@ -28,8 +28,8 @@ internal sealed class ClusterView
     /// <summary>How many nodes hold each key now: cluster.replicas, or every node of a smaller ring.</summary>
     public int Replicas => Math.Min(Settings.Replicas, Ring.NodeCount);
 
-    /// <summary>Every member gossip remembers, dead and left ones included, ordered by id.</summary>
-    public ImmutableArray<GossipMember> Members { get; }
+    /// <summary>Every member gossip remembers, dead and left ones included, ordered by id, with its metadata read.</summary>
+    public ImmutableArray<ClusterMember> Members { get; }
 
     /// <summary>The live members with this node's ring settings.</summary>
     public HashRing Ring { get; }
@@ -49,21 +49,22 @@ internal sealed class ClusterView
     {
         var inRing = leaving ? new List<string>() : [localId];
         var problems = new List<string>();
-        foreach (var member in snapshot.Members)
+        var members = ImmutableArray.CreateRange(snapshot.Members, ClusterMember.Of);
+        foreach (var member in members)
         {
-            if (!member.IsLive || member.Name == localId || ClusterSettings.IsLeaving(member.Metadata))
+            if (!member.IsLive || member.Name == localId || member.Metadata?.Leaving == true)
             {
                 // A leaving member hands its keys over: it owns and holds none from the moment it says so.
                 continue;
             }
 
-            if (ClusterSettings.ParseVersion(member.Metadata) is not var (wire, theirs))
+            if (member.Metadata is not { } theirs)
             {
-                problems.Add($"{member.Name} sent metadata this node cannot read ({member.Metadata?.Version ?? "none"})");
+                problems.Add($"{member.Name} sent metadata this node cannot read ({member.MetadataProblem})");
             }
-            else if (wire != ClusterSettings.WireVersion || theirs != settings)
+            else if (theirs.WireVersion != ClusterSettings.WireVersion || theirs.Ring != settings)
             {
-                problems.Add($"{member.Name} uses wire={wire} vnodes={theirs.VirtualNodes} replicas={theirs.Replicas}");
+                problems.Add($"{member.Name} uses {ClusterSettings.Describe(theirs.WireVersion, theirs.Ring)}");
             }
             else
             {
@@ -73,13 +74,13 @@ internal sealed class ClusterView
 
         var problem = problems.Count == 0
             ? null
-            : $"ring settings differ: {string.Join("; ", problems)}, this node uses {ClusterSettings.Version(settings)}; "
+            : $"ring settings differ: {string.Join("; ", problems)}, this node uses {ClusterSettings.Describe(ClusterSettings.WireVersion, settings)}; "
               + "nodes of one cluster must share cluster.virtualNodes, cluster.replicas and the wire version";
         var ring = HashRing.Create(inRing, new HashRingOptions { VirtualNodesPerNode = settings.VirtualNodes });
-        return new ClusterView(localId, settings, snapshot.Members, ring, problem);
+        return new ClusterView(localId, settings, members, ring, problem);
     }
 
-    public GossipMember? Member(string nodeId)
+    public ClusterMember? Member(string nodeId)
     {
         foreach (var member in Members)
         {

@@ -41,7 +41,7 @@ internal sealed class ManagerService(
                 address = m.Address,
                 clientUrl = m.Metadata?.ClientUrl ?? "",
                 adminUrl = m.Metadata?.AdminUrl ?? "",
-                wireVersion = ClusterSettings.ParseVersion(m.Metadata)?.Wire,
+                wireVersion = m.Metadata?.WireVersion,
                 ringShare = Share(shares.GetValueOrDefault(m.Name)),
                 local = m.Name == view.LocalId,
                 records = counts.GetValueOrDefault(m.Name),

@@ -1,3 +1,5 @@
+using SocketPush.Gossip;
+
 namespace SocketPush.Node.Configuration;
 
 /// <summary>The whole configuration of a node, as read from <c>config.yml</c> and the command line.</summary>
@@ -143,36 +145,9 @@ internal sealed class ClusterSection
     /// <value>1 MiB (1048576) by default.</value>
     public int AntiEntropyBytesPerSecond { get; set; } = 1024 * 1024;
 
-    /// <summary>SWIM timings (memberlist's LAN defaults).</summary>
-    public SwimSection Swim { get; set; } = new();
-}
-
-/// <summary>SWIM failure detection and gossip timings.</summary>
-internal sealed class SwimSection
-{
-    /// <summary>One member is probed per interval.</summary>
-    /// <value>1 second by default.</value>
-    public TimeSpan ProbeInterval { get; set; } = TimeSpan.FromSeconds(1);
-
-    /// <summary>A probe without an ack by then goes indirect.</summary>
-    /// <value>500 ms by default.</value>
-    public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
-
-    /// <summary>Suspicion timeout multiplier.</summary>
-    /// <value>4 by default.</value>
-    public int SuspicionMult { get; set; } = 4;
-
-    /// <summary>How often membership updates are gossiped while there are any.</summary>
-    /// <value>200 ms by default.</value>
-    public TimeSpan GossipInterval { get; set; } = TimeSpan.FromMilliseconds(200);
-
-    /// <summary>Full state exchange with one random member.</summary>
-    /// <value>30 seconds by default.</value>
-    public TimeSpan PushPullInterval { get; set; } = TimeSpan.FromSeconds(30);
-
-    /// <summary>Seeds are tried again this often while no other member is known.</summary>
-    /// <value>2 seconds by default.</value>
-    public TimeSpan JoinRetryInterval { get; set; } = TimeSpan.FromSeconds(2);
+    /// <summary>SWIM timings: the gossip library's own options class, so that its defaults are the node's.</summary>
+    /// <value>memberlist's LAN profile by default (see <see cref="SwimOptions"/>).</value>
+    public SwimOptions Swim { get; set; } = new();
 }
 
 /// <summary>Limits and timeouts of client sessions and messages (socket-push's <c>options</c>).</summary>
