@@ -359,7 +359,7 @@ public sealed class ClusterTests(ClusterFixture fixture) : IClassFixture<Cluster
     /// <summary>Gossip options of a member outside the cluster: the node's own timings, on a port the OS picks, only <paramref name="secret"/>.</summary>
     internal static GossipOptions StrangerOptions(TestNode node, string secret, List<string> seeds)
     {
-        var options = ClusterSettings.Gossip(node.Service<LiveConfig>().Current, seeds);
+        var options = GossipSettings.Of(node.Service<LiveConfig>().Current, seeds);
         options.Port = 0;
         options.Secret = secret;
         options.PreviousSecret = null;

@@ -185,7 +185,7 @@ public sealed class ConfigTests : IDisposable
         Assert.DoesNotContain("cluster.swim", e.Message, StringComparison.Ordinal);
 
         var rotating = ConfigLoader.Load(["--config", Write("cluster:\n  secret: new\n  previousSecret: old\n")]);
-        var gossip = SocketPush.Node.Cluster.ClusterSettings.Gossip(rotating, []);
+        var gossip = GossipSettings.Of(rotating, []);
         Assert.Equal(("new", "old"), (gossip.Secret, gossip.PreviousSecret));
         var shown = ConfigKeys.ToJson(rotating)["cluster"]!;
         Assert.Equal("(set)", shown["secret"]!.GetValue<string>());

@@ -40,7 +40,7 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
     {
         var config = live.Current;
         var seeds = await ResolveAllAsync(config.Cluster.Seeds);
-        var options = ClusterSettings.Gossip(config, seeds);
+        var options = GossipSettings.Of(config, seeds);
         var metadata = NodeMetadata.Of(identity, _ring, leaving: false).Encode();
         Membership gossip;
         try
@@ -70,7 +70,7 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
         {
             var added = after.Cluster.Seeds.Except(before.Cluster.Seeds, StringComparer.Ordinal).ToList();
             var resolved = await ResolveAllAsync(after.Cluster.Seeds);
-            await Gossip.UpdateOptionsAsync(ClusterSettings.Gossip(after, resolved));
+            await Gossip.UpdateOptionsAsync(GossipSettings.Of(after, resolved));
             if (added.Count > 0)
             {
                 await Gossip.JoinAsync(await ResolveAllAsync(added));

@@ -1,32 +1,15 @@
 using System.Globalization;
-using SocketPush.Gossip;
-using SocketPush.Node.Configuration;
 
 namespace SocketPush.Node.Cluster;
 
 /// <summary>
-/// How the config maps onto the gossip library, and the peer wire version this node speaks. What the node tells the
+/// The peer wire version this node speaks, and how it describes ring settings. What the node tells the
 /// cluster about itself is <see cref="NodeMetadata"/>.
 /// </summary>
 internal static class ClusterSettings
 {
     /// <summary>The version of the peer data plane's messages; a node refuses to route with a peer of another.</summary>
     public const byte WireVersion = 2;
-
-    public static GossipOptions Gossip(NodeConfig config, IReadOnlyList<string> resolvedSeeds)
-    {
-        var cluster = config.Cluster;
-        return new GossipOptions
-        {
-            BindAddress = config.Node.BindAddress,
-            Port = config.Node.ClusterPort,
-            AdvertiseAddress = cluster.AdvertiseAddress.Length > 0 ? cluster.AdvertiseAddress : null,
-            Seeds = [.. resolvedSeeds],
-            Secret = cluster.Secret.Length > 0 ? cluster.Secret : null,
-            PreviousSecret = cluster.PreviousSecret.Length > 0 ? cluster.PreviousSecret : null,
-            Swim = cluster.Swim,
-        };
-    }
 
     /// <summary>The settings as a line of the log or of <c>manager.status</c> shows them: <c>wire=2 vnodes=2000 replicas=3</c>.</summary>
     public static string Describe(int wireVersion, RingSettings ring) =>

@@ -1,7 +1,6 @@
 using System.Net;
 using SocketPush.ConsistentHashing;
 using SocketPush.Gossip;
-using SocketPush.Node.Cluster;
 
 namespace SocketPush.Node.Configuration;
 
@@ -111,7 +110,7 @@ internal static class ConfigValidator
         if (IPAddress.TryParse(config.Node.BindAddress, out _) && cluster.Seeds.All(IsEndpoint) && problems.All(p => p.Key != "cluster.previousSecret"))
         {
             // The gossip library knows its own rules; its messages name its option, mapped back to the config key here.
-            foreach (var problem in GossipOptionsValidator.Validate(ClusterSettings.Gossip(config, resolvedSeeds: [])))
+            foreach (var problem in GossipOptionsValidator.Validate(GossipSettings.Of(config, resolvedSeeds: [])))
             {
                 problems.Add(new ConfigProblem("cluster.swim", problem));
             }

@@ -1,5 +1,4 @@
 using SocketPush.Client.Services;
-using SocketPush.Node.Admin;
 using SocketPush.Node.Configuration;
 
 namespace SocketPush.Node.Edge;
@@ -38,8 +37,7 @@ internal static class SseEndpoint
         {
             metrics.ConnectionRejected("authorization_failed");
             ClientLog.Refused(logger, problem);
-            context.Response.StatusCode = StatusCodes.Status401Unauthorized;
-            await context.Response.WriteAsJsonAsync(new ErrorBody(ClientAuthenticator.Failure, ErrorCodes.AuthorizationFailed), context.RequestAborted);
+            await AnswerErrorAsync(context, StatusCodes.Status401Unauthorized, ErrorCodes.AuthorizationFailed, ClientAuthenticator.Failure);
             return;
         }
 
@@ -84,6 +82,15 @@ internal static class SseEndpoint
     private static Task RefuseAsync(HttpContext context, ILogger logger, ConnectionRefusal refusal)
     {
         ClientLog.Refused(logger, refusal.Message);
-        return ErrorBody.WriteAsync(context, refusal.NodeIsFull ? ErrorCodes.Unavailable : ErrorCodes.LimitExceeded, refusal.Message);
+        return refusal.NodeIsFull
+            ? AnswerErrorAsync(context, StatusCodes.Status503ServiceUnavailable, ErrorCodes.Unavailable, refusal.Message)
+            : AnswerErrorAsync(context, StatusCodes.Status409Conflict, ErrorCodes.LimitExceeded, refusal.Message);
+    }
+
+    /// <summary>A refused stream's answer, in the API's error shape <c>{"error": "...", "code": "..."}</c>.</summary>
+    private static Task AnswerErrorAsync(HttpContext context, int status, string code, string message)
+    {
+        context.Response.StatusCode = status;
+        return context.Response.WriteAsJsonAsync(new { error = message, code }, context.RequestAborted);
     }
 }
