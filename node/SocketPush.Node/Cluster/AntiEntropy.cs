@@ -76,7 +76,7 @@ internal static class RecordDigest
     private static ulong HashOf<T>(string key, T record)
         where T : class
     {
-        var content = ContentHashes.GetValue(record, r => new StrongBox<ulong>(XxHash64.HashToUInt64(MemoryPackSerializer.Serialize(r.GetType(), r)))).Value;
+        var content = ContentHashes.GetValue(record, r => new StrongBox<ulong>(XxHash64.HashToUInt64(MemoryPackSerializer.Serialize(r.GetType(), r, MemoryPackSerializerOptions.Utf8)))).Value;
         var hash = new XxHash64();
         hash.Append(Encoding.UTF8.GetBytes(key));
         hash.Append(BitConverter.GetBytes(content));
@@ -169,7 +169,7 @@ internal sealed class AntiEntropy : BackgroundService
             var bucket = differing[(start + i) % differing.Length];
             if (parts.TryGetValue(bucket, out var part))
             {
-                var size = MemoryPackSerializer.Serialize(part).Length;
+                var size = MemoryPackSerializer.Serialize(part, MemoryPackSerializerOptions.Utf8).Length;
                 if (included.Count > 0 && bytes + size > request.MaxBytes)
                 {
                     continue;
@@ -203,7 +203,7 @@ internal sealed class AntiEntropy : BackgroundService
         {
             var request = new DigestRequest(view.LocalId, RecordDigest.Of(Shared(view, peer, _ => true)), Math.Min(MaxAnswerBytes, rate));
             var answer = await _router.AskAsync(peer, new RecordsDigest(request), cancellationToken).ConfigureAwait(false);
-            _pacer.Charge(MemoryPackSerializer.Serialize(answer.Records).Length, rate);
+            _pacer.Charge(MemoryPackSerializer.Serialize(answer.Records, MemoryPackSerializerOptions.Utf8).Length, rate);
             differing = answer.Differing.Length;
             if (differing == 0)
             {
@@ -218,7 +218,7 @@ internal sealed class AntiEntropy : BackgroundService
             var ours = Shared(_membership.View, peer, key => included.Contains(RecordDigest.BucketOf(key)));
             foreach (var part in ours.Split(HandoffSender.HandoffBatch))
             {
-                await _pacer.PaceAsync(MemoryPackSerializer.Serialize(part).Length, rate, cancellationToken).ConfigureAwait(false);
+                await _pacer.PaceAsync(MemoryPackSerializer.Serialize(part, MemoryPackSerializerOptions.Utf8).Length, rate, cancellationToken).ConfigureAwait(false);
                 repaired += await _router.AskAsync(peer, new RecordsMerge(part), cancellationToken).ConfigureAwait(false);
                 sent += part.Count;
             }

@@ -35,7 +35,7 @@ internal sealed partial record NodeMetadata(
 
     public byte[] Encode()
     {
-        var body = MemoryPackSerializer.Serialize(this);
+        var body = MemoryPackSerializer.Serialize(this, MemoryPackSerializerOptions.Utf8);
         var bytes = new byte[body.Length + 1];
         bytes[0] = FormatVersion;
         body.CopyTo(bytes, 1);

@@ -35,7 +35,7 @@ internal sealed class RecordSender
             await _router.AskAsync(node, new RecordsMerge(batch), cancellationToken).ConfigureAwait(false);
             if (handoff)
             {
-                _metrics.HandedOff(batch.Count, MemoryPackSerializer.Serialize(batch).Length);
+                _metrics.HandedOff(batch.Count, MemoryPackSerializer.Serialize(batch, MemoryPackSerializerOptions.Utf8).Length);
             }
 
             ClusterLog.HandedOff(_logger, batch.Count, node, why);

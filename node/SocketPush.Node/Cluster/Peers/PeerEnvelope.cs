@@ -34,9 +34,13 @@ internal sealed partial class PeerEnvelope
     [MemoryPackIgnore]
     public bool IsAnswer => Request is null;
 
+    /// <summary>
+    /// The wire form. Strings go as UTF-8 (MemoryPack's default is UTF-16, which doubled every id and record crossing
+    /// between nodes); a reader takes either.
+    /// </summary>
     public byte[] Encode()
     {
-        var body = MemoryPackSerializer.Serialize(this);
+        var body = MemoryPackSerializer.Serialize(this, MemoryPackSerializerOptions.Utf8);
         var wire = new byte[body.Length + 1];
         wire[0] = ClusterSettings.WireVersion;
         body.CopyTo(wire, 1);

@@ -84,7 +84,7 @@ internal abstract class PeerRequest<TResult> : PeerRequest
     public abstract Task<TResult> RunAsync(PeerHandlers local, CancellationToken cancellationToken);
 
     public sealed override async Task<byte[]> ServeAsync(PeerHandlers local, CancellationToken cancellationToken) =>
-        MemoryPackSerializer.Serialize(await RunAsync(local, cancellationToken).ConfigureAwait(false));
+        MemoryPackSerializer.Serialize(await RunAsync(local, cancellationToken).ConfigureAwait(false), MemoryPackSerializerOptions.Utf8);
 
     /// <summary>Reads the answer of another node; null when the bytes are not a <typeparamref name="TResult"/>.</summary>
     public static bool TryReadResult(byte[] result, out TResult? value)
