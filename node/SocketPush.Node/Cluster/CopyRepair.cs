@@ -7,55 +7,32 @@ namespace SocketPush.Node.Cluster;
 /// replicas gained (<see cref="MissingCopies"/>, where replicated writes that were not acknowledged are noted too),
 /// and at every change and sweep interval sends what is owed.
 /// </summary>
-internal sealed class CopyRepair : BackgroundService
+internal sealed class CopyRepair : RingSweepJob
 {
     private readonly ClusterMembership _membership;
     private readonly RecordStore _store;
     private readonly MissingCopies _missing;
     private readonly RecordSender _sender;
     private readonly ClusterMetrics _metrics;
-    private readonly RingChangeQueue _ringChanges;
 
     public CopyRepair(ClusterMembership membership, RecordStore store, MissingCopies missing, RecordSender sender, ClusterMetrics metrics, TimeProvider time)
+        : base(membership, time)
     {
         _membership = membership;
         _store = store;
         _missing = missing;
         _sender = sender;
         _metrics = metrics;
-        _ringChanges = new RingChangeQueue(membership, time);
     }
 
-    public override Task StartAsync(CancellationToken cancellationToken)
+    protected override async Task SweepAsync(RingChange? change, CancellationToken stoppingToken)
     {
-        _ringChanges.Follow();
-        return base.StartAsync(cancellationToken);
-    }
-
-    public override Task StopAsync(CancellationToken cancellationToken)
-    {
-        _ringChanges.Unfollow();
-        return base.StopAsync(cancellationToken);
-    }
-
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        while (!stoppingToken.IsCancellationRequested)
+        if (change is { } ringChange)
         {
-            try
-            {
-                if (await _ringChanges.NextOrSweepAsync(stoppingToken).ConfigureAwait(false) is { } change)
-                {
-                    OweGainedReplicas(change.Before, change.After);
-                }
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-
-            await RepairAsync(stoppingToken).ConfigureAwait(false);
+            OweGainedReplicas(ringChange.Before, ringChange.After);
         }
+
+        await RepairAsync(stoppingToken).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -7,7 +7,7 @@ namespace SocketPush.Node.Cluster;
 /// that replicate them now, and drops each here only once they acknowledged it. Runs on every ring change and every
 /// sweep interval, so that records written here on a stale ring also find their owner; a leave runs it as well.
 /// </summary>
-internal sealed class HandoffSender : BackgroundService
+internal sealed class HandoffSender : RingSweepJob
 {
     /// <summary>Records per handoff message; a batch stays well within what one peer call should carry.</summary>
     internal const int HandoffBatch = 500;
@@ -15,48 +15,20 @@ internal sealed class HandoffSender : BackgroundService
     private readonly ClusterMembership _membership;
     private readonly RecordStore _store;
     private readonly RecordSender _sender;
-    private readonly RingChangeQueue _ringChanges;
 
     public HandoffSender(ClusterMembership membership, RecordStore store, RecordSender sender, TimeProvider time)
+        : base(membership, time)
     {
         _membership = membership;
         _store = store;
         _sender = sender;
-        _ringChanges = new RingChangeQueue(membership, time);
     }
 
     /// <summary>Records held here that another node owns now (read by manager.status).</summary>
     public int PendingHandoff { get; private set; }
 
-    public override Task StartAsync(CancellationToken cancellationToken)
-    {
-        _ringChanges.Follow();
-        return base.StartAsync(cancellationToken);
-    }
-
-    public override Task StopAsync(CancellationToken cancellationToken)
-    {
-        _ringChanges.Unfollow();
-        return base.StopAsync(cancellationToken);
-    }
-
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                // Which change it was does not matter: the ring as it is now says where each record goes.
-                await _ringChanges.NextOrSweepAsync(stoppingToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-
-            await HandOffAsync(stoppingToken).ConfigureAwait(false);
-        }
-    }
+    /// <summary>Which change it was does not matter: the ring as it is now says where each record goes.</summary>
+    protected override Task SweepAsync(RingChange? change, CancellationToken stoppingToken) => HandOffAsync(stoppingToken);
 
     /// <summary>Sends every record another node owns to it, a batch at a time; each is dropped here only after the owner merged it.</summary>
     internal async Task HandOffAsync(CancellationToken cancellationToken)

@@ -50,3 +50,45 @@ internal sealed class RingChangeQueue(ClusterMembership membership, TimeProvider
         }
     }
 }
+
+/// <summary>
+/// A background job that follows the ring: its work runs after every change, and every sweep interval when none
+/// comes (records written here on a stale ring, copies not acknowledged). Changes are followed from start to stop.
+/// </summary>
+internal abstract class RingSweepJob(ClusterMembership membership, TimeProvider time) : BackgroundService
+{
+    private readonly RingChangeQueue _ringChanges = new(membership, time);
+
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        _ringChanges.Follow();
+        return base.StartAsync(cancellationToken);
+    }
+
+    public override Task StopAsync(CancellationToken cancellationToken)
+    {
+        _ringChanges.Unfollow();
+        return base.StopAsync(cancellationToken);
+    }
+
+    /// <summary>The job's work after <paramref name="change"/>, or after a sweep interval without one (null).</summary>
+    protected abstract Task SweepAsync(RingChange? change, CancellationToken stoppingToken);
+
+    protected sealed override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            RingChange? change;
+            try
+            {
+                change = await _ringChanges.NextOrSweepAsync(stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            await SweepAsync(change, stoppingToken).ConfigureAwait(false);
+        }
+    }
+}
