@@ -35,8 +35,8 @@ internal sealed partial class PeerEnvelope
     public bool IsAnswer => Request is null;
 
     /// <summary>
-    /// The wire form. Strings go as UTF-8 (MemoryPack's default is UTF-16, which doubled every id and record crossing
-    /// between nodes); a reader takes either.
+    /// The wire form. Strings go as UTF-8, said explicitly so that the wire does not follow a change of the library's
+    /// default (a reader takes UTF-8 and UTF-16 alike).
     /// </summary>
     public byte[] Encode()
     {
