@@ -115,6 +115,7 @@ internal sealed record HandoffFigures(long Records, long Bytes, long CopiesRepai
     public const string BytesMetric = "socketpush_handoff_bytes_total";
     public const string RepairedMetric = "socketpush_replica_copies_repaired_total";
     public const string AntiEntropySentMetric = "socketpush_antientropy_records_total{direction=\"sent\"}";
+    public const string PeerBytesMetric = "socketpush_peer_bytes_total";
 
     /// <summary>The metrics lines these figures come from.</summary>
     public static bool IsCounted(string line) =>
