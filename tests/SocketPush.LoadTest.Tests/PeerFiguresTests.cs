@@ -49,6 +49,34 @@ public sealed class PeerFiguresTests
     }
 
     [Fact]
+    public void Nodes_are_idle_when_every_byte_sent_was_received_and_every_call_served_was_finished()
+    {
+        var idle = new Dictionary<string, double>
+        {
+            ["n1 socketpush_peer_bytes_total{direction=\"sent\"}"] = 3_000,
+            ["n1 socketpush_peer_bytes_total{direction=\"received\"}"] = 100,
+            ["n2 socketpush_peer_bytes_total{direction=\"sent\"}"] = 100,
+            ["n2 socketpush_peer_bytes_total{direction=\"received\"}"] = 3_000,
+            ["n1 socketpush_forwarded_calls_total{service=\"records\",method=\"digest\",result=\"ok\"}"] = 2,
+            ["n1 socketpush_forwarded_calls_total{service=\"records\",method=\"digest\",result=\"overloaded\"}"] = 5,
+            ["n2 socketpush_peer_calls_served_total{service=\"records\",method=\"digest\"}"] = 2,
+        };
+        // n2 has taken a third request and computes its answer: served, not finished.
+        var serving = new Dictionary<string, double>(idle)
+        {
+            ["n1 socketpush_peer_bytes_total{direction=\"sent\"}"] = 4_500,
+            ["n2 socketpush_peer_bytes_total{direction=\"received\"}"] = 4_500,
+            ["n2 socketpush_peer_calls_served_total{service=\"records\",method=\"digest\"}"] = 3,
+        };
+        // The request is on its way: sent, not yet received.
+        var sending = new Dictionary<string, double>(idle) { ["n1 socketpush_peer_bytes_total{direction=\"sent\"}"] = 4_500 };
+
+        Assert.True(PeerFigures.Idle(idle));
+        Assert.False(PeerFigures.Idle(serving));
+        Assert.False(PeerFigures.Idle(sending));
+    }
+
+    [Fact]
     public void Round_trips_give_an_exact_mean_and_percentiles_as_the_bound_of_their_bucket()
     {
         var trips = PeerFigures.RoundTripsOf(Before, After, "n2");

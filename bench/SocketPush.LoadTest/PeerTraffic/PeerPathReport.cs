@@ -44,7 +44,7 @@ internal static class PeerPathReport
             + $"`channel.publish` on {ClusterPlacement.ChannelOwner} ({peer.Publishes:N0} measured, one after the other, after 50 unmeasured) sends {ClusterPlacement.ReceiverOwner} "
             + "one `edge.deliver` call with the batch of users and the message (about 100 bytes of JSON). The nodes' /metrics are read before and after each "
             + $"window of {peer.PublishesPerWindow} publishes; a window counts only if `socketpush_forwarded_calls_total` grew by exactly its edge.deliver calls on "
-            + $"{ClusterPlacement.ChannelOwner} and nothing else crossed (an anti-entropy round that fell into it leaves it out). Request bytes are "
+            + $"{ClusterPlacement.ChannelOwner}, nothing else crossed and no call was in flight at either end (an anti-entropy round that fell into it leaves it out). Request bytes are "
             + $"{ClusterPlacement.ChannelOwner}'s `socketpush_peer_bytes_total{{direction=\"sent\"}}` per call, answer bytes {ClusterPlacement.ReceiverOwner}'s; both are the data-plane "
             + $"payloads before sealing (the version byte and the message), without LiteNetLib's headers. The round trip is {ClusterPlacement.ChannelOwner}'s "
             + "`socketpush_peer_request_seconds`: its mean (sum ÷ count) is exact; its buckets double from 50 µs, so a percentile is known only as "
@@ -104,9 +104,10 @@ internal static class PeerPathReport
         sb.AppendLine("### anti-entropy").AppendLine();
         sb.AppendLine("Every node starts a round every `cluster.antiEntropyInterval` (10 s) with the next other node: its 256 bucket digests (`records.digest`), "
             + "the peer's answer (the buckets that differ and its records in them), then `records.merge` calls for those buckets. The harness reads every node's "
-            + "/metrics each 200 ms, from a read after which nothing crossed until enough rounds completed and nothing crossed again, so the window holds whole "
-            + "rounds only: bytes per round is `socketpush_peer_bytes_total{direction=\"sent\"}` over the nodes ÷ `socketpush_antientropy_rounds_total`. "
-            + "A read interval that held exactly one `records.digest` call splits it into the initiator's request and the peer's answer.");
+            + "/metrics each 200 ms, from a read at which no call was in flight (every byte sent received, every call a node began to serve finished "
+            + "by its caller) to the first such read after enough rounds, so the window holds whole rounds only: bytes per round is "
+            + "`socketpush_peer_bytes_total{direction=\"sent\"}` over the nodes ÷ `socketpush_antientropy_rounds_total`. A stretch between two such reads "
+            + "that held exactly one `records.digest` call splits a round into the initiator's request and the peer's answer.");
         sb.AppendLine();
         sb.AppendLine("| build | round | cluster | records held | rounds | calls | bytes sent | B per round | B per message | digest request B | answer B | rounds caught whole | status |");
         sb.AppendLine("|---|---:|---|---:|---|---|---:|---:|---:|---:|---:|---:|---|");

@@ -177,11 +177,46 @@ internal static class PeerFigures
     public const string PeerBytes = "socketpush_peer_bytes_total";
     public const string PeerRequestSeconds = "socketpush_peer_request_seconds";
     public const string AntiEntropyRounds = "socketpush_antientropy_rounds_total";
+    public const string Served = "socketpush_peer_calls_served_total";
 
     /// <summary>The /metrics lines the peer path set reads.</summary>
     public static bool IsRead(string line) =>
         line.StartsWith(Forwarded, StringComparison.Ordinal) || line.StartsWith(PeerBytes, StringComparison.Ordinal)
-        || line.StartsWith(PeerRequestSeconds, StringComparison.Ordinal) || line.StartsWith(AntiEntropyRounds, StringComparison.Ordinal);
+        || line.StartsWith(PeerRequestSeconds, StringComparison.Ordinal) || line.StartsWith(AntiEntropyRounds, StringComparison.Ordinal)
+        || line.StartsWith(Served, StringComparison.Ordinal);
+
+    /// <summary>
+    /// Whether no call was in flight between the nodes when they were read: every byte sent was received, and every call
+    /// a node began to serve (counted as it starts) has been counted by its caller as finished (with its answer, or
+    /// given up). A call refused before it was sent (result "overloaded") was never served. The samples must be of
+    /// every node of the cluster, read since each started.
+    /// </summary>
+    public static bool Idle(Samples samples)
+    {
+        double sent = 0, received = 0, served = 0, finished = 0;
+        foreach (var (sample, value) in samples)
+        {
+            var (_, name) = Split(sample);
+            if (name == $"{PeerBytes}{{direction=\"sent\"}}")
+            {
+                sent += value;
+            }
+            else if (name == $"{PeerBytes}{{direction=\"received\"}}")
+            {
+                received += value;
+            }
+            else if (name.StartsWith(Served + "{", StringComparison.Ordinal))
+            {
+                served += value;
+            }
+            else if (name.StartsWith(Forwarded + "{", StringComparison.Ordinal) && Labels(name).GetValueOrDefault("result") != "overloaded")
+            {
+                finished += value;
+            }
+        }
+
+        return sent == received && served == finished;
+    }
 
     /// <summary>Bytes one node sent (or received) over the data plane between two reads.</summary>
     public static long Bytes(Samples before, Samples after, string node, string direction) =>
