@@ -76,6 +76,9 @@ internal sealed class HandoffResult
 
     public double LoadCallsPerSecond { get; set; }
 
+    /// <summary>Loading calls written again after they answered unavailable (a write that missed its quorum in time).</summary>
+    public int LoadRetries { get; set; }
+
     /// <summary>From starting the fourth node's process to its ready line (not part of <see cref="Figures"/>).</summary>
     public double JoinerStartSeconds { get; set; }
 

@@ -212,9 +212,9 @@ internal sealed class PeerPathBench(RunOptions options, ProgressLog log)
         var replicas = new ReplicaBench(options, log, cluster);
         result.Handoff = await replicas.MeasureHandoffAsync(running => MeasureAntiEntropyAsync(running, antiEntropy));
         peer.AntiEntropy.Add(antiEntropy);
-        result.PeerBytesSent = HandoffFigures.Delta(result.Handoff.CountersBefore, result.Handoff.CountersAfter, HandoffFigures.PeerBytesMetric + "{direction=\"sent\"}");
         if (result.Handoff.Figures is { Records: > 0 } figures)
         {
+            result.PeerBytesSent = HandoffFigures.Delta(result.Handoff.CountersBefore, result.Handoff.CountersAfter, HandoffFigures.PeerBytesMetric + "{direction=\"sent\"}");
             result.HandoffBytesPerRecord = (double)figures.Bytes / figures.Records;
         }
 
@@ -287,9 +287,16 @@ internal sealed class PeerPathBench(RunOptions options, ProgressLog log)
             return;
         }
 
+        // Both sides inside, or it is not split: a request that has arrived but waits for a thread to serve it is counted
+        // neither as served nor as finished, so a read can look idle with the request's bytes before it.
         var initiator = call.Key[..call.Key.IndexOf(' ', StringComparison.Ordinal)];
-        requests.Add(PeerFigures.Bytes(before, after, initiator, "sent"));
-        answers.Add(nodes.Where(n => n != initiator).Sum(n => PeerFigures.Bytes(before, after, n, "sent")));
+        var request = PeerFigures.Bytes(before, after, initiator, "sent");
+        var answer = nodes.Where(n => n != initiator).Sum(n => PeerFigures.Bytes(before, after, n, "sent"));
+        if (request > 0 && answer > 0)
+        {
+            requests.Add(request);
+            answers.Add(answer);
+        }
     }
 
     private static void Summarize(

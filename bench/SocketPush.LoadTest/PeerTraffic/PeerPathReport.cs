@@ -140,7 +140,7 @@ internal static class PeerPathReport
             ("delivery batch: round trip mean ms", b => Mean(peer.Delivery, b, d => d.Build, d => d.Status.StartsWith("ok", StringComparison.Ordinal), d => d.RoundTripMeanMs)),
             ("handoff: records/s", b => Mean(peer.Handoff, b, h => h.Build, h => h.Handoff.Status.StartsWith("ok", StringComparison.Ordinal), h => h.Handoff.Figures?.RecordsPerSecond ?? double.NaN)),
             ("handoff: bytes per record", b => Mean(peer.Handoff, b, h => h.Build, h => h.Handoff.Status.StartsWith("ok", StringComparison.Ordinal), h => h.HandoffBytesPerRecord)),
-            ("handoff: peer bytes sent", b => Mean(peer.Handoff, b, h => h.Build, h => h.Handoff.Status.StartsWith("ok", StringComparison.Ordinal), h => h.PeerBytesSent)),
+            ("handoff: peer bytes sent", b => Mean(peer.Handoff, b, h => h.Build, h => h.Handoff.Status.StartsWith("ok", StringComparison.Ordinal), h => h.PeerBytesSent ?? double.NaN)),
             ("anti-entropy: bytes per round, 3 nodes", b => Mean(peer.AntiEntropy.Where(a => a.Cluster.StartsWith('3')), b, a => a.Build, a => a.Status == "ok", a => a.BytesPerRound)),
             ("anti-entropy: bytes per round, 4 nodes after the handoff", b => Mean(peer.AntiEntropy.Where(a => a.Cluster.StartsWith('4')), b, a => a.Build, a => a.Status == "ok", a => a.BytesPerRound)),
         };

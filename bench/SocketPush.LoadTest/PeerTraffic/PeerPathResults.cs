@@ -117,10 +117,10 @@ internal sealed class PeerHandoffResult
     public HandoffResult Handoff { get; set; } = new();
 
     /// <summary>socketpush_peer_bytes_total{direction="sent"} summed over the nodes, from n4's ready line until done (every call and answer).</summary>
-    public long PeerBytesSent { get; set; }
+    public long? PeerBytesSent { get; set; }
 
-    /// <summary>socketpush_handoff_bytes_total per record handed over (what the node counts as a record's bytes).</summary>
-    public double HandoffBytesPerRecord { get; set; }
+    /// <summary>socketpush_handoff_bytes_total per record handed over (what the node counts as a record's bytes); NaN without a handoff.</summary>
+    public double HandoffBytesPerRecord { get; set; } = double.NaN;
 }
 
 /// <summary>Anti-entropy rounds on a quiet cluster, observed through every node's /metrics.</summary>
