@@ -5,6 +5,8 @@
 #   bench/run.sh --cluster  3 SocketPush nodes against 1 (latency, fan-out) -> bench/results/cluster.{md,json,png}
 #   bench/run.sh --replicas write latency per cluster.writeQuorum on 3 nodes, handoff to a 4th -> bench/results/replicas.{md,json}
 #   bench/run.sh --stalled 1000 --n 5000   fan-out with and without 1,000 clients that stop reading -> bench/results/stalled.{md,json,png}
+#   bench/run.sh --peer-path [--before ae9edda] [--after HEAD]   node-to-node traffic of two builds, each built from its commit
+#                                                                 in a temporary git worktree -> bench/results/peer-path.{md,json}
 # Any other option goes to the harness (bench/run.sh --help lists them), e.g.
 #   bench/run.sh --systems socketpush,nchan --scenarios fanout --n 10000
 # Installs what is missing: Node.js + npm and socket.io (npm ci in bench/peers/socketio), Debian's nginx and
@@ -16,12 +18,15 @@ repo=$(pwd)
 args=("$@")
 name=latest
 peers=1
+node=1
 for a in "${args[@]}"; do
   case $a in
-    --quick) case $name in cluster | replicas) name=$name-quick ;; latest) name=quick ;; esac ;;
+    --quick) case $name in cluster | replicas | peer-path) name=$name-quick ;; latest) name=quick ;; esac ;;
     --cluster) [[ $name == quick ]] && name=cluster-quick || name=cluster; peers=0 ;;
     --replicas) [[ $name == quick ]] && name=replicas-quick || name=replicas; peers=0 ;;
     --stalled) name=stalled; peers=0 ;;
+    # The harness builds both sides itself, each from its own commit: this checkout's node is not run.
+    --peer-path) [[ $name == quick ]] && name=peer-path-quick || name=peer-path; peers=0; node=0 ;;
     -h|--help|help)
       dotnet build -c Release -v quiet -nologo bench/SocketPush.LoadTest >/dev/null
       exec dotnet bench/SocketPush.LoadTest/bin/Release/net10.0/SocketPush.LoadTest.dll --help ;;
@@ -59,8 +64,12 @@ if ((peers)); then
   fi
 fi
 
-say "building the node and the harness (Release)"
-dotnet build -c Release -nologo -v quiet node/SocketPush.Node/SocketPush.Node.csproj
+if ((node)); then
+  say "building the node and the harness (Release)"
+  dotnet build -c Release -nologo -v quiet node/SocketPush.Node/SocketPush.Node.csproj
+else
+  say "building the harness (Release)"
+fi
 dotnet build -c Release -nologo -v quiet bench/SocketPush.LoadTest/SocketPush.LoadTest.csproj
 
 # One descriptor per connection: the servers hold N, each client process N / workers.

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using SocketPush.LoadTest.Clients;
+using SocketPush.LoadTest.PeerTraffic;
 using SocketPush.LoadTest.Systems;
 using SocketPush.LoadTest.Workers;
 
@@ -64,6 +65,11 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
             var cluster = systems.OfType<SocketPushClusterSystem>().Single();
             results.Versions[cluster.Name] = cluster.Version;
             await new ReplicaBench(options, log, cluster).RunAsync(results, checkpoint);
+        }
+
+        if (options.ScenarioNames.Contains(Scenarios.PeerPath))
+        {
+            await new PeerPathBench(options, log).RunAsync(results, checkpoint);
         }
 
         results.Finished = DateTimeOffset.Now;
@@ -577,9 +583,18 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
         ["writeConcurrency"] = options.ScenarioNames.Contains(Scenarios.Replicas) ? options.WriteConcurrency.ToString(CultureInfo.InvariantCulture) : "",
         ["writeUsers"] = options.ScenarioNames.Contains(Scenarios.Replicas) ? options.WriteUsers.ToString(CultureInfo.InvariantCulture) : "",
         ["writeWarmupSeconds"] = options.ScenarioNames.Contains(Scenarios.Replicas) ? options.WriteWarmupSeconds.ToString(CultureInfo.InvariantCulture) : "",
-        ["handoffUsers"] = options.ScenarioNames.Contains(Scenarios.Replicas) ? options.HandoffUsers.ToString(CultureInfo.InvariantCulture) : "",
+        ["handoffUsers"] = options.ScenarioNames.Contains(Scenarios.Replicas) || PeerPath ? options.HandoffUsers.ToString(CultureInfo.InvariantCulture) : "",
+        ["before"] = PeerPath ? options.Before : "",
+        ["after"] = PeerPath ? options.After : "",
+        ["peerBatchUsers"] = PeerPath ? options.PeerBatchUsers.ToString(CultureInfo.InvariantCulture) : "",
+        ["peerPublishes"] = PeerPath ? options.PeerPublishes.ToString(CultureInfo.InvariantCulture) : "",
+        ["peerPublishesPerWindow"] = PeerPath ? options.PeerPublishesPerWindow.ToString(CultureInfo.InvariantCulture) : "",
+        ["peerRounds"] = PeerPath ? options.PeerRounds.ToString(CultureInfo.InvariantCulture) : "",
+        ["antiEntropyRounds"] = PeerPath ? options.PeerAntiEntropyRounds.ToString(CultureInfo.InvariantCulture) : "",
         ["nodeEnvironment"] = string.Join(" ", options.NodeEnvironment.Select(kv => kv.Key + "=" + kv.Value)),
     };
+
+    private bool PeerPath => options.ScenarioNames.Contains(Scenarios.PeerPath);
 
     public static string Summary(RunResult r)
     {

@@ -52,7 +52,7 @@ if (options.MessageBytes is { } bytes)
 }
 
 var socketPush = new SocketPushSystem(
-    options.ResolvedNodeDll, options.NodeEnvironment, SocketPushSystem.DescribeVersion(options.Repository), certificate, options.MaxQueued, options.SendBuffer);
+    options.ResolvedNodeDll, options.NodeEnvironment, await SocketPushSystem.DescribeVersionAsync(options.Repository), certificate, options.MaxQueued, options.SendBuffer);
 var systems = new List<ISystemUnderTest>();
 // The cluster set compares the cluster with one node: both take part whatever --systems says.
 IEnumerable<string> names = options.ScenarioNames.Contains(Scenarios.Cluster)
@@ -73,8 +73,11 @@ var coordinator = new Coordinator(options, log);
 var outDir = options.ResolvedOutputDirectory;
 var results = await coordinator.RunAsync(systems, partial => Report.WriteAll(partial, outDir, options.ResultName));
 Report.WriteAll(results, outDir, options.ResultName);
-log.Line($"results: {Path.Combine(outDir, options.ResultName)}.md, .json, .png");
+log.Line($"results: {Path.Combine(outDir, options.ResultName)}.md, .json{(results.Runs.Count > 0 ? ", .png" : "")}");
 var statuses = results.Runs.Select(r => r.Status)
     .Concat(results.Replicas?.WriteLatency.Select(w => w.Status) ?? [])
-    .Concat(results.Replicas?.Handoff is { } handoff ? [handoff.Status] : []);
+    .Concat(results.Replicas?.Handoff is { } handoff ? [handoff.Status] : [])
+    .Concat(results.PeerPath?.Delivery.Select(d => d.Status) ?? [])
+    .Concat(results.PeerPath?.Handoff.Select(h => h.Handoff.Status) ?? [])
+    .Concat(results.PeerPath?.AntiEntropy.Select(a => a.Status) ?? []);
 return statuses.All(s => s.StartsWith("ok", StringComparison.Ordinal)) ? 0 : 1;

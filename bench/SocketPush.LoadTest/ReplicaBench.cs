@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -18,6 +19,9 @@ internal sealed class ReplicaBench(RunOptions options, ProgressLog log, SocketPu
     private const int Channels = 1_000;
 
     private const int LoadConcurrency = 64;
+
+    /// <summary>Tries of one loading auth.set that answers unavailable (503) before the handoff measurement fails.</summary>
+    private const int LoadAttempts = 3;
     private static readonly TimeSpan MetricsPoll = TimeSpan.FromMilliseconds(250);
 
     /// <summary>manager.status counts every record on every node: asked at most this often while the handoff runs.</summary>
@@ -89,8 +93,8 @@ internal sealed class ReplicaBench(RunOptions options, ProgressLog log, SocketPu
             result.Subscribe = LatencySummary.From(histograms.Subscribe, histograms.Subscribe.Count);
             result.ServerCpuMicrosecondsPerCall = measured.Calls == 0 ? double.NaN : server * 1e6 / measured.Calls;
             result.OtherLoadCores = Math.Max(0, (machine - server - self) / measured.Seconds);
-            result.ServerCounters = await ReadCountersAsync(running, line => line.StartsWith("socketpush_records_replicated_total", StringComparison.Ordinal)
-                || line.StartsWith("socketpush_quorum_failures_total", StringComparison.Ordinal));
+            result.ServerCounters = await running.ReadMetricsAsync(line => line.StartsWith("socketpush_records_replicated_total", StringComparison.Ordinal)
+                || line.StartsWith("socketpush_quorum_failures_total", StringComparison.Ordinal), CancellationToken.None);
             result.Errors.AddRange(measured.Errors);
             if (measured.Failures > 0)
             {
@@ -144,9 +148,18 @@ internal sealed class ReplicaBench(RunOptions options, ProgressLog log, SocketPu
         return (calls, failures, clock.Elapsed.TotalSeconds, errors);
     }
 
+    /// <summary>The handoff's counters, and the peer bytes (every call and answer between the nodes) over the same time.</summary>
+    private static bool IsRecorded(string line) =>
+        HandoffFigures.IsCounted(line) || line.StartsWith(HandoffFigures.PeerBytesMetric, StringComparison.Ordinal);
+
     private static string ChannelOf(int userIndex) => "room-" + (userIndex % Channels).ToString(CultureInfo.InvariantCulture);
 
-    private async Task<HandoffResult> MeasureHandoffAsync()
+    /// <summary>
+    /// Three nodes holding <see cref="RunOptions.HandoffUsers"/> users, then n4 joins; measured until done on every node.
+    /// <paramref name="afterwards"/> runs on the four nodes once done, before they stop (the peer path set measures
+    /// anti-entropy there); what it throws fails the result like the handoff's own failures.
+    /// </summary>
+    internal async Task<HandoffResult> MeasureHandoffAsync(Func<SocketPushClusterSystem.Running, Task>? afterwards = null)
     {
         var users = BenchUsers.Range(options.HandoffUsers);
         var result = new HandoffResult { Users = users.Count, Records = 2 * users.Count };
@@ -154,13 +167,31 @@ internal sealed class ReplicaBench(RunOptions options, ProgressLog log, SocketPu
         {
             var load = Stopwatch.StartNew();
             var loaded = 0;
+            var retried = new ConcurrentBag<string>();
             await Parallel.ForEachAsync(users, new ParallelOptions { MaxDegreeOfParallelism = LoadConcurrency }, async (user, ct) =>
             {
-                await running[ClusterPlacement.Default.OwnerOfUser(user)].CallAsync("auth/set", new() { ["userId"] = user, ["sessionId"] = BenchUsers.SessionOf(user) }, ct);
+                var owner = running[ClusterPlacement.Default.OwnerOfUser(user)];
+                Dictionary<string, string> arguments = new() { ["userId"] = user, ["sessionId"] = BenchUsers.SessionOf(user) };
+                for (var attempt = 1; ; attempt++)
+                {
+                    try
+                    {
+                        await owner.CallAsync("auth/set", arguments, ct);
+                        break;
+                    }
+                    catch (HttpRequestException e) when (e.Message.Contains(" answered 503", StringComparison.Ordinal) && attempt < LoadAttempts)
+                    {
+                        // Loading is not measured: a write that missed its quorum on a busy machine (unavailable) is
+                        // written again; auth.set of the same user and session merges into the same records.
+                        retried.Add(user);
+                    }
+                }
+
                 var done = Interlocked.Increment(ref loaded);
                 log.Status($"loading: {done:N0}/{users.Count:N0} users");
             });
             result.LoadSeconds = load.Elapsed.TotalSeconds;
+            result.LoadRetries = retried.Count;
             result.LoadCallsPerSecond = users.Count / result.LoadSeconds;
             log.Line($"    loaded {users.Count:N0} users in {result.LoadSeconds:0.0} s ({result.LoadCallsPerSecond:N0} calls/s)");
 
@@ -171,10 +202,15 @@ internal sealed class ReplicaBench(RunOptions options, ProgressLog log, SocketPu
             }
 
             await WaitUntilAsync(running, three, SettleTimeout, "the three nodes did not settle on every record");
-            result.CountersBefore = await ReadCountersAsync(running, HandoffFigures.IsCounted);
+            result.CountersBefore = await running.ReadMetricsAsync(IsRecorded, CancellationToken.None);
 
             var joinerStart = Stopwatch.StartNew();
-            await running.JoinAsync(Joiner, CancellationToken.None);
+            var joiner = await running.JoinAsync();
+            if (joiner.NodeId != Joiner)
+            {
+                throw new InvalidOperationException($"the joining node is {joiner.NodeId}, the harness expects {Joiner}");
+            }
+
             var clock = Stopwatch.StartNew();
             result.JoinerStartSeconds = joinerStart.Elapsed.TotalSeconds;
             var pids = running.ProcessIds();
@@ -195,11 +231,15 @@ internal sealed class ReplicaBench(RunOptions options, ProgressLog log, SocketPu
             var wall = clock.Elapsed.TotalSeconds;
             result.ServerCpuSeconds = server;
             result.OtherLoadCores = Math.Max(0, (machine - server - self) / wall);
-            result.CountersAfter = await ReadCountersAsync(running, HandoffFigures.IsCounted);
+            result.CountersAfter = await running.ReadMetricsAsync(IsRecorded, CancellationToken.None);
             result.Figures = HandoffFigures.From(result.CountersBefore, result.CountersAfter, seconds);
             result.Held = held;
             result.Done = $"every node: {running.Members.Count} members alive, ring agreed, pendingHandoff 0, replication.keysUnderReplicated 0 and missingCopies 0, "
                 + "and the user and session records the harness's ring of four puts on it";
+            if (afterwards is not null)
+            {
+                await afterwards(running);
+            }
         });
         return result;
     }
@@ -219,7 +259,7 @@ internal sealed class ReplicaBench(RunOptions options, ProgressLog log, SocketPu
         while (clock.Elapsed < HandoffTimeout)
         {
             var at = clock.Elapsed;
-            var counters = await ReadCountersAsync(running, HandoffFigures.IsCounted);
+            var counters = await running.ReadMetricsAsync(HandoffFigures.IsCounted, CancellationToken.None);
             var figures = HandoffFigures.From(before, counters, at.TotalSeconds);
             if (figures.Records > 0 && double.IsNaN(firstHandoff))
             {
@@ -297,21 +337,6 @@ internal sealed class ReplicaBench(RunOptions options, ProgressLog log, SocketPu
         }
 
         return (problems.Count == 0, "held (of expected): " + string.Join("; ", held), string.Join("; ", problems));
-    }
-
-    /// <summary>Every node's samples that <paramref name="wanted"/> picks, each prefixed with the node's id.</summary>
-    private static async Task<Dictionary<string, double>> ReadCountersAsync(SocketPushClusterSystem.Running running, Func<string, bool> wanted)
-    {
-        var all = new Dictionary<string, double>(StringComparer.Ordinal);
-        foreach (var node in running.Members)
-        {
-            foreach (var (sample, value) in await node.ReadMetricsAsync(wanted, CancellationToken.None))
-            {
-                all[node.NodeId + " " + sample] = value;
-            }
-        }
-
-        return all;
     }
 
     /// <summary>

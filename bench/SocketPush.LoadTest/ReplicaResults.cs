@@ -76,6 +76,9 @@ internal sealed class HandoffResult
 
     public double LoadCallsPerSecond { get; set; }
 
+    /// <summary>Loading calls written again after they answered unavailable (a write that missed its quorum in time).</summary>
+    public int LoadRetries { get; set; }
+
     /// <summary>From starting the fourth node's process to its ready line (not part of <see cref="Figures"/>).</summary>
     public double JoinerStartSeconds { get; set; }
 
@@ -115,6 +118,7 @@ internal sealed record HandoffFigures(long Records, long Bytes, long CopiesRepai
     public const string BytesMetric = "socketpush_handoff_bytes_total";
     public const string RepairedMetric = "socketpush_replica_copies_repaired_total";
     public const string AntiEntropySentMetric = "socketpush_antientropy_records_total{direction=\"sent\"}";
+    public const string PeerBytesMetric = "socketpush_peer_bytes_total";
 
     /// <summary>The metrics lines these figures come from.</summary>
     public static bool IsCounted(string line) =>

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using SocketPush.LoadTest.Clients;
+using SocketPush.LoadTest.PeerTraffic;
 using SocketPush.LoadTest.Systems;
 
 namespace SocketPush.LoadTest;
@@ -26,6 +27,8 @@ internal static class Report
         var other = r.Runs.Where(x => x.Scenario != Scenarios.Idle && x.Status.StartsWith("ok", StringComparison.Ordinal)).Select(x => x.OtherLoadCores)
             .Concat(r.Replicas?.WriteLatency.Where(w => w.Status.StartsWith("ok", StringComparison.Ordinal)).Select(w => w.OtherLoadCores) ?? [])
             .Concat(r.Replicas?.Handoff is { Status: ['o', 'k', ..] } h ? [h.OtherLoadCores] : [])
+            .Concat(r.PeerPath?.Delivery.Where(d => d.Status.StartsWith("ok", StringComparison.Ordinal)).Select(d => d.OtherLoadCores) ?? [])
+            .Concat(r.PeerPath?.Handoff.Where(p => p.Handoff.Status.StartsWith("ok", StringComparison.Ordinal)).Select(p => p.Handoff.OtherLoadCores) ?? [])
             .DefaultIfEmpty(0).ToList();
         sb.AppendLine($"- Load: load average {r.Machine.LoadAverageBefore} before, {r.Machine.LoadAverageAfter} after; other programs used {other.Average():0.00} cores on average (max {other.Max():0.00}) during the measurements (column \"other load\"): the machine is shared, so compare systems within one run");
         sb.AppendLine($"- Versions: {string.Join("; ", r.Versions.OrderBy(v => v.Key).Select(v => v.Value))}");
@@ -42,6 +45,7 @@ internal static class Report
         AppendCluster(sb, r.Cluster);
         AppendStalled(sb, r.Runs.Where(x => x.Scenario == Scenarios.Stalled).ToList());
         AppendReplicas(sb, r.Replicas);
+        PeerPathReport.Append(sb, r.PeerPath);
 
         foreach (var n in r.Runs.Select(x => x.N).Distinct().Order())
         {

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using SocketPush.LoadTest.PeerTraffic;
 
 namespace SocketPush.LoadTest;
 
@@ -135,6 +136,9 @@ internal sealed class ResultsFile
 
     /// <summary>The replicas set (write latency per writeQuorum, a join's handoff), or null.</summary>
     public ReplicaResults? Replicas { get; set; }
+
+    /// <summary>The peer path set (two builds of the node, their node-to-node traffic), or null.</summary>
+    public PeerPathResults? PeerPath { get; set; }
 
     /// <summary>The cluster set's pairs (three nodes against one), derived from <see cref="Runs"/>.</summary>
     public List<ClusterComparison> Cluster => ClusterComparison.From(Runs);

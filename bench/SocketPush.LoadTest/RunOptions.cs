@@ -18,9 +18,12 @@ internal static class Scenarios
     /// <summary>The fan-out to N - K reading clients with and without K more that stop reading (SocketPush only, not in the default list).</summary>
     public const string Stalled = "stalled";
 
+    /// <summary>Two builds of the node, their node-to-node traffic: a delivery batch, a handoff, anti-entropy (not in the default list).</summary>
+    public const string PeerPath = "peer-path";
+
     public static readonly string[] All = [Idle, FanOut, Users];
 
-    public static readonly string[] Known = [.. All, Cluster, Replicas, Stalled];
+    public static readonly string[] Known = [.. All, Cluster, Replicas, Stalled, PeerPath];
 }
 
 /// <summary>What one run of the harness does; every figure it reports depends on these, so all are written to the results.</summary>
@@ -68,6 +71,33 @@ internal sealed class RunOptions
 
     /// <summary>Replicas set: users (auth.set, one session each) the three nodes hold when the fourth joins; 0: no handoff measurement.</summary>
     public int HandoffUsers { get; set; } = 100_000;
+
+    /// <summary>
+    /// The commit issue 21 started from: the peer calls carry JSON in a <c>PeerMessage</c>, the "before" of the typed
+    /// messages between nodes.
+    /// </summary>
+    public const string DefaultBefore = "ae9edda";
+
+    /// <summary>Peer path set: the "before" build, a git ref (built in a temporary worktree) or a built SocketPush.Node.dll.</summary>
+    public string Before { get; set; } = DefaultBefore;
+
+    /// <summary>Peer path set: the "after" build, likewise (default: this checkout's HEAD, as committed).</summary>
+    public string After { get; set; } = "HEAD";
+
+    /// <summary>Peer path set: users in one edge.deliver batch (subscribers of the channel, owned by another node).</summary>
+    public int PeerBatchUsers { get; set; } = 100;
+
+    /// <summary>Peer path set: measured channel publishes per build.</summary>
+    public int PeerPublishes { get; set; } = 500;
+
+    /// <summary>Peer path set: publishes between two reads of the nodes' counters.</summary>
+    public int PeerPublishesPerWindow { get; set; } = 20;
+
+    /// <summary>Peer path set: rounds of all measurements, the builds' order alternating.</summary>
+    public int PeerRounds { get; set; } = 1;
+
+    /// <summary>Peer path set: anti-entropy rounds observed per cluster.</summary>
+    public int PeerAntiEntropyRounds { get; set; } = 6;
 
     /// <summary>Stalled set: clients of the N that stop reading.</summary>
     public int StalledClients { get; set; } = 1_000;
@@ -147,6 +177,31 @@ internal sealed class RunOptions
                 case "--replicas":
                     o.ScenarioNames = [Scenarios.Replicas];
                     o.Systems = [SystemNames.SocketPushCluster];
+                    break;
+                case "--peer-path":
+                    o.ScenarioNames = [Scenarios.PeerPath];
+                    o.Systems = [];
+                    break;
+                case "--before":
+                    o.Before = Next();
+                    break;
+                case "--after":
+                    o.After = Next();
+                    break;
+                case "--peer-users":
+                    o.PeerBatchUsers = int.Parse(Next(), NumberStyles.AllowThousands, CultureInfo.InvariantCulture);
+                    break;
+                case "--peer-publishes":
+                    o.PeerPublishes = int.Parse(Next(), NumberStyles.AllowThousands, CultureInfo.InvariantCulture);
+                    break;
+                case "--peer-window":
+                    o.PeerPublishesPerWindow = int.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
+                case "--peer-rounds":
+                    o.PeerRounds = int.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
+                case "--antientropy-rounds":
+                    o.PeerAntiEntropyRounds = int.Parse(Next(), CultureInfo.InvariantCulture);
                     break;
                 case "--write-quorums":
                     o.WriteQuorums = ParseSizes(Next());
@@ -276,6 +331,8 @@ internal sealed class RunOptions
             }
 
             o.WriteWarmupSeconds = Math.Min(o.WriteWarmupSeconds, 2);
+            o.PeerPublishes = Math.Min(o.PeerPublishes, 200);
+            o.PeerAntiEntropyRounds = Math.Min(o.PeerAntiEntropyRounds, 3);
 
             if (!sizesGiven)
             {
@@ -315,9 +372,10 @@ internal sealed class RunOptions
             || o.WriteConcurrency < 1 || o.WriteUsers < 1 || o.WriteWarmupSeconds < 0 || o.HandoffUsers < 0
             || o.WriteQuorums.Any(w => w < 1 || w > ClusterPlacement.Replicas)
             || o.ClusterReceivers < 1 || o.ClusterPublishRate <= 0 || o.ClusterFanOut.Any(n => n < 1) || o.Sizes.Any(n => n < 1)
+            || o.PeerBatchUsers < 1 || o.PeerPublishes < 1 || o.PeerPublishesPerWindow < 1 || o.PeerRounds < 1 || o.PeerAntiEntropyRounds < 1
             || o.Repeat < 1 || o.MaxQueued < 1 || o.SendBuffer < 0 || o.MessageBytes is < 1 or > 60_000)
         {
-            throw new ArgumentException("--n, --workers, --connect-concurrency, --delivery-rate, --user-rate, --duration, --cluster-*, --write-*, --repeat, --max-queued must be positive; --message-bytes 1..60000; --write-quorums 1..3; --source-addresses 1..250");
+            throw new ArgumentException("--n, --workers, --connect-concurrency, --delivery-rate, --user-rate, --duration, --cluster-*, --write-*, --peer-*, --antientropy-rounds, --repeat, --max-queued must be positive; --message-bytes 1..60000; --write-quorums 1..3; --source-addresses 1..250");
         }
 
         if (o.ScenarioNames.Contains(Scenarios.Stalled) && (o.StalledClients < 1 || o.Sizes.Any(n => n <= o.StalledClients)))
@@ -373,6 +431,17 @@ internal sealed class RunOptions
           --max-queued 1024           the node's options.maxQueuedMessagesPerConnection (default: the node's)
           --send-buffer 0             the node's options.socketSendBufferBytes (SO_SNDBUF of each client socket; default: the node's)
           --message-bytes 100         bytes of JSON per published message, every system and scenario (a larger one fills stalled sockets sooner)
+        Peer path (two builds of the node in one run, their node-to-node traffic from each node's /metrics; bench/results/peer-path.*):
+          --peer-path                 = --scenarios peer-path: on three nodes, channel.publish on the channel's owner n2 to subscribers owned by
+                                        n3 (one edge.deliver batch each: bytes per peer message, round trip), anti-entropy rounds (bytes per
+                                        round), then the replicas set's handoff of --handoff-users to a fourth node (records/s) and anti-entropy there
+          --before ae9edda            the "before" build: a git ref of --repo, built in Release in a temporary git worktree (removed at the end),
+                                        or the path of a built SocketPush.Node.dll
+          --after HEAD                the "after" build, likewise
+          --peer-users 100            users in one edge.deliver batch
+          --peer-publishes 500        measured publishes per build (--quick: 200), in windows of --peer-window 20 between reads of /metrics
+          --peer-rounds 1             rounds of every measurement, the builds taking turns (the first alternating)
+          --antientropy-rounds 6      anti-entropy rounds observed per cluster (--quick: 3)
         SocketPush.LoadTest report IN.json OUT_DIR NAME   rewrite the table and chart from a results file
         """;
 }

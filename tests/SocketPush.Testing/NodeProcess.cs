@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 
 namespace SocketPush.Testing;
@@ -12,26 +11,14 @@ namespace SocketPush.Testing;
 /// </summary>
 public sealed partial class NodeProcess : IAsyncDisposable
 {
-    private const int Sigterm = 15;
-    private const int Sigcont = 18;
-    private const int Sigstop = 19;
-
-    private readonly Process _process;
+    private readonly ChildProcess _process;
     private readonly string _directory;
-    private readonly NodeProcessOptions _options;
-    private readonly Lock _outputLock = new();
-    private readonly List<string> _output = [];
-    private readonly List<OutputWaiter> _waiters = [];
-    private int _openStreams = 2;
     private int _disposed;
-    private int _suspended;
-    private long _exitedAt;
 
-    private NodeProcess(Process process, string directory, NodeProcessOptions options)
+    private NodeProcess(ChildProcess process, string directory, NodeProcessOptions options)
     {
         _process = process;
         _directory = directory;
-        _options = options;
         NodeId = options.NodeId;
     }
 
@@ -51,49 +38,25 @@ public sealed partial class NodeProcess : IAsyncDisposable
     public int ClusterPort { get; private set; }
 
     /// <summary>The operating system's id of the process.</summary>
-    public int ProcessId { get; private set; }
+    public int ProcessId => _process.ProcessId;
 
     /// <summary>Whether the process has exited (killed, stopped, or on its own).</summary>
     public bool HasExited => _process.HasExited;
 
     /// <summary>The <see cref="Stopwatch"/> timestamp at which this process saw the node exit, or null while it runs.</summary>
-    public long? ExitedAt => Interlocked.Read(ref _exitedAt) is not 0 and var at ? at : null;
+    public long? ExitedAt => _process.ExitedAt;
 
     /// <summary>The config file the node was started with.</summary>
     public string ConfigPath => Path.Combine(_directory, "config.yml");
 
     /// <summary>Every line the node wrote so far, stdout and stderr in the order they came.</summary>
-    public IReadOnlyList<string> Output
-    {
-        get
-        {
-            lock (_outputLock)
-            {
-                return [.. _output];
-            }
-        }
-    }
+    public IReadOnlyList<string> Output => _process.Output;
 
     /// <summary>How many lines the node wrote so far; with <see cref="OutputSince"/>, what it wrote during one test.</summary>
-    public int OutputLineCount
-    {
-        get
-        {
-            lock (_outputLock)
-            {
-                return _output.Count;
-            }
-        }
-    }
+    public int OutputLineCount => _process.OutputLineCount;
 
     /// <summary>Everything the node wrote (stdout and stderr), from line <paramref name="fromLine"/> on.</summary>
-    public string OutputSince(int fromLine)
-    {
-        lock (_outputLock)
-        {
-            return string.Join('\n', _output.Skip(fromLine));
-        }
-    }
+    public string OutputSince(int fromLine) => _process.OutputSince(fromLine);
 
     /// <summary>Starts a node and waits for its READY line.</summary>
     /// <exception cref="InvalidOperationException">It exited or did not print READY in time; the message has its output.</exception>
@@ -109,9 +72,6 @@ public sealed partial class NodeProcess : IAsyncDisposable
             // Not the binary's folder: like `dotnet run --project ...` from the repository root, the node must
             // find its pages wherever it is started from; and a config.yml there is never read by accident.
             WorkingDirectory = directory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
         };
         foreach (var argument in Arguments(options, configPath))
         {
@@ -123,25 +83,18 @@ public sealed partial class NodeProcess : IAsyncDisposable
             start.Environment[name] = value;
         }
 
-        var process = new Process { StartInfo = start, EnableRaisingEvents = true };
-        var node = new NodeProcess(process, directory, options);
-        process.Exited += (_, _) => Interlocked.CompareExchange(ref node._exitedAt, Stopwatch.GetTimestamp(), 0);
-        process.OutputDataReceived += (_, e) => node.OnLine(e.Data);
-        process.ErrorDataReceived += (_, e) => node.OnLine(e.Data);
+        ChildProcess process;
         try
         {
-            process.Start();
+            process = ChildProcess.Start(start, $"Node {options.NodeId}", options.StopTimeout);
         }
         catch
         {
-            await node.DisposeAsync();
+            Directory.Delete(directory, recursive: true);
             throw;
         }
 
-        node.ProcessId = process.Id;
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-
+        var node = new NodeProcess(process, directory, options);
         try
         {
             var line = await node.WaitForOutputAsync(l => ReadyLine().IsMatch(l), "its READY line", options.StartTimeout);
@@ -150,7 +103,7 @@ public sealed partial class NodeProcess : IAsyncDisposable
         }
         catch (Exception e) when (e is TimeoutException or InvalidOperationException)
         {
-            var exitCode = await node.EndAsync();
+            var exitCode = await process.EndAsync();
             await node.DisposeAsync();
             throw new InvalidOperationException($"Node {options.NodeId} did not start (exit code {exitCode}): {e.Message}", e);
         }
@@ -165,100 +118,31 @@ public sealed partial class NodeProcess : IAsyncDisposable
     /// <param name="what">What the line means, for the failure message, e.g. "the shutdown message".</param>
     /// <exception cref="TimeoutException">No such line in time (15 s unless given); the message has the output.</exception>
     /// <exception cref="InvalidOperationException">The node ended its output (exited) without such a line.</exception>
-    public async Task<string> WaitForOutputAsync(Func<string, bool> match, string what, TimeSpan? timeout = null)
-    {
-        ArgumentNullException.ThrowIfNull(match);
-        var waiter = new OutputWaiter(match, what);
-        lock (_outputLock)
-        {
-            if (_output.FirstOrDefault(match) is { } written)
-            {
-                return written;
-            }
-
-            if (_openStreams == 0)
-            {
-                throw Ended(what);
-            }
-
-            _waiters.Add(waiter);
-        }
-
-        var limit = timeout ?? Eventually.DefaultTimeout;
-        try
-        {
-            return await waiter.Found.Task.WaitAsync(limit);
-        }
-        catch (TimeoutException e)
-        {
-            throw new TimeoutException(
-                string.Create(CultureInfo.InvariantCulture, $"Node {NodeId} wrote no line with {what} within {limit.TotalSeconds:0.###} s. Its output:\n{OutputSince(0)}"),
-                e);
-        }
-        finally
-        {
-            lock (_outputLock)
-            {
-                _waiters.Remove(waiter);
-            }
-        }
-    }
+    public Task<string> WaitForOutputAsync(Func<string, bool> match, string what, TimeSpan? timeout = null) =>
+        _process.WaitForOutputAsync(match, what, timeout);
 
     /// <summary>
     /// Sends SIGTERM and waits for the node to exit; returns its exit code (0 for a clean stop). A node
     /// <see cref="Suspend"/>ed is resumed first, or it could not act on the signal.
     /// </summary>
     /// <exception cref="InvalidOperationException">It did not exit in time, and was killed.</exception>
-    public async Task<int> StopAsync()
-    {
-        Resume();
-        Signal(Sigterm, "SIGTERM");
-
-        using var timeout = new CancellationTokenSource(_options.StopTimeout);
-        try
-        {
-            await _process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            Kill();
-            throw new InvalidOperationException(
-                string.Create(CultureInfo.InvariantCulture, $"Node {NodeId} did not exit within {_options.StopTimeout.TotalSeconds:0.###} s of SIGTERM, and was killed. Its output:\n{OutputSince(0)}"));
-        }
-
-        return _process.ExitCode;
-    }
+    public Task<int> StopAsync() => _process.StopAsync();
 
     /// <summary>
     /// Freezes the node where it is (SIGSTOP), as a hung machine or a long pause would: its sockets stay open, it
     /// answers nothing, and its peers see it fall silent without a leave. <see cref="Resume"/> undoes it;
     /// <see cref="StopAsync"/> and disposal resume it first.
     /// </summary>
-    public void Suspend()
-    {
-        Signal(Sigstop, "SIGSTOP");
-        Volatile.Write(ref _suspended, 1);
-    }
+    public void Suspend() => _process.Suspend();
 
     /// <summary>Lets a <see cref="Suspend"/>ed node run on (SIGCONT); nothing for a node that is not suspended.</summary>
-    public void Resume()
-    {
-        if (Interlocked.Exchange(ref _suspended, 0) == 1)
-        {
-            Signal(Sigcont, "SIGCONT");
-        }
-    }
+    public void Resume() => _process.Resume();
 
     /// <summary>
     /// Kills the node and its whole process tree (SIGKILL), as a crash would end it, and returns once the process
     /// is gone.
     /// </summary>
-    public void Kill()
-    {
-        _process.Kill(entireProcessTree: true);
-        // Reaped, so /proc/<pid> is gone too; after SIGKILL this takes no time worth awaiting.
-        _process.WaitForExit();
-    }
+    public void Kill() => _process.Kill();
 
     /// <summary>Ends the node if it still runs (SIGTERM, then SIGKILL), and deletes its config folder.</summary>
     public async ValueTask DisposeAsync()
@@ -270,41 +154,11 @@ public sealed partial class NodeProcess : IAsyncDisposable
 
         try
         {
-            await EndAsync();
+            await _process.DisposeAsync();
         }
         finally
         {
-            _process.Dispose();
             Directory.Delete(_directory, recursive: true);
-        }
-    }
-
-    /// <summary>Ends the process however it can and returns its exit code, for disposal and a failed start.</summary>
-    private async Task<int> EndAsync()
-    {
-        if (ProcessId == 0)
-        {
-            return -1; // Process.Start failed: nothing runs.
-        }
-
-        try
-        {
-            return await StopAsync();
-        }
-        catch (InvalidOperationException)
-        {
-            // It did not stop when asked; a test that cares calls StopAsync itself and sees why.
-            Kill();
-            return _process.ExitCode;
-        }
-    }
-
-    /// <summary>Sends <paramref name="signal"/> to the node unless it has exited.</summary>
-    private void Signal(int signal, string name)
-    {
-        if (!_process.HasExited && SendSignal(_process.Id, signal) != 0 && !_process.HasExited)
-        {
-            throw new InvalidOperationException($"kill({name}) of node {NodeId} failed with errno {Marshal.GetLastPInvokeError()}.");
         }
     }
 
@@ -318,7 +172,7 @@ public sealed partial class NodeProcess : IAsyncDisposable
     {
         string[] arguments =
         [
-            Repository.NodeDll, "--config", configPath, "--node-id", options.NodeId,
+            options.NodeDll ?? Repository.NodeDll, "--config", configPath, "--node-id", options.NodeId,
             "--client-port", Port(options.ClientPort), "--admin-port", Port(options.AdminPort), "--cluster-port", Port(options.ClusterPort),
         ];
         return options.Seeds.Count == 0
@@ -331,6 +185,7 @@ public sealed partial class NodeProcess : IAsyncDisposable
     private void OnReady(Match ready)
     {
         NodeId = ready.Groups["node"].Value;
+        _process.Name = $"Node {NodeId}";
         ClientUrl = new Uri(ready.Groups["client"].Value);
         AdminUrl = new Uri(ready.Groups["admin"].Value);
         ClusterEndpoint = ready.Groups["cluster"].Value;
@@ -338,64 +193,6 @@ public sealed partial class NodeProcess : IAsyncDisposable
         ClusterPort = int.Parse(ClusterEndpoint.AsSpan(ClusterEndpoint.LastIndexOf(':') + 1), CultureInfo.InvariantCulture);
     }
 
-    private void OnLine(string? line)
-    {
-        lock (_outputLock)
-        {
-            if (line is null)
-            {
-                // Both streams end when the process exits; nothing more can match.
-                if (--_openStreams == 0)
-                {
-                    foreach (var waiter in _waiters)
-                    {
-                        waiter.Found.TrySetException(Ended(waiter.What));
-                    }
-                }
-
-                return;
-            }
-
-            _output.Add(line);
-            foreach (var waiter in _waiters)
-            {
-                waiter.Offer(line);
-            }
-        }
-    }
-
-    private InvalidOperationException Ended(string what) =>
-        new($"Node {NodeId} ended its output (it exited) without a line with {what}. Its output:\n{string.Join('\n', _output)}");
-
     [GeneratedRegex(@"^SOCKETPUSH READY node=(?<node>\S+) client=(?<client>\S+) admin=(?<admin>\S+) cluster=(?<cluster>\S+:\d+)$")]
     private static partial Regex ReadyLine();
-
-    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static partial int SendSignal(int pid, int signal);
-
-    /// <summary>One <see cref="WaitForOutputAsync"/> in progress.</summary>
-    private sealed class OutputWaiter(Func<string, bool> match, string what)
-    {
-        // Completed under the output lock; its awaiter must not run there.
-        public TaskCompletionSource<string> Found { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public string What { get; } = what;
-
-        public void Offer(string line)
-        {
-            try
-            {
-                if (match(line))
-                {
-                    Found.TrySetResult(line);
-                }
-            }
-#pragma warning disable CA1031 // A predicate that throws fails its own wait, not the thread that reads the node's output.
-            catch (Exception e)
-#pragma warning restore CA1031
-            {
-                Found.TrySetException(e);
-            }
-        }
-    }
 }

@@ -3,6 +3,12 @@ namespace SocketPush.Testing;
 /// <summary>How <see cref="NodeProcess.StartAsync"/> starts a node; every property has a usable default.</summary>
 public sealed record NodeProcessOptions
 {
+    /// <summary>
+    /// The built node to run (a SocketPush.Node.dll), or null for this checkout's (<see cref="Repository.NodeDll"/>):
+    /// a benchmark compares the builds of two commits.
+    /// </summary>
+    public string? NodeDll { get; init; }
+
     /// <summary>The node id (<c>--node-id</c>), which the READY line repeats.</summary>
     public string NodeId { get; init; } = "test-node";
 

@@ -1,8 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using SocketPush.LoadTest.Clients;
+using SocketPush.Testing;
 
 namespace SocketPush.LoadTest.Systems;
 
@@ -25,7 +24,7 @@ internal sealed class NchanSystem(string peerDirectory, string workers, string v
     {
         var template = await File.ReadAllTextAsync(Path.Combine(peerDirectory, "nginx.conf.template"), cancellationToken);
         var prefix = Directory.CreateTempSubdirectory("nchan-bench-");
-        var port = FreePort();
+        var port = FreePorts.Tcp();
         // One descriptor per connection, within the limit the harness was given (a hard limit it cannot raise).
         var workerConnections = Math.Max(1024, ResourceLimits.OpenFiles() - 64);
         var config = template
@@ -40,7 +39,17 @@ internal sealed class NchanSystem(string peerDirectory, string workers, string v
             WorkingDirectory = prefix.FullName,
             ArgumentList = { "-p", prefix.FullName, "-e", Path.Combine(prefix.FullName, "error.log"), "-c", configPath },
         };
-        var (process, _) = await ServerProcess.StartAsync(start, isReadyLine: null, TimeSpan.Zero);
+        ChildProcess process;
+        try
+        {
+            process = ChildProcess.Start(start, "nginx", TimeSpan.FromSeconds(15));
+        }
+        catch
+        {
+            DeleteScratch(prefix);
+            throw;
+        }
+
         // nginx prints nothing when it is up: the ready check is its /stats answering.
         var running = new Running(process, $"http://127.0.0.1:{port}", prefix);
         try
@@ -56,27 +65,32 @@ internal sealed class NchanSystem(string peerDirectory, string workers, string v
         return running;
     }
 
-    private static int FreePort()
+    /// <summary>Removes the prefix of a stopped nginx; what cannot be removed stays in /tmp.</summary>
+    private static void DeleteScratch(DirectoryInfo directory)
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        try
+        {
+            directory.Delete(recursive: true);
+        }
+        catch (IOException)
+        {
+        }
     }
 
-    private sealed class Running(ServerProcess process, string url, DirectoryInfo prefix) : RunningServer
+    private sealed class Running(ChildProcess process, string url, DirectoryInfo prefix) : RunningServer
     {
         private readonly PublishHttp _http = new(new Uri(url + "/"));
 
         public override string ClientUrl => url;
 
-        public override int RootPid => process.Pid;
+        public override int RootPid => process.ProcessId;
 
         public override string Output
         {
             get
             {
                 var log = Path.Combine(prefix.FullName, "error.log");
-                return process.Output + (File.Exists(log) ? "\n" + File.ReadAllText(log) : "");
+                return string.Join('\n', process.Output.TakeLast(200)) + (File.Exists(log) ? "\n" + File.ReadAllText(log) : "");
             }
         }
 
@@ -89,7 +103,7 @@ internal sealed class NchanSystem(string peerDirectory, string workers, string v
                 {
                     await _http.GetAsync("stats", cancellationToken);
                     // Workers are forked after the master binds; wait until they are there to be measured.
-                    if (ProcStats.WithDescendants(process.Pid).Count > 1)
+                    if (ProcStats.WithDescendants(process.ProcessId).Count > 1)
                     {
                         return;
                     }
@@ -117,7 +131,7 @@ internal sealed class NchanSystem(string peerDirectory, string workers, string v
         {
             _http.Dispose();
             await process.DisposeAsync();
-            ServerProcess.DeleteScratch(prefix);
+            DeleteScratch(prefix);
         }
     }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 using SocketPush.LoadTest.Clients;
+using SocketPush.Testing;
 
 namespace SocketPush.LoadTest.Systems;
 
@@ -24,12 +25,21 @@ internal sealed partial class SocketIoSystem(string peerDirectory) : ISystemUnde
         }
 
         var start = new ProcessStartInfo("node") { WorkingDirectory = peerDirectory, ArgumentList = { script, "--port", "0" } };
-        var (process, ready) = await ServerProcess.StartAsync(start, l => l.StartsWith("SOCKETIO READY", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
-        var match = ReadyLine().Match(ready ?? "");
-        if (!match.Success)
+        var process = ChildProcess.Start(start, "socket.io", TimeSpan.FromSeconds(15));
+        Match match;
+        try
+        {
+            var ready = await process.WaitForOutputAsync(l => l.StartsWith("SOCKETIO READY", StringComparison.Ordinal), "its SOCKETIO READY line", TimeSpan.FromSeconds(30));
+            match = ReadyLine().Match(ready);
+            if (!match.Success)
+            {
+                throw new InvalidOperationException("unexpected ready line: " + ready);
+            }
+        }
+        catch
         {
             await process.DisposeAsync();
-            throw new InvalidOperationException("unexpected ready line: " + ready);
+            throw;
         }
 
         _version = $"socket.io {match.Groups["sio"].Value} on Node.js {match.Groups["node"].Value}";
@@ -39,15 +49,15 @@ internal sealed partial class SocketIoSystem(string peerDirectory) : ISystemUnde
     [GeneratedRegex(@"port=(?<port>\d+)\s+node=(?<node>\S+)\s+socket\.io=(?<sio>\S+)")]
     private static partial Regex ReadyLine();
 
-    private sealed class Running(ServerProcess process, string url) : RunningServer
+    private sealed class Running(ChildProcess process, string url) : RunningServer
     {
         private readonly PublishHttp _http = new(new Uri(url + "/"));
 
         public override string ClientUrl => url;
 
-        public override int RootPid => process.Pid;
+        public override int RootPid => process.ProcessId;
 
-        public override string Output => process.Output;
+        public override string Output => string.Join('\n', process.Output.TakeLast(200));
 
         public override async Task<long> PublishChannelAsync(string channel, long sequence, bool warmup, CancellationToken cancellationToken) =>
             PublishHttp.ReadInteger(await _http.PostAsync("publish/channel/" + Uri.EscapeDataString(channel), BenchMessage.Create(sequence, warmup), "application/json", cancellationToken), "result");

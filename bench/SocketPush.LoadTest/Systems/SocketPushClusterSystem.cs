@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using SocketPush.LoadTest.Clients;
+using SocketPush.Testing;
 
 namespace SocketPush.LoadTest.Systems;
 
@@ -26,50 +27,58 @@ internal sealed class SocketPushClusterSystem(SocketPushSystem nodes) : ISystemU
     /// <summary>The three nodes, formed; <paramref name="writeQuorum"/> is cluster.writeQuorum on each (null: the node's default).</summary>
     public async Task<Running> StartClusterAsync(int? writeQuorum, CancellationToken cancellationToken)
     {
-        var started = new List<SocketPushSystem.Node>();
+        // n1 first, then n2 and n3 seeded with it: the ids the harness's ring (ClusterPlacement) is built from.
+        var processes = await NodeProcessCluster.StartAsync(ClusterPlacement.NodeIds.Length, nodes.NodeOptions(writeQuorum));
+        var cluster = new Running(nodes, processes, ClusterPlacement.Default);
         try
         {
-            var seed = await nodes.StartNodeAsync(ClusterPlacement.NodeIds[0], [], cancellationToken, writeQuorum);
-            started.Add(seed);
-            var joining = ClusterPlacement.NodeIds.Skip(1).Select(id => nodes.StartNodeAsync(id, [seed.ClusterEndpoint], cancellationToken, writeQuorum)).ToList();
-            try
+            if (!cluster.Members.Select(n => n.NodeId).SequenceEqual(ClusterPlacement.NodeIds))
             {
-                await Task.WhenAll(joining);
-            }
-            finally
-            {
-                started.AddRange(joining.Where(t => t.IsCompletedSuccessfully).Select(t => t.Result));
+                throw new InvalidOperationException($"the nodes are {string.Join(", ", cluster.Members.Select(n => n.NodeId))}, the harness's ring has {string.Join(", ", ClusterPlacement.NodeIds)}");
             }
 
-            var cluster = new Running(nodes, writeQuorum, started, ClusterPlacement.Default);
             await cluster.WaitUntilFormedAsync(cancellationToken);
             return cluster;
         }
         catch
         {
-            await Task.WhenAll(started.Select(n => n.DisposeAsync().AsTask()));
+            await cluster.DisposeAsync();
             throw;
         }
     }
 
     /// <summary>The started nodes (three, and those that <see cref="JoinAsync"/> added); stopping it stops them all.</summary>
-    internal sealed class Running(SocketPushSystem system, int? writeQuorum, List<SocketPushSystem.Node> nodes, ClusterPlacement placement) : RunningServer
+    internal sealed class Running : RunningServer
     {
-        private readonly Dictionary<string, SocketPushSystem.Node> _byId = nodes.ToDictionary(n => n.NodeId, StringComparer.Ordinal);
+        private readonly SocketPushSystem _system;
+        private readonly NodeProcessCluster _processes;
+        private readonly ClusterPlacement _placement;
+        private readonly List<SocketPushSystem.Node> _nodes;
+        private readonly Dictionary<string, SocketPushSystem.Node> _byId;
 
-        public IReadOnlyList<SocketPushSystem.Node> Members => nodes;
+        public Running(SocketPushSystem system, NodeProcessCluster processes, ClusterPlacement placement)
+        {
+            _system = system;
+            _processes = processes;
+            _placement = placement;
+            _nodes = [.. processes.Nodes.Select(system.Wrap)];
+            _byId = _nodes.ToDictionary(n => n.NodeId, StringComparer.Ordinal);
+        }
+
+        public IReadOnlyList<SocketPushSystem.Node> Members => _nodes;
 
         public SocketPushSystem.Node this[string nodeId] => _byId[nodeId];
 
         /// <summary>
-        /// Starts one more node, seeded with n1, with the same settings, and returns once it printed its ready line
-        /// (it is then part of <see cref="Members"/>; the cluster has not necessarily seen it yet).
+        /// Starts one more node with the next id (n4 after n1, n2, n3), seeded with n1, with the same settings, and
+        /// returns once it printed its ready line (it is then part of <see cref="Members"/>; the cluster has not
+        /// necessarily seen it yet).
         /// </summary>
-        public async Task<SocketPushSystem.Node> JoinAsync(string nodeId, CancellationToken cancellationToken)
+        public async Task<SocketPushSystem.Node> JoinAsync()
         {
-            var node = await system.StartNodeAsync(nodeId, [Publisher.ClusterEndpoint], cancellationToken, writeQuorum);
-            nodes.Add(node);
-            _byId[nodeId] = node;
+            var node = _system.Wrap(await _processes.AddNodeAsync());
+            _nodes.Add(node);
+            _byId[node.NodeId] = node;
             return node;
         }
 
@@ -79,13 +88,13 @@ internal sealed class SocketPushClusterSystem(SocketPushSystem nodes) : ISystemU
 
         public override int RootPid => Publisher.RootPid;
 
-        public override int Nodes => nodes.Count;
+        public override int Nodes => _nodes.Count;
 
-        public override string Output => string.Join('\n', nodes.Select(n => $"--- {n.NodeId} ---\n{n.Output}"));
+        public override string Output => string.Join('\n', _nodes.Select(n => $"--- {n.NodeId} ---\n{n.Output}"));
 
-        public override IReadOnlyList<int> ProcessIds() => [.. nodes.SelectMany(n => n.ProcessIds())];
+        public override IReadOnlyList<int> ProcessIds() => [.. _nodes.SelectMany(n => n.ProcessIds())];
 
-        public override string ClientUrlOf(string userId) => _byId[placement.OwnerOfUser(userId)].ClientUrl;
+        public override string ClientUrlOf(string userId) => _byId[_placement.OwnerOfUser(userId)].ClientUrl;
 
         /// <summary>Through n1, which forwards each call to the owner of its key.</summary>
         public override Task PrepareUsersAsync(IReadOnlyList<string> users, string? channel, Action<int> progress, CancellationToken cancellationToken) =>
@@ -98,12 +107,23 @@ internal sealed class SocketPushClusterSystem(SocketPushSystem nodes) : ISystemU
             Publisher.PublishUserAsync(userId, sequence, warmup, cancellationToken);
 
         /// <summary>Every node's counters, each sample prefixed with the node's id.</summary>
-        public override async Task<Dictionary<string, double>> ReadCountersAsync(CancellationToken cancellationToken)
+        public override Task<Dictionary<string, double>> ReadCountersAsync(CancellationToken cancellationToken) =>
+            ReadAllAsync(node => node.ReadCountersAsync(cancellationToken));
+
+        /// <summary>
+        /// Every node's /metrics samples that <paramref name="wanted"/> picks, each prefixed with the node's id
+        /// ("n2 socketpush_..."); the nodes are read at once, so that the reads are as close in time as they can be.
+        /// </summary>
+        public Task<Dictionary<string, double>> ReadMetricsAsync(Func<string, bool> wanted, CancellationToken cancellationToken) =>
+            ReadAllAsync(node => node.ReadMetricsAsync(wanted, cancellationToken));
+
+        private async Task<Dictionary<string, double>> ReadAllAsync(Func<SocketPushSystem.Node, Task<Dictionary<string, double>>> read)
         {
             var all = new Dictionary<string, double>(StringComparer.Ordinal);
-            foreach (var node in nodes)
+            var samples = await Task.WhenAll(_nodes.Select(read));
+            foreach (var (node, ofNode) in _nodes.Zip(samples))
             {
-                foreach (var (sample, value) in await node.ReadCountersAsync(cancellationToken))
+                foreach (var (sample, value) in ofNode)
                 {
                     all[node.NodeId + " " + sample] = value;
                 }
@@ -119,11 +139,11 @@ internal sealed class SocketPushClusterSystem(SocketPushSystem nodes) : ISystemU
             while (true)
             {
                 problems.Clear();
-                foreach (var node in nodes)
+                foreach (var node in _nodes)
                 {
                     var status = await StatusAsync(node, cancellationToken);
                     var alive = status.GetProperty("members").EnumerateArray().Count(m => m.GetProperty("state").GetString() == "alive");
-                    if (alive != nodes.Count || !status.GetProperty("ringAgreed").GetBoolean())
+                    if (alive != _nodes.Count || !status.GetProperty("ringAgreed").GetBoolean())
                     {
                         problems.Add($"{node.NodeId}: {alive} alive, ring agreed {status.GetProperty("ringAgreed")}, {status.GetProperty("ringProblem")}");
                     }
@@ -158,7 +178,7 @@ internal sealed class SocketPushClusterSystem(SocketPushSystem nodes) : ISystemU
                 {
                     lock (wrong)
                     {
-                        wrong.Add($"user.getFrontendServer({user}) = {answer}, the harness computed {placement.OwnerOfUser(user)} ({ClientUrlOf(user)})");
+                        wrong.Add($"user.getFrontendServer({user}) = {answer}, the harness computed {_placement.OwnerOfUser(user)} ({ClientUrlOf(user)})");
                     }
                 }
             });
@@ -167,17 +187,17 @@ internal sealed class SocketPushClusterSystem(SocketPushSystem nodes) : ISystemU
                 throw new InvalidOperationException($"the harness's ring and the cluster disagree on {wrong.Count} of {users.Count} users: {string.Join("; ", wrong.Take(3))}");
             }
 
-            var heldPerNode = nodes.ToDictionary(n => n.NodeId, n => users.Count(u => placement.Holds(n.NodeId, ClusterPlacement.UserKey(u))), StringComparer.Ordinal);
-            var channelOwner = channel is null ? null : placement.OwnerOfChannel(channel);
+            var heldPerNode = _nodes.ToDictionary(n => n.NodeId, n => users.Count(u => _placement.Holds(n.NodeId, ClusterPlacement.UserKey(u))), StringComparer.Ordinal);
+            var channelOwner = channel is null ? null : _placement.OwnerOfChannel(channel);
             var clock = Stopwatch.StartNew();
             while (true)
             {
                 wrong.Clear();
-                foreach (var node in nodes)
+                foreach (var node in _nodes)
                 {
                     var records = (await StatusAsync(node, cancellationToken)).GetProperty("records");
                     var (userRecords, channelRecords) = (records.GetProperty("users").GetInt32(), records.GetProperty("channels").GetInt32());
-                    var expectedChannels = channel is not null && placement.Holds(node.NodeId, ClusterPlacement.ChannelKey(channel)) ? 1 : 0;
+                    var expectedChannels = channel is not null && _placement.Holds(node.NodeId, ClusterPlacement.ChannelKey(channel)) ? 1 : 0;
                     if (userRecords != heldPerNode[node.NodeId] || (channel is not null && channelRecords != expectedChannels))
                     {
                         wrong.Add($"{node.NodeId} holds {userRecords} user and {channelRecords} channel records, the harness expects {heldPerNode[node.NodeId]} and {expectedChannels}");
@@ -197,11 +217,16 @@ internal sealed class SocketPushClusterSystem(SocketPushSystem nodes) : ISystemU
                 await Task.Delay(200, cancellationToken);
             }
 
-            var spread = string.Join(", ", nodes.Select(n => $"{n.NodeId} {users.Count(u => placement.OwnerOfUser(u) == n.NodeId).ToString(CultureInfo.InvariantCulture)}"));
+            var spread = string.Join(", ", _nodes.Select(n => $"{n.NodeId} {users.Count(u => _placement.OwnerOfUser(u) == n.NodeId).ToString(CultureInfo.InvariantCulture)}"));
             return $"publish on {ClusterPlacement.Publisher}; {(channel is null ? "" : $"c:{channel} owned by {channelOwner}; ")}users owned (and connected) per node: {spread}";
         }
 
-        public override async ValueTask DisposeAsync() => await Task.WhenAll(nodes.Select(n => n.DisposeAsync().AsTask()));
+        public override async ValueTask DisposeAsync()
+        {
+            // The cluster ends every process it started, those whose start failed midway too; then the HTTP clients go.
+            await _processes.DisposeAsync();
+            await Task.WhenAll(_nodes.Select(n => n.DisposeAsync().AsTask()));
+        }
 
         /// <summary>manager.status of one node.</summary>
         public static Task<JsonElement> StatusAsync(SocketPushSystem.Node node, CancellationToken cancellationToken) =>

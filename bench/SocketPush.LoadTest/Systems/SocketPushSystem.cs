@@ -1,7 +1,5 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using SocketPush.LoadTest.Clients;
 using SocketPush.Testing;
 
@@ -13,7 +11,7 @@ namespace SocketPush.LoadTest.Systems;
 /// <c>maxQueued</c> and <c>sendBuffer</c> set its options.maxQueuedMessagesPerConnection and options.socketSendBufferBytes
 /// (null: the node's defaults).
 /// </summary>
-internal sealed partial class SocketPushSystem(
+internal sealed class SocketPushSystem(
     string nodeDll, IReadOnlyDictionary<string, string> environment, string version, TestCertificate? tls = null, int? maxQueued = null, int? sendBuffer = null)
     : ISystemUnderTest
 {
@@ -24,82 +22,38 @@ internal sealed partial class SocketPushSystem(
     public IReadOnlyList<string> FanOutTransports { get; } =
         [Transports.WebSocket, Transports.ServerSentEvents, Transports.LongPolling, Transports.PlainSse];
 
-    public async Task<RunningServer> StartAsync(CancellationToken cancellationToken) => await StartNodeAsync("bench", [], cancellationToken);
+    public async Task<RunningServer> StartAsync(CancellationToken cancellationToken) =>
+        new Node(await NodeProcess.StartAsync(NodeOptions(writeQuorum: null) with { NodeId = "bench" }), tls);
 
     /// <summary>
-    /// One node process with every port on loopback (chosen by the system), joining through the given seeds;
-    /// <paramref name="writeQuorum"/> sets cluster.writeQuorum (null: the node's default).
+    /// What every node of this system is started with: this build, the harness's config (<paramref name="writeQuorum"/>
+    /// sets cluster.writeQuorum; null: the node's default) and environment, every port on loopback chosen by the OS.
     /// </summary>
-    public async Task<Node> StartNodeAsync(string nodeId, IReadOnlyList<string> seeds, CancellationToken cancellationToken, int? writeQuorum = null)
-    {
-        if (!File.Exists(nodeDll))
+    public NodeProcessOptions NodeOptions(int? writeQuorum) => File.Exists(nodeDll)
+        ? new NodeProcessOptions
         {
-            throw new FileNotFoundException($"SocketPush node not built: {nodeDll} (dotnet build -c Release node/SocketPush.Node)");
+            NodeDll = nodeDll,
+            Config = ConfigYaml(writeQuorum),
+            Environment = environment,
+            // Generous: several nodes start at once on two cores that other programs share.
+            StartTimeout = TimeSpan.FromSeconds(90),
         }
+        : throw new FileNotFoundException($"SocketPush node not built: {nodeDll} (dotnet build -c Release node/SocketPush.Node)");
 
-        var directory = Directory.CreateTempSubdirectory("socketpush-bench-");
-        var config = Path.Combine(directory.FullName, "config.yml");
-        await File.WriteAllTextAsync(config, ConfigYaml(writeQuorum), cancellationToken);
-        var start = new ProcessStartInfo("dotnet")
-        {
-            WorkingDirectory = directory.FullName,
-            ArgumentList = { nodeDll, "--config", config, "--node-id", nodeId, "--client-port", "0", "--admin-port", "0", "--cluster-port", "0" },
-        };
-        if (seeds.Count > 0)
-        {
-            start.ArgumentList.Add("--seeds");
-            start.ArgumentList.Add(string.Join(',', seeds));
-        }
-
-        foreach (var (key, value) in environment)
-        {
-            start.Environment[key] = value;
-        }
-
-        ServerProcess process;
-        string? ready;
-        try
-        {
-            (process, ready) = await ServerProcess.StartAsync(start, l => l.StartsWith("SOCKETPUSH READY", StringComparison.Ordinal), TimeSpan.FromSeconds(90));
-        }
-        catch
-        {
-            ServerProcess.DeleteScratch(directory);
-            throw;
-        }
-
-        var match = ReadyLine().Match(ready ?? "");
-        if (!match.Success)
-        {
-            await process.DisposeAsync();
-            ServerProcess.DeleteScratch(directory);
-            throw new InvalidOperationException("unexpected ready line: " + ready);
-        }
-
-        return new Node(process, nodeId, match.Groups["client"].Value, match.Groups["admin"].Value, match.Groups["cluster"].Value, directory)
-        {
-            TrustedCertificate = tls?.CertificatePath,
-        };
-    }
+    /// <summary>A started node process as the harness drives it.</summary>
+    public Node Wrap(NodeProcess process) => new(process, tls);
 
     /// <summary>The version a results file names: the node's commit, if the repository says.</summary>
-    public static string DescribeVersion(string repository)
+    public static async Task<string> DescribeVersionAsync(string repository)
     {
         try
         {
-            using var git = Process.Start(new ProcessStartInfo("git", ["-C", repository, "rev-parse", "--short", "HEAD"])
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            });
-            var commit = git?.StandardOutput.ReadToEnd().Trim();
-            git?.WaitForExit();
-            return $"SocketPush {commit} on .NET {Environment.Version}";
+            var git = await ProcessRunner.RunAsync("git", ["-C", repository, "rev-parse", "--short", "HEAD"], workingDirectory: repository);
+            return git.ExitCode == 0 ? $"SocketPush {git.StandardOutput.Trim()} on .NET {Environment.Version}" : $"SocketPush on .NET {Environment.Version}";
         }
-        catch (Exception)
+        catch (System.ComponentModel.Win32Exception)
         {
-            return $"SocketPush on .NET {Environment.Version}";
+            return $"SocketPush on .NET {Environment.Version}"; // no git on PATH
         }
     }
 
@@ -135,26 +89,27 @@ internal sealed partial class SocketPushSystem(
           admin: false
         """;
 
-    [GeneratedRegex(@"client=(?<client>\S+)\s+admin=(?<admin>\S+)\s+cluster=(?<cluster>\S+)")]
-    private static partial Regex ReadyLine();
-
     /// <summary>A running node: its URLs from the ready line and its management API.</summary>
-    internal sealed class Node(ServerProcess process, string nodeId, string clientUrl, string adminUrl, string clusterEndpoint, DirectoryInfo directory) : RunningServer
+    internal sealed class Node : RunningServer
     {
-        private readonly PublishHttp _admin = new(new Uri(adminUrl.TrimEnd('/') + "/"));
+        private readonly NodeProcess _process;
+        private readonly PublishHttp _admin;
 
-        public string NodeId => nodeId;
+        public Node(NodeProcess process, TestCertificate? tls)
+        {
+            _process = process;
+            _admin = new PublishHttp(new Uri(process.AdminUrl.OriginalString.TrimEnd('/') + "/"));
+            TrustedCertificate = tls?.CertificatePath;
+        }
 
-        public override string ClientUrl => clientUrl;
+        public string NodeId => _process.NodeId;
 
-        public override int RootPid => process.Pid;
+        /// <summary>As the node printed it: the form user.getFrontendServer answers with.</summary>
+        public override string ClientUrl => _process.ClientUrl.OriginalString;
 
-        public override string Output => process.Output;
+        public override int RootPid => _process.ProcessId;
 
-        public string AdminUrl => adminUrl;
-
-        /// <summary>host:port of the node's cluster port, the seed other nodes join through.</summary>
-        public string ClusterEndpoint => clusterEndpoint;
+        public override string Output => string.Join('\n', _process.Output.TakeLast(200));
 
         /// <summary>POST /api/{service}/{method} with a JSON object of string parameters; returns the "result" of the answer.</summary>
         public async Task<JsonElement> CallAsync(string serviceMethod, Dictionary<string, string> parameters, CancellationToken cancellationToken)
@@ -204,11 +159,11 @@ internal sealed partial class SocketPushSystem(
         public async Task<Dictionary<string, double>> ReadMetricsAsync(Func<string, bool> wanted, CancellationToken cancellationToken) =>
             MetricsText.Samples(await _admin.GetAsync("metrics", cancellationToken), wanted);
 
+        /// <summary>Stops the node (a node of a cluster: the cluster stops it too, which is then nothing).</summary>
         public override async ValueTask DisposeAsync()
         {
             _admin.Dispose();
-            await process.DisposeAsync();
-            ServerProcess.DeleteScratch(directory);
+            await _process.DisposeAsync();
         }
 
         private static string Json(Dictionary<string, string> values) => JsonSerializer.Serialize(values);
