@@ -8,6 +8,7 @@ namespace SocketPush.Node.Tests;
 /// The node's folders are its layers, and some references between them must never exist (docs/architecture.md):
 /// each rule here fails, naming the types, the day one appears.
 /// </summary>
+[Collection(FuzzCollection.Name)]
 public sealed class LayerTests
 {
     private const string Node = "SocketPush.Node";
@@ -19,6 +20,9 @@ public sealed class LayerTests
     private const string Hosting = Node + ".Hosting";
 
     private static readonly Assembly NodeAssembly = typeof(NodeHost).Assembly;
+
+    /// <summary>The node's types, read once for every rule (reading an assembly's IL is the slow part).</summary>
+    private static readonly Lazy<Types> NodeTypes = new(() => Types.InAssembly(NodeAssembly));
 
     public static TheoryData<string, string> ForbiddenReferences => new()
     {
@@ -51,7 +55,7 @@ public sealed class LayerTests
     [MemberData(nameof(ForbiddenReferences))]
     public void A_layer_does_not_reference_another_it_must_not_know(string layer, string forbidden)
     {
-        var result = Types.InAssembly(NodeAssembly)
+        var result = NodeTypes.Value
             .That().ResideInNamespace(layer)
             .ShouldNot().HaveDependencyOn(forbidden)
             .GetResult();
@@ -70,7 +74,7 @@ public sealed class LayerTests
         // The root namespace holds what every layer may use (MetricLabels); it must not become a way around the rules.
         foreach (var layer in layers)
         {
-            var result = Types.InAssembly(NodeAssembly).That().ResideInNamespaceMatching("^SocketPush\\.Node$").ShouldNot().HaveDependencyOn(layer).GetResult();
+            var result = NodeTypes.Value.That().ResideInNamespaceMatching("^SocketPush\\.Node$").ShouldNot().HaveDependencyOn(layer).GetResult();
             Assert.True(result.IsSuccessful, $"the root namespace must not use {layer}, but these types do: {string.Join(", ", result.FailingTypeNames ?? [])}");
         }
     }

@@ -8,6 +8,7 @@ using SocketPush.Node.Owner.Records;
 namespace SocketPush.Node.Tests;
 
 /// <summary>Every message between nodes travels as a typed MemoryPack record behind the wire version byte.</summary>
+[Collection(FuzzCollection.Name)]
 public sealed class PeerRequestTests
 {
     private static readonly Stamp At = new(1_234_567 << 16, "n1");
