@@ -36,6 +36,7 @@ public sealed class PeerRequestTests
         new ChannelGetSubscribers("news/eu"),
         new ChannelPublish("news/eu", "\"plain\""u8.ToArray()),
         new RecordsBindSession("s1", "u1"),
+        new RecordsUserOfSession("s1"),
         new RecordsUnbindSession("s1", "u1"),
         new RecordsClearSession("u1", "s1"),
         new RecordsAddSubscriber("news/eu", "u1"),

@@ -29,8 +29,36 @@ internal sealed class AuthService(OwnerRecords records, ClusterRouter router)
         await set.Replicated;
     }
 
-    public string Check(string sessionId) =>
-        records.UserOfSession(sessionId) ?? throw new ServiceException(ErrorCodes.AuthorizationFailed, "Authorization failed");
+    /// <summary>
+    /// The session's user, from this node's copy; when it has none, from the key's other replicas before refusing: a
+    /// node that just became the owner (a join) may not have received the record yet, and a client it was sent to
+    /// by `moved` must not be refused for that.
+    /// </summary>
+    public async Task<string> CheckAsync(string sessionId, CancellationToken cancellationToken)
+    {
+        if (records.UserOfSession(sessionId) is { } userId)
+        {
+            return userId;
+        }
+
+        var view = router.View;
+        foreach (var replica in view.ReplicasOf(Keys.Session(sessionId)).Where(n => n != view.LocalId))
+        {
+            try
+            {
+                if (await router.AskAsync(replica, new RecordsUserOfSession(sessionId), cancellationToken) is { Length: > 0 } found)
+                {
+                    return found;
+                }
+            }
+            catch (ServiceException)
+            {
+                // A replica that cannot answer knows no more than one that has no copy.
+            }
+        }
+
+        throw new ServiceException(ErrorCodes.AuthorizationFailed, "Authorization failed");
+    }
 
     public async Task RemoveAsync(string userId, CancellationToken cancellationToken)
     {

@@ -34,6 +34,7 @@ namespace SocketPush.Node.Cluster.Peers;
 [MemoryPackUnion(27, typeof(RecordsMerge))]
 [MemoryPackUnion(28, typeof(RecordsCount))]
 [MemoryPackUnion(29, typeof(RecordsDigest))]
+[MemoryPackUnion(30, typeof(RecordsUserOfSession))]
 [MemoryPackUnion(40, typeof(EdgeDeliver))]
 [MemoryPackUnion(41, typeof(EdgeDisconnect))]
 [MemoryPackUnion(42, typeof(EdgeListUsers))]
@@ -124,7 +125,7 @@ internal sealed partial class AuthCheck(string sessionId) : PeerRequest<string>
 {
     public string SessionId { get; } = sessionId;
 
-    public override Task<string> RunAsync(PeerHandlers local, CancellationToken cancellationToken) => Task.FromResult(local.Auth.Check(SessionId));
+    public override Task<string> RunAsync(PeerHandlers local, CancellationToken cancellationToken) => local.Auth.CheckAsync(SessionId, cancellationToken);
 }
 
 [MemoryPackable]
@@ -250,6 +251,15 @@ internal sealed partial class RecordsBindSession(string sessionId, string userId
 
     public override async Task<string> RunAsync(PeerHandlers local, CancellationToken cancellationToken) =>
         await local.Records.BindSessionAsync(SessionId, UserId).ConfigureAwait(false);
+}
+
+/// <summary>The user this node's copy binds the session id to, or an empty string: the owner asks the other replicas when it has none.</summary>
+[MemoryPackable]
+internal sealed partial class RecordsUserOfSession(string sessionId) : PeerRequest<string>
+{
+    public string SessionId { get; } = sessionId;
+
+    public override Task<string> RunAsync(PeerHandlers local, CancellationToken cancellationToken) => Task.FromResult(local.Records.UserOfSession(SessionId));
 }
 
 /// <summary>Unbinds the session id if it still belongs to the user.</summary>

@@ -20,6 +20,8 @@ internal sealed class RecordService(
         return bound.Value ?? "";
     }
 
+    public string UserOfSession(string sessionId) => store.UserOfSession(sessionId) ?? "";
+
     public Task UnbindSessionAsync(string sessionId, string userId) => records.UnbindSessionIf(sessionId, userId);
 
     public Task ClearSessionAsync(string userId, string sessionId) => records.ClearSessionIf(userId, sessionId);
