@@ -67,7 +67,5 @@ internal sealed class OwnerRecords(RecordStore store, IReplicas replicas)
 
     public ImmutableHashSet<string> SubscribersOf(string channelId) => store.SubscribersOf(channelId);
 
-    public IEnumerable<string> Channels() => store.Channels();
-
     private Written<T> Write<T>(string key, T value) => new(value, replicas.ReplicateAsync(key));
 }
