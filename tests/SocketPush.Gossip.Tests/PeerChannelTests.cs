@@ -89,8 +89,14 @@ public class PeerChannelTests
     [Fact]
     public async Task A_burst_of_ten_thousand_messages_each_way_all_arrives_and_gossip_suspects_no_one()
     {
-        // The other UDP tests' probe timings (200 ms, 100 ms timeout); 1000-byte messages make the burst last over many probes.
-        await using var cluster = await UdpCluster.StartAsync(2);
+        // A 400 ms probe timeout (500 ms interval): a probe queued behind the burst's 20 MB would miss it, while a
+        // 100 ms timeout failed once in CI from CPU contention alone (2 cores shared with the other test projects).
+        // 1000-byte messages make the burst last over several probes.
+        await using var cluster = await UdpCluster.StartAsync(2, tune: swim =>
+        {
+            swim.ProbeInterval = TimeSpan.FromMilliseconds(500);
+            swim.ProbeTimeout = TimeSpan.FromMilliseconds(400);
+        });
         var members = cluster.Members;
         var inboxes = members.Select(m => new Inbox(m)).ToList();
         var notAlive = new List<MembershipChange>();

@@ -34,14 +34,22 @@ internal sealed class UdpCluster : IAsyncDisposable
     public static Membership Start(GossipOptions options, string name) => Membership.Start(options, name, Metadata(name));
 
     /// <summary>Starts <paramref name="size"/> members named <c>{prefix}0</c>… joined through the first and waits until all see all.</summary>
-    public static async Task<UdpCluster> StartAsync(int size, string? secret = null, string prefix = "m")
+    /// <remarks><paramref name="tune"/> changes the SWIM timings above, for a test that needs other ones.</remarks>
+    public static async Task<UdpCluster> StartAsync(int size, string? secret = null, string prefix = "m", Action<SwimOptions>? tune = null)
     {
+        GossipOptions OptionsFor(IList<string> seeds)
+        {
+            var options = Options(seeds, secret);
+            tune?.Invoke(options.Swim);
+            return options;
+        }
+
         var cluster = new UdpCluster();
-        var seed = Start(Options([], secret), prefix + "0");
+        var seed = Start(OptionsFor([]), prefix + "0");
         cluster.Members.Add(seed);
         for (var i = 1; i < size; i++)
         {
-            cluster.Members.Add(Start(Options([seed.Address], secret), $"{prefix}{i}"));
+            cluster.Members.Add(Start(OptionsFor([seed.Address]), $"{prefix}{i}"));
         }
 
         foreach (var member in cluster.Members)
