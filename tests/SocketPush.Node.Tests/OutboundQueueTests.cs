@@ -162,7 +162,7 @@ public sealed class OutboundQueueTests : IDisposable
 
     private sealed class Owner() : ClientConnection("c1", "u1", ClientTransport.WebSockets)
     {
-        public override SendResult TrySend(PushMessage message) => throw new NotSupportedException();
+        protected override SendResult Send(PushMessage message) => throw new NotSupportedException();
 
         public override void Abort(string reason, bool allowReconnect) => throw new NotSupportedException();
     }

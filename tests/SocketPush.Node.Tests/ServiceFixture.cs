@@ -69,7 +69,7 @@ internal sealed class RecordingConnection(string id, string userId) : ClientConn
 
     public List<PushMessage> Received { get; } = [];
 
-    public override SendResult TrySend(PushMessage message)
+    protected override SendResult Send(PushMessage message)
     {
         if (AbortedBecause is not null)
         {

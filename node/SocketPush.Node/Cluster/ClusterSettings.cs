@@ -9,7 +9,7 @@ namespace SocketPush.Node.Cluster;
 internal static class ClusterSettings
 {
     /// <summary>The version of the peer data plane's messages; a node refuses to route with a peer of another.</summary>
-    public const byte WireVersion = 2;
+    public const byte WireVersion = 3;
 
     /// <summary>The settings as a line of the log or of <c>manager.status</c> shows them: <c>wire=2 vnodes=2000 replicas=3</c>.</summary>
     public static string Describe(int wireVersion, RingSettings ring) =>

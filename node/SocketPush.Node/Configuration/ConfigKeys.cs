@@ -91,6 +91,13 @@ internal static class ConfigKeys
                     int number => JsonValue.Create(number),
                     bool flag => JsonValue.Create(flag),
                     IEnumerable<string> list => new JsonArray([.. list.Select(v => (JsonNode)JsonValue.Create(v))]),
+                    long number => JsonValue.Create(number),
+                    IEnumerable<HistoryRule> rules => new JsonArray([.. rules.Select(r => (JsonNode)new JsonObject
+                    {
+                        ["match"] = r.Match,
+                        ["size"] = r.Size,
+                        ["age"] = FormatDuration(r.Age),
+                    })]),
                     _ => JsonValue.Create(Format(value)),
                 };
         });
@@ -136,12 +143,13 @@ internal static class ConfigKeys
         TimeSpan duration => FormatDuration(duration),
         bool flag => flag ? "true" : "false",
         IEnumerable<string> list => "[" + string.Join(", ", list) + "]",
+        IEnumerable<HistoryRule> rules => "[" + string.Join(", ", rules) + "]",
         IFormattable formattable => formattable.ToString(null, CultureInfo.InvariantCulture),
         _ => value.ToString() ?? "",
     };
 
     /// <summary>The largest unit that writes the duration exactly: <c>1h</c>, <c>5m</c>, <c>10s</c>, <c>500ms</c>.</summary>
-    private static string FormatDuration(TimeSpan duration)
+    public static string FormatDuration(TimeSpan duration)
     {
         var ms = duration.TotalMilliseconds;
         var (amount, unit) = ms % 3_600_000 == 0 && ms > 0 ? (ms / 3_600_000, "h")

@@ -48,6 +48,18 @@ internal static class ConfigValidator
             $"{config.Options.MaxSubscriptionsPerUser} is out of range (0 = unlimited, up to 1000000).");
         Require(config.Options.MaxConnections is >= 0 and <= 100_000_000, "options.maxConnections",
             $"{config.Options.MaxConnections} is out of range (0 = unlimited, up to 100000000).");
+        Require(config.History.MaxBytes >= 0, "history.maxBytes", $"{config.History.MaxBytes} is out of range (0 = no history, or more).");
+        foreach (var (name, rules) in new[] { ("history.channels", config.History.Channels), ("history.users", config.History.Users) })
+        {
+            foreach (var rule in rules)
+            {
+                Require(rule is not null && HistoryRuleProblem(rule) is null, name, rule is null ? "a rule is empty." : $"{rule}: {HistoryRuleProblem(rule)}");
+            }
+
+            Require(rules.Where(r => r is not null).GroupBy(r => r.Match, StringComparer.Ordinal).All(g => g.Count() == 1), name,
+                "two rules have the same match; which one was meant?");
+        }
+
         Require(config.Options.AuthenticationTimeout > TimeSpan.Zero, "options.authenticationTimeout", "must be greater than 0.");
         Require(config.Options.RemoveUserAfterDisconnectTimeout >= TimeSpan.Zero, "options.removeUserAfterDisconnectTimeout", "must be 0 (off) or more.");
         Require(config.Options.MaxMessageBytes is > 0 and <= MaxMessageBytesLimit, "options.maxMessageBytes",
@@ -120,6 +132,12 @@ internal static class ConfigValidator
     }
 
     /// <summary>True when the admin port would be reachable from other machines.</summary>
+    private static string? HistoryRuleProblem(HistoryRule rule) =>
+        rule.Match is null || !(rule.Match == "*" || (rule.Match.EndsWith('*') && rule.Match.IndexOf('*') == rule.Match.Length - 1)) ? "match must be * or a prefix ending in * (news/*)."
+        : rule.Size is < 0 or > 1_000_000 ? "size is out of range (0 = no history, up to 1000000)."
+        : rule.Age <= TimeSpan.Zero || rule.Age > TimeSpan.FromDays(7) ? "age must be more than 0 and at most 168h."
+        : null;
+
     public static bool AdminBeyondLoopback(NodeConfig config) =>
         IPAddress.TryParse(config.Admin.BindAddress, out var address) && !IPAddress.IsLoopback(address);
 

@@ -16,6 +16,8 @@ internal sealed class NodeConfig
     public TlsSection Tls { get; set; } = new();
 
     public LoggingSection Logging { get; set; } = new();
+
+    public HistorySection History { get; set; } = new();
 }
 
 /// <summary>Identity of the node and where clients reach it.</summary>
@@ -241,4 +243,58 @@ internal sealed class LoggingSection
     /// <summary>The minimum level written: Trace, Debug, Information, Warning, Error, Critical or None.</summary>
     /// <value><c>Information</c> by default.</value>
     public string Level { get; set; } = "Information";
+}
+
+/// <summary>
+/// Which streams keep their messages, so that clients recover what they missed: a rule per prefix of channel ids
+/// and of user ids. The longest matching prefix wins; a stream no rule matches (or whose rule has size 0) keeps nothing.
+/// </summary>
+internal sealed class HistorySection
+{
+    /// <summary>What every stream's history may take on this node, in bytes; beyond it the oldest messages are evicted first.</summary>
+    /// <value>256 MiB by default; 0 keeps no history at all.</value>
+    public long MaxBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>Rules for channel streams, by channelId prefix.</summary>
+    /// <value>Every channel keeps 100 messages for 2 minutes by default.</value>
+    public List<HistoryRule> Channels { get; set; } = [new()];
+
+    /// <summary>Rules for user streams (user.publish), by userId prefix.</summary>
+    /// <value>Every user keeps 100 messages for 2 minutes by default.</value>
+    public List<HistoryRule> Users { get; set; } = [new()];
+
+    /// <summary>The rule for an id: the longest prefix that matches it, or null when none does.</summary>
+    public static HistoryRule? RuleFor(IReadOnlyList<HistoryRule> rules, string id)
+    {
+        HistoryRule? best = null;
+        foreach (var rule in rules)
+        {
+            if (rule.Matches(id) && (best is null || rule.Prefix.Length > best.Prefix.Length))
+            {
+                best = rule;
+            }
+        }
+
+        return best;
+    }
+}
+
+/// <summary>One history rule: which ids it covers, how many messages and for how long their streams keep them.</summary>
+internal sealed class HistoryRule
+{
+    /// <summary>A prefix ending in <c>*</c> (<c>news/*</c>), or <c>*</c> for every id.</summary>
+    public string Match { get; set; } = "*";
+
+    /// <summary>Messages kept per stream; 0 keeps none.</summary>
+    public int Size { get; set; } = 100;
+
+    /// <summary>How long a message is kept.</summary>
+    public TimeSpan Age { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>The match without its <c>*</c>.</summary>
+    internal string Prefix => Match.EndsWith('*') ? Match[..^1] : Match;
+
+    internal bool Matches(string id) => id.StartsWith(Prefix, StringComparison.Ordinal);
+
+    public override string ToString() => $"{{match: {Match}, size: {Size.ToString(System.Globalization.CultureInfo.InvariantCulture)}, age: {ConfigKeys.FormatDuration(Age)}}}";
 }

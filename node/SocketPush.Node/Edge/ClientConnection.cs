@@ -1,3 +1,5 @@
+using SocketPush.Node.Cluster.Delivery;
+
 namespace SocketPush.Node.Edge;
 
 /// <summary>How a client is connected; also the <c>transport</c> label of the connection metrics.</summary>
@@ -20,6 +22,9 @@ internal enum SendResult
 
     /// <summary>Taken, to be written later; the connection counts the delivery when it reaches the socket.</summary>
     Queued,
+
+    /// <summary>Not sent: the connection has delivered this position of its stream already.</summary>
+    Duplicate,
 }
 
 /// <summary>One open client connection; it joins the registry once it has authenticated as a user.</summary>
@@ -32,8 +37,97 @@ internal abstract class ClientConnection(string id, string userId, ClientTranspo
 
     public ClientTransport Transport { get; } = transport;
 
-    /// <summary>Hands a message to the connection without waiting for the network.</summary>
-    public abstract SendResult TrySend(PushMessage message);
+    private readonly Lock _streamGate = new();
+    private StreamCursors? _cursors;
+
+    /// <summary>Fetches what a gap in a stream misses; set when the connection joins the registry.</summary>
+    public StreamRecovery? Recovery { get; set; }
+
+    /// <summary>
+    /// Hands a message to the connection without waiting for the network. A message of a stream that keeps history
+    /// goes through the connection's stream cursors first: sent when it is the stream's next, dropped when the
+    /// connection has it already, held while a recovery or a gap fill of its stream runs.
+    /// </summary>
+    public SendResult TrySend(PushMessage message)
+    {
+        if (message.Position is null)
+        {
+            return Send(message);
+        }
+
+        lock (_streamGate)
+        {
+            _cursors ??= new StreamCursors();
+            switch (_cursors.Admit(message, out var fillFrom))
+            {
+                case Admission.Deliver:
+                    return Send(message);
+                case Admission.Duplicate:
+                    return SendResult.Duplicate;
+                default:
+                    if (fillFrom is { } from)
+                    {
+                        if (Recovery is null)
+                        {
+                            // Nothing can fetch the gap: the stream goes on from this message.
+                            foreach (var held in _cursors.Release(StreamCursors.StreamOf(message), null, [], out _))
+                            {
+                                Send(held);
+                            }
+
+                            return SendResult.Queued;
+                        }
+
+                        Recovery.FillGap(this, StreamCursors.StreamOf(message), from);
+                    }
+
+                    return SendResult.Queued;
+            }
+        }
+    }
+
+    /// <summary>Writes or queues a message for the transport, in the order of the calls.</summary>
+    protected abstract SendResult Send(PushMessage message);
+
+    /// <summary>Holds the live messages of these streams until each is released (before a recovery; before the connection registers).</summary>
+    public void Hold(IEnumerable<string> streams)
+    {
+        lock (_streamGate)
+        {
+            _cursors ??= new StreamCursors();
+            foreach (var stream in streams)
+            {
+                _cursors.Hold(stream);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Ends the hold of a stream: sends, from <paramref name="from"/>, the fetched messages and the held ones in order
+    /// and once. Returns how many went out and, when held messages still miss some before them, where to fill from.
+    /// </summary>
+    public (int Sent, StreamPosition? FillFrom) Release(string stream, StreamPosition? from, IEnumerable<PushMessage> fetched)
+    {
+        lock (_streamGate)
+        {
+            var send = _cursors!.Release(stream, from, fetched, out var fillFrom);
+            foreach (var message in send)
+            {
+                Send(message);
+            }
+
+            return (send.Count, fillFrom);
+        }
+    }
+
+    /// <summary>The positions the connection reached, as a token (see <see cref="StreamCursors.Token"/>); empty without history.</summary>
+    protected string PositionsToken()
+    {
+        lock (_streamGate)
+        {
+            return _cursors?.Token() ?? "";
+        }
+    }
 
     /// <summary>Closes the connection from the server side (user.remove, shutdown, a slow consumer).</summary>
     /// <param name="reason">Why, for the log and for clients that can show it.</param>

@@ -34,4 +34,7 @@ internal static partial class ClientLog
     // The id it had while the cluster moved clients, kept for those who search logs by id.
     [LoggerMessage(EventId = 408, Level = LogLevel.Information, Message = "Asking {Count} connection(s) to move to their user's new owner")]
     public static partial void MovingClients(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 112, Level = LogLevel.Information, Message = "Could not recover the {Stream} of user {UserId}: {Reason}")]
+    public static partial void RecoveryFailed(ILogger logger, string userId, string stream, string reason);
 }

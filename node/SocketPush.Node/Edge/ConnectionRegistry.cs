@@ -26,6 +26,9 @@ internal sealed class ConnectionRegistry(EdgeMetrics metrics, LiveConfig config)
     /// <summary>The connections on this node, over all transports.</summary>
     public int Count => Volatile.Read(ref _count);
 
+    /// <summary>Where the connections that join fill the gaps of their streams (none in unit tests of the registry alone).</summary>
+    public StreamRecovery? Recovery { get; set; }
+
     /// <summary>
     /// Whether the node holds <c>options.maxConnections</c> already. Transports ask before they authenticate a new
     /// client, to refuse it at once (503); <see cref="TryAdd"/> decides.
@@ -58,6 +61,7 @@ internal sealed class ConnectionRegistry(EdgeMetrics metrics, LiveConfig config)
             }
 
             first = current.IsEmpty;
+            connection.Recovery ??= Recovery;
             _byUser[connection.UserId] = current.Add(connection);
             _count++;
         }

@@ -17,6 +17,10 @@ internal sealed class EdgeMetrics
     private readonly Counter<long> _redirects;
     private readonly Counter<long> _moved;
 
+    private readonly Counter<long> _recoveries;
+    private readonly Counter<long> _recovered;
+    private readonly Counter<long> _gapsFilled;
+
     public EdgeMetrics(IMeterFactory meterFactory)
     {
         var meter = meterFactory.Create("SocketPush.Edge");
@@ -39,6 +43,11 @@ internal sealed class EdgeMetrics
         _redirects = MetricLabels.Of("transport").Create(
             meter, "socketpush_redirects_total", name => meter.CreateCounter<long>(name, description: "Clients sent to the node that owns their user, by transport."));
         _moved = meter.CreateCounter<long>("socketpush_moved_total", description: "Connections asked to reconnect to their user's owner (moved).");
+        _recoveries = MetricLabels.One("result", "recovered", "incomplete", "failed").Create(meter, "socketpush_recoveries_total", name => meter.CreateCounter<long>(
+            name, description: "Streams a reconnecting client asked to recover, by result: every missed message sent, or incomplete (history no longer holds them, or the epoch changed), or the owner could not be read."));
+        _recovered = meter.CreateCounter<long>("socketpush_messages_recovered_total", description: "Messages sent from history to reconnecting clients and to fill gaps in live streams.");
+        _gapsFilled = MetricLabels.One("result", "recovered", "incomplete", "failed").Create(meter, "socketpush_gaps_filled_total", name => meter.CreateCounter<long>(
+            name, description: "Gaps in a live stream a connection saw (a message past the next offset), by how their fill from the owner ended."));
     }
 
     public void ConnectionOpened(ClientTransport transport) => _connections.Add(1, Tag("transport", TransportLabel(transport)));
@@ -50,7 +59,7 @@ internal sealed class EdgeMetrics
     /// <summary>Counts a message written to <paramref name="connections"/> connections, with its time since the publish.</summary>
     public void Delivered(PushMessage message, int connections, TimeProvider time)
     {
-        if (connections > 0 && message.Kind != PushMessage.MovedKind)
+        if (connections > 0 && !message.IsServerEvent)
         {
             var kind = Tag("kind", message.Kind);
             _delivered.Add(connections, kind);
@@ -62,6 +71,20 @@ internal sealed class EdgeMetrics
                 _deliveryLatency.Record(seconds, kind);
             }
         }
+    }
+
+    /// <summary>A stream a client asked to recover, and how it went: <c>recovered</c>, <c>incomplete</c> or <c>failed</c>.</summary>
+    public void Recovery(string result, int messages)
+    {
+        _recoveries.Add(1, Tag("result", result));
+        _recovered.Add(messages);
+    }
+
+    /// <summary>A gap in a live stream, and how its fill went.</summary>
+    public void GapFilled(string result, int messages)
+    {
+        _gapsFilled.Add(1, Tag("result", result));
+        _recovered.Add(messages);
     }
 
     public void SlowConsumerClosed() => _slowConsumersClosed.Add(1);

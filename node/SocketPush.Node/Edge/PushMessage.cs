@@ -20,10 +20,11 @@ internal sealed class PushMessage
     private byte[]? _jsonWebSocketFrame;
     private byte[]? _messagePackWebSocketFrame;
 
-    public PushMessage(string kind, string? channelId, JsonElement data, long publishedTimestamp)
+    public PushMessage(string kind, string? channelId, JsonElement data, long publishedTimestamp, StreamPosition? position = null)
     {
         Kind = kind;
         ChannelId = channelId;
+        Position = position;
         // A clone outlives the request whose JSON document the element may point into.
         Data = data.Clone();
         PublishedTimestamp = publishedTimestamp;
@@ -31,7 +32,7 @@ internal sealed class PushMessage
 
     /// <summary>A publication in this edge's form; its data is cloned, so it outlives the request it came with.</summary>
     public PushMessage(Publication publication)
-        : this(publication.Kind == PublicationKind.User ? "user" : "channel", publication.ChannelId, publication.Data, publication.PublishedTimestamp)
+        : this(publication.Kind == PublicationKind.User ? "user" : "channel", publication.ChannelId, publication.Data, publication.PublishedTimestamp, publication.Position)
     {
     }
 
@@ -40,16 +41,25 @@ internal sealed class PushMessage
     /// <c>moved</c>) with <c>{url, nodeId}</c>. It travels every transport's path, so it queues behind what was sent before.
     /// </summary>
     public static PushMessage Moved(string clientUrl, string nodeId, long timestamp) =>
-        new(MovedKind, null, JsonSerializer.SerializeToElement(new { url = clientUrl, nodeId }), timestamp);
+        Event(MovedKind, JsonSerializer.SerializeToElement(new { url = clientUrl, nodeId }), timestamp);
 
     public const string MovedKind = "moved";
 
-    /// <summary><c>user</c>, <c>channel</c> or <see cref="MovedKind"/>.</summary>
+    /// <summary>An event of the server's own (<c>moved</c>, <c>streams</c>): the hub event (SSE event) of that name with the data as its argument.</summary>
+    public static PushMessage Event(string name, JsonElement data, long timestamp) => new(name, null, data, timestamp) { IsServerEvent = true };
+
+    /// <summary><c>user</c>, <c>channel</c>, or the name of a server event.</summary>
     public string Kind { get; }
 
-    private string EventName => Kind == MovedKind ? MovedKind : HubEvent;
+    /// <summary>A server event rather than a published message: its data is the whole argument.</summary>
+    public bool IsServerEvent { get; private init; }
+
+    private string EventName => IsServerEvent ? Kind : HubEvent;
 
     public string? ChannelId { get; }
+
+    /// <summary>The message's place in its stream (the user's, or <see cref="ChannelId"/>'s) when the stream keeps history.</summary>
+    public StreamPosition? Position { get; }
 
     public JsonElement Data { get; }
 
@@ -75,7 +85,9 @@ internal sealed class PushMessage
     private byte[] BuildSseFrame()
     {
         var buffer = new ArrayBufferWriter<byte>(256);
-        buffer.Write(Kind == MovedKind ? "event: moved\ndata: "u8 : "event: message\ndata: "u8);
+        buffer.Write("event: "u8);
+        buffer.Write(System.Text.Encoding.UTF8.GetBytes(EventName));
+        buffer.Write("\ndata: "u8);
         using (var writer = new Utf8JsonWriter(buffer))
         {
             WriteEnvelope(writer);
@@ -109,7 +121,7 @@ internal sealed class PushMessage
 
     private void WriteEnvelope(Utf8JsonWriter writer)
     {
-        if (Kind == MovedKind)
+        if (IsServerEvent)
         {
             Data.WriteTo(writer);
             return;
@@ -122,6 +134,12 @@ internal sealed class PushMessage
             writer.WriteString("channelId"u8, ChannelId);
         }
 
+        if (Position is { } position)
+        {
+            writer.WriteString("epoch"u8, position.Epoch);
+            writer.WriteNumber("offset"u8, position.Offset);
+        }
+
         writer.WritePropertyName("data"u8);
         // The data is valid JSON already (it was parsed on the way in), so it is copied, not re-encoded.
         writer.WriteRawValue(JsonMarshal.GetRawUtf8Value(Data), skipInputValidation: true);
@@ -130,15 +148,21 @@ internal sealed class PushMessage
 
     private object? BuildHubArgument()
     {
-        if (Kind == MovedKind)
+        if (IsServerEvent)
         {
             return ToPlainValue(Data);
         }
 
-        var argument = new Dictionary<string, object?>(3, StringComparer.Ordinal) { ["kind"] = Kind };
+        var argument = new Dictionary<string, object?>(5, StringComparer.Ordinal) { ["kind"] = Kind };
         if (ChannelId is not null)
         {
             argument["channelId"] = ChannelId;
+        }
+
+        if (Position is { } position)
+        {
+            argument["epoch"] = position.Epoch;
+            argument["offset"] = position.Offset;
         }
 
         argument["data"] = ToPlainValue(Data);

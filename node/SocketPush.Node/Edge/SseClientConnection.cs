@@ -25,7 +25,7 @@ internal sealed class SseClientConnection : ClientConnection, IDisposable
     /// <summary>Why the server closed the stream (user.remove, shutdown), or null; a slow consumer is logged by its queue.</summary>
     public string? AbortReason { get; private set; }
 
-    public override SendResult TrySend(PushMessage message) => _queue.Enqueue(message.SseFrame, message);
+    protected override SendResult Send(PushMessage message) => _queue.Enqueue(message.SseFrame, message);
 
     public override void Abort(string reason, bool allowReconnect)
     {

@@ -15,6 +15,7 @@ using SocketPush.Node.Owner.Records;
 using SocketPush.Node.Cluster.Routing;
 using SocketPush.Node.Configuration;
 using SocketPush.Node.Owner;
+using SocketPush.Node.Owner.History;
 
 namespace SocketPush.Node.Hosting;
 
@@ -201,6 +202,15 @@ internal sealed class NodeHost : IAsyncDisposable
         services.AddSingleton<AuthService>();
         services.AddSingleton<UserService>();
         services.AddSingleton<ChannelService>();
+        services.AddSingleton<HistoryMetrics>();
+        services.AddSingleton<IStreamHistory, RoutedHistory>();
+        services.AddSingleton<StreamRecovery>();
+        services.AddSingleton(sp =>
+        {
+            var store = ActivatorUtilities.CreateInstance<HistoryStore>(sp);
+            sp.GetRequiredService<HistoryMetrics>().Observe(store);
+            return store;
+        });
         services.AddSingleton<ConnectionRegistry>();
         services.AddSingleton<MessageDelivery>();
         services.AddSingleton<ILocalConnections, EdgeConnections>();
@@ -239,6 +249,8 @@ internal sealed class NodeHost : IAsyncDisposable
         AddBackgroundService<AntiEntropy>(services);
         // The owner's cleanup of users offline too long, from the presence reports.
         AddBackgroundService<OfflineUserCleanup>(services);
+        // History aged out once a second.
+        AddBackgroundService<HistorySweeper>(services);
         // The hub's once-a-second tick (timeouts, keep-alive pings).
         AddBackgroundService<HubSessions>(services);
         services.AddHostedService<GracefulShutdown>();

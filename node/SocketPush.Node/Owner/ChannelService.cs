@@ -4,6 +4,7 @@ using SocketPush.Node.Cluster.Delivery;
 using SocketPush.Node.Cluster.Peers;
 using SocketPush.Node.Cluster.Routing;
 using SocketPush.Node.Configuration;
+using SocketPush.Node.Owner.History;
 
 namespace SocketPush.Node.Owner;
 
@@ -15,6 +16,7 @@ internal sealed class ChannelService(
     OwnerRecords records,
     ClusterRouter router,
     OwnerFanOut fanOut,
+    HistoryStore history,
     OwnerMetrics metrics,
     LiveConfig config,
     TimeProvider time)
@@ -55,12 +57,19 @@ internal sealed class ChannelService(
 
     public string[] GetSubscribers(string channelId) => [.. records.SubscribersOf(channelId).Order(StringComparer.Ordinal)];
 
-    public async Task<int> PublishAsync(string channelId, JsonElement message, CancellationToken cancellationToken)
+    /// <summary>
+    /// Appends the message to the channel's stream when it keeps history (once per publish id) and delivers it to
+    /// the subscribers; returns the connections it reached (0 for a publish id the stream held already).
+    /// </summary>
+    public Task<int> PublishAsync(string channelId, JsonElement message, string publishId, CancellationToken cancellationToken)
     {
         metrics.Published("channel");
-        var subscribers = records.SubscribersOf(channelId);
-        return subscribers.IsEmpty
-            ? 0
-            : await fanOut.ToSubscribersAsync(new Publication(PublicationKind.Channel, channelId, message, time.GetTimestamp()), subscribers, cancellationToken);
+        return history.Append(Keys.Channel(channelId), publishId, message, appended =>
+        {
+            var subscribers = records.SubscribersOf(channelId);
+            return appended is { Duplicate: true } || subscribers.IsEmpty
+                ? Task.FromResult(0)
+                : fanOut.ToSubscribersAsync(new Publication(PublicationKind.Channel, channelId, message, time.GetTimestamp(), appended?.Position), subscribers, cancellationToken);
+        });
     }
 }

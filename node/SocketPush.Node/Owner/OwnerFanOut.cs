@@ -69,7 +69,7 @@ internal sealed class OwnerFanOut(ILocalConnections local, PresenceTable presenc
         var age = TimeSpan.FromMilliseconds(Math.Max(0, time.GetUtcNow().ToUnixTimeMilliseconds() - delivery.PublishedAtUnixMs));
         // Timestamps are per process; the publish time crosses nodes as wall time, so latency stays comparable.
         var publishedTimestamp = time.GetTimestamp() - (long)(age.TotalSeconds * time.TimestampFrequency);
-        var publication = new Publication(delivery.Kind, delivery.ChannelId, PeerJson.Read(delivery.Data), publishedTimestamp);
+        var publication = new Publication(delivery.Kind, delivery.ChannelId, PeerJson.Read(delivery.Data), publishedTimestamp, delivery.Position);
         var users = delivery.Users.ToImmutableHashSet(StringComparer.Ordinal);
         return delivery.OwnersDeliver
             ? ToOwnedUsersAsync(publication, users, cancellationToken)
@@ -82,7 +82,7 @@ internal sealed class OwnerFanOut(ILocalConnections local, PresenceTable presenc
         var publishedAt = time.GetUtcNow().ToUnixTimeMilliseconds() - (long)time.GetElapsedTime(publication.PublishedTimestamp).TotalMilliseconds;
         var counts = await Task.WhenAll(byNode.Select(group => router.AskAsync(
             group.Key,
-            new EdgeDeliver(publication.Kind, publication.ChannelId, data, publishedAt, [.. group.Value], ownersDeliver),
+            new EdgeDeliver(publication.Kind, publication.ChannelId, data, publishedAt, [.. group.Value], ownersDeliver, publication.Position?.Epoch, publication.Position?.Offset ?? 0),
             cancellationToken))).ConfigureAwait(false);
         return here + counts.Sum();
     }

@@ -2,6 +2,7 @@ using System.Text.Json;
 using SocketPush.Node.Cluster.Delivery;
 using SocketPush.Node.Cluster.Peers;
 using SocketPush.Node.Cluster.Routing;
+using SocketPush.Node.Owner.History;
 
 namespace SocketPush.Node.Owner;
 
@@ -15,13 +16,17 @@ internal sealed class UserService(
     ILocalConnections local,
     ClusterRouter router,
     ChannelService channels,
+    HistoryStore history,
     OwnerMetrics metrics,
     TimeProvider time)
 {
-    public Task<int> PublishAsync(string userId, JsonElement message, CancellationToken cancellationToken)
+    /// <summary>Appends the message to the user's stream when it keeps history (once per publish id) and delivers it.</summary>
+    public Task<int> PublishAsync(string userId, JsonElement message, string publishId, CancellationToken cancellationToken)
     {
         metrics.Published("user");
-        return fanOut.ToOwnedUsersAsync(new Publication(PublicationKind.User, null, message, time.GetTimestamp()), [userId], cancellationToken);
+        return history.Append(Keys.User(userId), publishId, message, appended => appended is { Duplicate: true }
+            ? Task.FromResult(0)
+            : fanOut.ToOwnedUsersAsync(new Publication(PublicationKind.User, null, message, time.GetTimestamp(), appended?.Position), [userId], cancellationToken));
     }
 
     public async Task RemoveAsync(string userId, CancellationToken cancellationToken)

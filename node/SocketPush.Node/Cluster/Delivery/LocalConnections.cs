@@ -18,7 +18,8 @@ internal enum PublicationKind
 /// <param name="ChannelId">The channel, for a channel's publication.</param>
 /// <param name="Data">The message as published: any JSON value, checked on the way in.</param>
 /// <param name="PublishedTimestamp">When the publish was accepted, from this process's <see cref="TimeProvider.GetTimestamp"/>.</param>
-internal sealed record Publication(PublicationKind Kind, string? ChannelId, JsonElement Data, long PublishedTimestamp);
+/// <param name="Position">Its place in its stream (the user's or the channel's) when the stream keeps history; null otherwise.</param>
+internal sealed record Publication(PublicationKind Kind, string? ChannelId, JsonElement Data, long PublishedTimestamp, StreamPosition? Position);
 
 /// <summary>
 /// This node's own client connections as the rest of the node sees them: the one seam through which owners deliver

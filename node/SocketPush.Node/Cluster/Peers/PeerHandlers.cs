@@ -1,6 +1,7 @@
 using SocketPush.Node.Cluster.Delivery;
 using SocketPush.Node.Cluster.Routing;
 using SocketPush.Node.Owner;
+using SocketPush.Node.Owner.History;
 
 namespace SocketPush.Node.Cluster.Peers;
 
@@ -18,6 +19,8 @@ internal sealed class PeerHandlers(IServiceProvider services)
     public ChannelService Channels => services.GetRequiredService<ChannelService>();
 
     public RecordService Records => services.GetRequiredService<RecordService>();
+
+    public HistoryStore History => services.GetRequiredService<HistoryStore>();
 
     public OwnerFanOut FanOut => services.GetRequiredService<OwnerFanOut>();
 

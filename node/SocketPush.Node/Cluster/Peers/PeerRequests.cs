@@ -38,6 +38,7 @@ namespace SocketPush.Node.Cluster.Peers;
 [MemoryPackUnion(40, typeof(EdgeDeliver))]
 [MemoryPackUnion(41, typeof(EdgeDisconnect))]
 [MemoryPackUnion(42, typeof(EdgeListUsers))]
+[MemoryPackUnion(50, typeof(HistoryFetch))]
 internal abstract partial class PeerRequest
 {
     private static readonly ConcurrentDictionary<Type, (string Service, string Method)> Labels = new();
@@ -142,17 +143,21 @@ internal sealed partial class AuthRemove(string userId) : PeerRequest<bool>
 
 /// <param name="userId">The user.</param>
 /// <param name="message">The message's JSON text (UTF-8), as the publisher sent it.</param>
+/// <param name="publishId">The publish's id.</param>
 [MemoryPackable]
-internal sealed partial class UserPublish(string userId, byte[] message) : PeerRequest<int>
+internal sealed partial class UserPublish(string userId, byte[] message, string publishId) : PeerRequest<int>
 {
     public string UserId { get; } = userId;
 
     public byte[] Message { get; } = message;
 
+    /// <summary>The publish's id, given by the backend or by the node that took the call: a stream appends it once.</summary>
+    public string PublishId { get; } = publishId;
+
     public override bool Repeatable() => false;
 
     public override Task<int> RunAsync(PeerHandlers local, CancellationToken cancellationToken) =>
-        local.Users.PublishAsync(UserId, PeerJson.Read(Message), cancellationToken);
+        local.Users.PublishAsync(UserId, PeerJson.Read(Message), PublishId, cancellationToken);
 }
 
 [MemoryPackable]
@@ -225,17 +230,21 @@ internal sealed partial class ChannelGetSubscribers(string channelId) : PeerRequ
 
 /// <param name="channelId">The channel.</param>
 /// <param name="message">The message's JSON text (UTF-8), as the publisher sent it.</param>
+/// <param name="publishId">The publish's id.</param>
 [MemoryPackable]
-internal sealed partial class ChannelPublish(string channelId, byte[] message) : PeerRequest<int>
+internal sealed partial class ChannelPublish(string channelId, byte[] message, string publishId) : PeerRequest<int>
 {
     public string ChannelId { get; } = channelId;
 
     public byte[] Message { get; } = message;
 
+    /// <summary>The publish's id, given by the backend or by the node that took the call: a stream appends it once.</summary>
+    public string PublishId { get; } = publishId;
+
     public override bool Repeatable() => false;
 
     public override Task<int> RunAsync(PeerHandlers local, CancellationToken cancellationToken) =>
-        local.Channels.PublishAsync(ChannelId, PeerJson.Read(Message), cancellationToken);
+        local.Channels.PublishAsync(ChannelId, PeerJson.Read(Message), PublishId, cancellationToken);
 }
 
 // Single records on the node that owns their key: a multi-key call such as auth.set runs on the owner of its main
@@ -379,7 +388,8 @@ internal sealed partial class RecordsDigest(DigestRequest request) : PeerRequest
 /// presence names (its local connections only).
 /// </summary>
 [MemoryPackable]
-internal sealed partial class EdgeDeliver(Delivery.PublicationKind kind, string? channelId, byte[] data, long publishedAtUnixMs, string[] users, bool ownersDeliver)
+internal sealed partial class EdgeDeliver(
+    Delivery.PublicationKind kind, string? channelId, byte[] data, long publishedAtUnixMs, string[] users, bool ownersDeliver, string? epoch, long offset)
     : PeerRequest<int>
 {
     public Delivery.PublicationKind Kind { get; } = kind;
@@ -395,6 +405,16 @@ internal sealed partial class EdgeDeliver(Delivery.PublicationKind kind, string?
     public string[] Users { get; } = users;
 
     public bool OwnersDeliver { get; } = ownersDeliver;
+
+    /// <summary>The stream's epoch, for a publication of a stream that keeps history (null otherwise).</summary>
+    public string? Epoch { get; } = epoch;
+
+    /// <summary>The publication's offset in <see cref="Epoch"/>.</summary>
+    public long Offset { get; } = offset;
+
+    /// <summary>The publication's position in its stream, if it has one.</summary>
+    [MemoryPackIgnore]
+    public Delivery.StreamPosition? Position => Epoch is null ? null : new Delivery.StreamPosition(Epoch, Offset);
 
     public override bool Repeatable() => false;
 
@@ -433,3 +453,38 @@ internal static class PeerJson
         return document.RootElement.Clone();
     }
 }
+
+// The streams' history, on the owner of the stream's key.
+
+/// <summary>Reads a stream after a position (or its latest messages, without an epoch), at most <see cref="Limit"/>.</summary>
+[MemoryPackable]
+internal sealed partial class HistoryFetch(string key, string? epoch, long offset, int limit) : PeerRequest<HistoryPage>
+{
+    /// <summary>The stream's key: <c>u:{userId}</c> or <c>c:{channelId}</c>.</summary>
+    public string Key { get; } = key;
+
+    /// <summary>The epoch of the position to read after; null for the latest messages.</summary>
+    public string? Epoch { get; } = epoch;
+
+    public long Offset { get; } = offset;
+
+    public int Limit { get; } = limit;
+
+    public override Task<HistoryPage> RunAsync(PeerHandlers local, CancellationToken cancellationToken)
+    {
+        var since = Epoch is null ? (Delivery.StreamPosition?)null : new Delivery.StreamPosition(Epoch, Offset);
+        var read = local.History.Read(Key, since, Limit);
+        return Task.FromResult(read is null
+            ? new HistoryPage(false, "", 0, false, [])
+            : new HistoryPage(true, read.Top.Epoch, read.Top.Offset, read.Complete,
+                [.. read.Entries.Select(e => new HistoryPageEntry(e.Offset, e.PublishId, PeerJson.Write(e.Data), e.PublishedAtUnixMs))]));
+    }
+}
+
+/// <summary>A stream's page: whether it keeps history, its position now, whether the page follows the position asked for, and the messages.</summary>
+[MemoryPackable]
+internal sealed partial record HistoryPage(bool Enabled, string Epoch, long Offset, bool Complete, HistoryPageEntry[] Entries);
+
+/// <summary>One message of a <see cref="HistoryPage"/>, its JSON as UTF-8.</summary>
+[MemoryPackable]
+internal sealed partial record HistoryPageEntry(long Offset, string PublishId, byte[] Data, long PublishedAtUnixMs);

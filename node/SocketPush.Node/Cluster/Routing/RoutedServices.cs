@@ -33,14 +33,18 @@ internal sealed class RoutedAuthService(ClusterRouter router) : IAuthService
 /// <summary>user, routed: to the owner of <c>u:</c>; listAll asks every node for its connected users.</summary>
 internal sealed class RoutedUserService(ClusterRouter router, MessageLimit limit) : IUserService
 {
-    public Task<int> PublishAsync(string userId, JsonElement message, CancellationToken cancellationToken = default)
+    public Task<int> PublishAsync(string userId, JsonElement message, CancellationToken cancellationToken = default) =>
+        PublishAsync(userId, message, null, cancellationToken);
+
+    public Task<int> PublishAsync(string userId, JsonElement message, string? publishId, CancellationToken cancellationToken = default)
     {
         Ids.Validate(nameof(userId), userId);
         limit.Check(message);
+        var id = PublishIds.Given(publishId);
         return router.AskOwnerAsync(
             Keys.User(userId),
-            local => local.Users.PublishAsync(userId, message, cancellationToken),
-            () => new UserPublish(userId, PeerJson.Write(message)),
+            local => local.Users.PublishAsync(userId, message, id, cancellationToken),
+            () => new UserPublish(userId, PeerJson.Write(message), id),
             cancellationToken);
     }
 
@@ -96,14 +100,18 @@ internal sealed class RoutedChannelService(ClusterRouter router, MessageLimit li
         return await router.AskOwnerAsync(Keys.Channel(channelId), new ChannelGetSubscribers(channelId), cancellationToken).ConfigureAwait(false);
     }
 
-    public Task<int> PublishAsync(string channelId, JsonElement message, CancellationToken cancellationToken = default)
+    public Task<int> PublishAsync(string channelId, JsonElement message, CancellationToken cancellationToken = default) =>
+        PublishAsync(channelId, message, null, cancellationToken);
+
+    public Task<int> PublishAsync(string channelId, JsonElement message, string? publishId, CancellationToken cancellationToken = default)
     {
         Ids.Validate(nameof(channelId), channelId);
         limit.Check(message);
+        var id = PublishIds.Given(publishId);
         return router.AskOwnerAsync(
             Keys.Channel(channelId),
-            local => local.Channels.PublishAsync(channelId, message, cancellationToken),
-            () => new ChannelPublish(channelId, PeerJson.Write(message)),
+            local => local.Channels.PublishAsync(channelId, message, id, cancellationToken),
+            () => new ChannelPublish(channelId, PeerJson.Write(message), id),
             cancellationToken);
     }
 

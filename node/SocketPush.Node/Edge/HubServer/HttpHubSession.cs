@@ -25,7 +25,7 @@ internal abstract class HttpHubSession : HubSession
     /// <summary>The session is over: nothing more is queued; what is queued may still go out.</summary>
     public bool Ended => _queue.Closed;
 
-    public override SendResult TrySend(PushMessage message)
+    protected override SendResult Send(PushMessage message)
     {
         SendResult result;
         lock (SendGate)

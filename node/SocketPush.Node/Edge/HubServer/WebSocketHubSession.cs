@@ -73,7 +73,7 @@ internal sealed class WebSocketHubSession : HubSession
         }
     }
 
-    public override SendResult TrySend(PushMessage message)
+    protected override SendResult Send(PushMessage message)
     {
         var frame = message.WebSocketFrame(Format);
         lock (SendGate)

@@ -1,0 +1,178 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using SocketPush.Client.Services;
+using SocketPush.Node.Cluster.Delivery;
+
+namespace SocketPush.Node.Edge;
+
+/// <summary>
+/// Sends a connection what it missed, from its streams' owners: on reconnect, every message after the positions the
+/// client gives (its user's stream and each channel it is subscribed to), then live messages, in order and once; and
+/// in a live stream, the messages of a gap (a message arrived past the next offset). The connection holds the
+/// stream's live messages meanwhile. What could not be recovered is told per stream (<c>recovered: false</c>).
+/// </summary>
+internal sealed class StreamRecovery
+{
+    private readonly IStreamHistory history;
+    private readonly IChannelService channels;
+    private readonly EdgeMetrics metrics;
+    private readonly ILogger<StreamRecovery> logger;
+    private readonly TimeProvider time;
+
+    /// <summary>Every connection that joins <paramref name="registry"/> from now on fills its gaps here.</summary>
+    public StreamRecovery(ConnectionRegistry registry, IStreamHistory history, IChannelService channels, EdgeMetrics metrics, ILogger<StreamRecovery> logger, TimeProvider time)
+    {
+        (this.history, this.channels, this.metrics, this.logger, this.time) = (history, channels, metrics, logger, time);
+        registry.Recovery = this;
+    }
+
+    /// <summary>The event that tells a client, per stream, its position and whether its recovery was complete.</summary>
+    public const string StreamsEvent = "streams";
+
+    /// <summary>The streams a recovering connection must hold before it registers: the user's own and the channels of its token.</summary>
+    public static IEnumerable<string> StreamsToHold(IReadOnlyDictionary<string, StreamPosition> positions) => positions.Keys.Append("").Distinct(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Recovers a registered connection whose streams of <paramref name="positions"/> (and its user's) are held:
+    /// the user's stream and every channel the user is subscribed to, each from the client's position (or from now,
+    /// without one). Returns what the <see cref="StreamsEvent"/> event says, which it also sends.
+    /// </summary>
+    public async Task<JsonObject> RecoverAsync(ClientConnection connection, IReadOnlyDictionary<string, StreamPosition> positions, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<string> subscribed;
+        try
+        {
+            subscribed = await channels.GetSubscriptionsAsync(connection.UserId, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ServiceException e)
+        {
+            ClientLog.RecoveryFailed(logger, connection.UserId, "subscriptions", e.Message);
+            subscribed = [];
+        }
+
+        // Channels of the token the user is no longer subscribed to are released as they are: nothing more arrives.
+        foreach (var stream in positions.Keys.Where(s => s.Length > 0 && !subscribed.Contains(s, StringComparer.Ordinal)))
+        {
+            connection.Release(stream, positions[stream], []);
+        }
+
+        var streams = subscribed.Prepend("").ToList();
+        connection.Hold(streams.Where(s => !positions.ContainsKey(s) && s.Length > 0));
+        var results = await Task.WhenAll(streams.Select(stream =>
+            RecoverStreamAsync(connection, stream, positions.TryGetValue(stream, out var p) ? p : null, gap: false, cancellationToken))).ConfigureAwait(false);
+
+        var report = new JsonObject();
+        var channelReports = new JsonObject();
+        foreach (var (stream, result) in streams.Zip(results))
+        {
+            if (result is not { } r)
+            {
+                continue;
+            }
+
+            var item = new JsonObject { ["epoch"] = r.Top.Epoch, ["offset"] = r.Top.Offset };
+            if (r.Recovered is { } recovered)
+            {
+                item["recovered"] = recovered;
+            }
+
+            if (stream.Length == 0)
+            {
+                report["user"] = item;
+            }
+            else
+            {
+                channelReports[stream] = item;
+            }
+        }
+
+        report["channels"] = channelReports;
+        connection.TrySend(PushMessage.Event(StreamsEvent, JsonSerializer.SerializeToElement(report), time.GetTimestamp()));
+        return report;
+    }
+
+    /// <summary>A live message arrived past the next offset: fetches the missing ones, in the background.</summary>
+    public void FillGap(ClientConnection connection, string stream, StreamPosition from) =>
+        _ = RecoverStreamAsync(connection, stream, from, gap: true, CancellationToken.None);
+
+    /// <summary>Reads the stream from <paramref name="from"/> and releases it with what was read; null when it keeps no history.</summary>
+    private async Task<(StreamPosition Top, bool? Recovered)?> RecoverStreamAsync(
+        ClientConnection connection, string stream, StreamPosition? from, bool gap, CancellationToken cancellationToken)
+    {
+        var kind = stream.Length == 0 ? PublicationKind.User : PublicationKind.Channel;
+        var id = stream.Length == 0 ? connection.UserId : stream;
+        var fetched = new List<PushMessage>();
+        var since = from;
+        StreamPage? page;
+        try
+        {
+            while (true)
+            {
+                page = await history.ReadAsync(kind, id, since, from is null ? 0 : PageSize, cancellationToken).ConfigureAwait(false);
+                if (page is null || from is null || !page.Complete)
+                {
+                    break;
+                }
+
+                fetched.AddRange(page.Messages.Select(m => new PushMessage(m)));
+                if (page.Messages.Count < PageSize || page.Messages[^1].Position!.Value.Offset >= page.Top.Offset)
+                {
+                    break;
+                }
+
+                since = page.Messages[^1].Position;
+            }
+        }
+#pragma warning disable CA1031 // A recovery that cannot read the owner (unreachable, timed out) ends as incomplete; the connection goes on live.
+        catch (Exception e) when (e is ServiceException or TimeoutException or OperationCanceledException or IOException)
+#pragma warning restore CA1031
+        {
+            ClientLog.RecoveryFailed(logger, connection.UserId, stream.Length == 0 ? "its user stream" : stream, e.Message);
+            Count(gap, "failed", 0);
+            // Released without a position: the next live message starts the stream again for this connection.
+            connection.Release(stream, null, []);
+            return null;
+        }
+
+        if (page is null)
+        {
+            connection.Release(stream, null, []);
+            return null;
+        }
+
+        if (from is null || !page.Complete)
+        {
+            connection.Release(stream, page.Top, []);
+            if (from is not null)
+            {
+                Count(gap, "incomplete", 0);
+            }
+
+            return (page.Top, from is null ? null : false);
+        }
+
+        var (sent, fillFrom) = connection.Release(stream, from, fetched);
+        Count(gap, "recovered", sent);
+        if (fillFrom is { } again)
+        {
+            FillGap(connection, stream, again);
+        }
+
+        return (page.Top, true);
+    }
+
+    private void Count(bool gap, string result, int messages)
+    {
+        if (gap)
+        {
+            metrics.GapFilled(result, messages);
+        }
+        else
+        {
+            metrics.Recovery(result, messages);
+        }
+    }
+
+    /// <summary>Messages read from the owner per request.</summary>
+    public const int PageSize = 1000;
+}

@@ -1,0 +1,39 @@
+using System.Diagnostics.Metrics;
+
+namespace SocketPush.Node.Owner.History;
+
+/// <summary>History on this node: messages and bytes kept, evictions by reason, publishes not appended twice.</summary>
+internal sealed class HistoryMetrics
+{
+    private readonly Counter<long> _evicted;
+    private readonly Counter<long> _deduplicated;
+    private HistoryStore? _store;
+
+    public HistoryMetrics(IMeterFactory meterFactory)
+    {
+        var meter = meterFactory.Create("SocketPush.History");
+        _evicted = MetricLabels.One("reason", "size", "age", "bytes", "rule").Create(meter, "socketpush_history_evicted_total", name => meter.CreateCounter<long>(
+            name, description: "Messages dropped from history: beyond a stream's size, older than its age, beyond history.maxBytes, or their rule was removed."));
+        _deduplicated = meter.CreateCounter<long>("socketpush_publishes_deduplicated_total",
+            description: "Publishes whose id the stream held already (a retry), so they were neither appended nor delivered again.");
+        meter.CreateObservableGauge("socketpush_history_messages", () => Volatile.Read(ref _store)?.Messages ?? 0,
+            description: "Messages kept in the history of the streams this node owns.");
+        meter.CreateObservableGauge("socketpush_history_bytes", () => Volatile.Read(ref _store)?.Bytes ?? 0, unit: "By",
+            description: "What the kept messages cost, counted against history.maxBytes.");
+        meter.CreateObservableGauge("socketpush_history_streams", () => Volatile.Read(ref _store)?.Streams ?? 0,
+            description: "Streams this node holds a history for.");
+    }
+
+    public void Evicted(int count, string reason)
+    {
+        if (count > 0)
+        {
+            _evicted.Add(count, new KeyValuePair<string, object?>("reason", reason));
+        }
+    }
+
+    public void Deduplicated() => _deduplicated.Add(1);
+
+    /// <summary>Shows the store's sizes.</summary>
+    public void Observe(HistoryStore store) => Volatile.Write(ref _store, store);
+}

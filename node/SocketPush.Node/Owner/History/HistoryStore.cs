@@ -1,0 +1,232 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using SocketPush.Node.Cluster.Delivery;
+using SocketPush.Node.Configuration;
+
+namespace SocketPush.Node.Owner.History;
+
+/// <summary>
+/// The streams this node owns and the messages they keep, by the rules of <c>history:</c> (read at every use, so a
+/// reload applies to the next message): per stream at most <c>size</c> messages for <c>age</c>, and at most
+/// <c>history.maxBytes</c> over all streams, the oldest messages of the node evicted first. A stream is created by
+/// its first message or read, and forgotten once it has kept nothing for its rule's age; a stream created again
+/// starts a new epoch, so clients that held a position in the old one are told their recovery is incomplete.
+/// </summary>
+internal sealed class HistoryStore(LiveConfig config, TimeProvider time, HistoryMetrics metrics)
+{
+    private readonly ConcurrentDictionary<string, MessageStream> _streams = new(StringComparer.Ordinal);
+    private readonly Lock _evictionGate = new();
+    private long _bytes;
+    private long _messages;
+
+    /// <summary>Messages kept over all streams.</summary>
+    public long Messages => Interlocked.Read(ref _messages);
+
+    /// <summary>What the kept messages cost, counted against <c>history.maxBytes</c>.</summary>
+    public long Bytes => Interlocked.Read(ref _bytes);
+
+    public int Streams => _streams.Count;
+
+    /// <summary>The rule of a stream key (<c>c:{channelId}</c> or <c>u:{userId}</c>), or null when it keeps no history.</summary>
+    public HistoryRule? RuleFor(string key)
+    {
+        var history = config.Current.History;
+        if (history.MaxBytes == 0 || key.Length < 2 || key[1] != ':')
+        {
+            return null;
+        }
+
+        var rules = key[0] switch
+        {
+            'c' => history.Channels,
+            'u' => history.Users,
+            _ => null,
+        };
+        return rules is null || HistorySection.RuleFor(rules, key[2..]) is not { Size: > 0 } rule ? null : rule;
+    }
+
+    /// <summary>
+    /// Appends a message to its stream (unless the stream holds its publish id already) and calls
+    /// <paramref name="inOrder"/> with the result while the stream is still locked, so that what it starts (the
+    /// delivery) starts in offset order. Without history for the key, nothing is appended and it gets null.
+    /// </summary>
+    public T Append<T>(string key, string publishId, JsonElement data, Func<Appended?, T> inOrder)
+    {
+        if (RuleFor(key) is not { } rule)
+        {
+            return inOrder(null);
+        }
+
+        T result;
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        while (true)
+        {
+            var stream = StreamOf(key, now);
+            lock (stream.Gate)
+            {
+                if (stream.Forgotten)
+                {
+                    continue;
+                }
+
+                var bytesBefore = stream.Bytes;
+                var countBefore = stream.Count;
+                var appended = stream.Append(publishId, data, now);
+                if (appended.Duplicate)
+                {
+                    metrics.Deduplicated();
+                }
+                else
+                {
+                    var trimmed = stream.Trim(rule.Size, now - (long)rule.Age.TotalMilliseconds);
+                    metrics.Evicted(trimmed, "size");
+                }
+
+                Account(stream.Count - countBefore, stream.Bytes - bytesBefore);
+                result = inOrder(appended);
+                break;
+            }
+        }
+
+        EnforceMaxBytes();
+        return result;
+    }
+
+    /// <summary>
+    /// Reads a stream: the messages after <paramref name="since"/> or the latest ones (see <see cref="MessageStream.Read"/>).
+    /// Null when the key keeps no history. A stream that has no epoch yet gets one, so that a client can hold a
+    /// position in it before its first message.
+    /// </summary>
+    public HistoryRead? Read(string key, StreamPosition? since, int limit)
+    {
+        if (RuleFor(key) is not { } rule)
+        {
+            return null;
+        }
+
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        while (true)
+        {
+            var stream = StreamOf(key, now);
+            lock (stream.Gate)
+            {
+                if (stream.Forgotten)
+                {
+                    continue;
+                }
+
+                TrimLocked(stream, rule, now);
+                stream.Touch(now);
+                return stream.Read(since, limit);
+            }
+        }
+    }
+
+    /// <summary>Trims every stream by its rule's age (and a changed rule's size) and forgets streams that have kept nothing for that age.</summary>
+    public void Sweep()
+    {
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        foreach (var stream in _streams.Values)
+        {
+            var rule = RuleFor(stream.Key);
+            lock (stream.Gate)
+            {
+                if (rule is null)
+                {
+                    ForgetLocked(stream, "rule");
+                    continue;
+                }
+
+                TrimLocked(stream, rule, now);
+                if (stream.Count == 0 && stream.TouchedAtUnixMs < now - (long)rule.Age.TotalMilliseconds)
+                {
+                    ForgetLocked(stream, "age");
+                }
+            }
+        }
+
+        EnforceMaxBytes();
+    }
+
+    private MessageStream StreamOf(string key, long now) =>
+        _streams.GetOrAdd(key, static (k, now) =>
+        {
+            var stream = new MessageStream(k, StreamPosition.NewEpoch());
+            stream.Touch(now);
+            return stream;
+        }, now);
+
+    private void TrimLocked(MessageStream stream, HistoryRule rule, long now)
+    {
+        var bytesBefore = stream.Bytes;
+        var trimmed = stream.Trim(rule.Size, now - (long)rule.Age.TotalMilliseconds);
+        metrics.Evicted(trimmed, "age");
+        Account(-trimmed, stream.Bytes - bytesBefore);
+    }
+
+    private void ForgetLocked(MessageStream stream, string reason)
+    {
+        var (count, bytes) = (stream.Count, stream.Bytes);
+        while (stream.RemoveOldest() > 0)
+        {
+        }
+
+        metrics.Evicted(count, reason);
+        Account(-count, -bytes);
+        stream.Forgotten = true;
+        _streams.TryRemove(new KeyValuePair<string, MessageStream>(stream.Key, stream));
+    }
+
+    private void Account(long messages, long bytes)
+    {
+        Interlocked.Add(ref _messages, messages);
+        Interlocked.Add(ref _bytes, bytes);
+    }
+
+    /// <summary>Over <c>history.maxBytes</c>: evicts the node's oldest messages, stream by stream, down to 90 % of it, so one scan serves many appends.</summary>
+    private void EnforceMaxBytes()
+    {
+        var max = config.Current.History.MaxBytes;
+        if (Bytes <= max || !_evictionGate.TryEnter())
+        {
+            return;
+        }
+
+        try
+        {
+            var target = max - (max / 10);
+            // Oldest first: the streams ordered by their oldest message, each emptied down to what the target allows.
+            var byAge = _streams.Values
+                .Select(s => (Stream: s, Oldest: s.OldestAtUnixMs))
+                .Where(s => s.Oldest is not null)
+                .OrderBy(s => s.Oldest)
+                .Select(s => s.Stream)
+                .ToList();
+            foreach (var stream in byAge)
+            {
+                if (Bytes <= target)
+                {
+                    break;
+                }
+
+                lock (stream.Gate)
+                {
+                    var count = 0;
+                    long freed = 0;
+                    while (Bytes - freed > target && stream.RemoveOldest() is var bytes and > 0)
+                    {
+                        freed += bytes;
+                        count++;
+                    }
+
+                    metrics.Evicted(count, "bytes");
+                    Account(-count, -freed);
+                }
+            }
+        }
+        finally
+        {
+            _evictionGate.Exit();
+        }
+    }
+}

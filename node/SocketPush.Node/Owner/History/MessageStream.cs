@@ -1,0 +1,132 @@
+using System.Text.Json;
+using SocketPush.Node.Cluster.Delivery;
+
+namespace SocketPush.Node.Owner.History;
+
+/// <summary>
+/// One stream's history on its owner: its epoch, its last offset and the messages it still keeps, oldest first, with
+/// contiguous offsets. Callers hold <see cref="Gate"/> around every use; the store trims it by count, age and bytes.
+/// </summary>
+internal sealed class MessageStream(string key, string epoch)
+{
+    /// <summary>What an entry costs beyond its message and id: the entry, its element and its id's place in the index.</summary>
+    internal const int EntryOverheadBytes = 160;
+
+    private readonly List<HistoryEntry> _entries = [];
+    private readonly Dictionary<string, long> _offsetsById = new(StringComparer.Ordinal);
+    private int _head;
+
+    public Lock Gate { get; } = new();
+
+    /// <summary>The stream's key: <c>c:{channelId}</c> or <c>u:{userId}</c>.</summary>
+    public string Key { get; } = key;
+
+    public string Epoch { get; } = epoch;
+
+    /// <summary>The offset of the last message appended in this epoch (0 before the first).</summary>
+    public long LastOffset { get; private set; }
+
+    /// <summary>Wall time of the last append or of the stream's creation, which decides when an idle stream is forgotten.</summary>
+    public long TouchedAtUnixMs { get; private set; }
+
+    /// <summary>Set when the store forgot the stream; an appender that still held it takes the stream anew.</summary>
+    public bool Forgotten { get; set; }
+
+    /// <summary>Messages kept.</summary>
+    public int Count => _entries.Count - _head;
+
+    /// <summary>What the kept messages cost.</summary>
+    public long Bytes { get; private set; }
+
+    public StreamPosition Top => new(Epoch, LastOffset);
+
+    /// <summary>Wall time of the oldest kept message, or null when none is kept.</summary>
+    public long? OldestAtUnixMs => Count > 0 ? _entries[_head].PublishedAtUnixMs : null;
+
+    public void Touch(long nowUnixMs) => TouchedAtUnixMs = Math.Max(TouchedAtUnixMs, nowUnixMs);
+
+    /// <summary>Appends the message unless its publish id is in the history already; returns its position either way.</summary>
+    public Appended Append(string publishId, JsonElement data, long nowUnixMs)
+    {
+        if (_offsetsById.TryGetValue(publishId, out var offset))
+        {
+            return new Appended(new StreamPosition(Epoch, offset), Duplicate: true);
+        }
+
+        LastOffset++;
+        var entry = new HistoryEntry(LastOffset, publishId, data.Clone(), nowUnixMs, CostOf(publishId, data));
+        _entries.Add(entry);
+        _offsetsById[publishId] = LastOffset;
+        Bytes += entry.Bytes;
+        Touch(nowUnixMs);
+        return new Appended(new StreamPosition(Epoch, LastOffset), Duplicate: false);
+    }
+
+    /// <summary>Bytes a message is counted for: its raw JSON, its id (UTF-16) and the fixed overhead.</summary>
+    internal static int CostOf(string publishId, JsonElement data) =>
+        EntryOverheadBytes + (2 * publishId.Length) + System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(data).Length;
+
+    /// <summary>Drops the oldest messages beyond <paramref name="size"/> and those published before <paramref name="cutoffUnixMs"/>; returns how many.</summary>
+    public int Trim(int size, long cutoffUnixMs)
+    {
+        var removed = 0;
+        while (Count > 0 && (Count > size || _entries[_head].PublishedAtUnixMs < cutoffUnixMs))
+        {
+            RemoveOldest();
+            removed++;
+        }
+
+        return removed;
+    }
+
+    /// <summary>Drops the oldest message (the store is over <c>history.maxBytes</c>); returns the bytes freed, 0 when none was kept.</summary>
+    public int RemoveOldest()
+    {
+        if (Count == 0)
+        {
+            return 0;
+        }
+
+        var entry = _entries[_head];
+        _entries[_head++] = null!;
+        _offsetsById.Remove(entry.PublishId);
+        Bytes -= entry.Bytes;
+        // Compacted when half the list is gone, so trimming costs O(1) per message on average.
+        if (_head > 32 && _head * 2 > _entries.Count)
+        {
+            _entries.RemoveRange(0, _head);
+            _head = 0;
+        }
+
+        return entry.Bytes;
+    }
+
+    /// <summary>
+    /// The messages after <paramref name="since"/> (at most <paramref name="limit"/>, oldest first), or the latest
+    /// <paramref name="limit"/> without a position. Incomplete, with no messages, when the position is of another
+    /// epoch, beyond the stream's end, or older than what the history still holds.
+    /// </summary>
+    public HistoryRead Read(StreamPosition? since, int limit)
+    {
+        if (since is not { } position)
+        {
+            return new HistoryRead(Top, Complete: true, Slice(Math.Max(0, Count - limit), limit));
+        }
+
+        var firstKept = Count > 0 ? _entries[_head].Offset : LastOffset + 1;
+        if (position.Epoch != Epoch || position.Offset > LastOffset || position.Offset + 1 < firstKept)
+        {
+            return new HistoryRead(Top, Complete: false, []);
+        }
+
+        return new HistoryRead(Top, Complete: true, Slice((int)(position.Offset + 1 - firstKept), limit));
+    }
+
+    private HistoryEntry[] Slice(int skip, int limit)
+    {
+        var count = Math.Max(0, Math.Min(limit, Count - skip));
+        var slice = new HistoryEntry[count];
+        _entries.CopyTo(_head + skip, slice, 0, count);
+        return slice;
+    }
+}
