@@ -120,12 +120,15 @@ internal abstract class ClientConnection(string id, string userId, ClientTranspo
         }
     }
 
-    /// <summary>The positions the connection reached, as a token (see <see cref="StreamCursors.Token"/>); empty without history.</summary>
-    protected string PositionsToken()
+    /// <summary>
+    /// The positions the connection reached with <paramref name="sending"/>, as a token (see <see cref="StreamCursors.Token"/>);
+    /// empty without history. Called from <see cref="Send"/>, under the stream lock.
+    /// </summary>
+    protected string PositionsToken(PushMessage sending)
     {
         lock (_streamGate)
         {
-            return _cursors?.Token() ?? "";
+            return _cursors?.Token(sending) ?? "";
         }
     }
 

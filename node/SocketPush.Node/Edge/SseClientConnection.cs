@@ -25,7 +25,25 @@ internal sealed class SseClientConnection : ClientConnection, IDisposable
     /// <summary>Why the server closed the stream (user.remove, shutdown), or null; a slow consumer is logged by its queue.</summary>
     public string? AbortReason { get; private set; }
 
-    protected override SendResult Send(PushMessage message) => _queue.Enqueue(message.SseFrame, message);
+    /// <summary>
+    /// A message of a stream with history, and the <c>streams</c> report, carry the positions the connection has
+    /// reached as their event id, which EventSource sends back as Last-Event-ID when it reconnects.
+    /// </summary>
+    protected override SendResult Send(PushMessage message)
+    {
+        if (message.Position is null && message.Kind != StreamRecovery.StreamsEvent)
+        {
+            return _queue.Enqueue(message.SseFrame, message);
+        }
+
+        var token = PositionsToken(message);
+        var frame = new byte[4 + System.Text.Encoding.ASCII.GetByteCount(token) + 1 + message.SseFrame.Length];
+        "id: "u8.CopyTo(frame);
+        var length = 4 + System.Text.Encoding.ASCII.GetBytes(token, frame.AsSpan(4));
+        frame[length++] = (byte)'\n';
+        message.SseFrame.CopyTo(frame.AsSpan(length));
+        return _queue.Enqueue(frame, message);
+    }
 
     public override void Abort(string reason, bool allowReconnect)
     {

@@ -14,6 +14,7 @@ internal static class SseEndpoint
         EdgeMetrics metrics,
         OutboundQueues queues,
         OwnerRedirect redirect,
+        StreamRecovery recovery,
         ILogger<SseClientConnection> logger)
     {
         var userId = context.Request.Query["userId"].ToString();
@@ -41,8 +42,27 @@ internal static class SseEndpoint
             return;
         }
 
+        // EventSource sends the last event id it saw when it reconnects; a first connection may give one in the query.
+        var since = context.Request.Headers.TryGetValue("Last-Event-ID", out var lastEventId) ? lastEventId.ToString()
+            : context.Request.Query.TryGetValue("since", out var query) ? query.ToString()
+            : null;
+        var positions = since is null ? null : StreamCursors.ParseToken(since);
+        if (since is not null && positions is null)
+        {
+            metrics.MalformedClientMessage();
+            await AnswerErrorAsync(context, StatusCodes.Status400BadRequest, ErrorCodes.InvalidArgument,
+                "Last-Event-ID (or since) is not a list of stream positions (u:epoch.offset,c:channelId:epoch.offset); reconnect without it to start from now.");
+            return;
+        }
+
         var options = config.Options;
         using var connection = new SseClientConnection(context.TraceIdentifier, userId, queues, context.Abort);
+        if (positions is not null)
+        {
+            // Held before it registers: a live message of these streams waits until what was missed went out.
+            connection.Hold(StreamRecovery.StreamsToHold(positions));
+        }
+
         // Registered before the headers go out: a client that has seen the response receives every later publish.
         if (registry.TryAdd(connection) is { } refusal)
         {
@@ -58,7 +78,10 @@ internal static class SseEndpoint
         try
         {
             await context.Response.Body.FlushAsync(context.RequestAborted);
+            // The recovery queues what was missed while the pump writes it out.
+            var recovering = positions is null ? Task.CompletedTask : recovery.RecoverAsync(connection, positions, context.RequestAborted);
             await connection.PumpAsync(context.Response.BodyWriter, options.SseKeepAliveInterval, context.RequestAborted);
+            await recovering;
         }
         catch (Exception e) when (e is IOException or OperationCanceledException)
         {

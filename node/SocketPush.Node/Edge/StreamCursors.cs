@@ -113,12 +113,18 @@ internal sealed class StreamCursors
     }
 
     /// <summary>The positions this connection reached, <c>u:epoch.offset,c:channel:epoch.offset</c>: what plain SSE sends as its event id (see docs).</summary>
-    public string Token()
+    /// <remarks>
+    /// For <paramref name="sending"/>, the message being sent, its own position stands for its stream's: the cursor
+    /// may be past it already (a recovery advances the cursor over every message it then sends).
+    /// </remarks>
+    public string Token(PushMessage? sending = null)
     {
         var token = new StringBuilder();
+        var sendingStream = sending?.Position is null ? null : StreamOf(sending);
         foreach (var (stream, cursor) in _cursors.OrderByDescending(c => c.Value.Touched))
         {
-            if (cursor.Position is not { } position)
+            var current = stream == sendingStream ? sending!.Position : cursor.Position;
+            if (current is not { } position)
             {
                 continue;
             }

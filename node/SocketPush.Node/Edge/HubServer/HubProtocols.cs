@@ -20,8 +20,11 @@ internal static class HubProtocols
     public static readonly JsonHubProtocol Json = new();
     public static readonly MessagePackHubProtocol MessagePack = new();
 
-    /// <summary>The hub method a client may call.</summary>
+    /// <summary>The hub method a client authenticates with.</summary>
     public const string AuthenticateMethod = "Authenticate";
+
+    /// <summary>The hub method a client authenticates with and recovers its streams from the positions it saw (<c>since</c>).</summary>
+    public const string RecoverMethod = "Recover";
 
     private static readonly byte[] JsonPing = Serialize(HubFormat.Json, PingMessage.Instance);
     private static readonly byte[] MessagePackPing = Serialize(HubFormat.MessagePack, PingMessage.Instance);
@@ -73,9 +76,14 @@ internal static class HubProtocols
         public static readonly Binder Instance = new();
 
         private static readonly Type[] AuthenticateParameters = [typeof(string), typeof(string)];
+        private static readonly Type[] RecoverParameters = [typeof(string), typeof(string), typeof(string)];
 
-        public IReadOnlyList<Type> GetParameterTypes(string methodName) =>
-            methodName == AuthenticateMethod ? AuthenticateParameters : throw new HubException($"Unknown hub method '{methodName}'");
+        public IReadOnlyList<Type> GetParameterTypes(string methodName) => methodName switch
+        {
+            AuthenticateMethod => AuthenticateParameters,
+            RecoverMethod => RecoverParameters,
+            _ => throw new HubException($"Unknown hub method '{methodName}'"),
+        };
 
         // Clients only send results when the server invokes with a result, which this server never does.
         public Type GetReturnType(string invocationId) => typeof(object);

@@ -309,6 +309,13 @@ internal abstract class HubSession : ClientConnection
                 var (result, error) = await AuthenticateAsync((string?)invocation.Arguments[0], (string?)invocation.Arguments[1], cancellationToken);
                 Complete(invocation.InvocationId, error is null ? CompletionMessage.WithResult(invocation.InvocationId!, result) : CompletionMessage.WithError(invocation.InvocationId!, error));
                 return true;
+            case InvocationMessage { Target: HubProtocols.RecoverMethod } invocation:
+                var (report, recoverError) = await RecoverAsync(
+                    (string?)invocation.Arguments[0], (string?)invocation.Arguments[1], (string?)invocation.Arguments[2], cancellationToken);
+                Complete(invocation.InvocationId, recoverError is null
+                    ? CompletionMessage.WithResult(invocation.InvocationId!, PushMessage.ToPlainValue(System.Text.Json.JsonSerializer.SerializeToElement(report)))
+                    : CompletionMessage.WithError(invocation.InvocationId!, recoverError));
+                return true;
             case InvocationBindingFailureMessage failure:
                 var reason = failure.BindingFailure.SourceException is HubException hub
                     ? hub.Message
@@ -343,6 +350,43 @@ internal abstract class HubSession : ClientConnection
         {
             SendLocked(bytes);
         }
+    }
+
+    /// <summary>
+    /// Authenticates as <c>Authenticate</c> does, and before the connection receives anything live, sends what its
+    /// streams missed after the positions of <paramref name="since"/> (a token, as a plain SSE event id; empty for
+    /// none): then live messages, each stream in order and once. Answers the <c>streams</c> report.
+    /// </summary>
+    private async ValueTask<(System.Text.Json.Nodes.JsonObject? Report, string? Error)> RecoverAsync(string? userId, string? sessionId, string? since, CancellationToken cancellationToken)
+    {
+        if (_registered)
+        {
+            return (null, "This connection is authenticated already; a client that recovers authenticates with Recover alone, not in its URL nor with Authenticate first.");
+        }
+
+        if (StreamCursors.ParseToken(since) is not { } positions)
+        {
+            return (null, "since is not a list of stream positions (u:epoch.offset,c:channelId:epoch.offset, as the messages' epoch and offset give them).");
+        }
+
+        if (await Sessions.Authenticator.ProblemAsync(userId, sessionId, cancellationToken) is { } problem)
+        {
+            Sessions.Metrics.ConnectionRejected("authorization_failed");
+            ClientLog.Refused(Sessions.Logger, problem);
+            return (null, ClientAuthenticator.Failure);
+        }
+
+        // Held before it registers: a live message of these streams waits until what was missed before it went out.
+        Hold(StreamRecovery.StreamsToHold(positions));
+        lock (SendGate)
+        {
+            if (Register(userId!) is { } refusal)
+            {
+                return (null, refusal.Message);
+            }
+        }
+
+        return (await Sessions.Recovery.RecoverAsync(this, positions, cancellationToken), null);
     }
 
     private async ValueTask<(string? Result, string? Error)> AuthenticateAsync(string? userId, string? sessionId, CancellationToken cancellationToken)

@@ -21,6 +21,7 @@ internal sealed class HubSessions : IHostedService, IDisposable
     public HubSessions(
         ConnectionRegistry registry,
         ClientAuthenticator authenticator,
+        StreamRecovery recovery,
         LiveConfig config,
         HubConnectionTokens tokens,
         Origins origins,
@@ -31,6 +32,7 @@ internal sealed class HubSessions : IHostedService, IDisposable
     {
         Registry = registry;
         Authenticator = authenticator;
+        Recovery = recovery;
         _config = config;
         _tokens = tokens;
         _origins = origins;
@@ -43,6 +45,9 @@ internal sealed class HubSessions : IHostedService, IDisposable
     public ConnectionRegistry Registry { get; }
 
     public ClientAuthenticator Authenticator { get; }
+
+    /// <summary>Recovers the streams of a client that authenticates with <c>Recover</c>.</summary>
+    public StreamRecovery Recovery { get; }
 
     /// <summary>What each session's outbound queue shares.</summary>
     public OutboundQueues Queues { get; }
