@@ -153,6 +153,12 @@ public sealed class ConfigTests : IDisposable
     [InlineData("options:\n  maxConnectionsPerUser: -1\n", "options.maxConnectionsPerUser")]
     [InlineData("options:\n  maxSubscriptionsPerUser: -1\n", "options.maxSubscriptionsPerUser")]
     [InlineData("options:\n  maxConnections: -1\n", "options.maxConnections")]
+    [InlineData("history:\n  maxBytes: -1\n", "history.maxBytes")]
+    [InlineData("history:\n  channels:\n    - match: news\n", "history.channels")]
+    [InlineData("history:\n  channels:\n    - match: 'a*b*'\n", "history.channels")]
+    [InlineData("history:\n  users:\n    - match: '*'\n      size: -1\n", "history.users")]
+    [InlineData("history:\n  users:\n    - match: '*'\n      age: 0s\n", "history.users")]
+    [InlineData("history:\n  channels:\n    - match: 'a*'\n    - match: 'a*'\n      size: 5\n", "history.channels")]
     public void Short_or_spaced_api_keys_and_negative_limits_are_refused_by_key(string yaml, string key)
     {
         var e = Assert.Throws<ConfigException>(() => ConfigLoader.Load(["--config", Write(yaml)]));

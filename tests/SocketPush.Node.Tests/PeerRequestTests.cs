@@ -27,14 +27,14 @@ public sealed class PeerRequestTests
         new AuthSet("u1", "s1"),
         new AuthCheck("s1"),
         new AuthRemove("u1"),
-        new UserPublish("u1", """{"text":"hé","n":[1,2.5,null]}"""u8.ToArray()),
+        new UserPublish("u1", """{"text":"hé","n":[1,2.5,null]}"""u8.ToArray(), "p-1"),
         new UserRemove("u1"),
         new ChannelSubscribe("u1", "news/eu"),
         new ChannelUnsubscribe("u1", "news/eu"),
         new ChannelUnsubscribeAll("u1"),
         new ChannelGetSubscriptions("u1"),
         new ChannelGetSubscribers("news/eu"),
-        new ChannelPublish("news/eu", "\"plain\""u8.ToArray()),
+        new ChannelPublish("news/eu", "\"plain\""u8.ToArray(), "backend-42"),
         new RecordsBindSession("s1", "u1"),
         new RecordsUserOfSession("s1"),
         new RecordsUnbindSession("s1", "u1"),
@@ -46,9 +46,12 @@ public sealed class PeerRequestTests
         new RecordsMerge(SampleBatch()),
         new RecordsCount(),
         new RecordsDigest(new DigestRequest("n2", [1, 2, ulong.MaxValue], 4096)),
-        new EdgeDeliver(PublicationKind.Channel, "news/eu", "[1]"u8.ToArray(), 1_700_000_000_000, ["u1", "u2"], ownersDeliver: true),
+        new EdgeDeliver(PublicationKind.Channel, "news/eu", "[1]"u8.ToArray(), 1_700_000_000_000, ["u1", "u2"], ownersDeliver: true, epoch: "k3x9ab", offset: 17),
+        new EdgeDeliver(PublicationKind.User, null, "{}"u8.ToArray(), 1_700_000_000_000, ["u1"], ownersDeliver: false, epoch: null, offset: 0),
         new EdgeDisconnect("u1"),
         new EdgeListUsers(),
+        new HistoryFetch("c:news/eu", "k3x9ab", 17, 100),
+        new HistoryFetch("u:u1", null, 0, 0),
     ];
 
     [Fact]
@@ -132,7 +135,7 @@ public sealed class PeerRequestTests
         // A request whose id decodes as null (a corrupt or hostile peer) names what it lacks instead of reaching a service.
         var nulls = PeerEnvelope.TryDecode(new PeerEnvelope { Id = 2, Request = new AuthSet(null!, "s1") }.Encode(), out _);
         Assert.Equal("UserId", nulls?.Request?.MissingProperty());
-        Assert.Null(new ChannelPublish("c", []).MissingProperty());
+        Assert.Null(new ChannelPublish("c", [], "p").MissingProperty());
     }
 
     [Fact]

@@ -44,7 +44,7 @@ public sealed class PeerRetryTests
             var port = int.Parse(b.Host.Identity.ClusterEndpoint.Split(':')[1], System.Globalization.CultureInfo.InvariantCulture);
             await b.Service<ClusterMembership>().Gossip.DisposeAsync();
             var count = router.AskAsync("n2", new RecordsCount(), CancellationToken.None);
-            var deliver = router.AskAsync("n2", new EdgeDeliver(PublicationKind.User, null, "{}"u8.ToArray(), 0, [], ownersDeliver: false), CancellationToken.None);
+            var deliver = router.AskAsync("n2", new EdgeDeliver(PublicationKind.User, null, "{}"u8.ToArray(), 0, [], ownersDeliver: false, epoch: null, offset: 0), CancellationToken.None);
             await Eventually.TrueAsync(() => deliver.IsCompleted, "the link to n2 is found dead");
             Assert.False(count.IsCompleted, "the count failed with the delivery");
             restarted = await TestNode.StartAsync(c =>

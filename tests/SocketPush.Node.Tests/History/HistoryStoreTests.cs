@@ -1,0 +1,163 @@
+using System.Diagnostics.Metrics;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using SocketPush.Node.Cluster.Delivery;
+using SocketPush.Node.Configuration;
+using SocketPush.Node.Owner.History;
+
+namespace SocketPush.Node.Tests.History;
+
+/// <summary>The owner's streams on their own: positions, reads after a position, the rules' size and age, maxBytes, publish ids.</summary>
+public sealed class HistoryStoreTests : IDisposable
+{
+    private readonly FakeTimeProvider _time = new(DateTimeOffset.Parse("2026-12-07T12:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+    private readonly ServiceProvider _meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
+    private readonly LiveConfig _config = new(new NodeConfig());
+    private readonly HistoryStore _store;
+
+    public HistoryStoreTests()
+    {
+        _store = new HistoryStore(_config, _time, new HistoryMetrics(_meters.GetRequiredService<IMeterFactory>()));
+    }
+
+    public void Dispose() => _meters.Dispose();
+
+    private Appended? Publish(string key, string id, int n = 0) =>
+        _store.Append(key, id, JsonSerializer.SerializeToElement(new { n }), appended => appended);
+
+    private void Use(Action<HistorySection> change)
+    {
+        var config = new NodeConfig();
+        change(config.History);
+        _config.Replace(config);
+    }
+
+    [Fact]
+    public void Messages_get_consecutive_offsets_in_one_epoch_and_a_read_after_a_position_returns_what_follows()
+    {
+        var positions = Enumerable.Range(1, 4).Select(i => Publish("c:news", $"p{i}", i)!.Value.Position).ToList();
+
+        Assert.Single(positions.Select(p => p.Epoch).Distinct());
+        Assert.Equal([1L, 2, 3, 4], positions.Select(p => p.Offset));
+        var read = _store.Read("c:news", positions[1], 100)!;
+        Assert.True(read.Complete);
+        Assert.Equal(positions[3], read.Top);
+        Assert.Equal([3L, 4], read.Entries.Select(e => e.Offset));
+        Assert.Equal([3, 4], read.Entries.Select(e => e.Data.GetProperty("n").GetInt32()));
+        Assert.Equal([3L], _store.Read("c:news", positions[1], 1)!.Entries.Select(e => e.Offset));
+        Assert.Empty(_store.Read("c:news", positions[3], 100)!.Entries);
+        Assert.True(_store.Read("c:news", new StreamPosition(positions[0].Epoch, 0), 100)!.Complete);
+    }
+
+    [Fact]
+    public void A_position_of_another_epoch_or_beyond_the_end_is_incomplete_and_returns_nothing()
+    {
+        var top = Publish("u:alice", "p1")!.Value.Position;
+
+        foreach (var position in new[] { new StreamPosition("other", 1), top with { Offset = 2 } })
+        {
+            var read = _store.Read("u:alice", position, 100)!;
+            Assert.False(read.Complete);
+            Assert.Empty(read.Entries);
+            Assert.Equal(top, read.Top);
+        }
+    }
+
+    [Fact]
+    public void A_stream_keeps_its_rules_size_so_a_position_before_what_it_keeps_is_incomplete()
+    {
+        Use(h => h.Channels = [new HistoryRule { Match = "*", Size = 3 }]);
+        var positions = Enumerable.Range(1, 5).Select(i => Publish("c:news", $"p{i}")!.Value.Position).ToList();
+
+        Assert.False(_store.Read("c:news", positions[0], 100)!.Complete);
+        Assert.Equal([3L, 4, 5], _store.Read("c:news", positions[1], 100)!.Entries.Select(e => e.Offset));
+        Assert.Equal(3, _store.Messages);
+    }
+
+    [Fact]
+    public void Messages_older_than_the_rules_age_are_swept_and_an_idle_stream_is_forgotten_into_a_new_epoch()
+    {
+        Use(h => h.Channels = [new HistoryRule { Match = "*", Size = 100, Age = TimeSpan.FromSeconds(10) }]);
+        var first = Publish("c:news", "p1")!.Value.Position;
+        _time.Advance(TimeSpan.FromSeconds(6));
+        var second = Publish("c:news", "p2")!.Value.Position;
+        _time.Advance(TimeSpan.FromSeconds(5));
+        _store.Sweep();
+
+        Assert.Equal(1, _store.Messages);
+        Assert.False(_store.Read("c:news", new StreamPosition(first.Epoch, 0), 100)!.Complete);
+        Assert.Equal([2L], _store.Read("c:news", first, 100)!.Entries.Select(e => e.Offset));
+
+        // Read at 11 s: touched then; the stream is forgotten once it kept nothing for 10 s more.
+        _time.Advance(TimeSpan.FromSeconds(10));
+        _store.Sweep();
+        Assert.Equal(0, _store.Messages);
+        Assert.Equal(1, _store.Streams);
+        _time.Advance(TimeSpan.FromSeconds(1));
+        _store.Sweep();
+        Assert.Equal(0, _store.Streams);
+        var again = Publish("c:news", "p3")!.Value.Position;
+        Assert.NotEqual(second.Epoch, again.Epoch);
+        Assert.Equal(1, again.Offset);
+        Assert.False(_store.Read("c:news", second, 100)!.Complete);
+    }
+
+    [Fact]
+    public void A_publish_id_the_stream_holds_is_not_appended_again_and_keeps_its_first_position()
+    {
+        var first = Publish("c:news", "retry-1", 1)!.Value;
+        var retry = Publish("c:news", "retry-1", 2)!.Value;
+        var other = Publish("c:news", "retry-2", 3)!.Value;
+
+        Assert.False(first.Duplicate);
+        Assert.True(retry.Duplicate);
+        Assert.Equal(first.Position, retry.Position);
+        Assert.Equal(2, other.Position.Offset);
+        Assert.Equal([1, 3], _store.Read("c:news", null, 100)!.Entries.Select(e => e.Data.GetProperty("n").GetInt32()));
+    }
+
+    [Fact]
+    public void Beyond_max_bytes_the_oldest_messages_of_the_node_go_first()
+    {
+        var cost = MessageStream.CostOf("a-00", JsonSerializer.SerializeToElement(new { n = 0 }));
+        Use(h => h.MaxBytes = cost * 10);
+        for (var i = 0; i < 10; i++)
+        {
+            Publish("c:a", $"a-{i:00}");
+            _time.Advance(TimeSpan.FromMilliseconds(10));
+        }
+
+        var b = Publish("c:b", "b-00")!.Value.Position;
+
+        // Over the bound by one message: evicted down to 90 %, oldest first, all from the older stream.
+        Assert.True(_store.Bytes <= cost * 9, $"{_store.Bytes} bytes kept");
+        Assert.Equal([b.Offset], _store.Read("c:b", null, 100)!.Entries.Select(e => e.Offset));
+        var a = _store.Read("c:a", null, 100)!.Entries.Select(e => e.Offset).ToList();
+        Assert.Equal(Enumerable.Range(10 - a.Count + 1, a.Count).Select(i => (long)i), a);
+        Assert.Equal(_store.Messages, a.Count + 1);
+    }
+
+    [Fact]
+    public void The_longest_matching_prefix_decides_and_size_0_or_no_rule_keeps_nothing()
+    {
+        Use(h =>
+        {
+            h.Channels = [new HistoryRule { Match = "*", Size = 5 }, new HistoryRule { Match = "tmp/*", Size = 0 }, new HistoryRule { Match = "tmp/keep/*", Size = 2 }];
+            h.Users = [new HistoryRule { Match = "vip-*", Size = 1 }];
+        });
+
+        Assert.Null(Publish("c:tmp/x", "p1"));
+        Assert.Null(_store.Read("c:tmp/x", null, 10));
+        Assert.NotNull(Publish("c:tmp/keep/x", "p1"));
+        Assert.Equal(5, _store.RuleFor("c:news")!.Size);
+        Assert.Null(Publish("u:alice", "p1"));
+        Assert.NotNull(Publish("u:vip-alice", "p1"));
+
+        // A reload that removes the rule drops the stream at the next sweep.
+        Use(h => h.Users = []);
+        _store.Sweep();
+        Assert.Null(_store.Read("u:vip-alice", null, 10));
+        Assert.Equal(1, _store.Messages);
+    }
+}
