@@ -92,11 +92,18 @@ internal sealed class ProxyCall
             writer.WriteStartObject();
             for (var i = 0; i < method.Parameters.Count; i++)
             {
-                var name = method.Parameters[i].Name;
+                var (name, _, optional) = method.Parameters[i];
                 switch (args[i])
                 {
+                    // Left out rather than sent as null: the node gives it its default either way, and a node from before
+                    // the parameter existed would refuse a parameter it does not know.
+                    case null when optional:
+                        break;
                     case string text:
                         writer.WriteString(name, text);
+                        break;
+                    case int number:
+                        writer.WriteNumber(name, number);
                         break;
                     case JsonElement { ValueKind: not JsonValueKind.Undefined } json:
                         writer.WritePropertyName(name);

@@ -43,8 +43,11 @@ public sealed class CatalogCoverageTests(NodeFixture fixture) : IClassFixture<No
                 Assert.Equal(method.Description, description.GetProperty("description").GetString());
                 Assert.Equal(method.ResultType, description.GetProperty("result").GetString());
                 Assert.Equal(
-                    method.Parameters.Select(p => (p.Name, p.Type)),
-                    description.GetProperty("params").EnumerateArray().Select(p => (p.GetProperty("name").GetString()!, p.GetProperty("type").GetString()!)));
+                    method.Parameters.Select(p => (p.Name, p.Type, p.Optional)),
+                    description.GetProperty("params").EnumerateArray().Select(p => (
+                        p.GetProperty("name").GetString()!,
+                        p.GetProperty("type").GetString()!,
+                        p.TryGetProperty("optional", out var optional) && optional.GetBoolean())));
             }
         }
     }
@@ -70,7 +73,12 @@ public sealed class CatalogCoverageTests(NodeFixture fixture) : IClassFixture<No
         var invoker = new RecordingInvoker(SampleResult(descriptor!.ResultType));
         var proxy = typeof(ServiceProxy).GetMethod(nameof(ServiceProxy.Create))!.MakeGenericMethod(serviceDescriptor!.Interface).Invoke(null, [invoker])!;
         var arguments = descriptor.Parameters
-            .Select((p, i) => p.Type == "json" ? (object)JsonSerializer.SerializeToElement(new { index = i }) : $"value-{i}")
+            .Select((p, i) => p.Type switch
+            {
+                "json" => (object)JsonSerializer.SerializeToElement(new { index = i }),
+                "integer" => i,
+                _ => $"value-{i}",
+            })
             .Append(CancellationToken.None)
             .ToArray();
 

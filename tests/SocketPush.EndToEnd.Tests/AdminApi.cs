@@ -74,7 +74,10 @@ internal sealed partial class AdminApi : IDisposable
                    service.Name,
                    method.Name,
                    [.. method.Value.GetProperty("params").EnumerateArray()
-                       .Select(p => new ApiParameter(p.GetProperty("name").GetString()!, p.GetProperty("type").GetString()!))]),
+                       .Select(p => new ApiParameter(
+                           p.GetProperty("name").GetString()!,
+                           p.GetProperty("type").GetString()!,
+                           p.TryGetProperty("optional", out var optional) && optional.GetBoolean()))]),
         ];
     }
 
@@ -111,4 +114,4 @@ internal sealed record ApiMethod(string Service, string Method, IReadOnlyList<Ap
     public string QualifiedName => $"{Service}.{Method}";
 }
 
-internal sealed record ApiParameter(string Name, string Type);
+internal sealed record ApiParameter(string Name, string Type, bool Optional);

@@ -24,15 +24,15 @@ public sealed class AdminPageTests(NodeFixture fixture, ITestOutputHelper output
             var form = admin.GetByTestId($"method-{method.QualifiedName}");
             await Expect(form).ToHaveCountAsync(1);
             await Expect(form.Locator(".signature"))
-                .ToHaveTextAsync($"{method.QualifiedName}({string.Join(", ", method.Parameters.Select(p => p.Name))})");
+                .ToHaveTextAsync($"{method.QualifiedName}({string.Join(", ", method.Parameters.Select(p => p.Optional ? p.Name + "?" : p.Name))})");
             await Expect(form.Locator("input[name], textarea[name]")).ToHaveCountAsync(method.Parameters.Count);
             foreach (var parameter in method.Parameters)
             {
                 var field = admin.GetByTestId($"param-{method.QualifiedName}.{parameter.Name}");
                 await Expect(field).ToHaveAttributeAsync("data-type", parameter.Type);
-                // A JSON value gets room to be typed; an id is one line.
+                // A JSON value gets room to be typed; an id or an integer is one line.
                 var tag = await field.EvaluateAsync<string>("element => element.tagName");
-                Assert.Equal(parameter.Type == "string" ? "INPUT" : "TEXTAREA", tag);
+                Assert.Equal(parameter.Type == "json" ? "TEXTAREA" : "INPUT", tag);
             }
 
             await Expect(admin.GetByTestId($"call-{method.QualifiedName}")).ToBeVisibleAsync();
@@ -67,6 +67,73 @@ public sealed class AdminPageTests(NodeFixture fixture, ITestOutputHelper output
         await Expect(form.Locator(".description")).ToHaveTextAsync("Attaches a note.");
         await Expect(page.GetByTestId("param-user.annotate.note")).ToHaveAttributeAsync("data-type", "json");
         await Expect(page.GetByTestId("call-user.annotate")).ToBeVisibleAsync();
+    }
+
+    [Fact]
+    public async Task OptionalFieldsLeftEmptyAreNotSentAndIntegerFieldsSendNumbers()
+    {
+        // A method with an optional string and an optional integer, as a node that had one would describe it; its
+        // calls are answered here with the body the page sent, so the test sees exactly what the page sends.
+        var page = await Context.NewPageAsync();
+        await page.RouteAsync("**/api", async route =>
+        {
+            var response = await route.FetchAsync();
+            var api = JsonNode.Parse(await response.TextAsync())!.AsObject();
+            api["sample"] = JsonNode.Parse(
+                """
+                {"history": {"params": [{"name": "channelId", "type": "string"}, {"name": "since", "type": "string", "optional": true},
+                  {"name": "limit", "type": "integer", "optional": true}], "description": "Returns a channel's history.", "result": "object"}}
+                """);
+            await route.FulfillAsync(new RouteFulfillOptions { Response = response, Body = api.ToJsonString() });
+        });
+        var sent = new List<string>();
+        await page.RouteAsync("**/api/sample/history", async route =>
+        {
+            var body = route.Request.PostData ?? "";
+            lock (sent)
+            {
+                sent.Add(body);
+            }
+
+            await route.FulfillAsync(new RouteFulfillOptions { ContentType = "application/json", Body = $"{{\"result\": {body}}}" });
+        });
+        await page.GotoAsync(Fixture.Node.AdminUrl.ToString());
+        await Expect(page.GetByTestId("api-status")).ToHaveAttributeAsync("data-state", "ready");
+
+        await Expect(page.GetByTestId("method-sample.history").Locator(".signature")).ToHaveTextAsync("sample.history(channelId, since?, limit?)");
+        var limit = page.GetByTestId("param-sample.history.limit");
+        await Expect(limit).ToHaveAttributeAsync("data-type", "integer");
+        await Expect(limit).ToHaveAttributeAsync("data-optional", "true");
+        await Expect(limit).ToHaveAttributeAsync("inputmode", "numeric");
+        Assert.Equal("INPUT", await limit.EvaluateAsync<string>("element => element.tagName"));
+
+        // The optional fields left empty are not sent.
+        var result = await CallInAdminAsync(page, "sample.history", ("channelId", "news"));
+        await Expect(result).ToHaveAttributeAsync("data-state", "ok");
+        AssertSameJson("""{"result": {"channelId": "news"}}""", await result.Locator("pre").TextContentAsync());
+
+        // An integer is sent as a JSON number.
+        result = await CallInAdminAsync(page, "sample.history", ("limit", " 10 "));
+        AssertSameJson("""{"result": {"channelId": "news", "limit": 10}}""", await result.Locator("pre").TextContentAsync());
+
+        // A field emptied again is left out again; blanks are empty.
+        result = await CallInAdminAsync(page, "sample.history", ("since", "m-1"), ("limit", "  "));
+        AssertSameJson("""{"result": {"channelId": "news", "since": "m-1"}}""", await result.Locator("pre").TextContentAsync());
+
+        // Not an integer: said on the page, nothing sent.
+        result = await CallInAdminAsync(page, "sample.history", ("limit", "1.5"));
+        await Expect(result).ToHaveAttributeAsync("data-state", "error");
+        await Expect(result).ToContainTextAsync("Not sent");
+        await Expect(result).ToContainTextAsync("limit must be an integer");
+        await Expect(limit).ToHaveAttributeAsync("aria-invalid", "true");
+        await limit.FillAsync("7");
+        await Expect(limit).ToHaveAttributeAsync("aria-invalid", "false");
+        await ScreenshotAsync(page, "admin-optional-parameters");
+
+        lock (sent)
+        {
+            Assert.Equal(3, sent.Count);
+        }
     }
 
     [Fact]

@@ -267,6 +267,8 @@ public sealed class ManagementApiFuzzTests : IAsyncLifetime
         "userId" => $"\"{Users[random.Next(Users.Length)]}\"",
         "channelId" => $"\"{Channels[random.Next(Channels.Length)]}\"",
         "sessionId" => $"\"{Sessions[random.Next(Sessions.Length)]}\"",
+        _ when parameter.Type == "integer" => random.Next(100).ToString(CultureInfo.InvariantCulture),
+        _ when parameter.Type == "string" => "\"fuzz\"",
         _ => "{\"text\":\"hello\"}",
     };
 
@@ -290,8 +292,11 @@ public sealed class ManagementApiFuzzTests : IAsyncLifetime
     {
         var method = Methods[random.Next(Methods.Length)];
         var members = method.Parameters.Select(p => (Name: $"\"{p.Name}\"", Value: ValidJson(p, random))).ToList();
-        var strings = method.Parameters.Select((p, i) => (p, i)).Where(x => x.p.Type == "string").Select(x => x.i).ToList();
+        // What each mutation may change and still make a bad call: an optional parameter may be left out or null.
+        var strings = method.Parameters.Select((p, i) => (p, i)).Where(x => x.p.Type is "string" or "integer").Select(x => x.i).ToList();
         var jsons = method.Parameters.Select((p, i) => (p, i)).Where(x => x.p.Type == "json").Select(x => x.i).ToList();
+        var required = method.Parameters.Select((p, i) => (p, i)).Where(x => !x.p.Optional).Select(x => x.i).ToList();
+        var ids = method.Parameters.Select((p, i) => (p, i)).Where(x => x.p.Name is "userId" or "channelId" or "sessionId").Select(x => x.i).ToList();
         var path = $"/api/{method.Service}/{method.Name}";
         byte[]? raw = null;
         int? declared = null;
@@ -300,10 +305,10 @@ public sealed class ManagementApiFuzzTests : IAsyncLifetime
         {
             case 0 when strings.Count > 0:
                 var wrong = strings[random.Next(strings.Count)];
-                members[wrong] = (members[wrong].Name, new[] { "true", "false", "null", "[]", "{}", $"[\"{Users[0]}\"]" }[random.Next(6)]);
+                members[wrong] = (members[wrong].Name, new[] { "true", "false", "[]", "{}", $"[\"{Users[0]}\"]", "null" }[random.Next(method.Parameters[wrong].Optional ? 5 : 6)]);
                 break;
-            case 1 when members.Count > 0:
-                members.RemoveAt(random.Next(members.Count));
+            case 1 when required.Count > 0:
+                members.RemoveAt(required[random.Next(required.Count)]);
                 break;
             case 2 when members.Count > 0:
                 var doubled = members[random.Next(members.Count)];
@@ -332,8 +337,8 @@ public sealed class ManagementApiFuzzTests : IAsyncLifetime
             case 7 when jsons.Count > 0:
                 members[jsons[0]] = (members[jsons[0]].Name, new[] { "1e400 1", "[1,2e999", "{\"n\":1e1000,}", "01", "1.", "-", "NaN", "Infinity" }[random.Next(8)]);
                 break;
-            case 8 when strings.Count > 0:
-                var id = strings[random.Next(strings.Count)];
+            case 8 when ids.Count > 0:
+                var id = ids[random.Next(ids.Count)];
                 members[id] = (members[id].Name, JsonSerializer.Serialize(BadId(method.Parameters[id].Name, random)));
                 break;
             case 9 when jsons.Count > 0:
@@ -387,10 +392,13 @@ public sealed class ManagementApiFuzzTests : IAsyncLifetime
         var kind = random.Next(6);
         var ids = method.Parameters.Select((p, i) => (p, i)).Where(x => x.p.Name is "userId" or "channelId").Select(x => x.i).ToList();
         var jsons = method.Parameters.Select((p, i) => (p, i)).Where(x => x.p.Type == "json").Select(x => x.i).ToList();
+        var required = method.Parameters.Count(p => !p.Optional);
         switch (kind)
         {
-            case 0 when segments.Count > 0:
-                segments.RemoveAt(random.Next(segments.Count));
+            case 0 when required > 0:
+                // One short of the required parameters: the trailing optional ones may be left out.
+                segments.RemoveRange(required, segments.Count - required);
+                segments.RemoveAt(random.Next(required));
                 break;
             case 1 when ids.Count > 0:
                 var id = ids[random.Next(ids.Count)];

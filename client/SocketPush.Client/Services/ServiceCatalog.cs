@@ -66,8 +66,29 @@ public sealed class ServiceCatalog
             throw new ArgumentException($"{method.Name} must end with a CancellationToken parameter.", nameof(method));
         }
 
-        var wireParameters = parameters[..^1].Select(p => new ParameterDescriptor(p.Name!, WireType(p.ParameterType, method))).ToList();
+        var wireParameters = parameters[..^1].Select(p => DescribeParameter(p, method)).ToList();
+        // The path form passes parameters by position, so only trailing ones can be left out (C# demands this of
+        // defaults too; the check keeps an [Optional] attribute from getting around it).
+        if (wireParameters.SkipWhile(p => !p.Optional).Any(p => !p.Optional))
+        {
+            throw new ArgumentException($"{method.Name}: optional parameters must come after every required one.", nameof(method));
+        }
+
         return new MethodDescriptor(service, WireName(method.Name), attribute.Description, method, wireParameters, ResultType(method));
+    }
+
+    private static ParameterDescriptor DescribeParameter(ParameterInfo parameter, MethodInfo method)
+    {
+        var type = WireType(parameter.ParameterType, method);
+        // A C# default makes the parameter optional on the wire: a call that leaves it out (or sends null) gets the default.
+        var optional = parameter.HasDefaultValue;
+        if (optional && type == "json")
+        {
+            // null is a JSON value like any other, so "null means the default" would take a value away from the method.
+            throw new ArgumentException($"{method.Name}: the JsonElement parameter {parameter.Name} cannot be optional.", nameof(method));
+        }
+
+        return new ParameterDescriptor(parameter.Name!, type, optional);
     }
 
     private static string WireName(string clrName)
@@ -78,8 +99,9 @@ public sealed class ServiceCatalog
 
     private static string WireType(Type type, MethodInfo method) =>
         type == typeof(string) ? "string"
+        : type == typeof(int) || type == typeof(int?) ? "integer"
         : type == typeof(JsonElement) ? "json"
-        : throw new ArgumentException($"{method.Name}: parameters must be string or JsonElement, not {type.Name}.", nameof(method));
+        : throw new ArgumentException($"{method.Name}: parameters must be string, int or JsonElement, not {type.Name}.", nameof(method));
 
     private static string ResultType(MethodInfo method)
     {
@@ -109,5 +131,8 @@ public sealed record ServiceDescriptor(string Name, string Description, Type Int
 /// </summary>
 public sealed record MethodDescriptor(string Service, string Name, string Description, MethodInfo Method, IReadOnlyList<ParameterDescriptor> Parameters, string ResultType);
 
-/// <summary>One parameter: its wire name and type, <c>string</c> or <c>json</c> (any JSON value).</summary>
-public sealed record ParameterDescriptor(string Name, string Type);
+/// <summary>
+/// One parameter: its wire name; its type, <c>string</c>, <c>integer</c> (a 32-bit integer) or <c>json</c> (any JSON
+/// value); and whether it is optional: declared with a C# default, which a call that leaves it out gets.
+/// </summary>
+public sealed record ParameterDescriptor(string Name, string Type, bool Optional = false);

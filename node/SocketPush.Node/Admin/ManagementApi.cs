@@ -25,7 +25,10 @@ internal sealed class ManagementApi(
     /// <summary>Marks the endpoints of management calls: they need the API key and count against the rate limit.</summary>
     public static readonly object Gated = new GatedCall();
 
-    /// <summary><c>GET /api</c>: <c>{service: {method: {params: [{name, type}], description, result}}}</c>.</summary>
+    /// <summary>
+    /// <c>GET /api</c>: <c>{service: {method: {params: [{name, type, optional?}], description, result}}}</c>.
+    /// <c>optional: true</c> is written only on optional parameters, so that a required one reads as it always has.
+    /// </summary>
     public static Dictionary<string, Dictionary<string, object>> Describe(ServiceCatalog catalog) =>
         catalog.Services.ToDictionary(
             s => s.Name,
@@ -33,7 +36,9 @@ internal sealed class ManagementApi(
                 m => m.Name,
                 m => (object)new
                 {
-                    @params = m.Parameters.Select(p => new { name = p.Name, type = p.Type }),
+                    @params = m.Parameters.Select(p => p.Optional
+                        ? (object)new { name = p.Name, type = p.Type, optional = true }
+                        : new { name = p.Name, type = p.Type }),
                     description = m.Description,
                     result = m.ResultType,
                 }));
@@ -234,19 +239,33 @@ internal sealed class ManagementApi(
 
     private sealed class GatedCall;
 
-    private static object?[] BindPath(MethodDescriptor descriptor, string[] values, CancellationToken cancellationToken)
+    /// <summary>
+    /// Binds the path form's segments by position. Trailing optional parameters may be left out (they get their
+    /// defaults); since segments are positional, one in the middle cannot be.
+    /// </summary>
+    internal static object?[] BindPath(MethodDescriptor descriptor, string[] values, CancellationToken cancellationToken)
     {
-        if (values.Length != descriptor.Parameters.Count)
+        var method = ServiceMethod.For(descriptor);
+        var all = descriptor.Parameters.Count;
+        var required = descriptor.Parameters.Count(p => !p.Optional);
+        if (values.Length < required || values.Length > all)
         {
+            var count = required == all ? $"{all}" : $"{required} to {all}";
             throw new ServiceException(ErrorCodes.InvalidArgument,
-                $"{descriptor.Service}/{descriptor.Name} takes {descriptor.Parameters.Count} path parameter(s) ({ServiceMethod.For(descriptor).ParameterList()}), got {values.Length}.");
+                $"{descriptor.Service}/{descriptor.Name} takes {count} path parameter(s) ({method.ParameterList()}), got {values.Length}.");
         }
 
-        var arguments = new object?[values.Length + 1];
-        for (var i = 0; i < values.Length; i++)
+        var arguments = new object?[all + 1];
+        for (var i = 0; i < all; i++)
         {
             var parameter = descriptor.Parameters[i];
-            arguments[i] = parameter.Type == "json" ? ParseJsonParameter(parameter.Name, values[i]) : values[i];
+            arguments[i] = i >= values.Length ? method.DefaultOf(i)
+                : parameter.Type switch
+                {
+                    "json" => ParseJsonParameter(parameter.Name, values[i]),
+                    "integer" => ServiceMethod.ParseInteger(parameter.Name, values[i]),
+                    _ => values[i],
+                };
         }
 
         arguments[^1] = cancellationToken;

@@ -98,7 +98,8 @@ internal static class OpenApiDocumentation
         {
             Type = JsonSchemaType.Object,
             Properties = method.Parameters.ToDictionary(p => p.Name, p => ParameterSchema(document, p), StringComparer.Ordinal),
-            Required = new HashSet<string>(method.Parameters.Select(p => p.Name), StringComparer.Ordinal),
+            // An optional parameter may be left out (or be null); the node then uses its default.
+            Required = new HashSet<string>(method.Parameters.Where(p => !p.Optional).Select(p => p.Name), StringComparer.Ordinal),
             AdditionalPropertiesAllowed = false,
         };
         var responses = new OpenApiResponses
@@ -126,8 +127,8 @@ internal static class OpenApiDocumentation
             Tags = new HashSet<OpenApiTagReference> { new(method.Service, document) },
             RequestBody = new OpenApiRequestBody
             {
-                // A method without parameters takes an empty body as well as {}.
-                Required = method.Parameters.Count > 0,
+                // A method without required parameters takes an empty body as well as {}.
+                Required = method.Parameters.Any(p => !p.Optional),
                 Description = "The parameters, by name.",
                 Content = Json(parameters),
             },
@@ -145,6 +146,12 @@ internal static class OpenApiDocumentation
         {
             "string" when IdSchemas.ContainsKey(parameter.Name) => new OpenApiSchemaReference(SchemaName(parameter.Name), document),
             "string" => new OpenApiSchema { Type = JsonSchemaType.String },
+            "integer" => new OpenApiSchema
+            {
+                Type = JsonSchemaType.Integer,
+                Format = "int32",
+                Description = "An integer (a string of a decimal integer is accepted too).",
+            },
             // Any JSON value: the empty schema.
             _ => new OpenApiSchema { Description = "Any JSON value." },
         };

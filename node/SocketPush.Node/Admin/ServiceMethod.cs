@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Globalization;
 using System.Linq.Expressions;
 using System.Reflection;
 using System.Text.Json;
@@ -73,23 +74,55 @@ internal sealed class ServiceMethod
         for (var i = 0; i < descriptor.Parameters.Count; i++)
         {
             var parameter = descriptor.Parameters[i];
-            // A message may be any JSON value, null included; an id may not be null.
-            if (!body.TryGetProperty(parameter.Name, out var value) || (value.ValueKind == JsonValueKind.Null && parameter.Type != "json"))
+            // A message may be any JSON value, null included; an id may not be null. An optional parameter that is
+            // left out or null gets its C# default, so that a client need not tell "not given" from "given as null".
+            var given = body.TryGetProperty(parameter.Name, out var value);
+            if (!given || (value.ValueKind == JsonValueKind.Null && parameter.Type != "json"))
             {
-                throw new ServiceException(ErrorCodes.InvalidArgument, $"{parameter.Name} is required.");
+                arguments[i] = parameter.Optional
+                    ? DefaultOf(i)
+                    : throw new ServiceException(ErrorCodes.InvalidArgument, $"{parameter.Name} is required.");
+                continue;
             }
 
-            arguments[i] = parameter.Type == "json" ? value : value.ValueKind switch
+            arguments[i] = parameter.Type switch
             {
-                JsonValueKind.String => Unicode(parameter.Name, value.GetString),
-                JsonValueKind.Number => value.GetRawText(), // a number is a valid id, as in socket-push
-                _ => throw new ServiceException(ErrorCodes.InvalidArgument, $"{parameter.Name} must be a string or a number."),
+                "json" => value,
+                "integer" => value.ValueKind switch
+                {
+                    JsonValueKind.Number when value.TryGetDecimal(out var number) => Integer(parameter.Name, number),
+                    // As an id accepts a number, an integer accepts a string of one: what a form field or a path holds.
+                    JsonValueKind.String => ParseInteger(parameter.Name, Unicode(parameter.Name, value.GetString)!),
+                    _ => throw NotAnInteger(parameter.Name),
+                },
+                _ => value.ValueKind switch
+                {
+                    JsonValueKind.String => Unicode(parameter.Name, value.GetString),
+                    JsonValueKind.Number => value.GetRawText(), // a number is a valid id, as in socket-push
+                    _ => throw new ServiceException(ErrorCodes.InvalidArgument, $"{parameter.Name} must be a string or a number."),
+                },
             };
         }
 
         arguments[^1] = cancellationToken;
         return arguments;
     }
+
+    /// <summary>The C# default of the i-th parameter, which an optional one that is not given gets.</summary>
+    public object? DefaultOf(int index) => Descriptor.Method.GetParameters()[index].DefaultValue;
+
+    /// <summary>
+    /// A decimal integer in the range of <see cref="int"/>, as text: an <c>integer</c> parameter sent as a JSON string or
+    /// as a segment of the path form.
+    /// </summary>
+    public static int ParseInteger(string name, string text) =>
+        int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var number) ? number : throw NotAnInteger(name);
+
+    // A JSON number with no fraction, however written (5, 5.0, 5e0), as JSON Schema's "integer" has it.
+    private static int Integer(string name, decimal number) =>
+        number == decimal.Truncate(number) && number is >= int.MinValue and <= int.MaxValue ? (int)number : throw NotAnInteger(name);
+
+    private static ServiceException NotAnInteger(string name) => new(ErrorCodes.InvalidArgument, $"{name} must be an integer.");
 
     /// <summary>JSON text with an unpaired surrogate escape (<c>"\ud800"</c>) cannot become a .NET string: a bad argument.</summary>
     private static string? Unicode(string what, Func<string?> read)
@@ -104,6 +137,7 @@ internal sealed class ServiceMethod
         }
     }
 
+    /// <summary>The parameter names for an error message; an optional one is marked <c>name?</c>.</summary>
     public string ParameterList() =>
-        Descriptor.Parameters.Count == 0 ? "none" : string.Join(", ", Descriptor.Parameters.Select(p => p.Name));
+        Descriptor.Parameters.Count == 0 ? "none" : string.Join(", ", Descriptor.Parameters.Select(p => p.Optional ? p.Name + "?" : p.Name));
 }

@@ -229,7 +229,8 @@ internal static partial class PhpClientGenerator
             {
                 var name = StringProperty(parameter, "name") ?? throw new GeneratorException($"a parameter of {where} has no name.");
                 RequireIdentifier(name, $"parameter {name} of {where}");
-                phpParameters.Add(new PhpParameter(name, StringProperty(parameter, "type") ?? "json"));
+                var optional = parameter.TryGetProperty("optional", out var flag) && flag.ValueKind == JsonValueKind.True;
+                phpParameters.Add(new PhpParameter(name, StringProperty(parameter, "type") ?? "json", optional));
             }
 
             methods.Add(new PhpMethod(
@@ -265,11 +266,20 @@ internal static partial class PhpClientGenerator
     private static string DocText(string text) =>
         WhiteSpace().Replace(text, " ").Replace("*/", "* /", StringComparison.Ordinal).Trim();
 
-    private static (string Declared, string Doc) PhpParameterType(string wireType) => wireType switch
+    // An id may be passed as a PHP int, as the API accepts a number for it; it is sent as a string. An optional
+    // parameter also takes null, which leaves it out of the call.
+    private static (string Declared, string Doc) PhpParameterType(PhpParameter parameter) => (parameter.Type, parameter.Optional) switch
     {
-        "string" => ("string|int", "string|int"),
+        ("string", false) => ("string|int", "string|int"),
+        ("string", true) => ("string|int|null", "string|int|null"),
+        ("integer", false) => ("int", "int"),
+        ("integer", true) => ("?int", "int|null"),
         _ => ("mixed", "mixed"),
     };
+
+    // The value sent for a parameter: an id as a string, anything else as it is.
+    private static string PhpArgument(PhpParameter parameter) =>
+        parameter.Type == "string" ? $"(string) ${parameter.Name}" : $"${parameter.Name}";
 
     private static (string Declared, string Doc) PhpResultType(string wireType) => wireType switch
     {
@@ -300,7 +310,7 @@ internal static partial class PhpClientGenerator
 
             foreach (var parameter in method.Parameters)
             {
-                php.Append(CultureInfo.InvariantCulture, $"     * @param {PhpParameterType(parameter.Type).Doc} ${parameter.Name}\n");
+                php.Append(CultureInfo.InvariantCulture, $"     * @param {PhpParameterType(parameter).Doc} ${parameter.Name}\n");
             }
 
             if (result.Doc.Length > 0)
@@ -309,11 +319,25 @@ internal static partial class PhpClientGenerator
             }
 
             php.Append("     * @throws ServiceException with getErrorCode() telling why the call failed\n     */\n");
-            var signature = string.Join(", ", method.Parameters.Select(p => $"{PhpParameterType(p.Type).Declared} ${p.Name}"));
-            var arguments = string.Join(", ", method.Parameters.Select(p =>
-                p.Type == "string" ? $"'{p.Name}' => (string) ${p.Name}" : $"'{p.Name}' => ${p.Name}"));
+            // Only the trailing optional parameters get "= null": PHP deprecates a default before a required parameter.
+            var defaultsFrom = method.Parameters.FindLastIndex(p => !p.Optional) + 1;
+            var signature = string.Join(", ", method.Parameters.Select((p, i) =>
+                $"{PhpParameterType(p).Declared} ${p.Name}" + (i >= defaultsFrom ? " = null" : string.Empty)));
             php.Append(CultureInfo.InvariantCulture, $"    public function {method.Name}({signature}): {result.Declared}\n    {{\n");
-            var call = $"$this->call('{service}', '{method.Name}', [{arguments}]);";
+            var required = string.Join(", ", method.Parameters.Where(p => !p.Optional).Select(p => $"'{p.Name}' => {PhpArgument(p)}"));
+            var call = $"$this->call('{service}', '{method.Name}', [{required}]);";
+            if (method.Parameters.Any(p => p.Optional))
+            {
+                // An optional parameter given as null is left out, so that the node uses its default.
+                php.Append(CultureInfo.InvariantCulture, $"        $params = [{required}];\n");
+                foreach (var parameter in method.Parameters.Where(p => p.Optional))
+                {
+                    php.Append(CultureInfo.InvariantCulture, $"        if (${parameter.Name} !== null) {{\n            $params['{parameter.Name}'] = {PhpArgument(parameter)};\n        }}\n\n");
+                }
+
+                call = $"$this->call('{service}', '{method.Name}', $params);";
+            }
+
             php.Append(result.Declared == "void" ? $"        {call}\n" : $"        return {call}\n");
             php.Append("    }\n");
             if (m < methods.Count - 1)
@@ -500,7 +524,7 @@ internal static partial class PhpClientGenerator
 
     private sealed record PhpMethod(string Name, string Description, List<PhpParameter> Parameters, string Result);
 
-    private sealed record PhpParameter(string Name, string Type);
+    private sealed record PhpParameter(string Name, string Type, bool Optional);
 }
 
 /// <summary>One generated file: its name inside the output folder and its text.</summary>

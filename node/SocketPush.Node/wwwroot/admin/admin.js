@@ -252,7 +252,7 @@
     form.dataset.service = service;
     form.dataset.method = method;
     form.querySelector('.signature').textContent =
-      qualified + '(' + params.map((p) => p.name).join(', ') + ')';
+      qualified + '(' + params.map((p) => p.name + (p.optional ? '?' : '')).join(', ') + ')';
     form.querySelector('.result-type').textContent = description.result ? '→ ' + description.result : '';
     form.querySelector('.description').textContent = description.description || '';
 
@@ -273,7 +273,8 @@
   }
 
   function paramField(formId, qualified, param) {
-    const isString = param.type === 'string';
+    // An id or an integer is one line; a JSON value gets room to be typed.
+    const isLine = param.type === 'string' || param.type === 'integer';
     const id = formId + '-' + param.name;
     const label = document.createElement('label');
     label.htmlFor = id;
@@ -282,21 +283,30 @@
     name.textContent = param.name;
     const type = document.createElement('span');
     type.className = 'param-type';
-    type.textContent = param.type;
+    type.textContent = param.type + (param.optional ? ', optional' : '');
     label.append(name, ' ', type);
 
-    const field = document.createElement(isString ? 'input' : 'textarea');
+    const field = document.createElement(isLine ? 'input' : 'textarea');
     field.id = id;
     field.name = param.name;
     field.dataset.type = param.type;
+    field.dataset.optional = param.optional ? 'true' : 'false';
     field.dataset.testid = 'param-' + qualified + '.' + param.name;
     field.spellcheck = false;
-    if (isString) {
+    if (isLine) {
+      // A text field rather than type=number, which would hide what was typed when it is not a number.
       field.type = 'text';
+      if (param.type === 'integer') {
+        field.inputMode = 'numeric';
+        field.addEventListener('input', () => mark(field, parseIntegerField));
+      }
+      if (param.optional) {
+        field.placeholder = 'optional: leave empty to leave it out';
+      }
     } else {
       field.rows = 3;
       field.placeholder = '{"text": "hello"}';
-      field.addEventListener('input', () => markJson(field));
+      field.addEventListener('input', () => mark(field, parseJsonField));
     }
 
     const row = document.createElement('div');
@@ -305,7 +315,7 @@
     return row;
   }
 
-  // A non-string parameter is any JSON value; it is checked here before anything is sent.
+  // A json parameter is any JSON value; it is checked here before anything is sent.
   function parseJsonField(field) {
     const text = field.value.trim();
     if (!text) {
@@ -318,8 +328,18 @@
     }
   }
 
-  function markJson(field) {
-    const parsed = parseJsonField(field);
+  // An integer parameter is sent as a JSON number; the node takes 32-bit integers.
+  function parseIntegerField(field) {
+    const text = field.value.trim();
+    const value = Number(text);
+    if (!/^[+-]?\d+$/.test(text) || value < -2147483648 || value > 2147483647) {
+      return { ok: false, error: field.name + ' must be an integer, for example 10' };
+    }
+    return { ok: true, value };
+  }
+
+  function mark(field, parse) {
+    const parsed = parse(field);
     field.setAttribute('aria-invalid', field.value.trim() && !parsed.ok ? 'true' : 'false');
   }
 
@@ -336,11 +356,15 @@
     const body = {};
     for (const param of params) {
       const field = form.elements.namedItem(param.name);
+      // An optional parameter left empty is not sent: the node then uses its default.
+      if (param.optional && !field.value.trim()) {
+        continue;
+      }
       if (param.type === 'string') {
         body[param.name] = field.value;
         continue;
       }
-      const parsed = parseJsonField(field);
+      const parsed = param.type === 'integer' ? parseIntegerField(field) : parseJsonField(field);
       if (!parsed.ok) {
         field.setAttribute('aria-invalid', 'true');
         showResult(output, 'error', 'Not sent', parsed.error);
