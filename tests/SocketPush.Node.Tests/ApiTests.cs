@@ -54,7 +54,7 @@ public sealed class ApiTests : IAsyncLifetime
         }
 
         Assert.Equal(
-            """[{"name":"userId","type":"string"},{"name":"message","type":"json"}]""",
+            """[{"name":"userId","type":"string"},{"name":"message","type":"json"},{"name":"publishId","type":"string","optional":true}]""",
             api.GetProperty("user").GetProperty("publish").GetProperty("params").GetRawText());
     }
 

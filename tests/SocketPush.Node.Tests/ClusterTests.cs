@@ -326,7 +326,7 @@ public sealed class ClusterTests(ClusterFixture fixture) : IClassFixture<Cluster
             var delivered = 0;
             await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (i, cancellationToken) =>
             {
-                if (await users.PublishAsync(userId, JsonSerializer.SerializeToElement(i), cancellationToken) == 1)
+                if (await users.PublishAsync(userId, JsonSerializer.SerializeToElement(i), cancellationToken: cancellationToken) == 1)
                 {
                     Interlocked.Increment(ref delivered);
                 }

@@ -192,6 +192,37 @@ public sealed class MetricsExpositionTests
         # HELP socketpush_antientropy_records_repaired_total Records the anti-entropy rounds this node started changed, in this node's store or the peer's (records both already had count nothing).
         # TYPE socketpush_antientropy_records_repaired_total counter
         socketpush_antientropy_records_repaired_total 0
+        # HELP socketpush_recoveries_total Streams a reconnecting client asked to recover, by result: every missed message sent, or incomplete (history no longer holds them, or the epoch changed), or the owner could not be read.
+        # TYPE socketpush_recoveries_total counter
+        socketpush_recoveries_total{result="recovered"} 0
+        socketpush_recoveries_total{result="incomplete"} 0
+        socketpush_recoveries_total{result="failed"} 0
+        # HELP socketpush_messages_recovered_total Messages sent from history to reconnecting clients and to fill gaps in live streams.
+        # TYPE socketpush_messages_recovered_total counter
+        socketpush_messages_recovered_total 0
+        # HELP socketpush_gaps_filled_total Gaps in a live stream a connection saw (a message past the next offset), by how their fill from the owner ended.
+        # TYPE socketpush_gaps_filled_total counter
+        socketpush_gaps_filled_total{result="recovered"} 0
+        socketpush_gaps_filled_total{result="incomplete"} 0
+        socketpush_gaps_filled_total{result="failed"} 0
+        # HELP socketpush_history_evicted_total Messages dropped from history: beyond a stream's size, older than its age, beyond history.maxBytes, or their rule was removed.
+        # TYPE socketpush_history_evicted_total counter
+        socketpush_history_evicted_total{reason="size"} 0
+        socketpush_history_evicted_total{reason="age"} 0
+        socketpush_history_evicted_total{reason="bytes"} 0
+        socketpush_history_evicted_total{reason="rule"} 0
+        # HELP socketpush_publishes_deduplicated_total Publishes whose id the stream held already (a retry), so they were neither appended nor delivered again.
+        # TYPE socketpush_publishes_deduplicated_total counter
+        socketpush_publishes_deduplicated_total 0
+        # HELP socketpush_history_messages Messages kept in the history of the streams this node owns.
+        # TYPE socketpush_history_messages gauge
+        socketpush_history_messages 0
+        # HELP socketpush_history_bytes What the kept messages cost, counted against history.maxBytes.
+        # TYPE socketpush_history_bytes gauge
+        socketpush_history_bytes 0
+        # HELP socketpush_history_streams Streams this node holds a history for.
+        # TYPE socketpush_history_streams gauge
+        socketpush_history_streams 0
         """;
 
     [Fact]

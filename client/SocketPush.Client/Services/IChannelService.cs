@@ -21,9 +21,12 @@ public interface IChannelService
     [Method("Returns the userIds subscribed to the channel.")]
     Task<IReadOnlyList<string>> GetSubscribersAsync(string channelId, CancellationToken cancellationToken = default);
 
-    [Method("Sends a JSON message to every connection of every subscriber; returns how many connections it reached.")]
-    Task<int> PublishAsync(string channelId, JsonElement message, CancellationToken cancellationToken = default);
+    [Method("Sends a JSON message to every connection of every subscriber; returns how many connections it reached (0 if publishId was published already). With history, the message is kept in the channel's stream; a publishId (your own, for retries) is appended once.")]
+    Task<int> PublishAsync(string channelId, JsonElement message, string? publishId = null, CancellationToken cancellationToken = default);
 
     [Method("Returns the channelIds that have at least one subscriber.")]
     Task<IReadOnlyList<string>> ListAllAsync(CancellationToken cancellationToken = default);
+
+    [Method("Returns the channel's stream: {epoch, offset, complete, messages: [{offset, id, publishedAt, data}]}, the messages after since (epoch.offset; complete false when history no longer holds them or the epoch changed), or the latest ones without since; at most limit (100 by default, up to 1000).")]
+    Task<JsonElement> HistoryAsync(string channelId, string? since = null, int? limit = null, CancellationToken cancellationToken = default);
 }

@@ -6,8 +6,8 @@ namespace SocketPush.Client.Services;
 [Service("user", "Publishes to users and manages their connections.")]
 public interface IUserService
 {
-    [Method("Sends a JSON message to every connection of the user; returns how many connections it reached (0 if offline).")]
-    Task<int> PublishAsync(string userId, JsonElement message, CancellationToken cancellationToken = default);
+    [Method("Sends a JSON message to every connection of the user; returns how many connections it reached (0 if offline, or if publishId was published already). With history, the message is kept in the user's stream; a publishId (your own, for retries) is appended once.")]
+    Task<int> PublishAsync(string userId, JsonElement message, string? publishId = null, CancellationToken cancellationToken = default);
 
     [Method("Disconnects all connections of the user and unsubscribes the user from every channel.")]
     Task RemoveAsync(string userId, CancellationToken cancellationToken = default);
@@ -17,4 +17,7 @@ public interface IUserService
 
     [Method("Returns the userIds that have at least one connection open.")]
     Task<IReadOnlyList<string>> ListAllAsync(CancellationToken cancellationToken = default);
+
+    [Method("Returns the user's stream: {epoch, offset, complete, messages: [{offset, id, publishedAt, data}]}, the messages after since (epoch.offset; complete false when history no longer holds them or the epoch changed), or the latest ones without since; at most limit (100 by default, up to 1000).")]
+    Task<JsonElement> HistoryAsync(string userId, string? since = null, int? limit = null, CancellationToken cancellationToken = default);
 }

@@ -119,6 +119,15 @@ internal static class ConfigLoader
                     throw new ConfigException($"{sourceName} line {FindLine(yaml, key)}: {key} has an empty item.");
                 case string or List<string>:
                     break;
+                case List<HistoryRule> rules when rules.Contains(null!):
+                    throw new ConfigException($"{sourceName} line {FindLine(yaml, key)}: {key} has an empty item.");
+                case List<HistoryRule> rules:
+                    foreach (var rule in rules)
+                    {
+                        KeepDefaultsForEmptyValues(rule, key + ".", yaml, sourceName);
+                    }
+
+                    break;
                 case var nested:
                     KeepDefaultsForEmptyValues(nested, key + ".", yaml, sourceName);
                     break;

@@ -203,7 +203,8 @@ internal sealed class NodeHost : IAsyncDisposable
         services.AddSingleton<UserService>();
         services.AddSingleton<ChannelService>();
         services.AddSingleton<HistoryMetrics>();
-        services.AddSingleton<IStreamHistory, RoutedHistory>();
+        services.AddSingleton<RoutedHistory>();
+        services.AddSingleton<IStreamHistory>(sp => sp.GetRequiredService<RoutedHistory>());
         services.AddSingleton<StreamRecovery>();
         services.AddSingleton(sp =>
         {

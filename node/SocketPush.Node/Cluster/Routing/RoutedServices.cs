@@ -31,12 +31,15 @@ internal sealed class RoutedAuthService(ClusterRouter router) : IAuthService
 }
 
 /// <summary>user, routed: to the owner of <c>u:</c>; listAll asks every node for its connected users.</summary>
-internal sealed class RoutedUserService(ClusterRouter router, MessageLimit limit) : IUserService
+internal sealed class RoutedUserService(ClusterRouter router, MessageLimit limit, RoutedHistory history) : IUserService
 {
-    public Task<int> PublishAsync(string userId, JsonElement message, CancellationToken cancellationToken = default) =>
-        PublishAsync(userId, message, null, cancellationToken);
+    public Task<JsonElement> HistoryAsync(string userId, string? since = null, int? limit = null, CancellationToken cancellationToken = default)
+    {
+        Ids.Validate(nameof(userId), userId);
+        return history.PageAsync(Keys.User(userId), $"user {userId}", "history.users", since, limit, cancellationToken);
+    }
 
-    public Task<int> PublishAsync(string userId, JsonElement message, string? publishId, CancellationToken cancellationToken = default)
+    public Task<int> PublishAsync(string userId, JsonElement message, string? publishId = null, CancellationToken cancellationToken = default)
     {
         Ids.Validate(nameof(userId), userId);
         limit.Check(message);
@@ -66,8 +69,14 @@ internal sealed class RoutedUserService(ClusterRouter router, MessageLimit limit
 }
 
 /// <summary>channel, routed: a user's side to the owner of <c>u:</c>, a channel's side to the owner of <c>c:</c>.</summary>
-internal sealed class RoutedChannelService(ClusterRouter router, MessageLimit limit) : IChannelService
+internal sealed class RoutedChannelService(ClusterRouter router, MessageLimit limit, RoutedHistory history) : IChannelService
 {
+    public Task<JsonElement> HistoryAsync(string channelId, string? since = null, int? limit = null, CancellationToken cancellationToken = default)
+    {
+        Ids.Validate(nameof(channelId), channelId);
+        return history.PageAsync(Keys.Channel(channelId), $"channel {channelId}", "history.channels", since, limit, cancellationToken);
+    }
+
     public Task SubscribeAsync(string userId, string channelId, CancellationToken cancellationToken = default)
     {
         Ids.Validate(nameof(userId), userId);
@@ -100,10 +109,7 @@ internal sealed class RoutedChannelService(ClusterRouter router, MessageLimit li
         return await router.AskOwnerAsync(Keys.Channel(channelId), new ChannelGetSubscribers(channelId), cancellationToken).ConfigureAwait(false);
     }
 
-    public Task<int> PublishAsync(string channelId, JsonElement message, CancellationToken cancellationToken = default) =>
-        PublishAsync(channelId, message, null, cancellationToken);
-
-    public Task<int> PublishAsync(string channelId, JsonElement message, string? publishId, CancellationToken cancellationToken = default)
+    public Task<int> PublishAsync(string channelId, JsonElement message, string? publishId = null, CancellationToken cancellationToken = default)
     {
         Ids.Validate(nameof(channelId), channelId);
         limit.Check(message);
