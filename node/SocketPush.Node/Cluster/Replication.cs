@@ -59,16 +59,10 @@ internal sealed class Replication(RecordStore store, ClusterMembership membershi
 
     private async Task WaitForQuorumAsync(string key, List<Task<bool>> copies, int needed, int replicas)
     {
-        var acknowledged = 0;
-        var pending = copies.ToList();
-        while (pending.Count > 0)
+        var acknowledged = await Quorum.AcknowledgedAsync(copies, needed).ConfigureAwait(false);
+        if (acknowledged >= needed)
         {
-            var done = await Task.WhenAny(pending).ConfigureAwait(false);
-            pending.Remove(done);
-            if (await done.ConfigureAwait(false) && ++acknowledged >= needed)
-            {
-                return;
-            }
+            return;
         }
 
         metrics.QuorumFailed();

@@ -203,6 +203,9 @@ internal sealed class NodeHost : IAsyncDisposable
         services.AddSingleton<UserService>();
         services.AddSingleton<ChannelService>();
         services.AddSingleton<HistoryMetrics>();
+        services.AddSingleton<StreamReplication>();
+        services.AddSingleton<IStreamReplicas>(sp => sp.GetRequiredService<StreamReplication>());
+        services.AddSingleton<OwnerStreams>();
         services.AddSingleton<RoutedHistory>();
         services.AddSingleton<IStreamHistory>(sp => sp.GetRequiredService<RoutedHistory>());
         services.AddSingleton<StreamRecovery>();

@@ -16,7 +16,7 @@ internal sealed class ChannelService(
     OwnerRecords records,
     ClusterRouter router,
     OwnerFanOut fanOut,
-    HistoryStore history,
+    OwnerStreams streams,
     OwnerMetrics metrics,
     LiveConfig config,
     TimeProvider time)
@@ -64,12 +64,12 @@ internal sealed class ChannelService(
     public Task<int> PublishAsync(string channelId, JsonElement message, string publishId, CancellationToken cancellationToken)
     {
         metrics.Published("channel");
-        return history.Append(Keys.Channel(channelId), publishId, message, appended =>
+        return streams.PublishAsync(Keys.Channel(channelId), publishId, message, position =>
         {
             var subscribers = records.SubscribersOf(channelId);
-            return appended is { Duplicate: true } || subscribers.IsEmpty
+            return subscribers.IsEmpty
                 ? Task.FromResult(0)
-                : fanOut.ToSubscribersAsync(new Publication(PublicationKind.Channel, channelId, message, time.GetTimestamp(), appended?.Position), subscribers, cancellationToken);
+                : fanOut.ToSubscribersAsync(new Publication(PublicationKind.Channel, channelId, message, time.GetTimestamp(), position), subscribers, cancellationToken);
         });
     }
 }

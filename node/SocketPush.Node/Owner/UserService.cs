@@ -16,7 +16,7 @@ internal sealed class UserService(
     ILocalConnections local,
     ClusterRouter router,
     ChannelService channels,
-    HistoryStore history,
+    OwnerStreams streams,
     OwnerMetrics metrics,
     TimeProvider time)
 {
@@ -24,9 +24,8 @@ internal sealed class UserService(
     public Task<int> PublishAsync(string userId, JsonElement message, string publishId, CancellationToken cancellationToken)
     {
         metrics.Published("user");
-        return history.Append(Keys.User(userId), publishId, message, appended => appended is { Duplicate: true }
-            ? Task.FromResult(0)
-            : fanOut.ToOwnedUsersAsync(new Publication(PublicationKind.User, null, message, time.GetTimestamp(), appended?.Position), [userId], cancellationToken));
+        return streams.PublishAsync(Keys.User(userId), publishId, message, position =>
+            fanOut.ToOwnedUsersAsync(new Publication(PublicationKind.User, null, message, time.GetTimestamp(), position), [userId], cancellationToken));
     }
 
     public async Task RemoveAsync(string userId, CancellationToken cancellationToken)

@@ -23,8 +23,21 @@ public sealed class HistoryStoreTests : IDisposable
 
     public void Dispose() => _meters.Dispose();
 
-    private Appended? Publish(string key, string id, int n = 0) =>
-        _store.Append(key, id, JsonSerializer.SerializeToElement(new { n }), appended => appended);
+    /// <summary>Sequences a message as its owner does and confirms it (its publish completed); null without history.</summary>
+    private Appended? Publish(string key, string id, int n = 0, bool confirm = true)
+    {
+        if (_store.Sequence(key, id, JsonSerializer.SerializeToElement(new { n }), "n1") is not { } sequenced)
+        {
+            return null;
+        }
+
+        if (confirm)
+        {
+            _store.Confirm(key, sequenced.Position);
+        }
+
+        return new Appended(sequenced.Position, sequenced.Duplicate);
+    }
 
     private void Use(Action<HistorySection> change)
     {
@@ -115,6 +128,39 @@ public sealed class HistoryStoreTests : IDisposable
         Assert.Equal(first.Position, retry.Position);
         Assert.Equal(2, other.Position.Offset);
         Assert.Equal([1, 3], _store.Read("c:news", null, 100)!.Entries.Select(e => e.Data.GetProperty("n").GetInt32()));
+    }
+
+    [Fact]
+    public void A_publish_id_whose_publish_did_not_complete_takes_a_new_turn_at_its_first_position_when_retried()
+    {
+        var failed = _store.Sequence("c:news", "p1", JsonSerializer.SerializeToElement(1), "n1")!;
+        var retry = _store.Sequence("c:news", "p1", JsonSerializer.SerializeToElement(1), "n1")!;
+
+        Assert.False(retry.Duplicate);
+        Assert.Equal(failed.Position, retry.Position);
+        Assert.Same(failed.Turn.Task, retry.Previous);
+        _store.Confirm("c:news", retry.Position);
+        Assert.True(_store.Sequence("c:news", "p1", JsonSerializer.SerializeToElement(1), "n1")!.Duplicate);
+    }
+
+    [Fact]
+    public void A_replica_applies_entries_that_follow_its_copy_and_asks_for_the_whole_stream_otherwise()
+    {
+        HistoryEntry Entry(long offset, string id) =>
+            new(offset, id, JsonSerializer.SerializeToElement(offset), 0, MessageStream.CostOf(id, JsonSerializer.SerializeToElement(offset)), "owner");
+
+        Assert.Equal(CopyResult.Applied, _store.ApplyCopy("c:news", "e1", 5, [Entry(5, "p5")], wholeStream: false));
+        Assert.Equal(CopyResult.Applied, _store.ApplyCopy("c:news", "e1", 6, [Entry(6, "p6")], wholeStream: false));
+        Assert.Equal(CopyResult.Applied, _store.ApplyCopy("c:news", "e1", 6, [Entry(6, "p6")], wholeStream: false));
+        Assert.Equal(CopyResult.Conflict, _store.ApplyCopy("c:news", "e1", 6, [Entry(6, "other")], wholeStream: false));
+        Assert.Equal(CopyResult.NeedsWholeStream, _store.ApplyCopy("c:news", "e1", 8, [Entry(8, "p8")], wholeStream: false));
+        Assert.Equal(CopyResult.NeedsWholeStream, _store.ApplyCopy("c:news", "e2", 1, [Entry(1, "q1")], wholeStream: false));
+        Assert.Equal(CopyResult.Applied, _store.ApplyCopy("c:news", "e2", 3, [Entry(2, "q2"), Entry(3, "q3")], wholeStream: true));
+
+        Assert.Equal(new StreamPosition("e2", 3), _store.Snapshot("c:news")!.Value.Top);
+        Assert.Equal(["q2", "q3"], _store.Snapshot("c:news")!.Value.Entries.Select(e => e.PublishId));
+        Assert.True(_store.NeedsTakeover("c:news", "n1"));
+        Assert.Equal(2, _store.Messages);
     }
 
     [Fact]

@@ -22,6 +22,8 @@ internal sealed class PeerHandlers(IServiceProvider services)
 
     public HistoryStore History => services.GetRequiredService<HistoryStore>();
 
+    public OwnerStreams Streams => services.GetRequiredService<OwnerStreams>();
+
     public OwnerFanOut FanOut => services.GetRequiredService<OwnerFanOut>();
 
     public ILocalConnections Connections => services.GetRequiredService<ILocalConnections>();

@@ -39,6 +39,7 @@ namespace SocketPush.Node.Cluster.Peers;
 [MemoryPackUnion(41, typeof(EdgeDisconnect))]
 [MemoryPackUnion(42, typeof(EdgeListUsers))]
 [MemoryPackUnion(50, typeof(HistoryFetch))]
+[MemoryPackUnion(51, typeof(HistoryCopy))]
 internal abstract partial class PeerRequest
 {
     private static readonly ConcurrentDictionary<Type, (string Service, string Method)> Labels = new();
@@ -456,9 +457,13 @@ internal static class PeerJson
 
 // The streams' history, on the owner of the stream's key.
 
-/// <summary>Reads a stream after a position (or its latest messages, without an epoch), at most <see cref="Limit"/>.</summary>
+/// <summary>
+/// Reads a stream after a position (or its latest messages, without an epoch), at most <see cref="Limit"/>: on its
+/// owner (<see cref="AsOwner"/>: after a takeover, creating the stream so that it has an epoch), or the copy of
+/// another replica, as a new owner asks for it (without creating one: an empty epoch says there is no copy).
+/// </summary>
 [MemoryPackable]
-internal sealed partial class HistoryFetch(string key, string? epoch, long offset, int limit) : PeerRequest<HistoryPage>
+internal sealed partial class HistoryFetch(string key, string? epoch, long offset, int limit, bool asOwner) : PeerRequest<HistoryPage>
 {
     /// <summary>The stream's key: <c>u:{userId}</c> or <c>c:{channelId}</c>.</summary>
     public string Key { get; } = key;
@@ -470,21 +475,57 @@ internal sealed partial class HistoryFetch(string key, string? epoch, long offse
 
     public int Limit { get; } = limit;
 
-    public override Task<HistoryPage> RunAsync(PeerHandlers local, CancellationToken cancellationToken)
+    public bool AsOwner { get; } = asOwner;
+
+    public override async Task<HistoryPage> RunAsync(PeerHandlers local, CancellationToken cancellationToken)
     {
         var since = Epoch is null ? (Delivery.StreamPosition?)null : new Delivery.StreamPosition(Epoch, Offset);
-        var read = local.History.Read(Key, since, Limit);
-        return Task.FromResult(read is null
+        var read = AsOwner
+            ? await local.Streams.ReadAsync(Key, since, Limit).ConfigureAwait(false)
+            : local.History.ReadCopy(Key, since, Limit);
+        return read is null
             ? new HistoryPage(false, "", 0, false, [])
-            : new HistoryPage(true, read.Top.Epoch, read.Top.Offset, read.Complete,
-                [.. read.Entries.Select(e => new HistoryPageEntry(e.Offset, e.PublishId, PeerJson.Write(e.Data), e.PublishedAtUnixMs))]));
+            : new HistoryPage(true, read.Top.Epoch, read.Top.Offset, read.Complete, [.. read.Entries.Select(HistoryPageEntry.Of)]);
     }
 }
 
-/// <summary>A stream's page: whether it keeps history, its position now, whether the page follows the position asked for, and the messages.</summary>
+/// <summary>A stream's page: whether it keeps history, its position now (an empty epoch: no copy), whether the page follows the position asked for, and the messages.</summary>
 [MemoryPackable]
 internal sealed partial record HistoryPage(bool Enabled, string Epoch, long Offset, bool Complete, HistoryPageEntry[] Entries);
 
-/// <summary>One message of a <see cref="HistoryPage"/>, its JSON as UTF-8.</summary>
+/// <summary>One message of a stream between nodes, its JSON as UTF-8, with the node that sequenced it.</summary>
 [MemoryPackable]
-internal sealed partial record HistoryPageEntry(long Offset, string PublishId, byte[] Data, long PublishedAtUnixMs);
+internal sealed partial record HistoryPageEntry(long Offset, string PublishId, byte[] Data, long PublishedAtUnixMs, string Writer)
+{
+    public static HistoryPageEntry Of(Owner.History.HistoryEntry entry) =>
+        new(entry.Offset, entry.PublishId, PeerJson.Write(entry.Data), entry.PublishedAtUnixMs, entry.Writer);
+
+    public Owner.History.HistoryEntry ToEntry()
+    {
+        var data = PeerJson.Read(Data);
+        return new Owner.History.HistoryEntry(Offset, PublishId, data, PublishedAtUnixMs, Owner.History.MessageStream.CostOf(PublishId, data), Writer);
+    }
+}
+
+/// <summary>
+/// The owner's copy of a stream's entries to another replica: the entries it just sequenced, or, with
+/// <see cref="WholeStream"/>, its whole stream for a replica whose copy is of another epoch or misses entries.
+/// </summary>
+[MemoryPackable]
+internal sealed partial class HistoryCopy(string key, string epoch, long top, HistoryPageEntry[] entries, bool wholeStream) : PeerRequest<byte>
+{
+    public string Key { get; } = key;
+
+    public string Epoch { get; } = epoch;
+
+    /// <summary>The owner's last offset, which a whole stream with no entries kept starts after.</summary>
+    public long Top { get; } = top;
+
+    public HistoryPageEntry[] Entries { get; } = entries;
+
+    public bool WholeStream { get; } = wholeStream;
+
+    /// <summary>Answers the <see cref="Owner.History.CopyResult"/>.</summary>
+    public override Task<byte> RunAsync(PeerHandlers local, CancellationToken cancellationToken) =>
+        Task.FromResult((byte)local.History.ApplyCopy(Key, Epoch, Top, [.. Entries.Select(e => e.ToEntry())], WholeStream));
+}

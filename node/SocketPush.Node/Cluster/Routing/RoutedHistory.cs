@@ -69,5 +69,5 @@ internal sealed class RoutedHistory(ClusterRouter router, TimeProvider time) : I
     }
 
     private Task<HistoryPage> FetchAsync(string key, StreamPosition? since, int limit, CancellationToken cancellationToken) =>
-        router.AskOwnerAsync(key, new HistoryFetch(key, since?.Epoch, since?.Offset ?? 0, Math.Clamp(limit, 0, MaxLimit)), cancellationToken);
+        router.AskOwnerAsync(key, new HistoryFetch(key, since?.Epoch, since?.Offset ?? 0, Math.Clamp(limit, 0, MaxLimit), asOwner: true), cancellationToken);
 }

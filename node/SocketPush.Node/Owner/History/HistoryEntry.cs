@@ -9,7 +9,8 @@ namespace SocketPush.Node.Owner.History;
 /// <param name="Data">The message as published (a cloned element: it outlives the request).</param>
 /// <param name="PublishedAtUnixMs">When it was appended, wall time, which ages it out and which clients are shown.</param>
 /// <param name="Bytes">What it costs against <c>history.maxBytes</c>: the message's JSON, its id and a fixed overhead.</param>
-internal sealed record HistoryEntry(long Offset, string PublishId, JsonElement Data, long PublishedAtUnixMs, int Bytes);
+/// <param name="Writer">The node that sequenced it (the stream's owner then): a new owner that finds another writer's entries last checks with the other replicas before it appends.</param>
+internal sealed record HistoryEntry(long Offset, string PublishId, JsonElement Data, long PublishedAtUnixMs, int Bytes, string Writer);
 
 /// <summary>What a read of a stream found.</summary>
 /// <param name="Top">The stream's position now: its epoch and the offset of its last message.</param>
@@ -24,3 +25,28 @@ internal sealed record HistoryRead(StreamPosition Top, bool Complete, IReadOnlyL
 /// <param name="Position">The message's position; for a duplicate, the position it had when first appended.</param>
 /// <param name="Duplicate">The stream held a message with this publish id already, so nothing was appended.</param>
 internal readonly record struct Appended(StreamPosition Position, bool Duplicate);
+
+/// <summary>
+/// A message appended on the owner, on its way to the replicas and then to the subscribers: its entry, and its turn
+/// in the stream's deliveries (so that messages are handed to the fan-out in offset order whatever order their
+/// copies complete in).
+/// </summary>
+/// <param name="Position">The message's position.</param>
+/// <param name="Entry">The appended entry (for a retry of an unconfirmed one, the entry appended first).</param>
+/// <param name="Previous">Completes when the stream's previous message was handed to the fan-out (or given up).</param>
+/// <param name="Turn">Completed by the caller once this one was handed to the fan-out (or given up).</param>
+/// <param name="Duplicate">A publish id the stream holds, already delivered: nothing to do.</param>
+internal sealed record Sequenced(StreamPosition Position, HistoryEntry Entry, Task Previous, TaskCompletionSource Turn, bool Duplicate);
+
+/// <summary>How a replica took a copy of a stream's entries.</summary>
+internal enum CopyResult : byte
+{
+    /// <summary>Applied, or held already.</summary>
+    Applied,
+
+    /// <summary>The replica's copy is of another epoch or misses entries before these: it needs the owner's whole stream.</summary>
+    NeedsWholeStream,
+
+    /// <summary>The replica holds another message at one of these offsets of the same epoch: two writers.</summary>
+    Conflict,
+}

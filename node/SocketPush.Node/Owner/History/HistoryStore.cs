@@ -46,19 +46,18 @@ internal sealed class HistoryStore(LiveConfig config, TimeProvider time, History
     }
 
     /// <summary>
-    /// Appends a message to its stream (unless the stream holds its publish id already) and calls
-    /// <paramref name="inOrder"/> with the result while the stream is still locked, so that what it starts (the
-    /// delivery) starts in offset order. Without history for the key, nothing is appended and it gets null.
+    /// Sequences a message on the owner: appends it to its stream (unless the stream holds its publish id already,
+    /// delivered) and gives it its turn in the stream's deliveries. Null without history for the key.
     /// </summary>
-    public T Append<T>(string key, string publishId, JsonElement data, Func<Appended?, T> inOrder)
+    public Sequenced? Sequence(string key, string publishId, JsonElement data, string writer)
     {
         if (RuleFor(key) is not { } rule)
         {
-            return inOrder(null);
+            return null;
         }
 
-        T result;
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        Sequenced sequenced;
         while (true)
         {
             var stream = StreamOf(key, now);
@@ -71,25 +70,165 @@ internal sealed class HistoryStore(LiveConfig config, TimeProvider time, History
 
                 var bytesBefore = stream.Bytes;
                 var countBefore = stream.Count;
-                var appended = stream.Append(publishId, data, now);
-                if (appended.Duplicate)
+                var appended = stream.Append(publishId, data, now, writer);
+                var entry = stream.EntryAt(appended.Position.Offset)!;
+                if (appended.Duplicate && !stream.IsUnconfirmed(appended.Position.Offset))
                 {
                     metrics.Deduplicated();
-                }
-                else
-                {
-                    var trimmed = stream.Trim(rule.Size, now - (long)rule.Age.TotalMilliseconds);
-                    metrics.Evicted(trimmed, "size");
+                    return new Sequenced(appended.Position, entry, Task.CompletedTask, new TaskCompletionSource(), Duplicate: true);
                 }
 
+                // A new message, or the retry of one whose publish did not complete: it takes the next turn.
+                var turn = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                sequenced = new Sequenced(appended.Position, entry, stream.DeliveryTail, turn, Duplicate: false);
+                stream.DeliveryTail = turn.Task;
+                var trimmed = stream.Trim(rule.Size, now - (long)rule.Age.TotalMilliseconds);
+                metrics.Evicted(trimmed, "size");
                 Account(stream.Count - countBefore, stream.Bytes - bytesBefore);
-                result = inOrder(appended);
                 break;
             }
         }
 
         EnforceMaxBytes();
-        return result;
+        return sequenced;
+    }
+
+    /// <summary>The message reached its quorum and was handed to the fan-out: a retry of its publish id is a duplicate from now on.</summary>
+    public void Confirm(string key, StreamPosition position)
+    {
+        if (_streams.TryGetValue(key, out var stream))
+        {
+            lock (stream.Gate)
+            {
+                if (stream.Epoch == position.Epoch)
+                {
+                    stream.Confirm(position.Offset);
+                }
+            }
+        }
+    }
+
+    /// <summary>Whether this node must check with the key's other replicas before it sequences: it did not write the stream's last message, or holds no copy.</summary>
+    public bool NeedsTakeover(string key, string localId) =>
+        !_streams.TryGetValue(key, out var stream) || Volatile.Read(ref stream.LastWriterField) != localId;
+
+    /// <summary>This node's copy of the stream: its position and kept entries; null without one.</summary>
+    public (StreamPosition Top, IReadOnlyList<HistoryEntry> Entries)? Snapshot(string key)
+    {
+        if (!_streams.TryGetValue(key, out var stream))
+        {
+            return null;
+        }
+
+        lock (stream.Gate)
+        {
+            return stream.Forgotten ? Snapshot(key) : (stream.Top, stream.Entries);
+        }
+    }
+
+    /// <summary>
+    /// Ends a takeover: continues <paramref name="epoch"/> with the entries the other replicas had beyond this
+    /// node's copy (a copy made from them if it had none), or starts a new epoch when <paramref name="epoch"/> is null.
+    /// From now on this node writes the stream.
+    /// </summary>
+    public void TakeOver(string key, string? epoch, long top, IReadOnlyList<HistoryEntry> entries, string localId)
+    {
+        if (RuleFor(key) is null)
+        {
+            return;
+        }
+
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var current = _streams.TryGetValue(key, out var existing) ? existing : null;
+        if (epoch is not null && current is not null && current.Epoch == epoch)
+        {
+            lock (current.Gate)
+            {
+                if (!current.Forgotten && current.Epoch == epoch)
+                {
+                    var (count, bytes) = (current.Count, current.Bytes);
+                    if (current.Apply(entries) == CopyResult.Applied)
+                    {
+                        current.StartAt(top);
+                        current.ClaimWriter(localId);
+                        Account(current.Count - count, current.Bytes - bytes);
+                        return;
+                    }
+                }
+            }
+        }
+
+        var replacement = new MessageStream(key, epoch ?? StreamPosition.NewEpoch());
+        replacement.Touch(now);
+        if (epoch is not null)
+        {
+            replacement.Apply(entries);
+            replacement.StartAt(top);
+        }
+
+        replacement.ClaimWriter(localId);
+        Replace(key, current, replacement);
+    }
+
+    /// <summary>
+    /// A replica takes the owner's copy of entries: applied when they follow its copy; with <paramref name="wholeStream"/>,
+    /// the owner's whole stream replaces the replica's.
+    /// </summary>
+    public CopyResult ApplyCopy(string key, string epoch, long top, IReadOnlyList<HistoryEntry> entries, bool wholeStream)
+    {
+        if (RuleFor(key) is null)
+        {
+            // This node's rules keep nothing of it (a config that differs between nodes): nothing to hold.
+            return CopyResult.Applied;
+        }
+
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var current = _streams.TryGetValue(key, out var existing) ? existing : null;
+        if (!wholeStream && current is not null)
+        {
+            lock (current.Gate)
+            {
+                if (!current.Forgotten)
+                {
+                    if (current.Epoch != epoch)
+                    {
+                        return CopyResult.NeedsWholeStream;
+                    }
+
+                    var (count, bytes) = (current.Count, current.Bytes);
+                    var result = current.Apply(entries);
+                    current.Touch(now);
+                    Account(current.Count - count, current.Bytes - bytes);
+                    return result;
+                }
+            }
+        }
+
+        var replacement = new MessageStream(key, epoch);
+        replacement.Touch(now);
+        var applied = replacement.Apply(entries);
+        replacement.StartAt(top);
+        Replace(key, current, replacement);
+        return applied;
+    }
+
+    private void Replace(string key, MessageStream? current, MessageStream replacement)
+    {
+        if (current is not null)
+        {
+            lock (current.Gate)
+            {
+                if (!current.Forgotten)
+                {
+                    var (count, bytes) = (current.Count, current.Bytes);
+                    current.Forgotten = true;
+                    Account(-count, -bytes);
+                }
+            }
+        }
+
+        _streams[key] = replacement;
+        Account(replacement.Count, replacement.Bytes);
     }
 
     /// <summary>
@@ -119,6 +258,28 @@ internal sealed class HistoryStore(LiveConfig config, TimeProvider time, History
                 stream.Touch(now);
                 return stream.Read(since, limit);
             }
+        }
+    }
+
+    /// <summary>
+    /// Reads this node's copy of a stream without creating one (a new owner asking the other replicas): an empty
+    /// epoch when there is none; null when the key keeps no history here.
+    /// </summary>
+    public HistoryRead? ReadCopy(string key, StreamPosition? since, int limit)
+    {
+        if (RuleFor(key) is null)
+        {
+            return null;
+        }
+
+        if (!_streams.TryGetValue(key, out var stream))
+        {
+            return new HistoryRead(new StreamPosition("", 0), Complete: false, []);
+        }
+
+        lock (stream.Gate)
+        {
+            return stream.Forgotten ? ReadCopy(key, since, limit) : stream.Read(since, limit);
         }
     }
 

@@ -14,6 +14,7 @@ internal sealed class MessageStream(string key, string epoch)
 
     private readonly List<HistoryEntry> _entries = [];
     private readonly Dictionary<string, long> _offsetsById = new(StringComparer.Ordinal);
+    private readonly HashSet<long> _unconfirmed = [];
     private int _head;
 
     public Lock Gate { get; } = new();
@@ -40,26 +41,92 @@ internal sealed class MessageStream(string key, string epoch)
 
     public StreamPosition Top => new(Epoch, LastOffset);
 
+    /// <summary>The node that sequenced the stream's last message, or took the stream over since (null before either).</summary>
+    public string? LastWriter { get => LastWriterField; private set => Volatile.Write(ref LastWriterField, value); }
+
+    /// <summary>Read without the lock by <see cref="HistoryStore.NeedsTakeover"/>.</summary>
+    internal string? LastWriterField;
+
+    /// <summary>This node took the stream over: it writes the stream from now on.</summary>
+    public void ClaimWriter(string node) => LastWriter = node;
+
+    /// <summary>Completes when the last message sequenced here was handed to the fan-out: the next one waits for it.</summary>
+    public Task DeliveryTail { get; set; } = Task.CompletedTask;
+
+    /// <summary>The kept entry at <paramref name="offset"/>, if any.</summary>
+    public HistoryEntry? EntryAt(long offset)
+    {
+        var index = Count > 0 ? offset - _entries[_head].Offset : -1;
+        return index >= 0 && index < Count ? _entries[_head + (int)index] : null;
+    }
+
+    /// <summary>The kept entries, oldest first.</summary>
+    public IReadOnlyList<HistoryEntry> Entries => Slice(0, Count);
+
+    /// <summary>Whether the message at <paramref name="offset"/> was appended but not yet confirmed handed to the fan-out (its publish failed, or is under way).</summary>
+    public bool IsUnconfirmed(long offset) => _unconfirmed.Contains(offset);
+
+    /// <summary>The message at <paramref name="offset"/> reached its quorum and was handed to the fan-out.</summary>
+    public void Confirm(long offset) => _unconfirmed.Remove(offset);
+
     /// <summary>Wall time of the oldest kept message, or null when none is kept.</summary>
     public long? OldestAtUnixMs => Count > 0 ? _entries[_head].PublishedAtUnixMs : null;
 
     public void Touch(long nowUnixMs) => TouchedAtUnixMs = Math.Max(TouchedAtUnixMs, nowUnixMs);
 
     /// <summary>Appends the message unless its publish id is in the history already; returns its position either way.</summary>
-    public Appended Append(string publishId, JsonElement data, long nowUnixMs)
+    public Appended Append(string publishId, JsonElement data, long nowUnixMs, string writer)
     {
         if (_offsetsById.TryGetValue(publishId, out var offset))
         {
             return new Appended(new StreamPosition(Epoch, offset), Duplicate: true);
         }
 
-        LastOffset++;
-        var entry = new HistoryEntry(LastOffset, publishId, data.Clone(), nowUnixMs, CostOf(publishId, data));
-        _entries.Add(entry);
-        _offsetsById[publishId] = LastOffset;
-        Bytes += entry.Bytes;
+        Add(new HistoryEntry(LastOffset + 1, publishId, data.Clone(), nowUnixMs, CostOf(publishId, data), writer));
+        _unconfirmed.Add(LastOffset);
         Touch(nowUnixMs);
         return new Appended(new StreamPosition(Epoch, LastOffset), Duplicate: false);
+    }
+
+    /// <summary>
+    /// Takes entries the owner sequenced (a replica's copy, or what a new owner fetched from the other replicas):
+    /// each must follow this copy's last offset, or be one it holds already with the same publish id.
+    /// </summary>
+    public CopyResult Apply(IEnumerable<HistoryEntry> entries)
+    {
+        foreach (var entry in entries)
+        {
+            if (entry.Offset <= LastOffset)
+            {
+                if (EntryAt(entry.Offset) is { } held && held.PublishId != entry.PublishId)
+                {
+                    return CopyResult.Conflict;
+                }
+
+                continue;
+            }
+
+            if (entry.Offset != LastOffset + 1 && !(Count == 0 && LastOffset == 0))
+            {
+                return CopyResult.NeedsWholeStream;
+            }
+
+            Add(entry);
+        }
+
+        return CopyResult.Applied;
+    }
+
+    /// <summary>A new copy of a stream starts where its first entry is (a replica that was not there from the epoch's start).</summary>
+    public void StartAt(long offset) => LastOffset = Math.Max(LastOffset, offset);
+
+    private void Add(HistoryEntry entry)
+    {
+        _entries.Add(entry);
+        _offsetsById[entry.PublishId] = entry.Offset;
+        Bytes += entry.Bytes;
+        LastOffset = entry.Offset;
+        LastWriter = entry.Writer;
     }
 
     /// <summary>Bytes a message is counted for: its raw JSON, its id (UTF-16) and the fixed overhead.</summary>
@@ -90,6 +157,7 @@ internal sealed class MessageStream(string key, string epoch)
         var entry = _entries[_head];
         _entries[_head++] = null!;
         _offsetsById.Remove(entry.PublishId);
+        _unconfirmed.Remove(entry.Offset);
         Bytes -= entry.Bytes;
         // Compacted when half the list is gone, so trimming costs O(1) per message on average.
         if (_head > 32 && _head * 2 > _entries.Count)

@@ -1,0 +1,93 @@
+using SocketPush.Client.Services;
+using SocketPush.Node.Cluster.Delivery;
+using SocketPush.Node.Cluster.Peers;
+using SocketPush.Node.Cluster.Routing;
+using SocketPush.Node.Configuration;
+using SocketPush.Node.Owner.History;
+
+namespace SocketPush.Node.Cluster;
+
+/// <summary>
+/// The streams' replicas: each sequenced entry goes to the key's other replicas and the publish waits for the write
+/// quorum, as a record write does. A replica whose copy is of another epoch or misses entries gets the owner's whole
+/// stream instead. A new owner asks the others for their copies (<see cref="AskOthersAsync"/>).
+/// </summary>
+internal sealed class StreamReplication(HistoryStore history, ClusterMembership membership, ClusterRouter router, LiveConfig live, ClusterMetrics metrics) : IStreamReplicas
+{
+    /// <summary>Most entries a new owner asks each replica for.</summary>
+    public const int TakeoverLimit = 1000;
+
+    public int TakeoverQuorum
+    {
+        get
+        {
+            var view = membership.View;
+            return view.Replicas - Replication.QuorumOf(view, live.Current) + 1;
+        }
+    }
+
+    public async Task CopyAsync(string key, string epoch, HistoryEntry entry)
+    {
+        var view = membership.View;
+        var replicas = view.ReplicasOf(key);
+        var others = replicas.Where(n => n != view.LocalId).ToList();
+        var needed = Replication.QuorumOf(view, live.Current) - (others.Count < replicas.Length ? 1 : 0);
+        if (others.Count == 0 || needed <= 0)
+        {
+            _ = others.Select(node => CopyToAsync(node, key, epoch, entry)).ToList();
+            return;
+        }
+
+        var copies = others.Select(node => CopyToAsync(node, key, epoch, entry)).ToList();
+        var acknowledged = await Quorum.AcknowledgedAsync(copies, needed).ConfigureAwait(false);
+        if (acknowledged < needed)
+        {
+            metrics.QuorumFailed();
+            throw new ServiceException(ErrorCodes.Unavailable,
+                $"The message for {key} reached {acknowledged + replicas.Length - others.Count} of the {needed + replicas.Length - others.Count} replicas "
+                + "cluster.writeQuorum asks for within cluster.requestTimeout; it was not delivered. Retry with the same publishId.");
+        }
+    }
+
+    private async Task<bool> CopyToAsync(string node, string key, string epoch, HistoryEntry entry)
+    {
+        try
+        {
+            var result = (CopyResult)await router.AskAsync(node, new HistoryCopy(key, epoch, entry.Offset, [HistoryPageEntry.Of(entry)], wholeStream: false), CancellationToken.None)
+                .ConfigureAwait(false);
+            if (result == CopyResult.NeedsWholeStream && history.Snapshot(key) is { } whole && whole.Top.Epoch == epoch)
+            {
+                result = (CopyResult)await router.AskAsync(
+                    node, new HistoryCopy(key, epoch, whole.Top.Offset, [.. whole.Entries.Select(HistoryPageEntry.Of)], wholeStream: true), CancellationToken.None)
+                    .ConfigureAwait(false);
+            }
+
+            return result == CopyResult.Applied;
+        }
+        catch (Exception e) when (e is ServiceException or OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    public async Task<IReadOnlyList<ReplicaStream?>> AskOthersAsync(string key, StreamPosition? mine)
+    {
+        var view = membership.View;
+        var others = view.ReplicasOf(key).Where(n => n != view.LocalId).ToList();
+        return await Task.WhenAll(others.Select(node => AskAsync(node, key, mine))).ConfigureAwait(false);
+    }
+
+    private async Task<ReplicaStream?> AskAsync(string node, string key, StreamPosition? mine)
+    {
+        try
+        {
+            var page = await router.AskAsync(node, new HistoryFetch(key, mine?.Epoch, mine?.Offset ?? 0, TakeoverLimit, asOwner: false), CancellationToken.None)
+                .ConfigureAwait(false);
+            return page.Enabled ? new ReplicaStream(page.Epoch, page.Offset, page.Complete, [.. page.Entries.Select(e => e.ToEntry())]) : null;
+        }
+        catch (Exception e) when (e is ServiceException or OperationCanceledException)
+        {
+            return null;
+        }
+    }
+}

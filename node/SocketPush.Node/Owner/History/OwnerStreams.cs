@@ -1,0 +1,161 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using SocketPush.Node.Cluster.Delivery;
+using SocketPush.Node.Configuration;
+
+namespace SocketPush.Node.Owner.History;
+
+/// <summary>What the other replicas of a key hold of its stream, as a new owner asks them.</summary>
+/// <param name="Epoch">The replica's epoch; empty when it holds no copy.</param>
+/// <param name="Offset">Its copy's last offset.</param>
+/// <param name="Complete">Whether <paramref name="Entries"/> follow the new owner's position without a gap (its latest entries, when the new owner has no copy).</param>
+/// <param name="Entries">What it holds beyond the new owner's position.</param>
+internal sealed record ReplicaStream(string Epoch, long Offset, bool Complete, IReadOnlyList<HistoryEntry> Entries);
+
+/// <summary>The key's other replicas, as the owner of a stream reaches them: the cluster implements it.</summary>
+internal interface IStreamReplicas
+{
+    /// <summary>Copies a sequenced entry to the key's other replicas; completes once <c>cluster.writeQuorum</c> copies (this node's included) hold it, or fails <c>unavailable</c>.</summary>
+    Task CopyAsync(string key, string epoch, HistoryEntry entry);
+
+    /// <summary>Asks the key's other replicas for their copy beyond <paramref name="mine"/>; null for a replica that did not answer.</summary>
+    Task<IReadOnlyList<ReplicaStream?>> AskOthersAsync(string key, StreamPosition? mine);
+
+    /// <summary>
+    /// Copies that must agree before a new owner continues an epoch, its own included: replicas − write quorum + 1,
+    /// so that they share a node with every write quorum, and so hold every acknowledged message.
+    /// </summary>
+    int TakeoverQuorum { get; }
+}
+
+/// <summary>
+/// The owner's side of the streams: it sequences a publish, copies it to the key's replicas, and hands it to the
+/// fan-out once the write quorum holds it, in offset order. A node that becomes a stream's owner (it did not write
+/// the stream's last message) first asks the other replicas what they hold: it continues the epoch only when
+/// enough of them agree to cover every acknowledged message (<see cref="IStreamReplicas.TakeoverQuorum"/>), taking
+/// what it lacked, and starts a new epoch otherwise.
+/// </summary>
+internal sealed class OwnerStreams(HistoryStore history, IStreamReplicas replicas, LiveConfig config)
+{
+    private readonly ConcurrentDictionary<string, Lazy<Task>> _takeovers = new(StringComparer.Ordinal);
+
+    private string LocalId => config.Current.Node.Id;
+
+    /// <summary>
+    /// Publishes to the stream of <paramref name="key"/>: <paramref name="fanOut"/> gets the message's position
+    /// (null without history) and its result is the publish's. A publish id the stream holds, delivered, answers 0.
+    /// </summary>
+    public async Task<int> PublishAsync(string key, string publishId, JsonElement data, Func<StreamPosition?, Task<int>> fanOut)
+    {
+        if (history.RuleFor(key) is null)
+        {
+            return await fanOut(null).ConfigureAwait(false);
+        }
+
+        await TakeOverIfNeededAsync(key).ConfigureAwait(false);
+        if (history.Sequence(key, publishId, data, LocalId) is not { } sequenced)
+        {
+            return await fanOut(null).ConfigureAwait(false);
+        }
+
+        if (sequenced.Duplicate)
+        {
+            return 0;
+        }
+
+        try
+        {
+            await replicas.CopyAsync(key, sequenced.Position.Epoch, sequenced.Entry).ConfigureAwait(false);
+            await sequenced.Previous.ConfigureAwait(false);
+            // The fan-out hands the message to local connections and starts its batches to other nodes before it
+            // returns its task: the turn passes on once that is done, so the stream's messages go out in order.
+            var delivery = fanOut(sequenced.Position);
+            history.Confirm(key, sequenced.Position);
+            sequenced.Turn.TrySetResult();
+            return await delivery.ConfigureAwait(false);
+        }
+        finally
+        {
+            // A publish that failed its quorum gives up its turn; its entry stays unconfirmed, so a retry with the
+            // same publish id copies and delivers it again instead of answering it was a duplicate.
+            sequenced.Turn.TrySetResult();
+        }
+    }
+
+    /// <summary>Reads the stream as its owner: after a takeover, so that a new owner answers with what the replicas hold.</summary>
+    public async Task<HistoryRead?> ReadAsync(string key, StreamPosition? since, int limit)
+    {
+        if (history.RuleFor(key) is null)
+        {
+            return null;
+        }
+
+        await TakeOverIfNeededAsync(key).ConfigureAwait(false);
+        return history.Read(key, since, limit);
+    }
+
+    private Task TakeOverIfNeededAsync(string key)
+    {
+        if (!history.NeedsTakeover(key, LocalId))
+        {
+            return Task.CompletedTask;
+        }
+
+        // Concurrent publishes of a stream wait for one takeover.
+        var takeover = _takeovers.GetOrAdd(key, k => new Lazy<Task>(() => TakeOverAsync(k)));
+        return AwaitAndForgetAsync(key, takeover);
+    }
+
+    private async Task AwaitAndForgetAsync(string key, Lazy<Task> takeover)
+    {
+        try
+        {
+            await takeover.Value.ConfigureAwait(false);
+        }
+        finally
+        {
+            _takeovers.TryRemove(new KeyValuePair<string, Lazy<Task>>(key, takeover));
+        }
+    }
+
+    private async Task TakeOverAsync(string key)
+    {
+        var mine = history.Snapshot(key);
+        var answers = await replicas.AskOthersAsync(key, mine?.Top).ConfigureAwait(false);
+        var decision = Decide(mine?.Top, answers, replicas.TakeoverQuorum);
+        history.TakeOver(key, decision.Epoch, decision.Top, decision.Entries, LocalId);
+    }
+
+    /// <summary>What a new owner does with a stream, from its copy and the other replicas' answers.</summary>
+    /// <returns>The epoch to continue (null: start a new one), its top, and the entries this node lacks.</returns>
+    internal static (string? Epoch, long Top, IReadOnlyList<HistoryEntry> Entries) Decide(StreamPosition? mine, IReadOnlyList<ReplicaStream?> answers, int quorum)
+    {
+        var copies = answers.OfType<ReplicaStream>().Where(a => a.Epoch.Length > 0).ToList();
+        var epochs = copies.Select(a => a.Epoch).Append(mine?.Epoch).OfType<string>().Distinct(StringComparer.Ordinal).ToList();
+        if (epochs.Count != 1)
+        {
+            // Nobody holds the stream (a new one), or copies disagree on the epoch: continuity cannot be shown.
+            return (null, 0, []);
+        }
+
+        var holders = copies.Count + (mine is null ? 0 : 1);
+        if (holders < quorum)
+        {
+            return (null, 0, []);
+        }
+
+        // The longest copy that follows this node's position holds every acknowledged message beyond it; a copy
+        // beyond that one, whose messages cannot be fetched (evicted), leaves a gap that only a new epoch makes honest.
+        var longest = copies.Where(c => c.Complete).MaxBy(c => c.Offset);
+        var top = Math.Max(mine?.Offset ?? 0, longest?.Offset ?? 0);
+        var reachesTop = longest is null || longest.Offset <= (mine?.Offset ?? 0)
+            || (longest.Entries.Count > 0 && longest.Entries[^1].Offset == longest.Offset && (mine is null || longest.Entries[0].Offset == mine.Value.Offset + 1))
+            || (mine is null && longest.Entries.Count == 0);
+        if (copies.Any(c => c.Offset > top) || !reachesTop)
+        {
+            return (null, 0, []);
+        }
+
+        return (epochs[0], top, longest is not null && longest.Offset > (mine?.Offset ?? 0) ? longest.Entries : []);
+    }
+}
