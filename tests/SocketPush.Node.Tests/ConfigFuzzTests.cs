@@ -111,7 +111,8 @@ public sealed partial class ConfigFuzzTests
                 lines[index] = Replace(bad);
                 return (Text(lines), $"{what}: {key}: {bad}", true);
             case 1 when value is not null && IsNumber(value):
-                var outOfRange = new[] { "-1", "99999999999", "2147483648", "-2147483649" }[random.Next(4)];
+                // history.maxBytes is a long: only a negative size is out of its range.
+                var outOfRange = key == "maxBytes" ? "-1" : new[] { "-1", "99999999999", "2147483648", "-2147483649" }[random.Next(4)];
                 lines[index] = Replace(outOfRange);
                 return (Text(lines), $"{what}: {key}: {outOfRange}", true);
             case 2:

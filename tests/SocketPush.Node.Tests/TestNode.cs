@@ -138,6 +138,16 @@ internal sealed class TestNode : IAsyncDisposable
         return 0;
     }
 
+    /// <summary>
+    /// A message's JSON without its stream position (<c>"epoch":"…","offset":n,</c>, which history adds to every
+    /// message by default), for tests that check a transport's wire form rather than the positions.
+    /// </summary>
+    public static string WithoutPosition(string json) =>
+        System.Text.RegularExpressions.Regex.Replace(json, "\"epoch\":\"[a-z0-9]+\",\"offset\":[0-9]+,", "");
+
+    /// <summary><see cref="WithoutPosition(string)"/> of a received message.</summary>
+    public static string WithoutPosition(JsonElement message) => WithoutPosition(message.GetRawText());
+
     /// <summary>Reads the next event of a text/event-stream: its name and data line.</summary>
     public static async Task<(string Event, string Data)> NextSseEventAsync(StreamReader reader)
     {

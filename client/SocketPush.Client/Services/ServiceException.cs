@@ -1,7 +1,7 @@
 namespace SocketPush.Client.Services;
 
 /// <summary>An error of the management API: a stable code and a message for people.</summary>
-public sealed class ServiceException : Exception
+public class ServiceException : Exception
 {
     public ServiceException()
         : this(ErrorCodes.Internal, "An error occurred.")

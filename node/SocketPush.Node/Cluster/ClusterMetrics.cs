@@ -21,6 +21,7 @@ internal sealed class ClusterMetrics
     private readonly Counter<long> _handoffBytes;
     private readonly Counter<long> _replicated;
     private readonly Counter<long> _quorumFailures;
+    private readonly Counter<long> _publishFailovers;
     private readonly Counter<long> _copiesRepaired;
     private readonly Counter<long> _antiEntropyRounds;
     private readonly Counter<long> _antiEntropyBuckets;
@@ -80,6 +81,8 @@ internal sealed class ClusterMetrics
             description: "Keys held here with a copy still owed to one of their replicas: fewer than cluster.replicas copies are known.");
         _quorumFailures = meter.CreateCounter<long>(
             "socketpush_quorum_failures_total", description: "Writes that answered unavailable because cluster.writeQuorum replicas did not acknowledge in time.");
+        _publishFailovers = meter.CreateCounter<long>(
+            "socketpush_publishes_failed_over_total", description: "Publishes whose owner stopped answering and that waited for the failure detector to name a new owner, then went there.");
         _antiEntropyRounds = MetricLabels.One("result", "in_sync", "repaired", "failed").Create(meter, "socketpush_antientropy_rounds_total", name => meter.CreateCounter<long>(
             name, description: "Anti-entropy rounds this node started, by result: in_sync (no bucket differed), repaired (differing buckets exchanged), failed."));
         _antiEntropyBuckets = meter.CreateCounter<long>(
@@ -122,6 +125,8 @@ internal sealed class ClusterMetrics
     public void RecordReplicated() => _replicated.Add(1);
 
     public void QuorumFailed() => _quorumFailures.Add(1);
+
+    public void PublishFailedOver() => _publishFailovers.Add(1);
 
     public void CopiesRepaired(int copies) => _copiesRepaired.Add(copies);
 

@@ -48,6 +48,7 @@ internal static class ConfigValidator
             $"{config.Options.MaxSubscriptionsPerUser} is out of range (0 = unlimited, up to 1000000).");
         Require(config.Options.MaxConnections is >= 0 and <= 100_000_000, "options.maxConnections",
             $"{config.Options.MaxConnections} is out of range (0 = unlimited, up to 100000000).");
+        Require(config.Cluster.PublishTimeout > TimeSpan.Zero, "cluster.publishTimeout", "must be greater than 0.");
         Require(config.History.MaxBytes >= 0, "history.maxBytes", $"{config.History.MaxBytes} is out of range (0 = no history, or more).");
         foreach (var (name, rules) in new[] { ("history.channels", config.History.Channels), ("history.users", config.History.Users) })
         {

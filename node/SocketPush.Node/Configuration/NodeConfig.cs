@@ -123,6 +123,13 @@ internal sealed class ClusterSection
     /// <value>5 seconds by default.</value>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long a publish may wait for its stream's owner: one whose owner stops answering waits for the failure
+    /// detector to name a new owner and goes there, with the same publish id, before it answers 503.
+    /// </summary>
+    /// <value>10 seconds by default.</value>
+    public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Requests waiting for one peer's answers; one more fails at once with <c>unavailable</c>.</summary>
     /// <value>4096 by default.</value>
     public int MaxRequestsInFlightPerPeer { get; set; } = 4096;

@@ -121,8 +121,8 @@ internal sealed class PeerLinks : IDisposable
 
     private void Release(string nodeId) => _inFlight.AddOrUpdate(nodeId, 0, (_, n) => n - 1);
 
-    private static ServiceException Unavailable((string Service, string Method) label, string nodeId, string why) =>
-        new(ErrorCodes.Unavailable, $"{label.Service}.{label.Method}: node {nodeId} cannot answer: {why}.");
+    private static PeerUnreachableException Unavailable((string Service, string Method) label, string nodeId, string why) =>
+        new(nodeId, $"{label.Service}.{label.Method}: node {nodeId} cannot answer: {why}.");
 
     private void OnReceived(IPEndPoint from, ReadOnlySpan<byte> payload)
     {
@@ -208,6 +208,10 @@ internal sealed class PeerLinks : IDisposable
         {
             throw Unavailable(label, nodeId, $"it did not answer within {timeout.TotalSeconds:0.###} s (cluster.requestTimeout)");
         }
+        catch (ServiceException) when (pending.Lost && !retryOnLoss)
+        {
+            throw Unavailable(label, nodeId, $"its link ({address}) was lost");
+        }
         catch (ServiceException) when (pending.Lost && retryOnLoss)
         {
             return null;
@@ -240,4 +244,13 @@ internal sealed class PeerLinks : IDisposable
         /// <summary>The call's link ended before its answer came.</summary>
         public volatile bool Lost;
     }
+}
+
+/// <summary>
+/// A peer call that got no answer from its node (not a live member, its link lost or full, no answer in time), as
+/// opposed to an error the node answered with: a publish whose owner is unreachable waits for a new owner.
+/// </summary>
+internal sealed class PeerUnreachableException(string nodeId, string message) : ServiceException(ErrorCodes.Unavailable, message)
+{
+    public string NodeId { get; } = nodeId;
 }

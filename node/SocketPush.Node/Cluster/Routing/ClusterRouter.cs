@@ -1,5 +1,6 @@
 using SocketPush.Client.Services;
 using SocketPush.Node.Cluster.Peers;
+using SocketPush.Node.Configuration;
 
 namespace SocketPush.Node.Cluster.Routing;
 
@@ -7,7 +8,8 @@ namespace SocketPush.Node.Cluster.Routing;
 /// Finds who answers for a key or a node and runs a typed request there: on this node directly, or through a peer
 /// call. A single node is a ring of one, so everything is local.
 /// </summary>
-internal sealed class ClusterRouter(ClusterMembership membership, PeerLinks links, PeerHandlers handlers, NodeIdentity identity)
+internal sealed class ClusterRouter(
+    ClusterMembership membership, PeerLinks links, PeerHandlers handlers, NodeIdentity identity, LiveConfig config, ClusterMetrics metrics, TimeProvider time)
 {
     public ClusterView View => membership.View;
 
@@ -47,6 +49,100 @@ internal sealed class ClusterRouter(ClusterMembership membership, PeerLinks link
         var owner = OwnerOf(key);
         return IsHere(owner) ? here(handlers) : links.CallAsync(owner, elsewhere(), Forwarding.Hops + 1, cancellationToken);
     }
+
+    /// <summary>
+    /// As <see cref="AskOwnerAsync{TResult}(string, Func{PeerHandlers, Task{TResult}}, Func{PeerRequest{TResult}}, CancellationToken)"/>,
+    /// for a publish: when the owner stops answering (or the ring names another owner first), the call waits for
+    /// the failure detector to name a new owner and goes there, within <c>cluster.publishTimeout</c>, instead of
+    /// failing at the request timeout. The request carries its publish id, so a stream appends it once.
+    /// </summary>
+    public async Task<TResult> AskOwnerWithFailoverAsync<TResult>(
+        string key, Func<PeerHandlers, Task<TResult>> here, Func<PeerRequest<TResult>> elsewhere, CancellationToken cancellationToken)
+    {
+        var deadline = time.GetTimestamp() + (long)(config.Current.Cluster.PublishTimeout.TotalSeconds * time.TimestampFrequency);
+        while (true)
+        {
+            var owner = OwnerOf(key);
+            if (IsHere(owner))
+            {
+                return await here(handlers).ConfigureAwait(false);
+            }
+
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            try
+            {
+                var call = links.CallAsync(owner, elsewhere(), Forwarding.Hops + 1, cancellationToken);
+                var moved = OwnerMovedAsync(key, owner, deadline, stop.Token);
+                if (await Task.WhenAny(call, moved).ConfigureAwait(false) == call)
+                {
+                    try
+                    {
+                        return await call.ConfigureAwait(false);
+                    }
+                    catch (PeerUnreachableException) when (!cancellationToken.IsCancellationRequested)
+                    {
+                        // No answer from the owner: whether it is dead is the failure detector's call; wait for it.
+                        if (!await moved.ConfigureAwait(false))
+                        {
+                            throw;
+                        }
+                    }
+                }
+                else if (!await moved.ConfigureAwait(false))
+                {
+                    // The deadline came with the owner still in the ring: the call's own answer or timeout decides.
+                    return await call.ConfigureAwait(false);
+                }
+                else
+                {
+                    // The ring moved the key while the call was on its way; the abandoned call may still land, and
+                    // the stream appends its publish id once.
+                    _ = call.ContinueWith(static t => t.Exception, TaskScheduler.Default);
+                }
+            }
+            finally
+            {
+                // Ends the wait for a new owner when the call answered first.
+                await stop.CancelAsync().ConfigureAwait(false);
+            }
+
+            metrics.PublishFailedOver();
+        }
+    }
+
+    /// <summary>True once the ring names another owner of <paramref name="key"/> than <paramref name="owner"/>; false at the deadline.</summary>
+    private async Task<bool> OwnerMovedAsync(string key, string owner, long deadline, CancellationToken cancellationToken)
+    {
+        var moved = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        void OnRingChanged(ClusterView before, ClusterView after)
+        {
+            if (OwnerIsNot(after, key, owner))
+            {
+                moved.TrySetResult(true);
+            }
+        }
+
+        membership.RingChanged += OnRingChanged;
+        try
+        {
+            if (OwnerIsNot(membership.View, key, owner))
+            {
+                return true;
+            }
+
+            var remaining = TimeSpan.FromSeconds(Math.Max(0, deadline - time.GetTimestamp()) / (double)time.TimestampFrequency);
+            await using var timer = time.CreateTimer(_ => moved.TrySetResult(false), null, remaining, Timeout.InfiniteTimeSpan);
+            await using var cancel = cancellationToken.Register(() => moved.TrySetResult(false));
+            return await moved.Task.ConfigureAwait(false);
+        }
+        finally
+        {
+            membership.RingChanged -= OnRingChanged;
+        }
+    }
+
+    private static bool OwnerIsNot(ClusterView view, string key, string owner) =>
+        view.RingProblem is null && !view.Ring.IsEmpty && view.Owner(key) != owner;
 
     /// <summary>Runs a request on one node, this one included.</summary>
     public Task<TResult> AskAsync<TResult>(string nodeId, PeerRequest<TResult> request, CancellationToken cancellationToken) =>

@@ -44,7 +44,7 @@ internal sealed class RoutedUserService(ClusterRouter router, MessageLimit limit
         Ids.Validate(nameof(userId), userId);
         limit.Check(message);
         var id = PublishIds.Given(publishId);
-        return router.AskOwnerAsync(
+        return router.AskOwnerWithFailoverAsync(
             Keys.User(userId),
             local => local.Users.PublishAsync(userId, message, id, cancellationToken),
             () => new UserPublish(userId, PeerJson.Write(message), id),
@@ -114,7 +114,7 @@ internal sealed class RoutedChannelService(ClusterRouter router, MessageLimit li
         Ids.Validate(nameof(channelId), channelId);
         limit.Check(message);
         var id = PublishIds.Given(publishId);
-        return router.AskOwnerAsync(
+        return router.AskOwnerWithFailoverAsync(
             Keys.Channel(channelId),
             local => local.Channels.PublishAsync(channelId, message, id, cancellationToken),
             () => new ChannelPublish(channelId, PeerJson.Write(message), id),
