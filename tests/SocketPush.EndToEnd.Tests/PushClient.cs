@@ -21,6 +21,11 @@ internal sealed class PushClient : IAsyncDisposable
 
     private readonly string _sessionId;
     private readonly bool _reconnect;
+    private readonly bool _recover;
+    private readonly Dictionary<string, (string Epoch, long Offset)> _positions = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<JsonElement>> _received = new(StringComparer.Ordinal);
+    private int _duplicates;
+    private int _incompleteRecoveries;
     private readonly Lock _gate = new();
     private readonly List<HubConnection> _connections = [];
     private readonly ConcurrentDictionary<int, long> _firstOfGeneration = new();
@@ -28,12 +33,69 @@ internal sealed class PushClient : IAsyncDisposable
     private HubConnection _current;
     private int _disposed;
 
-    private PushClient(string userId, string sessionId, Uri entry, bool reconnect, bool skipNegotiation)
+    private PushClient(string userId, string sessionId, Uri entry, bool reconnect, bool skipNegotiation, bool recover = false)
     {
         UserId = userId;
         _sessionId = sessionId;
         _reconnect = reconnect;
+        _recover = recover;
         _current = Connect(entry, skipNegotiation);
+    }
+
+    /// <summary>
+    /// Connects through <paramref name="entry"/> as an app that keeps its streams does: it authenticates with
+    /// <c>Recover</c> and the positions it saw, on the first connection, after each automatic reconnect and after a
+    /// move, and takes each stream's messages in offset order once (a message at or before the position it holds
+    /// is one a second connection also got during a move).
+    /// </summary>
+    public static async Task<PushClient> ConnectRecoveringAsync(Uri entry, string userId, string sessionId)
+    {
+        var client = new PushClient(userId, sessionId, entry, reconnect: true, skipNegotiation: false, recover: true);
+        await client.StartAndRecoverAsync(client._current);
+        return client;
+    }
+
+    /// <summary>What the app took of a stream (a channel, or "" for the user's own), in order: each message's data.</summary>
+    public IReadOnlyList<JsonElement> Received(string stream)
+    {
+        lock (_positions)
+        {
+            return _received.TryGetValue(stream, out var list) ? [.. list] : [];
+        }
+    }
+
+    /// <summary>Messages that arrived at or before the position the app held (two connections during a move).</summary>
+    public int Duplicates => Volatile.Read(ref _duplicates);
+
+    /// <summary>Streams the server said it could not recover completely.</summary>
+    public int IncompleteRecoveries => Volatile.Read(ref _incompleteRecoveries);
+
+    /// <summary>The positions the app holds, as the token <c>Recover</c> takes.</summary>
+    private string Token()
+    {
+        lock (_positions)
+        {
+            return string.Join(',', _positions.Select(p => (p.Key.Length == 0 ? "u" : "c:" + p.Key) + $":{p.Value.Epoch}.{p.Value.Offset}"));
+        }
+    }
+
+    private async Task StartAndRecoverAsync(HubConnection connection)
+    {
+        await StartAsync(connection);
+        await RecoverAsync(connection);
+    }
+
+    private async Task RecoverAsync(HubConnection connection)
+    {
+        using var timeout = new CancellationTokenSource(Eventually.DefaultTimeout);
+        var report = await connection.InvokeAsync<JsonElement>("Recover", UserId, _sessionId, Token(), timeout.Token);
+        var streams = report.GetProperty("channels").EnumerateObject().Select(c => c.Value);
+        if (report.TryGetProperty("user", out var user))
+        {
+            streams = streams.Append(user);
+        }
+
+        Interlocked.Add(ref _incompleteRecoveries, streams.Count(s => s.TryGetProperty("recovered", out var r) && !r.GetBoolean()));
     }
 
     public string UserId { get; }
@@ -100,7 +162,11 @@ internal sealed class PushClient : IAsyncDisposable
 
     private HubConnection Connect(Uri node, bool skipNegotiation)
     {
-        var url = new Uri(node, $"/push?userId={Uri.EscapeDataString(UserId)}&sessionId={Uri.EscapeDataString(_sessionId)}");
+        // A recovering client names only its user in the URL, which routes negotiate to the user's owner; it
+        // authenticates with Recover, which must come before anything live.
+        var url = new Uri(node, _recover
+            ? $"/push?userId={Uri.EscapeDataString(UserId)}"
+            : $"/push?userId={Uri.EscapeDataString(UserId)}&sessionId={Uri.EscapeDataString(_sessionId)}");
         var builder = new HubConnectionBuilder().WithUrl(url, o =>
         {
             o.Transports = HttpTransportType.WebSockets;
@@ -113,6 +179,11 @@ internal sealed class PushClient : IAsyncDisposable
 
         var connection = builder.Build();
         connection.On<JsonElement>("message", OnMessage);
+        if (_recover)
+        {
+            connection.Reconnected += _ => RecoverAsync(connection);
+        }
+
         connection.On<JsonElement>("moved", moved => _ = FollowAsync(connection, moved));
         lock (_gate)
         {
@@ -130,6 +201,27 @@ internal sealed class PushClient : IAsyncDisposable
 
     private void OnMessage(JsonElement message)
     {
+        if (message.TryGetProperty("epoch", out var epoch) && message.TryGetProperty("offset", out var offset))
+        {
+            var stream = message.TryGetProperty("channelId", out var channel) ? channel.GetString()! : "";
+            lock (_positions)
+            {
+                if (_positions.TryGetValue(stream, out var held) && held.Epoch == epoch.GetString() && offset.GetInt64() <= held.Offset)
+                {
+                    Interlocked.Increment(ref _duplicates);
+                    return;
+                }
+
+                _positions[stream] = (epoch.GetString()!, offset.GetInt64());
+                if (!_received.TryGetValue(stream, out var list))
+                {
+                    _received[stream] = list = [];
+                }
+
+                list.Add(message.GetProperty("data").Clone());
+            }
+        }
+
         if (message.TryGetProperty("data", out var data) && data.ValueKind == JsonValueKind.Object
             && data.TryGetProperty("generation", out var generation))
         {
@@ -156,7 +248,7 @@ internal sealed class PushClient : IAsyncDisposable
 
         try
         {
-            await StartAsync(next);
+            await (_recover ? StartAndRecoverAsync(next) : StartAsync(next));
             _moves.Writer.TryWrite(new Move(url, moved.GetProperty("nodeId").GetString()!, Stopwatch.GetTimestamp(), null));
         }
 #pragma warning disable CA1031 // Whatever failed is the move's outcome, for the test to see.

@@ -17,12 +17,17 @@ internal sealed class StreamReplication(HistoryStore history, ClusterMembership 
     /// <summary>Most entries a new owner asks each replica for.</summary>
     public const int TakeoverLimit = 1000;
 
+    /// <remarks>
+    /// From the configured replicas and quorum, over the ring as it was before the owner was lost (one node more
+    /// than now, at most): the ring of now, one node smaller, would ask for fewer copies than the writes had.
+    /// </remarks>
     public int TakeoverQuorum
     {
         get
         {
-            var view = membership.View;
-            return view.Replicas - Replication.QuorumOf(view, live.Current) + 1;
+            var cluster = live.Current.Cluster;
+            var replicasBefore = Math.Min(cluster.Replicas, membership.View.Ring.NodeCount + 1);
+            return Math.Max(1, replicasBefore - Math.Min(cluster.WriteQuorum, replicasBefore) + 1);
         }
     }
 

@@ -46,8 +46,10 @@ internal sealed class StreamRecovery
         }
         catch (ServiceException e)
         {
+            // The user's owner cannot answer now (it died, the ring is moving): the channels the client had
+            // positions in are the ones it was subscribed to; the others' positions come with their next message.
             ClientLog.RecoveryFailed(logger, connection.UserId, "subscriptions", e.Message);
-            subscribed = [];
+            subscribed = [.. positions.Keys.Where(s => s.Length > 0)];
         }
 
         // Channels of the token the user is no longer subscribed to are released as they are: nothing more arrives.

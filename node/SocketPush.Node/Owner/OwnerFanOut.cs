@@ -80,10 +80,27 @@ internal sealed class OwnerFanOut(ILocalConnections local, PresenceTable presenc
     {
         var data = PeerJson.Write(publication.Data);
         var publishedAt = time.GetUtcNow().ToUnixTimeMilliseconds() - (long)time.GetElapsedTime(publication.PublishedTimestamp).TotalMilliseconds;
-        var counts = await Task.WhenAll(byNode.Select(group => router.AskAsync(
+        var counts = await Task.WhenAll(byNode.Select(group => DeliverToAsync(
             group.Key,
             new EdgeDeliver(publication.Kind, publication.ChannelId, data, publishedAt, [.. group.Value], ownersDeliver, publication.Position?.Epoch, publication.Position?.Offset ?? 0),
             cancellationToken))).ConfigureAwait(false);
         return here + counts.Sum();
+    }
+
+    /// <summary>
+    /// One node's batch. A stream's message is in its history already: a node that cannot take it (it died, its
+    /// link dropped) costs its clients nothing they cannot recover, so it counts as no connection reached rather
+    /// than failing the publish. Without history, the publish fails with the node's error, for the backend to see.
+    /// </summary>
+    private async Task<int> DeliverToAsync(string node, EdgeDeliver batch, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await router.AskAsync(node, batch, cancellationToken).ConfigureAwait(false);
+        }
+        catch (SocketPush.Client.Services.ServiceException) when (batch.Epoch is not null)
+        {
+            return 0;
+        }
     }
 }

@@ -248,8 +248,10 @@ internal abstract class HubSession : ClientConnection
         }
 
         Format = format;
-        if (_queryUserId is null && _querySessionId is null)
+        if (_querySessionId is null)
         {
+            // No session in the URL: the client authenticates with Authenticate or Recover. A userId alone only
+            // routed its negotiate to the user's owner, which a client that recovers needs as much as any other.
             SendHandshakeAnswer(null);
             return true;
         }
