@@ -12,8 +12,21 @@ namespace SocketPush.Node.Cluster;
 /// quorum, as a record write does. A replica whose copy is of another epoch or misses entries gets the owner's whole
 /// stream instead. A new owner asks the others for their copies (<see cref="AskOthersAsync"/>).
 /// </summary>
-internal sealed class StreamReplication(HistoryStore history, ClusterMembership membership, ClusterRouter router, LiveConfig live, ClusterMetrics metrics) : IStreamReplicas
+internal sealed class StreamReplication : IStreamReplicas
 {
+    private readonly HistoryStore history;
+    private readonly ClusterMembership membership;
+    private readonly ClusterRouter router;
+    private readonly LiveConfig live;
+    private readonly ClusterMetrics metrics;
+
+    /// <summary>Follows the ring: once it moves, every stream's owner checks with the other replicas before its next message.</summary>
+    public StreamReplication(HistoryStore history, ClusterMembership membership, ClusterRouter router, LiveConfig live, ClusterMetrics metrics)
+    {
+        (this.history, this.membership, this.router, this.live, this.metrics) = (history, membership, router, live, metrics);
+        membership.RingChanged += (_, _) => history.OwnersMayHaveMoved();
+    }
+
     /// <summary>Most entries a new owner asks each replica for.</summary>
     public const int TakeoverLimit = 1000;
 
@@ -36,14 +49,20 @@ internal sealed class StreamReplication(HistoryStore history, ClusterMembership 
         var view = membership.View;
         var replicas = view.ReplicasOf(key);
         var others = replicas.Where(n => n != view.LocalId).ToList();
-        var needed = Replication.QuorumOf(view, live.Current) - (others.Count < replicas.Length ? 1 : 0);
-        if (others.Count == 0 || needed <= 0)
+        if (others.Count == 0)
         {
-            _ = others.Select(node => CopyToAsync(node, key, epoch, entry)).ToList();
             return;
         }
 
-        var copies = others.Select(node => CopyToAsync(node, key, epoch, entry)).ToList();
+        // One request for every replica: the message is serialized once.
+        var copy = new HistoryCopy(key, epoch, entry.Offset, [HistoryPageEntry.Of(entry)], [.. history.TermsOf(key)], wholeStream: false);
+        var copies = others.Select(node => CopyToAsync(node, key, epoch, copy)).ToList();
+        var needed = Replication.QuorumOf(view, live.Current) - (others.Count < replicas.Length ? 1 : 0);
+        if (needed <= 0)
+        {
+            return;
+        }
+
         var acknowledged = await Quorum.AcknowledgedAsync(copies, needed).ConfigureAwait(false);
         if (acknowledged < needed)
         {
@@ -54,17 +73,21 @@ internal sealed class StreamReplication(HistoryStore history, ClusterMembership 
         }
     }
 
-    private async Task<bool> CopyToAsync(string node, string key, string epoch, HistoryEntry entry)
+    private async Task<bool> CopyToAsync(string node, string key, string epoch, HistoryCopy copy)
     {
         try
         {
-            var result = (CopyResult)await router.AskAsync(node, new HistoryCopy(key, epoch, entry.Offset, [HistoryPageEntry.Of(entry)], wholeStream: false), CancellationToken.None)
-                .ConfigureAwait(false);
+            var result = (CopyResult)await router.AskAsync(node, copy, CancellationToken.None).ConfigureAwait(false);
             if (result == CopyResult.NeedsWholeStream && history.Snapshot(key) is { } whole && whole.Top.Epoch == epoch)
             {
                 result = (CopyResult)await router.AskAsync(
-                    node, new HistoryCopy(key, epoch, whole.Top.Offset, [.. whole.Entries.Select(HistoryPageEntry.Of)], wholeStream: true), CancellationToken.None)
+                    node, new HistoryCopy(key, epoch, whole.Top.Offset, [.. whole.Entries.Select(HistoryPageEntry.Of)], [.. whole.Terms], wholeStream: true), CancellationToken.None)
                     .ConfigureAwait(false);
+            }
+
+            if (result == CopyResult.Conflict)
+            {
+                history.Unclaim(key);
             }
 
             return result == CopyResult.Applied;
@@ -88,7 +111,7 @@ internal sealed class StreamReplication(HistoryStore history, ClusterMembership 
         {
             var page = await router.AskAsync(node, new HistoryFetch(key, mine?.Epoch, mine?.Offset ?? 0, TakeoverLimit, asOwner: false), CancellationToken.None)
                 .ConfigureAwait(false);
-            return page.Enabled ? new ReplicaStream(page.Epoch, page.Offset, page.Complete, [.. page.Entries.Select(e => e.ToEntry())]) : null;
+            return page.Enabled ? new ReplicaStream(page.Epoch, page.Offset, page.Complete, [.. page.Entries.Select(e => e.ToEntry())], page.Terms) : null;
         }
         catch (Exception e) when (e is ServiceException or OperationCanceledException)
         {

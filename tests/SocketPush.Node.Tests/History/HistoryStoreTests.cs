@@ -149,13 +149,17 @@ public sealed class HistoryStoreTests : IDisposable
         HistoryEntry Entry(long offset, string id) =>
             new(offset, id, JsonSerializer.SerializeToElement(offset), 0, MessageStream.CostOf(id, JsonSerializer.SerializeToElement(offset)), "owner");
 
-        Assert.Equal(CopyResult.Applied, _store.ApplyCopy("c:news", "e1", 5, [Entry(5, "p5")], wholeStream: false));
-        Assert.Equal(CopyResult.Applied, _store.ApplyCopy("c:news", "e1", 6, [Entry(6, "p6")], wholeStream: false));
-        Assert.Equal(CopyResult.Applied, _store.ApplyCopy("c:news", "e1", 6, [Entry(6, "p6")], wholeStream: false));
-        Assert.Equal(CopyResult.Conflict, _store.ApplyCopy("c:news", "e1", 6, [Entry(6, "other")], wholeStream: false));
-        Assert.Equal(CopyResult.NeedsWholeStream, _store.ApplyCopy("c:news", "e1", 8, [Entry(8, "p8")], wholeStream: false));
-        Assert.Equal(CopyResult.NeedsWholeStream, _store.ApplyCopy("c:news", "e2", 1, [Entry(1, "q1")], wholeStream: false));
-        Assert.Equal(CopyResult.Applied, _store.ApplyCopy("c:news", "e2", 3, [Entry(2, "q2"), Entry(3, "q3")], wholeStream: true));
+        WriterTerm[] terms = [new("t1", 1)];
+        Assert.Equal(CopyResult.NeedsWholeStream, _store.ApplyCopy("c:news", "e1", 5, [Entry(5, "p5")], terms, wholeStream: false));
+        Assert.Equal(CopyResult.Applied, _store.ApplyCopy("c:news", "e1", 5, [Entry(4, "p4"), Entry(5, "p5")], terms, wholeStream: true));
+        Assert.Equal(CopyResult.Applied, _store.ApplyCopy("c:news", "e1", 6, [Entry(6, "p6")], terms, wholeStream: false));
+        Assert.Equal(CopyResult.Applied, _store.ApplyCopy("c:news", "e1", 6, [Entry(6, "p6")], terms, wholeStream: false));
+        Assert.Equal(CopyResult.Conflict, _store.ApplyCopy("c:news", "e1", 6, [Entry(6, "other")], terms, wholeStream: false));
+        Assert.Equal(CopyResult.NeedsWholeStream, _store.ApplyCopy("c:news", "e1", 8, [Entry(8, "p8")], terms, wholeStream: false));
+        // Another owner took the epoch over at 5 (the other side of a partition): refused even as a whole stream.
+        Assert.Equal(CopyResult.Conflict, _store.ApplyCopy("c:news", "e1", 7, [Entry(5, "x5")], [new("t1", 1), new("t2", 5)], wholeStream: true));
+        Assert.Equal(CopyResult.NeedsWholeStream, _store.ApplyCopy("c:news", "e2", 1, [Entry(1, "q1")], terms, wholeStream: false));
+        Assert.Equal(CopyResult.Applied, _store.ApplyCopy("c:news", "e2", 3, [Entry(2, "q2"), Entry(3, "q3")], terms, wholeStream: true));
 
         Assert.Equal(new StreamPosition("e2", 3), _store.Snapshot("c:news")!.Value.Top);
         Assert.Equal(["q2", "q3"], _store.Snapshot("c:news")!.Value.Entries.Select(e => e.PublishId));

@@ -484,14 +484,14 @@ internal sealed partial class HistoryFetch(string key, string? epoch, long offse
             ? await local.Streams.ReadAsync(Key, since, Limit).ConfigureAwait(false)
             : local.History.ReadCopy(Key, since, Limit);
         return read is null
-            ? new HistoryPage(false, "", 0, false, [])
-            : new HistoryPage(true, read.Top.Epoch, read.Top.Offset, read.Complete, [.. read.Entries.Select(HistoryPageEntry.Of)]);
+            ? new HistoryPage(false, "", 0, false, [], [])
+            : new HistoryPage(true, read.Top.Epoch, read.Top.Offset, read.Complete, [.. read.Entries.Select(HistoryPageEntry.Of)], [.. read.Terms]);
     }
 }
 
 /// <summary>A stream's page: whether it keeps history, its position now (an empty epoch: no copy), whether the page follows the position asked for, and the messages.</summary>
 [MemoryPackable]
-internal sealed partial record HistoryPage(bool Enabled, string Epoch, long Offset, bool Complete, HistoryPageEntry[] Entries);
+internal sealed partial record HistoryPage(bool Enabled, string Epoch, long Offset, bool Complete, HistoryPageEntry[] Entries, Owner.History.WriterTerm[] Terms);
 
 /// <summary>One message of a stream between nodes, its JSON as UTF-8, with the node that sequenced it.</summary>
 [MemoryPackable]
@@ -512,7 +512,7 @@ internal sealed partial record HistoryPageEntry(long Offset, string PublishId, b
 /// <see cref="WholeStream"/>, its whole stream for a replica whose copy is of another epoch or misses entries.
 /// </summary>
 [MemoryPackable]
-internal sealed partial class HistoryCopy(string key, string epoch, long top, HistoryPageEntry[] entries, bool wholeStream) : PeerRequest<byte>
+internal sealed partial class HistoryCopy(string key, string epoch, long top, HistoryPageEntry[] entries, Owner.History.WriterTerm[] terms, bool wholeStream) : PeerRequest<byte>
 {
     public string Key { get; } = key;
 
@@ -523,9 +523,12 @@ internal sealed partial class HistoryCopy(string key, string epoch, long top, Hi
 
     public HistoryPageEntry[] Entries { get; } = entries;
 
+    /// <summary>The owner's stretches of the epoch: a replica whose copy was written by another owner says so.</summary>
+    public Owner.History.WriterTerm[] Terms { get; } = terms;
+
     public bool WholeStream { get; } = wholeStream;
 
     /// <summary>Answers the <see cref="Owner.History.CopyResult"/>.</summary>
     public override Task<byte> RunAsync(PeerHandlers local, CancellationToken cancellationToken) =>
-        Task.FromResult((byte)local.History.ApplyCopy(Key, Epoch, Top, [.. Entries.Select(e => e.ToEntry())], WholeStream));
+        Task.FromResult((byte)local.History.ApplyCopy(Key, Epoch, Top, [.. Entries.Select(e => e.ToEntry())], Terms, WholeStream));
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using MemoryPack;
 using SocketPush.Node.Cluster.Delivery;
 
 namespace SocketPush.Node.Owner.History;
@@ -19,7 +20,8 @@ internal sealed record HistoryEntry(long Offset, string PublishId, JsonElement D
 /// the epoch is the same); always true when no position was given.
 /// </param>
 /// <param name="Entries">The messages after the position (or the latest, without one), oldest first, at most the limit.</param>
-internal sealed record HistoryRead(StreamPosition Top, bool Complete, IReadOnlyList<HistoryEntry> Entries);
+/// <param name="Terms">The owners' stretches of the epoch, which a new owner compares between copies.</param>
+internal sealed record HistoryRead(StreamPosition Top, bool Complete, IReadOnlyList<HistoryEntry> Entries, IReadOnlyList<WriterTerm> Terms);
 
 /// <summary>What an append did.</summary>
 /// <param name="Position">The message's position; for a duplicate, the position it had when first appended.</param>
@@ -49,4 +51,20 @@ internal enum CopyResult : byte
 
     /// <summary>The replica holds another message at one of these offsets of the same epoch: two writers.</summary>
     Conflict,
+}
+
+/// <summary>
+/// One owner's stretch of an epoch: the messages from <paramref name="Start"/> on were sequenced by the node that
+/// took the stream over under <paramref name="Term"/> (a random id per takeover). Two copies of an epoch whose
+/// stretches differ below both their ends were written on both sides of a partition: continuity is lost.
+/// </summary>
+[MemoryPackable]
+internal readonly partial record struct WriterTerm(string Term, long Start)
+{
+    /// <summary>Whether two copies of one epoch (their terms and last offsets) hold different messages at some offset both have.</summary>
+    public static bool Diverge(IReadOnlyList<WriterTerm> a, long topA, IReadOnlyList<WriterTerm> b, long topB)
+    {
+        var upTo = Math.Min(topA, topB);
+        return !a.Where(t => t.Start <= upTo).SequenceEqual(b.Where(t => t.Start <= upTo));
+    }
 }

@@ -18,6 +18,7 @@ internal sealed class HistoryStore(LiveConfig config, TimeProvider time, History
     private readonly Lock _evictionGate = new();
     private long _bytes;
     private long _messages;
+    private long _ownership;
 
     /// <summary>Messages kept over all streams.</summary>
     public long Messages => Interlocked.Read(ref _messages);
@@ -108,12 +109,47 @@ internal sealed class HistoryStore(LiveConfig config, TimeProvider time, History
         }
     }
 
-    /// <summary>Whether this node must check with the key's other replicas before it sequences: it did not write the stream's last message, or holds no copy.</summary>
+    /// <summary>
+    /// Whether this node must check with the key's other replicas before it sequences or answers as the stream's
+    /// owner: it holds no copy, did not write the stream's last message, or the ring moved since it took it over
+    /// (the other side of a healed partition may have written the same epoch).
+    /// </summary>
     public bool NeedsTakeover(string key, string localId) =>
-        !_streams.TryGetValue(key, out var stream) || Volatile.Read(ref stream.LastWriterField) != localId;
+        !_streams.TryGetValue(key, out var stream)
+        || Volatile.Read(ref stream.LastWriterField) != localId
+        || stream.ClaimedGeneration != Interlocked.Read(ref _ownership);
 
-    /// <summary>This node's copy of the stream: its position and kept entries; null without one.</summary>
-    public (StreamPosition Top, IReadOnlyList<HistoryEntry> Entries)? Snapshot(string key)
+    /// <summary>The ring changed: every stream's owner checks with the other replicas before its next message.</summary>
+    public void OwnersMayHaveMoved() => Interlocked.Increment(ref _ownership);
+
+    /// <summary>A copy of the stream found another writer's messages: its owner checks with the replicas again.</summary>
+    public void Unclaim(string key)
+    {
+        if (_streams.TryGetValue(key, out var stream))
+        {
+            lock (stream.Gate)
+            {
+                stream.Unclaim();
+            }
+        }
+    }
+
+    /// <summary>The terms of this node's copy of the stream (none without one).</summary>
+    public IReadOnlyList<WriterTerm> TermsOf(string key)
+    {
+        if (!_streams.TryGetValue(key, out var stream))
+        {
+            return [];
+        }
+
+        lock (stream.Gate)
+        {
+            return stream.Terms;
+        }
+    }
+
+    /// <summary>This node's copy of the stream: its position, kept entries and terms; null without one.</summary>
+    public (StreamPosition Top, IReadOnlyList<HistoryEntry> Entries, IReadOnlyList<WriterTerm> Terms)? Snapshot(string key)
     {
         if (!_streams.TryGetValue(key, out var stream))
         {
@@ -122,7 +158,7 @@ internal sealed class HistoryStore(LiveConfig config, TimeProvider time, History
 
         lock (stream.Gate)
         {
-            return stream.Forgotten ? Snapshot(key) : (stream.Top, stream.Entries);
+            return stream.Forgotten ? Snapshot(key) : (stream.Top, stream.Entries, stream.Terms);
         }
     }
 
@@ -131,7 +167,7 @@ internal sealed class HistoryStore(LiveConfig config, TimeProvider time, History
     /// node's copy (a copy made from them if it had none), or starts a new epoch when <paramref name="epoch"/> is null.
     /// From now on this node writes the stream.
     /// </summary>
-    public void TakeOver(string key, string? epoch, long top, IReadOnlyList<HistoryEntry> entries, string localId)
+    public void TakeOver(string key, string? epoch, long top, IReadOnlyList<HistoryEntry> entries, IReadOnlyList<WriterTerm> terms, string localId)
     {
         if (RuleFor(key) is null)
         {
@@ -150,7 +186,8 @@ internal sealed class HistoryStore(LiveConfig config, TimeProvider time, History
                     if (current.Apply(entries) == CopyResult.Applied)
                     {
                         current.StartAt(top);
-                        current.ClaimWriter(localId);
+                        current.AdoptTerms(terms);
+                        current.ClaimWriter(localId, Interlocked.Read(ref _ownership));
                         Account(current.Count - count, current.Bytes - bytes);
                         return;
                     }
@@ -164,9 +201,10 @@ internal sealed class HistoryStore(LiveConfig config, TimeProvider time, History
         {
             replacement.Apply(entries);
             replacement.StartAt(top);
+            replacement.AdoptTerms(terms);
         }
 
-        replacement.ClaimWriter(localId);
+        replacement.ClaimWriter(localId, Interlocked.Read(ref _ownership));
         Replace(key, current, replacement);
     }
 
@@ -174,7 +212,7 @@ internal sealed class HistoryStore(LiveConfig config, TimeProvider time, History
     /// A replica takes the owner's copy of entries: applied when they follow its copy; with <paramref name="wholeStream"/>,
     /// the owner's whole stream replaces the replica's.
     /// </summary>
-    public CopyResult ApplyCopy(string key, string epoch, long top, IReadOnlyList<HistoryEntry> entries, bool wholeStream)
+    public CopyResult ApplyCopy(string key, string epoch, long top, IReadOnlyList<HistoryEntry> entries, IReadOnlyList<WriterTerm> terms, bool wholeStream)
     {
         if (RuleFor(key) is null)
         {
@@ -184,11 +222,17 @@ internal sealed class HistoryStore(LiveConfig config, TimeProvider time, History
 
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var current = _streams.TryGetValue(key, out var existing) ? existing : null;
-        if (!wholeStream && current is not null)
+        if (current is not null)
         {
             lock (current.Gate)
             {
-                if (!current.Forgotten)
+                if (!current.Forgotten && current.Epoch == epoch && WriterTerm.Diverge(current.Terms, current.LastOffset, terms, top))
+                {
+                    // Two owners wrote this epoch (the two sides of a partition): the owner must not go on as if not.
+                    return CopyResult.Conflict;
+                }
+
+                if (!wholeStream && !current.Forgotten)
                 {
                     if (current.Epoch != epoch)
                     {
@@ -197,17 +241,24 @@ internal sealed class HistoryStore(LiveConfig config, TimeProvider time, History
 
                     var (count, bytes) = (current.Count, current.Bytes);
                     var result = current.Apply(entries);
+                    current.AdoptTerms(terms);
                     current.Touch(now);
                     Account(current.Count - count, current.Bytes - bytes);
                     return result;
                 }
             }
         }
+        else if (!wholeStream && entries.Count > 0 && entries[0].Offset != 1)
+        {
+            // A first copy that would miss the epoch's earlier messages: the owner sends what it keeps.
+            return CopyResult.NeedsWholeStream;
+        }
 
         var replacement = new MessageStream(key, epoch);
         replacement.Touch(now);
         var applied = replacement.Apply(entries);
         replacement.StartAt(top);
+        replacement.AdoptTerms(terms);
         Replace(key, current, replacement);
         return applied;
     }
@@ -274,7 +325,7 @@ internal sealed class HistoryStore(LiveConfig config, TimeProvider time, History
 
         if (!_streams.TryGetValue(key, out var stream))
         {
-            return new HistoryRead(new StreamPosition("", 0), Complete: false, []);
+            return new HistoryRead(new StreamPosition("", 0), Complete: false, [], []);
         }
 
         lock (stream.Gate)

@@ -47,8 +47,34 @@ internal sealed class MessageStream(string key, string epoch)
     /// <summary>Read without the lock by <see cref="HistoryStore.NeedsTakeover"/>.</summary>
     internal string? LastWriterField;
 
-    /// <summary>This node took the stream over: it writes the stream from now on.</summary>
-    public void ClaimWriter(string node) => LastWriter = node;
+    private readonly List<WriterTerm> _terms = [];
+
+    /// <summary>The owners' stretches of this epoch, oldest first.</summary>
+    public IReadOnlyList<WriterTerm> Terms => [.. _terms];
+
+    /// <summary>The store's ownership generation at this node's last takeover (see <see cref="HistoryStore.NeedsTakeover"/>).</summary>
+    public long ClaimedGeneration { get; private set; } = -1;
+
+    /// <summary>This node took the stream over under a new term: it writes the stream from now on.</summary>
+    public void ClaimWriter(string node, long generation)
+    {
+        _terms.Add(new WriterTerm(StreamPosition.NewEpoch(), LastOffset + 1));
+        ClaimedGeneration = generation;
+        LastWriter = node;
+    }
+
+    /// <summary>Takes the owner's terms, known compatible, when they say more than this copy's.</summary>
+    public void AdoptTerms(IReadOnlyList<WriterTerm> terms)
+    {
+        if (terms.Count > _terms.Count)
+        {
+            _terms.Clear();
+            _terms.AddRange(terms);
+        }
+    }
+
+    /// <summary>A takeover must check with the other replicas again (this node's copy of a copy failed, or the ring moved).</summary>
+    public void Unclaim() => ClaimedGeneration = -1;
 
     /// <summary>Completes when the last message sequenced here was handed to the fan-out: the next one waits for it.</summary>
     public Task DeliveryTail { get; set; } = Task.CompletedTask;
@@ -178,16 +204,16 @@ internal sealed class MessageStream(string key, string epoch)
     {
         if (since is not { } position)
         {
-            return new HistoryRead(Top, Complete: true, Slice(Math.Max(0, Count - limit), limit));
+            return new HistoryRead(Top, Complete: true, Slice(Math.Max(0, Count - limit), limit), Terms);
         }
 
         var firstKept = Count > 0 ? _entries[_head].Offset : LastOffset + 1;
         if (position.Epoch != Epoch || position.Offset > LastOffset || position.Offset + 1 < firstKept)
         {
-            return new HistoryRead(Top, Complete: false, []);
+            return new HistoryRead(Top, Complete: false, [], Terms);
         }
 
-        return new HistoryRead(Top, Complete: true, Slice((int)(position.Offset + 1 - firstKept), limit));
+        return new HistoryRead(Top, Complete: true, Slice((int)(position.Offset + 1 - firstKept), limit), Terms);
     }
 
     private HistoryEntry[] Slice(int skip, int limit)

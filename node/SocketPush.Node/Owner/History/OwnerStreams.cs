@@ -10,12 +10,17 @@ namespace SocketPush.Node.Owner.History;
 /// <param name="Offset">Its copy's last offset.</param>
 /// <param name="Complete">Whether <paramref name="Entries"/> follow the new owner's position without a gap (its latest entries, when the new owner has no copy).</param>
 /// <param name="Entries">What it holds beyond the new owner's position.</param>
-internal sealed record ReplicaStream(string Epoch, long Offset, bool Complete, IReadOnlyList<HistoryEntry> Entries);
+/// <param name="Terms">Its copy's owners' stretches of the epoch.</param>
+internal sealed record ReplicaStream(string Epoch, long Offset, bool Complete, IReadOnlyList<HistoryEntry> Entries, IReadOnlyList<WriterTerm> Terms);
 
 /// <summary>The key's other replicas, as the owner of a stream reaches them: the cluster implements it.</summary>
 internal interface IStreamReplicas
 {
-    /// <summary>Copies a sequenced entry to the key's other replicas; completes once <c>cluster.writeQuorum</c> copies (this node's included) hold it, or fails <c>unavailable</c>.</summary>
+    /// <summary>
+    /// Copies a sequenced entry to the key's other replicas; completes once <c>cluster.writeQuorum</c> copies (this
+    /// node's included) hold it, or fails <c>unavailable</c> (also when a replica holds another owner's messages of
+    /// the epoch: the stream's next message then starts with a takeover).
+    /// </summary>
     Task CopyAsync(string key, string epoch, HistoryEntry entry);
 
     /// <summary>Asks the key's other replicas for their copy beyond <paramref name="mine"/>; null for a replica that did not answer.</summary>
@@ -122,40 +127,45 @@ internal sealed class OwnerStreams(HistoryStore history, IStreamReplicas replica
     {
         var mine = history.Snapshot(key);
         var answers = await replicas.AskOthersAsync(key, mine?.Top).ConfigureAwait(false);
-        var decision = Decide(mine?.Top, answers, replicas.TakeoverQuorum);
-        history.TakeOver(key, decision.Epoch, decision.Top, decision.Entries, LocalId);
+        var decision = Decide(mine is { } copy ? new ReplicaStream(copy.Top.Epoch, copy.Top.Offset, true, [], copy.Terms) : null, answers, replicas.TakeoverQuorum);
+        history.TakeOver(key, decision.Epoch, decision.Top, decision.Entries, decision.Terms, LocalId);
     }
 
-    /// <summary>What a new owner does with a stream, from its copy and the other replicas' answers.</summary>
-    /// <returns>The epoch to continue (null: start a new one), its top, and the entries this node lacks.</returns>
-    internal static (string? Epoch, long Top, IReadOnlyList<HistoryEntry> Entries) Decide(StreamPosition? mine, IReadOnlyList<ReplicaStream?> answers, int quorum)
+    /// <summary>What a new owner does with a stream, from its copy (<paramref name="mine"/>) and the other replicas' answers.</summary>
+    /// <returns>The epoch to continue (null: start a new one), its top, the entries this node lacks and the epoch's terms.</returns>
+    internal static (string? Epoch, long Top, IReadOnlyList<HistoryEntry> Entries, IReadOnlyList<WriterTerm> Terms) Decide(
+        ReplicaStream? mine, IReadOnlyList<ReplicaStream?> answers, int quorum)
     {
+        var newEpoch = ((string?)null, 0L, (IReadOnlyList<HistoryEntry>)[], (IReadOnlyList<WriterTerm>)[]);
         var copies = answers.OfType<ReplicaStream>().Where(a => a.Epoch.Length > 0).ToList();
-        var epochs = copies.Select(a => a.Epoch).Append(mine?.Epoch).OfType<string>().Distinct(StringComparer.Ordinal).ToList();
-        if (epochs.Count != 1)
+        var all = mine is null ? copies : [.. copies, mine];
+        if (all.Select(c => c.Epoch).Distinct(StringComparer.Ordinal).Count() != 1 || all.Count < quorum)
         {
-            // Nobody holds the stream (a new one), or copies disagree on the epoch: continuity cannot be shown.
-            return (null, 0, []);
+            // Nobody holds the stream (a new one), copies disagree on the epoch, or too few hold it to be sure
+            // they hold every acknowledged message: continuity cannot be shown.
+            return newEpoch;
         }
 
-        var holders = copies.Count + (mine is null ? 0 : 1);
-        if (holders < quorum)
+        // Copies written by two owners at once (the two sides of a partition) hold different messages at one offset.
+        if (all.Any(a => all.Any(b => WriterTerm.Diverge(a.Terms, a.Offset, b.Terms, b.Offset))))
         {
-            return (null, 0, []);
+            return newEpoch;
         }
 
         // The longest copy that follows this node's position holds every acknowledged message beyond it; a copy
         // beyond that one, whose messages cannot be fetched (evicted), leaves a gap that only a new epoch makes honest.
+        var position = mine?.Offset ?? 0;
         var longest = copies.Where(c => c.Complete).MaxBy(c => c.Offset);
-        var top = Math.Max(mine?.Offset ?? 0, longest?.Offset ?? 0);
-        var reachesTop = longest is null || longest.Offset <= (mine?.Offset ?? 0)
-            || (longest.Entries.Count > 0 && longest.Entries[^1].Offset == longest.Offset && (mine is null || longest.Entries[0].Offset == mine.Value.Offset + 1))
+        var top = Math.Max(position, longest?.Offset ?? 0);
+        var reachesTop = longest is null || longest.Offset <= position
+            || (longest.Entries.Count > 0 && longest.Entries[^1].Offset == longest.Offset && (mine is null || longest.Entries[0].Offset == position + 1))
             || (mine is null && longest.Entries.Count == 0);
-        if (copies.Any(c => c.Offset > top) || !reachesTop)
+        if (all.Any(c => c.Offset > top) || !reachesTop)
         {
-            return (null, 0, []);
+            return newEpoch;
         }
 
-        return (epochs[0], top, longest is not null && longest.Offset > (mine?.Offset ?? 0) ? longest.Entries : []);
+        var terms = all.MaxBy(c => c.Terms.Count)!.Terms;
+        return (all[0].Epoch, top, longest is not null && longest.Offset > position ? longest.Entries : [], terms);
     }
 }
