@@ -192,6 +192,9 @@ public sealed class MetricsExpositionTests
         # HELP socketpush_antientropy_records_repaired_total Records the anti-entropy rounds this node started changed, in this node's store or the peer's (records both already had count nothing).
         # TYPE socketpush_antientropy_records_repaired_total counter
         socketpush_antientropy_records_repaired_total 0
+        # HELP socketpush_publishes_failed_over_total Publishes whose owner stopped answering and that waited for the failure detector to name a new owner, then went there.
+        # TYPE socketpush_publishes_failed_over_total counter
+        socketpush_publishes_failed_over_total 0
         # HELP socketpush_recoveries_total Streams a reconnecting client asked to recover, by result: every missed message sent, or incomplete (history no longer holds them, or the epoch changed), or the owner could not be read.
         # TYPE socketpush_recoveries_total counter
         socketpush_recoveries_total{result="recovered"} 0

@@ -55,8 +55,10 @@ public sealed class PeerRetryTests
                 Slow(c);
             });
 
-            var lost = await Assert.ThrowsAsync<ServiceException>(() => deliver);
+            // Unreachable, not an answer of n2's: a publish would wait for a new owner; the message names the node.
+            var lost = await Assert.ThrowsAsync<PeerUnreachableException>(() => deliver);
             Assert.True(lost.Code == ErrorCodes.Unavailable, lost.Code + ": " + lost.Message);
+            Assert.Contains("node n2 cannot answer: its link", lost.Message, StringComparison.Ordinal);
             Assert.Contains("was lost", lost.Message, StringComparison.Ordinal);
             Assert.NotNull(await count);
             Assert.Equal(1, await a.MetricAsync("socketpush_forwarded_calls_total{service=\"records\",method=\"count\",result=\"retried\"}"));
