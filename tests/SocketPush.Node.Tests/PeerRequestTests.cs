@@ -3,6 +3,7 @@ using MemoryPack;
 using SocketPush.Node.Cluster;
 using SocketPush.Node.Cluster.Delivery;
 using SocketPush.Node.Cluster.Peers;
+using SocketPush.Node.Owner.History;
 using SocketPush.Node.Owner.Records;
 
 namespace SocketPush.Node.Tests;
@@ -52,8 +53,8 @@ public sealed class PeerRequestTests
         new EdgeListUsers(),
         new HistoryFetch("c:news/eu", "k3x9ab", 17, 100, asOwner: true),
         new HistoryFetch("u:u1", null, 0, 0, asOwner: false),
-        new HistoryCopy("c:news/eu", "k3x9ab", 18, [new HistoryPageEntry(18, "p-18", "{\"a\":1}"u8.ToArray(), 1_700_000_000_000, "n1")], [new("t1", 1), new("t2", 9)], wholeStream: false),
-        new HistoryCopy("u:u1", "k3x9ab", 0, [], [], wholeStream: true),
+        new HistoryCopy("c:news/eu", "k3x9ab", 18, [new HistoryPageEntry(18, "p-18", "{\"a\":1}"u8.ToArray(), 1_700_000_000_000, "n1")], [new("t1", 1), new("t2", 9)], CopyKind.Append),
+        new HistoryCopy("u:u1", "k3x9ab", 0, [], [], CopyKind.WholeStream),
     ];
 
     [Fact]

@@ -55,7 +55,7 @@ internal sealed class StreamReplication : IStreamReplicas
         }
 
         // One request for every replica: the message is serialized once.
-        var copy = new HistoryCopy(key, epoch, entry.Offset, [HistoryPageEntry.Of(entry)], [.. history.TermsOf(key)], wholeStream: false);
+        var copy = new HistoryCopy(key, epoch, entry.Offset, [HistoryPageEntry.Of(entry)], [.. history.TermsOf(key)], CopyKind.Append);
         var copies = others.Select(node => CopyToAsync(node, key, epoch, copy)).ToList();
         var needed = Replication.QuorumOf(view, live.Current) - (others.Count < replicas.Length ? 1 : 0);
         if (needed <= 0)
@@ -80,9 +80,7 @@ internal sealed class StreamReplication : IStreamReplicas
             var result = (CopyResult)await router.AskAsync(node, copy, CancellationToken.None).ConfigureAwait(false);
             if (result == CopyResult.NeedsWholeStream && history.Snapshot(key) is { } whole && whole.Top.Epoch == epoch)
             {
-                result = (CopyResult)await router.AskAsync(
-                    node, new HistoryCopy(key, epoch, whole.Top.Offset, [.. whole.Entries.Select(HistoryPageEntry.Of)], [.. whole.Terms], wholeStream: true), CancellationToken.None)
-                    .ConfigureAwait(false);
+                result = await SendWholeAsync(node, key, whole, CopyKind.WholeStream).ConfigureAwait(false);
             }
 
             if (result == CopyResult.Conflict)
@@ -97,6 +95,13 @@ internal sealed class StreamReplication : IStreamReplicas
             return false;
         }
     }
+
+    /// <summary>Sends this node's whole copy of a stream to a node, as the owner's or as a handoff's offer.</summary>
+    public async Task<CopyResult> SendWholeAsync(
+        string node, string key, (StreamPosition Top, IReadOnlyList<HistoryEntry> Entries, IReadOnlyList<WriterTerm> Terms) whole, CopyKind kind) =>
+        (CopyResult)await router.AskAsync(
+            node, new HistoryCopy(key, whole.Top.Epoch, whole.Top.Offset, [.. whole.Entries.Select(HistoryPageEntry.Of)], [.. whole.Terms], kind), CancellationToken.None)
+            .ConfigureAwait(false);
 
     public async Task<IReadOnlyList<ReplicaStream?>> AskOthersAsync(string key, StreamPosition? mine)
     {

@@ -251,6 +251,8 @@ internal sealed class NodeHost : IAsyncDisposable
         AddBackgroundService<HandoffSender>(services);
         AddBackgroundService<CopyRepair>(services);
         AddBackgroundService<AntiEntropy>(services);
+        // The streams' copies, after the ring: repair of new replicas, handoff from nodes that are none any more.
+        AddBackgroundService<StreamHandoff>(services);
         // The owner's cleanup of users offline too long, from the presence reports.
         AddBackgroundService<OfflineUserCleanup>(services);
         // History aged out once a second.

@@ -150,21 +150,26 @@ public sealed class HistoryStoreTests : IDisposable
             new(offset, id, JsonSerializer.SerializeToElement(offset), 0, MessageStream.CostOf(id, JsonSerializer.SerializeToElement(offset)), "owner");
 
         WriterTerm[] terms = [new("t1", 1)];
-        Assert.Equal(CopyResult.NeedsWholeStream, _store.ApplyCopy("c:news", "e1", 5, [Entry(5, "p5")], terms, wholeStream: false));
-        Assert.Equal(CopyResult.Applied, _store.ApplyCopy("c:news", "e1", 5, [Entry(4, "p4"), Entry(5, "p5")], terms, wholeStream: true));
-        Assert.Equal(CopyResult.Applied, _store.ApplyCopy("c:news", "e1", 6, [Entry(6, "p6")], terms, wholeStream: false));
-        Assert.Equal(CopyResult.Applied, _store.ApplyCopy("c:news", "e1", 6, [Entry(6, "p6")], terms, wholeStream: false));
-        Assert.Equal(CopyResult.Conflict, _store.ApplyCopy("c:news", "e1", 6, [Entry(6, "other")], terms, wholeStream: false));
-        Assert.Equal(CopyResult.NeedsWholeStream, _store.ApplyCopy("c:news", "e1", 8, [Entry(8, "p8")], terms, wholeStream: false));
+        Assert.Equal(CopyResult.NeedsWholeStream, _store.ApplyCopy("c:news", "e1", 5, [Entry(5, "p5")], terms, CopyKind.Append));
+        Assert.Equal(CopyResult.Applied, _store.ApplyCopy("c:news", "e1", 5, [Entry(4, "p4"), Entry(5, "p5")], terms, CopyKind.WholeStream));
+        Assert.Equal(CopyResult.Applied, _store.ApplyCopy("c:news", "e1", 6, [Entry(6, "p6")], terms, CopyKind.Append));
+        Assert.Equal(CopyResult.Applied, _store.ApplyCopy("c:news", "e1", 6, [Entry(6, "p6")], terms, CopyKind.Append));
+        Assert.Equal(CopyResult.Conflict, _store.ApplyCopy("c:news", "e1", 6, [Entry(6, "other")], terms, CopyKind.Append));
+        Assert.Equal(CopyResult.NeedsWholeStream, _store.ApplyCopy("c:news", "e1", 8, [Entry(8, "p8")], terms, CopyKind.Append));
         // Another owner took the epoch over at 5 (the other side of a partition): refused even as a whole stream.
-        Assert.Equal(CopyResult.Conflict, _store.ApplyCopy("c:news", "e1", 7, [Entry(5, "x5")], [new("t1", 1), new("t2", 5)], wholeStream: true));
-        Assert.Equal(CopyResult.NeedsWholeStream, _store.ApplyCopy("c:news", "e2", 1, [Entry(1, "q1")], terms, wholeStream: false));
-        Assert.Equal(CopyResult.Applied, _store.ApplyCopy("c:news", "e2", 3, [Entry(2, "q2"), Entry(3, "q3")], terms, wholeStream: true));
-
+        Assert.Equal(CopyResult.Conflict, _store.ApplyCopy("c:news", "e1", 7, [Entry(5, "x5")], [new("t1", 1), new("t2", 5)], CopyKind.WholeStream));
+        Assert.Equal(CopyResult.NeedsWholeStream, _store.ApplyCopy("c:news", "e2", 1, [Entry(1, "q1")], terms, CopyKind.Append));
+        Assert.Equal(CopyResult.Applied, _store.ApplyCopy("c:news", "e2", 3, [Entry(2, "q2"), Entry(3, "q3")], terms, CopyKind.WholeStream));
+        // A handoff's offer of an older or shorter copy changes nothing; a longer one of the same epoch extends it.
+        Assert.Equal(CopyResult.Applied, _store.ApplyCopy("c:news", "e1", 9, [Entry(9, "p9")], terms, CopyKind.Offer));
+        Assert.Equal(CopyResult.Applied, _store.ApplyCopy("c:news", "e2", 2, [Entry(2, "q2")], terms, CopyKind.Offer));
         Assert.Equal(new StreamPosition("e2", 3), _store.Snapshot("c:news")!.Value.Top);
-        Assert.Equal(["q2", "q3"], _store.Snapshot("c:news")!.Value.Entries.Select(e => e.PublishId));
+        Assert.Equal(CopyResult.Applied, _store.ApplyCopy("c:news", "e2", 4, [Entry(2, "q2"), Entry(3, "q3"), Entry(4, "q4")], terms, CopyKind.Offer));
+        Assert.Equal(new StreamPosition("e2", 4), _store.Snapshot("c:news")!.Value.Top);
+
+        Assert.Equal(["q2", "q3", "q4"], _store.Snapshot("c:news")!.Value.Entries.Select(e => e.PublishId));
         Assert.True(_store.NeedsTakeover("c:news", "n1"));
-        Assert.Equal(2, _store.Messages);
+        Assert.Equal(3, _store.Messages);
     }
 
     [Fact]

@@ -509,10 +509,12 @@ internal sealed partial record HistoryPageEntry(long Offset, string PublishId, b
 
 /// <summary>
 /// The owner's copy of a stream's entries to another replica: the entries it just sequenced, or, with
-/// <see cref="WholeStream"/>, its whole stream for a replica whose copy is of another epoch or misses entries.
+/// <see cref="Owner.History.CopyKind.WholeStream"/>, its whole stream for a replica whose copy is of another epoch or
+/// misses entries; or a handoff's offer from a node that is no longer a replica.
 /// </summary>
 [MemoryPackable]
-internal sealed partial class HistoryCopy(string key, string epoch, long top, HistoryPageEntry[] entries, Owner.History.WriterTerm[] terms, bool wholeStream) : PeerRequest<byte>
+internal sealed partial class HistoryCopy(string key, string epoch, long top, HistoryPageEntry[] entries, Owner.History.WriterTerm[] terms, Owner.History.CopyKind kind)
+    : PeerRequest<byte>
 {
     public string Key { get; } = key;
 
@@ -526,9 +528,9 @@ internal sealed partial class HistoryCopy(string key, string epoch, long top, Hi
     /// <summary>The owner's stretches of the epoch: a replica whose copy was written by another owner says so.</summary>
     public Owner.History.WriterTerm[] Terms { get; } = terms;
 
-    public bool WholeStream { get; } = wholeStream;
+    public Owner.History.CopyKind Kind { get; } = kind;
 
     /// <summary>Answers the <see cref="Owner.History.CopyResult"/>.</summary>
     public override Task<byte> RunAsync(PeerHandlers local, CancellationToken cancellationToken) =>
-        Task.FromResult((byte)local.History.ApplyCopy(Key, Epoch, Top, [.. Entries.Select(e => e.ToEntry())], Terms, WholeStream));
+        Task.FromResult((byte)local.History.ApplyCopy(Key, Epoch, Top, [.. Entries.Select(e => e.ToEntry())], Terms, Kind));
 }

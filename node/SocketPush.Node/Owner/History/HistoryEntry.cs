@@ -40,6 +40,22 @@ internal readonly record struct Appended(StreamPosition Position, bool Duplicate
 /// <param name="Duplicate">A publish id the stream holds, already delivered: nothing to do.</param>
 internal sealed record Sequenced(StreamPosition Position, HistoryEntry Entry, Task Previous, TaskCompletionSource Turn, bool Duplicate);
 
+/// <summary>What a copy of a stream's entries is.</summary>
+internal enum CopyKind : byte
+{
+    /// <summary>The owner's newly sequenced entries, which must follow the replica's copy.</summary>
+    Append,
+
+    /// <summary>The owner's whole stream: replaces a copy of another epoch, extends a shorter one.</summary>
+    WholeStream,
+
+    /// <summary>
+    /// A copy from a node that is no longer a replica (handoff): taken where the replica has none, or extends a
+    /// shorter copy of the same epoch; another epoch stays as it is, the owner's copies decide.
+    /// </summary>
+    Offer,
+}
+
 /// <summary>How a replica took a copy of a stream's entries.</summary>
 internal enum CopyResult : byte
 {

@@ -12,8 +12,8 @@ internal sealed class HistoryMetrics
     public HistoryMetrics(IMeterFactory meterFactory)
     {
         var meter = meterFactory.Create("SocketPush.History");
-        _evicted = MetricLabels.One("reason", "size", "age", "bytes", "rule").Create(meter, "socketpush_history_evicted_total", name => meter.CreateCounter<long>(
-            name, description: "Messages dropped from history: beyond a stream's size, older than its age, beyond history.maxBytes, or their rule was removed."));
+        _evicted = MetricLabels.One("reason", "size", "age", "bytes", "rule", "moved").Create(meter, "socketpush_history_evicted_total", name => meter.CreateCounter<long>(
+            name, description: "Messages dropped from history: beyond a stream's size, older than its age, beyond history.maxBytes, their rule was removed, or their stream moved to other replicas."));
         _deduplicated = meter.CreateCounter<long>("socketpush_publishes_deduplicated_total",
             description: "Publishes whose id the stream held already (a retry), so they were neither appended nor delivered again.");
         meter.CreateObservableGauge("socketpush_history_messages", () => Volatile.Read(ref _store)?.Messages ?? 0,

@@ -209,10 +209,10 @@ internal sealed class HistoryStore(LiveConfig config, TimeProvider time, History
     }
 
     /// <summary>
-    /// A replica takes the owner's copy of entries: applied when they follow its copy; with <paramref name="wholeStream"/>,
-    /// the owner's whole stream replaces the replica's.
+    /// A replica takes a copy of a stream's entries (see <see cref="CopyKind"/>). A copy whose terms differ from this
+    /// node's at offsets both hold (two owners wrote the epoch) is a conflict, whatever its kind.
     /// </summary>
-    public CopyResult ApplyCopy(string key, string epoch, long top, IReadOnlyList<HistoryEntry> entries, IReadOnlyList<WriterTerm> terms, bool wholeStream)
+    public CopyResult ApplyCopy(string key, string epoch, long top, IReadOnlyList<HistoryEntry> entries, IReadOnlyList<WriterTerm> terms, CopyKind kind)
     {
         if (RuleFor(key) is null)
         {
@@ -226,34 +226,39 @@ internal sealed class HistoryStore(LiveConfig config, TimeProvider time, History
         {
             lock (current.Gate)
             {
-                if (!current.Forgotten && current.Epoch == epoch && WriterTerm.Diverge(current.Terms, current.LastOffset, terms, top))
+                if (!current.Forgotten)
                 {
-                    // Two owners wrote this epoch (the two sides of a partition): the owner must not go on as if not.
-                    return CopyResult.Conflict;
-                }
-
-                if (!wholeStream && !current.Forgotten)
-                {
-                    if (current.Epoch != epoch)
+                    if (current.Epoch == epoch && WriterTerm.Diverge(current.Terms, current.LastOffset, terms, top))
                     {
-                        return CopyResult.NeedsWholeStream;
+                        // Two owners wrote this epoch (the two sides of a partition): the owner must not go on as if not.
+                        return CopyResult.Conflict;
                     }
 
-                    var (count, bytes) = (current.Count, current.Bytes);
-                    var result = current.Apply(entries);
-                    current.AdoptTerms(terms);
-                    current.Touch(now);
-                    Account(current.Count - count, current.Bytes - bytes);
-                    return result;
+                    if (current.Epoch == epoch && (kind == CopyKind.Append || top <= current.LastOffset))
+                    {
+                        // Entries after this copy's end are taken (for a whole stream or an offer, only when they follow it).
+                        var (count, bytes) = (current.Count, current.Bytes);
+                        var result = current.Apply(entries.Where(e => e.Offset > current.LastOffset || kind == CopyKind.Append));
+                        current.AdoptTerms(terms);
+                        current.Touch(now);
+                        Account(current.Count - count, current.Bytes - bytes);
+                        return kind == CopyKind.Append ? result : CopyResult.Applied;
+                    }
+
+                    if (current.Epoch != epoch && kind != CopyKind.WholeStream)
+                    {
+                        return kind == CopyKind.Append ? CopyResult.NeedsWholeStream : CopyResult.Applied;
+                    }
                 }
             }
         }
-        else if (!wholeStream && entries.Count > 0 && entries[0].Offset != 1)
+        else if (kind == CopyKind.Append && entries.Count > 0 && entries[0].Offset != 1)
         {
             // A first copy that would miss the epoch's earlier messages: the owner sends what it keeps.
             return CopyResult.NeedsWholeStream;
         }
 
+        // No copy, one of another epoch (the owner's whole stream), or a shorter one of this epoch.
         var replacement = new MessageStream(key, epoch);
         replacement.Touch(now);
         var applied = replacement.Apply(entries);
@@ -261,6 +266,24 @@ internal sealed class HistoryStore(LiveConfig config, TimeProvider time, History
         replacement.AdoptTerms(terms);
         Replace(key, current, replacement);
         return applied;
+    }
+
+    /// <summary>The keys of the streams this node holds a copy of.</summary>
+    public IReadOnlyList<string> Keys() => [.. _streams.Keys];
+
+    /// <summary>Drops this node's copy of a stream (it is no longer one of the key's replicas, and they have it).</summary>
+    public void Forget(string key)
+    {
+        if (_streams.TryGetValue(key, out var stream))
+        {
+            lock (stream.Gate)
+            {
+                if (!stream.Forgotten)
+                {
+                    ForgetLocked(stream, "moved");
+                }
+            }
+        }
     }
 
     private void Replace(string key, MessageStream? current, MessageStream replacement)
