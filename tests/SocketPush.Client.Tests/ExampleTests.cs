@@ -112,6 +112,132 @@ public sealed class ExampleTests(ExampleFixture fixture) : IClassFixture<Example
         Assert.DoesNotContain("1", await client.User.ListAllAsync());
     }
 
+    [Theory]
+    [InlineData("signalr.html")]
+    [InlineData("eventsource.html")]
+    public async Task The_browser_example_page_shows_positions_and_recovers_what_was_published_while_its_connection_was_down(string page)
+    {
+        using var client = fixture.Node.CreateClient();
+        var (userId, sessionId, channelId) = (TestIds.User("recover"), TestIds.Session(), TestIds.Channel("recover"));
+        await client.Auth.SetAsync(userId, sessionId);
+        await client.Channel.SubscribeAsync(userId, channelId);
+        // The page reaches the node through a relay, which the test cuts as a network would drop.
+        await using var relay = TcpRelay.Start(fixture.Node.ClientUrl.Port);
+        await using var context = await fixture.Browser.NewContextAsync();
+        var tab = await context.NewPageAsync();
+        await tab.GotoAsync(PageUrl(page, relay.Url, userId, sessionId));
+        await Expect(tab.Locator("#status")).ToHaveTextAsync($"Connected as user {userId}");
+        // A first connection has no positions: the report names the streams' positions.
+        await Expect(tab.Locator("#recovery")).ToHaveAttributeAsync("data-state", "positions");
+        await Expect(tab.Locator("#recovery")).ToContainTextAsync($"{channelId} at ");
+
+        Assert.Equal(1, await PublishAsync(client, userId, null, "u1"));
+        Assert.Equal(1, await PublishAsync(client, userId, channelId, "c1"));
+        await Expect(tab.Locator("#messages li")).ToHaveTextAsync(["to me: \"u1\"", $"#{channelId}: \"c1\""]);
+        var epoch = (await ShownAsync(tab)).Single(m => m.Text.StartsWith('#')).Epoch;
+
+        relay.Cut();
+        await Expect(tab.Locator("#status")).ToHaveTextAsync("Reconnecting…");
+        await Eventually.TrueAsync(async () => !(await client.User.ListAllAsync()).Contains(userId), "the node dropped the page's connection");
+        foreach (var text in new[] { "c2", "c3", "c4" })
+        {
+            Assert.Equal(0, await PublishAsync(client, userId, channelId, text));
+        }
+
+        Assert.Equal(0, await PublishAsync(client, userId, null, "u2"));
+        relay.Restore();
+
+        await Expect(tab.Locator("#recovery")).ToHaveTextAsync(
+            $"Recovered 1 missed message(s) on your user stream; Recovered 3 missed message(s) on {channelId}.");
+        await Expect(tab.Locator("#recovery")).ToHaveAttributeAsync("data-state", "recovered");
+        await Expect(tab.Locator("#status")).ToHaveTextAsync($"Connected as user {userId}");
+        // Each once, each stream in order; the two streams are recovered side by side.
+        await Expect(tab.Locator("#messages li")).ToHaveCountAsync(6);
+        var shown = await ShownAsync(tab);
+        Assert.Equal(
+            [($"#{channelId}: \"c1\"", 1L), ($"#{channelId}: \"c2\"", 2), ($"#{channelId}: \"c3\"", 3), ($"#{channelId}: \"c4\"", 4)],
+            shown.Where(m => m.Text.StartsWith('#')).Select(m => (m.Text, m.Offset)));
+        Assert.All(shown.Where(m => m.Text.StartsWith('#')), m => Assert.Equal(epoch, m.Epoch));
+        Assert.Equal([("to me: \"u1\"", 1L), ("to me: \"u2\"", 2)], shown.Where(m => !m.Text.StartsWith('#')).Select(m => (m.Text, m.Offset)));
+
+        Assert.Equal(1, await PublishAsync(client, userId, channelId, "c5"));
+        await Expect(tab.Locator("#messages li")).ToHaveCountAsync(7);
+        Assert.Equal(($"#{channelId}: \"c5\"", 5L), (await ShownAsync(tab)).Select(m => (m.Text, m.Offset)).Last());
+    }
+
+    [Theory]
+    [InlineData("signalr.html")]
+    [InlineData("eventsource.html")]
+    public async Task The_browser_example_page_says_when_the_history_no_longer_holds_what_it_missed(string page)
+    {
+        // A node of its own that keeps two messages per stream.
+        await using var node = await NodeProcess.StartAsync(new NodeProcessOptions
+        {
+            NodeId = "client-tests-tiny-history",
+            ExtraConfig = """
+                history:
+                  channels:
+                    - match: "*"
+                      size: 2
+                      age: 2m
+                  users:
+                    - match: "*"
+                      size: 2
+                      age: 2m
+                """,
+        });
+        using var client = node.CreateClient();
+        var (userId, sessionId, channelId) = (TestIds.User("late"), TestIds.Session(), TestIds.Channel("late"));
+        await client.Auth.SetAsync(userId, sessionId);
+        await client.Channel.SubscribeAsync(userId, channelId);
+        await using var relay = TcpRelay.Start(node.ClientUrl.Port);
+        await using var context = await fixture.Browser.NewContextAsync();
+        var tab = await context.NewPageAsync();
+        await tab.GotoAsync(PageUrl(page, relay.Url, userId, sessionId));
+        await Expect(tab.Locator("#status")).ToHaveTextAsync($"Connected as user {userId}");
+        Assert.Equal(1, await PublishAsync(client, userId, channelId, "seen"));
+        await Expect(tab.Locator("#messages li")).ToHaveCountAsync(1);
+
+        relay.Cut();
+        await Expect(tab.Locator("#status")).ToHaveTextAsync("Reconnecting…");
+        await Eventually.TrueAsync(async () => !(await client.User.ListAllAsync()).Contains(userId), "the node dropped the page's connection");
+        for (var i = 1; i <= 5; i++)
+        {
+            Assert.Equal(0, await PublishAsync(client, userId, channelId, $"lost {i}"));
+        }
+
+        relay.Restore();
+
+        await Expect(tab.Locator("#recovery")).ToHaveTextAsync(
+            $"Nothing missed on your user stream; Recovery incomplete for {channelId}: history no longer holds what you missed.");
+        await Expect(tab.Locator("#recovery")).ToHaveAttributeAsync("data-state", "incomplete");
+        await Expect(tab.Locator("#status")).ToHaveTextAsync($"Connected as user {userId}");
+        // What the history no longer held is not shown; the page goes on from the stream's position.
+        Assert.Equal(1, await PublishAsync(client, userId, channelId, "after"));
+        await Expect(tab.Locator("#messages li")).ToHaveTextAsync([$"#{channelId}: \"seen\"", $"#{channelId}: \"after\""]);
+        Assert.Equal([1L, 7], (await ShownAsync(tab)).Select(m => m.Offset));
+    }
+
+    private static Task<int> PublishAsync(SocketPushClient client, string userId, string? channelId, string text) =>
+        channelId is null
+            ? client.User.PublishAsync(userId, JsonSerializer.SerializeToElement(text))
+            : client.Channel.PublishAsync(channelId, JsonSerializer.SerializeToElement(text));
+
+    /// <summary>The messages an example page lists (oldest first), with the position each shows (<c>data-position</c>, epoch:offset).</summary>
+    private static async Task<List<(string Text, string Epoch, long Offset)>> ShownAsync(Microsoft.Playwright.IPage tab)
+    {
+        var shown = new List<(string, string, long)>();
+        foreach (var item in await tab.Locator("#messages li").AllAsync())
+        {
+            var position = await item.GetAttributeAsync("data-position") ?? "";
+            var colon = position.IndexOf(':', StringComparison.Ordinal);
+            Assert.True(colon > 0 && position[..colon].All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c)), $"the page shows the position '{position}'");
+            shown.Add(((await item.TextContentAsync())!, position[..colon], long.Parse(position[(colon + 1)..], CultureInfo.InvariantCulture)));
+        }
+
+        return shown;
+    }
+
     [Fact]
     public async Task The_prometheus_example_is_a_valid_config_and_scrapes_the_node()
     {
@@ -169,8 +295,10 @@ public sealed class ExampleTests(ExampleFixture fixture) : IClassFixture<Example
         }
     }
 
-    private string PageUrl(string page, string sessionId) =>
-        new Uri(fixture.SiteUrl, $"/{page}?server={Uri.EscapeDataString(fixture.Node.ClientUrl.ToString())}&userId=1&sessionId={sessionId}").ToString();
+    private string PageUrl(string page, string sessionId) => PageUrl(page, fixture.Node.ClientUrl, "1", sessionId);
+
+    private string PageUrl(string page, Uri server, string userId, string sessionId) =>
+        new Uri(fixture.SiteUrl, $"/{page}?server={Uri.EscapeDataString(server.ToString())}&userId={Uri.EscapeDataString(userId)}&sessionId={Uri.EscapeDataString(sessionId)}").ToString();
 
     private static string[] Lines(string output) => output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 }

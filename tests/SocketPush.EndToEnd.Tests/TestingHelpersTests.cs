@@ -110,6 +110,100 @@ public sealed class TestingHelpersTests
     }
 
     [Fact]
+    public async Task TcpRelay_relays_until_Cut_resets_its_connections_and_new_ones_and_Restore_relays_again()
+    {
+        // An echo server behind the relay.
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        using var stop = new CancellationTokenSource();
+        var echo = Task.Run(async () =>
+        {
+            while (await AcceptOrNullAsync(listener, stop.Token) is { } socket)
+            {
+                _ = Task.Run(async () =>
+                {
+                    using (socket)
+                    {
+                        var buffer = new byte[64];
+                        int read;
+                        while ((read = await ReceiveOrZeroAsync(socket, buffer)) > 0)
+                        {
+                            await socket.SendAsync(buffer.AsMemory(0, read), SocketFlags.None);
+                        }
+                    }
+                });
+            }
+        });
+        await using var relay = TcpRelay.Start(((IPEndPoint)listener.LocalEndpoint).Port);
+
+        using var first = await ConnectAsync(relay.Port);
+        Assert.Equal("one", await EchoAsync(first, "one"));
+        Assert.Equal(1, relay.Connections);
+
+        relay.Cut();
+        var buffer = new byte[64];
+        Assert.Equal(0, await ReceiveOrZeroAsync(first, buffer));
+        // A new connection is reset at once: by the time the connect completes, or on the first read.
+        try
+        {
+            using var refused = await ConnectAsync(relay.Port);
+            Assert.Equal(0, await ReceiveOrZeroAsync(refused, buffer));
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
+        {
+            // Reset before the connect completed.
+        }
+
+        await Eventually.TrueAsync(() => relay.Connections == 0, "the relay holds no connection");
+        relay.Restore();
+        using var second = await ConnectAsync(relay.Port);
+        Assert.Equal("two", await EchoAsync(second, "two"));
+
+        await stop.CancelAsync();
+        await echo;
+    }
+
+    private static async Task<Socket?> AcceptOrNullAsync(TcpListener listener, CancellationToken stop)
+    {
+        try
+        {
+            return await listener.AcceptSocketAsync(stop);
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
+    }
+
+    private static async Task<Socket> ConnectAsync(int port)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port));
+        return socket;
+    }
+
+    private static async Task<string> EchoAsync(Socket socket, string text)
+    {
+        await socket.SendAsync(System.Text.Encoding.ASCII.GetBytes(text), SocketFlags.None);
+        var buffer = new byte[64];
+        var read = await ReceiveOrZeroAsync(socket, buffer);
+        return System.Text.Encoding.ASCII.GetString(buffer, 0, read);
+    }
+
+    /// <summary>What a receive read; 0 for a closed or reset connection.</summary>
+    private static async Task<int> ReceiveOrZeroAsync(Socket socket, byte[] buffer)
+    {
+        try
+        {
+            return await socket.ReceiveAsync(buffer, SocketFlags.None).WaitAsync(TimeSpan.FromSeconds(15));
+        }
+        catch (SocketException)
+        {
+            return 0;
+        }
+    }
+
+    [Fact]
     public void FreePorts_are_free_to_bind()
     {
         using var tcp = new TcpListener(IPAddress.Loopback, FreePorts.Tcp());

@@ -89,15 +89,18 @@ internal abstract class ClientConnection(string id, string userId, ClientTranspo
     /// <summary>Writes or queues a message for the transport, in the order of the calls.</summary>
     protected abstract SendResult Send(PushMessage message);
 
-    /// <summary>Holds the live messages of these streams until each is released (before a recovery; before the connection registers).</summary>
-    public void Hold(IEnumerable<string> streams)
+    /// <summary>
+    /// Holds the live messages of these streams until each is released (before a recovery; before the connection
+    /// registers). <paramref name="positions"/>, those the client gave, stay in its position token meanwhile.
+    /// </summary>
+    public void Hold(IEnumerable<string> streams, IReadOnlyDictionary<string, StreamPosition>? positions = null)
     {
         lock (_streamGate)
         {
             _cursors ??= new StreamCursors();
             foreach (var stream in streams)
             {
-                _cursors.Hold(stream);
+                _cursors.Hold(stream, positions is not null && positions.TryGetValue(stream, out var from) ? from : null);
             }
         }
     }
@@ -105,12 +108,14 @@ internal abstract class ClientConnection(string id, string userId, ClientTranspo
     /// <summary>
     /// Ends the hold of a stream: sends, from <paramref name="from"/>, the fetched messages and the held ones in order
     /// and once. Returns how many went out and, when held messages still miss some before them, where to fill from.
+    /// Without <paramref name="from"/>, <paramref name="start"/> is the stream's place in the position token until a
+    /// message gives it one (see <see cref="StreamCursors.Release"/>).
     /// </summary>
-    public (int Sent, StreamPosition? FillFrom) Release(string stream, StreamPosition? from, IEnumerable<PushMessage> fetched)
+    public (int Sent, StreamPosition? FillFrom) Release(string stream, StreamPosition? from, IEnumerable<PushMessage> fetched, StreamPosition? start = null)
     {
         lock (_streamGate)
         {
-            var send = _cursors!.Release(stream, from, fetched, out var fillFrom);
+            var send = _cursors!.Release(stream, from, fetched, out var fillFrom, start);
             foreach (var message in send)
             {
                 Send(message);

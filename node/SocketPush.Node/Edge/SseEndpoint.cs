@@ -60,7 +60,7 @@ internal static class SseEndpoint
         if (positions is not null)
         {
             // Held before it registers: a live message of these streams waits until what was missed went out.
-            connection.Hold(StreamRecovery.StreamsToHold(positions));
+            connection.Hold(StreamRecovery.StreamsToHold(positions), positions);
         }
 
         // Registered before the headers go out: a client that has seen the response receives every later publish.

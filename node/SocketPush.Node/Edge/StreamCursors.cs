@@ -33,6 +33,12 @@ internal sealed class StreamCursors
     private sealed class Cursor
     {
         public StreamPosition? Position;
+
+        /// <summary>
+        /// The stream's top when the connection joined it without a position (see <see cref="Release"/>): its place in
+        /// the <see cref="Token"/> until a message gives it a position. Not a position: it drops nothing.
+        /// </summary>
+        public StreamPosition? Start;
         public List<PushMessage>? Held;
         public long Touched;
     }
@@ -68,23 +74,30 @@ internal sealed class StreamCursors
         }
     }
 
-    /// <summary>Holds the stream's live messages from now on, until <see cref="Release"/> (a recovery is about to start).</summary>
-    public void Hold(string stream) => _cursors[stream] = new Cursor { Held = [], Touched = ++_sequence };
+    /// <summary>
+    /// Holds the stream's live messages from now on, until <see cref="Release"/> (a recovery is about to start).
+    /// <paramref name="from"/>, the position the client gave, stays in the <see cref="Token"/> meanwhile: a client
+    /// that drops out during the recovery must still name it when it comes back.
+    /// </summary>
+    public void Hold(string stream, StreamPosition? from = null) => _cursors[stream] = new Cursor { Position = from, Held = [], Touched = ++_sequence };
 
     public bool IsHeld(string stream) => _cursors.TryGetValue(stream, out var cursor) && cursor.Held is not null;
 
     /// <summary>
     /// Ends a hold: from <paramref name="from"/>, the fetched messages and then the held ones, in order and without
     /// duplicates. Returns what to send; <paramref name="fillFrom"/> is set when a held message is still past the next
-    /// offset (published after the fetch read the stream), and the stream stays held for another fill.
+    /// offset (published after the fetch read the stream), and the stream stays held for another fill. Without
+    /// <paramref name="from"/> every held message goes out from the first; <paramref name="start"/> then stands for the
+    /// stream in the token until a message does.
     /// </summary>
-    public List<PushMessage> Release(string stream, StreamPosition? from, IEnumerable<PushMessage> fetched, out StreamPosition? fillFrom)
+    public List<PushMessage> Release(string stream, StreamPosition? from, IEnumerable<PushMessage> fetched, out StreamPosition? fillFrom, StreamPosition? start = null)
     {
         fillFrom = null;
         var cursor = _cursors[stream];
         var held = cursor.Held ?? [];
         cursor.Held = null;
         cursor.Position = from;
+        cursor.Start = from is null ? start : null;
         var send = new List<PushMessage>();
         foreach (var message in fetched)
         {
@@ -123,7 +136,7 @@ internal sealed class StreamCursors
         var sendingStream = sending?.Position is null ? null : StreamOf(sending);
         foreach (var (stream, cursor) in _cursors.OrderByDescending(c => c.Value.Touched))
         {
-            var current = stream == sendingStream ? sending!.Position : cursor.Position;
+            var current = stream == sendingStream ? sending!.Position : cursor.Position ?? cursor.Start;
             if (current is not { } position)
             {
                 continue;

@@ -142,15 +142,25 @@ internal sealed class StreamRecovery
             return null;
         }
 
-        if (from is null || !page.Complete)
+        if (from is null)
         {
-            connection.Release(stream, page.Top, []);
-            if (from is not null)
+            // No position from the client, so nothing to recover: what was held arrived live after the connection
+            // registered, and all of it goes out (releasing from the top would drop those at or before it, published
+            // while the top was read). The top stands for the stream in the position token until a message does.
+            var (_, fillHeld) = connection.Release(stream, null, [], start: page.Top);
+            if (fillHeld is { } held)
             {
-                Count(gap, "incomplete", 0);
+                FillGap(connection, stream, held);
             }
 
-            return (page.Top, from is null ? null : false);
+            return (page.Top, null);
+        }
+
+        if (!page.Complete)
+        {
+            connection.Release(stream, page.Top, []);
+            Count(gap, "incomplete", 0);
+            return (page.Top, false);
         }
 
         var (sent, fillFrom) = connection.Release(stream, from, fetched);

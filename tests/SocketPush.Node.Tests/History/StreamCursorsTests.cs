@@ -86,6 +86,43 @@ public sealed class StreamCursorsTests
         Assert.Equal("u:e2.5,c:a:b/c.d:e1.3", cursors.Token(Message(null, "e2", 5)));
     }
 
+    [Fact]
+    public void Released_without_a_position_every_held_message_goes_out_and_the_start_stands_in_the_token_until_one_does()
+    {
+        // A stream the client named no position for: its live messages were held while its top was read, and that
+        // top includes them. They arrived after the connection registered, so they are the client's.
+        var cursors = new StreamCursors();
+        cursors.Hold("news");
+        cursors.Admit(Message("news", "e", 3), out _);
+
+        var sent = cursors.Release("news", null, [], out var fill, start: new StreamPosition("e", 3));
+
+        Assert.Null(fill);
+        Assert.Equal([3L], sent.Select(m => m.Position!.Value.Offset));
+        cursors.Hold("");
+        Assert.Empty(cursors.Release("", null, [], out _, start: new StreamPosition("u", 5)));
+        Assert.Equal("u:u.5,c:news:e.3", cursors.Token());
+        // The start drops nothing: a message of the user's stream that comes live now is delivered, and takes over.
+        Assert.Equal(Admission.Deliver, cursors.Admit(Message(null, "u", 5), out _));
+        Assert.Equal(Admission.Duplicate, cursors.Admit(Message(null, "u", 5), out _));
+        Assert.Equal("u:u.5,c:news:e.3", cursors.Token());
+    }
+
+    [Fact]
+    public void A_held_stream_keeps_the_position_the_client_gave_in_the_token_until_it_is_released()
+    {
+        // A recovery of two streams: the user's is released first, news is still being read from its owner. An SSE
+        // event sent now carries the token a dropped EventSource comes back with: news must be in it.
+        var cursors = new StreamCursors();
+        cursors.Hold("news", new StreamPosition("e1", 4));
+        cursors.Hold("", new StreamPosition("e2", 2));
+
+        var sent = cursors.Release("", new StreamPosition("e2", 2), [Message(null, "e2", 3)], out _);
+
+        Assert.Equal("u:e2.3,c:news:e1.4", cursors.Token(Assert.Single(sent)));
+        Assert.True(cursors.IsHeld("news"));
+    }
+
     [Theory]
     [InlineData("x")]
     [InlineData("u:e.1,u:e.2")]

@@ -379,7 +379,7 @@ internal abstract class HubSession : ClientConnection
         }
 
         // Held before it registers: a live message of these streams waits until what was missed before it went out.
-        Hold(StreamRecovery.StreamsToHold(positions));
+        Hold(StreamRecovery.StreamsToHold(positions), positions);
         lock (SendGate)
         {
             if (Register(userId!) is { } refusal)

@@ -1,6 +1,7 @@
 'use strict';
 
-// The socket-push client demo: one SignalR connection to /push, every received message listed.
+// The socket-push client demo: one SignalR connection to /push, every received message listed, and what was missed
+// while the page was away recovered from the positions of its streams.
 (() => {
   const byId = (id) => document.getElementById(id);
   const form = byId('connect-form');
@@ -15,6 +16,7 @@
   const noMessages = byId('no-messages');
   const template = byId('message-template');
   const log = byId('log');
+  const recovery = byId('recovery');
 
   const transportNames = {
     auto: 'auto',
@@ -28,6 +30,12 @@
   let received = 0;
   // Bumped by the page's buttons: a start-over (see startOver) that is still trying gives up then.
   let attempt = 0;
+  // The last position ({epoch, offset}) seen per stream of positionsUser: '' for the user's own stream
+  // (user.publish), the channelId for a channel's. Kept across connections of the same user: it is what they recover from.
+  let positions = new Map();
+  let positionsUser = null;
+  // While a recovery runs: its starting positions, and the positions of the messages that arrived since.
+  let recovering = null;
 
   function setStatus(state, text, detail) {
     status.dataset.state = state;
@@ -141,8 +149,13 @@
       setStatus('error', 'Error: the SignalR client (lib/signalr.min.js) did not load. Build the node: it installs the client from npm.');
       return;
     }
-    const url = target.server + '/push?userId=' + encodeURIComponent(target.userId)
-      + '&sessionId=' + encodeURIComponent(target.sessionId);
+    if (positionsUser !== target.userId) {
+      positions = new Map();
+      positionsUser = target.userId;
+    }
+    // The userId in the URL only routes negotiate to the node that owns the user; the connection authenticates with
+    // Recover (a session in the URL would authenticate it there, and such a connection cannot recover).
+    const url = target.server + '/push?userId=' + encodeURIComponent(target.userId);
     let landed = target.server;
     const options = Object.assign({ httpClient: negotiateWatcher((origin) => { landed = origin; }) }, transportOption(target.transport));
     const conn = new signalR.HubConnectionBuilder()
@@ -156,6 +169,8 @@
         showMessage(message);
       }
     });
+    // Sent just before Recover answers, with the same report; the page shows the answer.
+    conn.on('streams', () => {});
     conn.on('moved', (moved) => {
       if (conn === connection) {
         reconnectAfterMove(conn, target, moved);
@@ -171,10 +186,23 @@
         logEvent('reconnecting', 'Connection to ' + landed + ' lost; reconnecting through ' + target.server);
       }
     });
-    conn.onreconnected(() => {
-      if (conn === connection) {
-        setStatus('connected', connectedText(target));
-        logEvent('reconnected', 'Reconnected to ' + landed);
+    // The reconnected connection is a new one: it authenticates again, and recovers what the page missed meanwhile.
+    conn.onreconnected(async () => {
+      if (conn !== connection) {
+        return;
+      }
+      try {
+        if (await recover(conn, target) && conn === connection) {
+          setStatus('connected', connectedText(target));
+          logEvent('reconnected', 'Reconnected to ' + landed);
+        }
+      } catch (error) {
+        if (conn === connection) {
+          connection = null;
+          setConnectedControls(false);
+          showError(error);
+          await conn.stop();
+        }
       }
     });
     conn.onclose((error) => {
@@ -197,8 +225,7 @@
     logEvent('connecting', 'Connecting to ' + target.server + ' as user ' + target.userId);
     try {
       await conn.start();
-      await confirmSession(conn, target);
-      if (conn === connection) {
+      if (await recover(conn, target) && conn === connection) {
         setStatus('connected', connectedText(target));
         logEvent('connected', 'Connected to ' + landed);
         return true;
@@ -232,18 +259,91 @@
     }
   }
 
-  // start() resolves on the SignalR handshake, before the server has checked the session and registered the
-  // connection. The server dispatches hub calls only after that check, so an answer to one on a connection
-  // that is still open (a result, or a hub error such as "already authenticated") means the session was
-  // accepted and messages can arrive; a refused session closes the connection with "Authorization failed".
-  async function confirmSession(conn, target) {
+  // Authenticates with Recover(userId, sessionId, since), since being the page's positions ('' when it has none): before
+  // anything live the node sends what each stream missed after them, then answers with the `streams` report. The answer
+  // also means the node accepted the session and registered the connection, so every later publish reaches the page.
+  // Throws when the node refuses (the session, a limit); false when the connection dropped meanwhile (SignalR
+  // reconnects, and recovers again) or the page left it.
+  async function recover(conn, target) {
+    startRecovery();
+    let report;
     try {
-      await conn.invoke('Authenticate', target.userId, target.sessionId);
+      report = await conn.invoke('Recover', target.userId, target.sessionId, positionsToken());
     } catch (error) {
-      if (conn.state !== signalR.HubConnectionState.Connected) {
+      if (conn === connection && conn.state === signalR.HubConnectionState.Connected) {
         throw error;
       }
+      return false;
     }
+    if (conn !== connection) {
+      return false;
+    }
+    showRecovery(report);
+    return true;
+  }
+
+  function streamOf(message) {
+    return message.kind === 'channel' ? message.channelId : '';
+  }
+
+  // Keeps the newest position of a stream: a later offset, or any offset of a new epoch (the stream started over).
+  function advance(stream, position) {
+    const mine = positions.get(stream);
+    if (!mine || mine.epoch !== position.epoch || mine.offset < position.offset) {
+      positions.set(stream, position);
+    }
+  }
+
+  // The positions as Recover takes them: `u:EPOCH.OFFSET` for the user's stream, `c:CHANNELID:EPOCH.OFFSET` per channel.
+  function positionsToken() {
+    return Array.from(positions, ([stream, p]) => (stream === '' ? 'u:' : 'c:' + stream + ':') + p.epoch + '.' + p.offset).join(',');
+  }
+
+  function startRecovery() {
+    recovering = { since: new Map(positions), seen: [] };
+    setRecovery('recovering', positions.size > 0 ? 'Recovering what was missed…' : 'Asking for the streams\' positions…');
+  }
+
+  function setRecovery(state, text) {
+    recovery.hidden = false;
+    recovery.dataset.state = state;
+    recovery.textContent = text;
+  }
+
+  // The `streams` report, {user?: {epoch, offset, recovered?}, channels: {channelId: {...}}}: per stream its position
+  // now, and whether every message missed after the page's position was sent (recovered: true), or not (false: the
+  // history no longer held them, or the stream started over with a new epoch). Without `recovered` the page had no
+  // position for that stream; it takes the report's.
+  function showRecovery(report) {
+    const run = recovering || { since: new Map(), seen: [] };
+    recovering = null;
+    const streams = Object.entries(report && report.channels ? report.channels : {});
+    if (report && report.user) {
+      streams.unshift(['', report.user]);
+    }
+    const parts = [];
+    let state = streams.some(([, now]) => 'recovered' in now) ? 'recovered' : 'positions';
+    for (const [stream, now] of streams) {
+      const name = stream === '' ? 'your user stream' : stream;
+      const given = run.since.get(stream);
+      if (now.recovered === true) {
+        // What was recovered: the messages of this stream up to the position the report names (later ones are live).
+        const count = run.seen.filter((m) => m.stream === stream && m.epoch === now.epoch && m.offset <= now.offset).length;
+        parts.push(count > 0 ? 'Recovered ' + count + ' missed message(s) on ' + name : 'Nothing missed on ' + name);
+      } else if (now.recovered === false) {
+        state = 'incomplete';
+        parts.push('Recovery incomplete for ' + name + ': ' + (given && given.epoch !== now.epoch
+          ? 'the stream started over (new epoch ' + now.epoch + ')'
+          : 'history no longer holds what you missed'));
+      } else {
+        parts.push(name + ' at ' + now.epoch + ':' + now.offset);
+      }
+      // The report's position where the page has none, or could not recover up to it: the next recovery starts there.
+      if (!positions.has(stream) || now.recovered === false) {
+        advance(stream, { epoch: now.epoch, offset: now.offset });
+      }
+    }
+    setRecovery(state, parts.length > 0 ? parts.join('; ') + '.' : 'No stream with history.');
   }
 
   async function disconnect() {
@@ -294,6 +394,15 @@
     item.querySelector('[data-testid="message-kind"]').textContent = kind;
     item.querySelector('[data-testid="message-channel"]').textContent = channelId ? 'channel ' + channelId : '';
     item.querySelector('[data-testid="message-data"]').textContent = JSON.stringify(data, null, 2);
+    if (isObject && typeof message.epoch === 'string' && typeof message.offset === 'number') {
+      const stream = streamOf(message);
+      advance(stream, { epoch: message.epoch, offset: message.offset });
+      if (recovering) {
+        recovering.seen.push({ stream, epoch: message.epoch, offset: message.offset });
+      }
+      item.dataset.position = message.epoch + ':' + message.offset;
+      item.querySelector('[data-testid="message-position"]').textContent = message.epoch + ':' + message.offset;
+    }
 
     messages.prepend(item);
     received += 1;
