@@ -47,6 +47,12 @@ public sealed class ClusterDemoKillTests(ClusterFixture fixture, ITestOutputHelp
         var killed = Stopwatch.StartNew();
         await Fixture.KillNodeAsync(owner.Id);
 
+        // Published while the page's node is dead: the user publish waits for the failure detector to name a new
+        // owner of the user (no 503), and both messages reach the page when it recovers on the new owner.
+        var whileDead = Task.WhenAll(
+            other.Api.SendAsync("user", "publish", new { userId, message = new { during = "kill" } }),
+            n2.Api.SendAsync("channel", "publish", new { channelId = "crash-news", message = new { channel = "during kill" } }));
+
         // The page lost its node and starts over at n2, which sends it to the new owner once gossip has declared
         // the killed node dead (until then n2 still names the killed node).
         await Expect(LogEntries(tab, "reconnecting")).ToHaveTextAsync(new Regex($"Connection to {Regex.Escape(owner.Origin)} lost; reconnecting through {Regex.Escape(n2.Origin)}$"));
@@ -57,13 +63,21 @@ public sealed class ClusterDemoKillTests(ClusterFixture fixture, ITestOutputHelp
         await Expect(tab.GetByTestId("status")).ToHaveAttributeAsync("data-state", "connected");
         Assert.Equal(newOwner.Origin, await FrontendServerAsync(other, userId));
         await Eventually.PassesAsync(async () => Assert.Equal(1, await newOwner.Api.ConnectionsAsync()), $"{newOwner.Id} holds the page's connection");
+        var answers = await whileDead;
+        Assert.All(answers, answer => Assert.True(answer.Ok, $"{(int)answer.Status} {answer.Body}"));
+        await Expect(messages).ToHaveCountAsync(2);
+        await Expect(tab.GetByTestId("recovery")).ToContainTextAsync("Recovered");
+        var recovered = await messages.Locator("[data-testid=message-data]").AllTextContentsAsync();
+        Assert.Contains(recovered, text => text.Contains("\"during\"", StringComparison.Ordinal));
+        Assert.Contains(recovered, text => text.Contains("during kill", StringComparison.Ordinal));
+        Output.WriteLine($"The page shows the 2 messages published while its node was dead {killed.Elapsed.TotalSeconds:0.0} s after the kill.");
 
         // Publishes made on the two nodes left reach it: the session and the subscription survived the owner.
         Assert.Equal(1, (await other.Api.CallAsync("user", "publish", new { userId, message = new { after = "kill" } })).GetInt32());
-        await Expect(messages).ToHaveCountAsync(1);
+        await Expect(messages).ToHaveCountAsync(3);
         AssertSameJson("""{"after": "kill"}""", await messages.First.GetByTestId("message-data").TextContentAsync());
         Assert.Equal(1, (await n2.Api.CallAsync("channel", "publish", new { channelId = "crash-news", message = new { channel = "after kill" } })).GetInt32());
-        await Expect(messages).ToHaveCountAsync(2);
+        await Expect(messages).ToHaveCountAsync(4);
         await Expect(messages.First).ToHaveAttributeAsync("data-channel-id", "crash-news");
         await ScreenshotAsync(tab, "cluster-client-after-kill");
 
@@ -110,7 +124,7 @@ public sealed class ClusterDemoKillTests(ClusterFixture fixture, ITestOutputHelp
             new() { Timeout = (float)FailureDetected.TotalMilliseconds });
         await Expect(LogEntries(tab, "connected").First).ToHaveTextAsync(new Regex($"Connected to {Regex.Escape(restarted.Origin)}$"));
         Assert.Equal(1, (await n2.Api.CallAsync("user", "publish", new { userId, message = new { after = "restart" } })).GetInt32());
-        await Expect(messages).ToHaveCountAsync(3);
+        await Expect(messages).ToHaveCountAsync(5);
         AssertSameJson("""{"after": "restart"}""", await messages.First.GetByTestId("message-data").TextContentAsync());
 
         // Killed again while the page is on it by `moved`: the page starts over at its own node rather than waiting
@@ -122,7 +136,7 @@ public sealed class ClusterDemoKillTests(ClusterFixture fixture, ITestOutputHelp
             new Regex($"Connected to {Regex.Escape(newOwner.Origin)}$"),
             new() { Timeout = (float)FailureDetected.TotalMilliseconds });
         Assert.Equal(1, (await other.Api.CallAsync("user", "publish", new { userId, message = new { after = "second kill" } })).GetInt32());
-        await Expect(messages).ToHaveCountAsync(4);
+        await Expect(messages).ToHaveCountAsync(6);
     }
 
     /// <summary>

@@ -44,7 +44,16 @@ internal sealed class StreamReplication : IStreamReplicas
         }
     }
 
-    public async Task CopyAsync(string key, string epoch, HistoryEntry entry)
+    public Task CopyAsync(string key, string epoch, HistoryEntry entry) =>
+        // One request for every replica: the message is serialized once.
+        ReplicateAsync(key, epoch, new HistoryCopy(key, epoch, entry.Offset, [HistoryPageEntry.Of(entry)], [.. history.TermsOf(key)], CopyKind.Append));
+
+    public Task CopyWholeAsync(string key) =>
+        history.Snapshot(key) is { } whole
+            ? ReplicateAsync(key, whole.Top.Epoch, new HistoryCopy(key, whole.Top.Epoch, whole.Top.Offset, [.. whole.Entries.Select(HistoryPageEntry.Of)], [.. whole.Terms], CopyKind.WholeStream))
+            : Task.CompletedTask;
+
+    private async Task ReplicateAsync(string key, string epoch, HistoryCopy copy)
     {
         var view = membership.View;
         var replicas = view.ReplicasOf(key);
@@ -54,8 +63,6 @@ internal sealed class StreamReplication : IStreamReplicas
             return;
         }
 
-        // One request for every replica: the message is serialized once.
-        var copy = new HistoryCopy(key, epoch, entry.Offset, [HistoryPageEntry.Of(entry)], [.. history.TermsOf(key)], CopyKind.Append);
         var copies = others.Select(node => CopyToAsync(node, key, epoch, copy)).ToList();
         var needed = Replication.QuorumOf(view, live.Current) - (others.Count < replicas.Length ? 1 : 0);
         if (needed <= 0)
@@ -68,8 +75,8 @@ internal sealed class StreamReplication : IStreamReplicas
         {
             metrics.QuorumFailed();
             throw new ServiceException(ErrorCodes.Unavailable,
-                $"The message for {key} reached {acknowledged + replicas.Length - others.Count} of the {needed + replicas.Length - others.Count} replicas "
-                + "cluster.writeQuorum asks for within cluster.requestTimeout; it was not delivered. Retry with the same publishId.");
+                $"The stream of {key} reached {acknowledged + replicas.Length - others.Count} of the {needed + replicas.Length - others.Count} replicas "
+                + "cluster.writeQuorum asks for within cluster.requestTimeout; nothing was delivered. A publish may be retried with the same publishId.");
         }
     }
 

@@ -23,6 +23,9 @@ internal interface IStreamReplicas
     /// </summary>
     Task CopyAsync(string key, string epoch, HistoryEntry entry);
 
+    /// <summary>Copies this node's whole stream (a new epoch, before anyone holds a position in it) to the key's other replicas, up to the write quorum.</summary>
+    Task CopyWholeAsync(string key);
+
     /// <summary>Asks the key's other replicas for their copy beyond <paramref name="mine"/>; null for a replica that did not answer.</summary>
     Task<IReadOnlyList<ReplicaStream?>> AskOthersAsync(string key, StreamPosition? mine);
 
@@ -129,6 +132,21 @@ internal sealed class OwnerStreams(HistoryStore history, IStreamReplicas replica
         var answers = await replicas.AskOthersAsync(key, mine?.Top).ConfigureAwait(false);
         var decision = Decide(mine is { } copy ? new ReplicaStream(copy.Top.Epoch, copy.Top.Offset, true, [], copy.Terms) : null, answers, replicas.TakeoverQuorum);
         history.TakeOver(key, decision.Epoch, decision.Top, decision.Entries, decision.Terms, LocalId);
+        if (decision.Epoch is null)
+        {
+            // A new epoch reaches the write quorum before a client is given a position in it (a read) or a message
+            // of it (a publish): the epoch must outlive this node, as any acknowledged message does.
+            try
+            {
+                await replicas.CopyWholeAsync(key).ConfigureAwait(false);
+            }
+            catch
+            {
+                // Not claimed until the replicas hold it: the next message or read tries again.
+                history.Unclaim(key);
+                throw;
+            }
+        }
     }
 
     /// <summary>What a new owner does with a stream, from its copy (<paramref name="mine"/>) and the other replicas' answers.</summary>
