@@ -3,8 +3,9 @@
 #   bash test.sh [extra dotnet test arguments]
 # Needs: the .NET SDK of global.json. Installs with apt-get (as root) when missing: Debian's chromium
 # (browser tests, driven by Playwright without any browser download), prometheus (its promtool checks
-# /metrics), nodejs + npm (the build installs the @microsoft/signalr browser client from npm) and
-# php-cli + php-curl (the generated PHP client is linted and run).
+# /metrics), nodejs + npm (the build installs the @microsoft/signalr browser client from npm),
+# php-cli + php-curl (the generated PHP client is linted and run) and, as root, iproute2 + iptables (the
+# partition test runs its nodes in network namespaces of its own and cuts them apart; without root it is skipped).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -14,6 +15,11 @@ command -v promtool >/dev/null 2>&1 || packages+=(prometheus)
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 command -v php >/dev/null 2>&1 || packages+=(php-cli)
 { command -v php >/dev/null 2>&1 && php -r 'exit(extension_loaded("curl") ? 0 : 1);'; } || packages+=(php-curl)
+if [[ $(id -u) -eq 0 ]]; then
+  # Looked for in the sbin folders too, which a PATH may leave out.
+  command -v ip >/dev/null 2>&1 || [[ -x /usr/sbin/ip || -x /sbin/ip ]] || packages+=(iproute2)
+  command -v iptables >/dev/null 2>&1 || [[ -x /usr/sbin/iptables || -x /sbin/iptables ]] || packages+=(iptables)
+fi
 
 if ((${#packages[@]} > 0)); then
   if [[ $(id -u) -ne 0 ]]; then

@@ -17,7 +17,7 @@ internal sealed class ClusterUnderTest : IAsyncDisposable
     {
         _cluster = cluster;
         _output = output;
-        _apis = cluster.Nodes.ToDictionary(n => n.NodeId, n => new AdminApi(n.AdminUrl), StringComparer.Ordinal);
+        _apis = cluster.Nodes.ToDictionary(n => n.NodeId, n => new AdminApi(n.AdminUrl, n.AdminApiKey), StringComparer.Ordinal);
     }
 
     public NodeProcess this[string nodeId] => _cluster.Node(nodeId);
@@ -27,6 +27,19 @@ internal sealed class ClusterUnderTest : IAsyncDisposable
     {
         var options = new NodeProcessOptions { ExtraConfig = extraConfig };
         var cluster = await NodeProcessCluster.StartAsync(count, stopTimeout is { } timeout ? options with { StopTimeout = timeout } : options);
+        return await AgreedAsync(cluster, output);
+    }
+
+    /// <summary>
+    /// Starts <paramref name="count"/> nodes with <paramref name="extraConfig"/>, node nI in host nI of
+    /// <paramref name="network"/> (see <see cref="NodeProcessCluster.StartAsync(int, NodeProcessOptions?, NetworkNamespaces)"/>),
+    /// and waits until each lists all alive. The APIs carry the nodes' admin key.
+    /// </summary>
+    public static async Task<ClusterUnderTest> StartAsync(int count, string extraConfig, ITestOutputHelper output, NetworkNamespaces network) =>
+        await AgreedAsync(await NodeProcessCluster.StartAsync(count, new NodeProcessOptions { ExtraConfig = extraConfig }, network), output);
+
+    private static async Task<ClusterUnderTest> AgreedAsync(NodeProcessCluster cluster, ITestOutputHelper output)
+    {
         var started = new ClusterUnderTest(cluster, output);
         try
         {

@@ -24,6 +24,9 @@ internal sealed class PushClient : IAsyncDisposable
     private readonly bool _recover;
     private readonly Dictionary<string, (string Epoch, long Offset)> _positions = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<JsonElement>> _received = new(StringComparer.Ordinal);
+    private readonly List<Delivery> _deliveries = [];
+    private readonly List<StreamRecoveryReport> _recoveries = [];
+    private int _connectionCount;
     private int _duplicates;
     private int _incompleteRecoveries;
     private readonly Lock _gate = new();
@@ -39,8 +42,12 @@ internal sealed class PushClient : IAsyncDisposable
         _sessionId = sessionId;
         _reconnect = reconnect;
         _recover = recover;
-        _current = Connect(entry, skipNegotiation);
+        Entry = entry;
+        (_current, _) = Connect(entry, skipNegotiation);
     }
+
+    /// <summary>The node the client first connected through.</summary>
+    public Uri Entry { get; }
 
     /// <summary>
     /// Connects through <paramref name="entry"/> as an app that keeps its streams does: it authenticates with
@@ -51,7 +58,7 @@ internal sealed class PushClient : IAsyncDisposable
     public static async Task<PushClient> ConnectRecoveringAsync(Uri entry, string userId, string sessionId)
     {
         var client = new PushClient(userId, sessionId, entry, reconnect: true, skipNegotiation: false, recover: true);
-        await client.StartAndRecoverAsync(client._current);
+        await client.StartAndRecoverAsync(client._current, 1);
         return client;
     }
 
@@ -64,38 +71,118 @@ internal sealed class PushClient : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Every message with a position that arrived, on any connection, in the order it arrived, those the app dropped
+    /// as duplicates included: what the server sent, for checks of order, gaps and duplicates.
+    /// </summary>
+    public IReadOnlyList<Delivery> Deliveries
+    {
+        get
+        {
+            lock (_positions)
+            {
+                return [.. _deliveries];
+            }
+        }
+    }
+
+    /// <summary>What each <c>Recover</c> answered, per stream, in the order they completed.</summary>
+    public IReadOnlyList<StreamRecoveryReport> Recoveries
+    {
+        get
+        {
+            lock (_positions)
+            {
+                return [.. _recoveries];
+            }
+        }
+    }
+
+    /// <summary>The number of the connection in use: 1 for the first, one more for each move or <see cref="ReconnectAsync"/>.</summary>
+    public int Connection => Volatile.Read(ref _connectionCount);
+
+    /// <summary>
+    /// Closes every connection the client has and connects again through <see cref="Entry"/>, recovering with the
+    /// positions it holds, as an app does after a network change; returns once <c>Recover</c> has answered.
+    /// </summary>
+    public async Task ReconnectAsync()
+    {
+        if (!_recover)
+        {
+            throw new InvalidOperationException("Only a client made by ConnectRecoveringAsync reconnects with its positions.");
+        }
+
+        HubConnection[] old;
+        lock (_gate)
+        {
+            old = [.. _connections];
+        }
+
+        foreach (var connection in old)
+        {
+            await connection.DisposeAsync();
+        }
+
+        HubConnection next;
+        int number;
+        lock (_gate)
+        {
+            _connections.RemoveAll(old.Contains);
+            (next, number) = Connect(Entry, skipNegotiation: false);
+            _current = next;
+        }
+
+        await StartAndRecoverAsync(next, number);
+    }
+
     /// <summary>Messages that arrived at or before the position the app held (two connections during a move).</summary>
     public int Duplicates => Volatile.Read(ref _duplicates);
 
     /// <summary>Streams the server said it could not recover completely.</summary>
     public int IncompleteRecoveries => Volatile.Read(ref _incompleteRecoveries);
 
-    /// <summary>The positions the app holds, as the token <c>Recover</c> takes.</summary>
-    private string Token()
-    {
-        lock (_positions)
-        {
-            return string.Join(',', _positions.Select(p => (p.Key.Length == 0 ? "u" : "c:" + p.Key) + $":{p.Value.Epoch}.{p.Value.Offset}"));
-        }
-    }
+    /// <summary>Positions as the token <c>Recover</c> takes.</summary>
+    private static string Token(IReadOnlyDictionary<string, (string Epoch, long Offset)> positions) =>
+        string.Join(',', positions.Select(p => (p.Key.Length == 0 ? "u" : "c:" + p.Key) + $":{p.Value.Epoch}.{p.Value.Offset}"));
 
-    private async Task StartAndRecoverAsync(HubConnection connection)
+    private async Task StartAndRecoverAsync(HubConnection connection, int number)
     {
         await StartAsync(connection);
-        await RecoverAsync(connection);
+        await RecoverAsync(connection, number);
     }
 
-    private async Task RecoverAsync(HubConnection connection)
+    private async Task RecoverAsync(HubConnection connection, int number)
     {
         using var timeout = new CancellationTokenSource(Eventually.DefaultTimeout);
-        var report = await connection.InvokeAsync<JsonElement>("Recover", UserId, _sessionId, Token(), timeout.Token);
-        var streams = report.GetProperty("channels").EnumerateObject().Select(c => c.Value);
-        if (report.TryGetProperty("user", out var user))
+        Dictionary<string, (string Epoch, long Offset)> sent;
+        lock (_positions)
         {
-            streams = streams.Append(user);
+            sent = new Dictionary<string, (string Epoch, long Offset)>(_positions, StringComparer.Ordinal);
         }
 
-        Interlocked.Add(ref _incompleteRecoveries, streams.Count(s => s.TryGetProperty("recovered", out var r) && !r.GetBoolean()));
+        var report = await connection.InvokeAsync<JsonElement>("Recover", UserId, _sessionId, Token(sent), timeout.Token);
+        var streams = report.GetProperty("channels").EnumerateObject().Select(c => (Stream: c.Name, Report: c.Value));
+        if (report.TryGetProperty("user", out var user))
+        {
+            streams = streams.Append(("", user));
+        }
+
+        var reports = streams.ToList();
+        Interlocked.Add(ref _incompleteRecoveries, reports.Count(s => s.Report.TryGetProperty("recovered", out var r) && !r.GetBoolean()));
+        lock (_positions)
+        {
+            foreach (var (stream, item) in reports)
+            {
+                _recoveries.Add(new StreamRecoveryReport(
+                    number,
+                    stream,
+                    sent.TryGetValue(stream, out var position) ? position : null,
+                    item.GetProperty("epoch").GetString()!,
+                    item.GetProperty("offset").GetInt64(),
+                    item.TryGetProperty("recovered", out var recovered) ? recovered.GetBoolean() : null,
+                    _deliveries.Count));
+            }
+        }
     }
 
     public string UserId { get; }
@@ -160,7 +247,8 @@ internal sealed class PushClient : IAsyncDisposable
         }
     }
 
-    private HubConnection Connect(Uri node, bool skipNegotiation)
+    /// <summary>A new connection (not started) and its number.</summary>
+    private (HubConnection Connection, int Number) Connect(Uri node, bool skipNegotiation)
     {
         // A recovering client names only its user in the URL, which routes negotiate to the user's owner; it
         // authenticates with Recover, which must come before anything live.
@@ -178,10 +266,11 @@ internal sealed class PushClient : IAsyncDisposable
         }
 
         var connection = builder.Build();
-        connection.On<JsonElement>("message", OnMessage);
+        var number = Interlocked.Increment(ref _connectionCount);
+        connection.On<JsonElement>("message", message => OnMessage(message, number));
         if (_recover)
         {
-            connection.Reconnected += _ => RecoverAsync(connection);
+            connection.Reconnected += _ => RecoverAsync(connection, number);
         }
 
         connection.On<JsonElement>("moved", moved => _ = FollowAsync(connection, moved));
@@ -190,7 +279,7 @@ internal sealed class PushClient : IAsyncDisposable
             _connections.Add(connection);
         }
 
-        return connection;
+        return (connection, number);
     }
 
     private static async Task StartAsync(HubConnection connection)
@@ -199,14 +288,16 @@ internal sealed class PushClient : IAsyncDisposable
         await connection.StartAsync(timeout.Token);
     }
 
-    private void OnMessage(JsonElement message)
+    private void OnMessage(JsonElement message, int connection)
     {
         if (message.TryGetProperty("epoch", out var epoch) && message.TryGetProperty("offset", out var offset))
         {
             var stream = message.TryGetProperty("channelId", out var channel) ? channel.GetString()! : "";
             lock (_positions)
             {
-                if (_positions.TryGetValue(stream, out var held) && held.Epoch == epoch.GetString() && offset.GetInt64() <= held.Offset)
+                var duplicate = _positions.TryGetValue(stream, out var held) && held.Epoch == epoch.GetString() && offset.GetInt64() <= held.Offset;
+                _deliveries.Add(new Delivery(connection, stream, epoch.GetString()!, offset.GetInt64(), message.GetProperty("data").Clone(), duplicate));
+                if (duplicate)
                 {
                     Interlocked.Increment(ref _duplicates);
                     return;
@@ -240,15 +331,16 @@ internal sealed class PushClient : IAsyncDisposable
         }
 
         HubConnection next;
+        int number;
         lock (_gate)
         {
-            next = Connect(new Uri(url), skipNegotiation: false);
+            (next, number) = Connect(new Uri(url), skipNegotiation: false);
             _current = next;
         }
 
         try
         {
-            await (_recover ? StartAndRecoverAsync(next) : StartAsync(next));
+            await (_recover ? StartAndRecoverAsync(next, number) : StartAsync(next));
             _moves.Writer.TryWrite(new Move(url, moved.GetProperty("nodeId").GetString()!, Stopwatch.GetTimestamp(), null));
         }
 #pragma warning disable CA1031 // Whatever failed is the move's outcome, for the test to see.
@@ -274,6 +366,25 @@ internal sealed class PushClient : IAsyncDisposable
 /// what failed (<see cref="Error"/>; a client that does not follow moves records only that it got one).
 /// </summary>
 internal sealed record Move(string Url, string NodeId, long At, Exception? Error);
+
+/// <summary>One message with a position, as it arrived.</summary>
+/// <param name="Connection">The number of the client's connection it came on (<see cref="PushClient.Connection"/>).</param>
+/// <param name="Stream">The channel, or "" for the user's own stream.</param>
+/// <param name="Epoch">Its epoch.</param>
+/// <param name="Offset">Its offset.</param>
+/// <param name="Data">What was published.</param>
+/// <param name="Dropped">The app dropped it: it was at or before the position the app held.</param>
+internal sealed record Delivery(int Connection, string Stream, string Epoch, long Offset, JsonElement Data, bool Dropped);
+
+/// <summary>What one <c>Recover</c> answered for one stream.</summary>
+/// <param name="Connection">The connection it was made on.</param>
+/// <param name="Stream">The channel, or "" for the user's own stream.</param>
+/// <param name="Sent">The position the client sent for the stream, or null when it held none.</param>
+/// <param name="Epoch">The stream's epoch, as the answer gives it.</param>
+/// <param name="Offset">The stream's offset, as the answer gives it.</param>
+/// <param name="Recovered">The answer's <c>recovered</c>: null when the client sent no position.</param>
+/// <param name="DeliveriesBefore">How many <see cref="PushClient.Deliveries"/> there were when the answer came (the recovered messages included).</param>
+internal sealed record StreamRecoveryReport(int Connection, string Stream, (string Epoch, long Offset)? Sent, string Epoch, long Offset, bool? Recovered, int DeliveriesBefore);
 
 /// <summary>The clients of one test; disposing it disposes them all, also when the test failed.</summary>
 internal sealed class PushClientCollection : List<PushClient>, IAsyncDisposable

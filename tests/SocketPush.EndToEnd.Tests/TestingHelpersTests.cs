@@ -109,6 +109,54 @@ public sealed class TestingHelpersTests
         return stat[stat.LastIndexOf(')') + 2];
     }
 
+    [NetworkNamespacesFact]
+    public async Task NetworkNamespaces_partition_cuts_hosts_apart_but_not_from_the_root_namespace_heal_joins_them_and_disposal_deletes_everything()
+    {
+        string[] namespaces;
+        string bridge;
+        await using (var network = await NetworkNamespaces.CreateAsync(3))
+        {
+            (namespaces, bridge) = ([.. network.Hosts.Select(h => h.Namespace)], network.Bridge);
+            Assert.Equal(["n1", "n2", "n3"], network.Hosts.Select(h => h.Name));
+            Assert.Equal(3, network.Hosts.Select(h => h.Address).Distinct().Count());
+            Assert.All(network.Hosts, h => Assert.StartsWith(network.Subnet[..^"0/24".Length], h.Address, StringComparison.Ordinal));
+            Assert.Equal(["reached", "reached"], await Task.WhenAll(Probe(network["n1"], network["n2"]), Probe(network["n2"], network["n3"])));
+
+            await network.PartitionAsync(["n1"], ["n2", "n3"]);
+            Assert.Equal(["cut off", "cut off", "reached"], await Task.WhenAll(Probe(network["n1"], network["n2"]), Probe(network["n3"], network["n1"]), Probe(network["n2"], network["n3"])));
+            foreach (var host in network.Hosts)
+            {
+                // The root namespace reaches every host: nothing listens on port 9, so the host refuses at once.
+                using var client = new TcpClient();
+                var refused = await Assert.ThrowsAsync<SocketException>(() => client.ConnectAsync(IPAddress.Parse(host.Address), 9));
+                Assert.Equal(SocketError.ConnectionRefused, refused.SocketErrorCode);
+            }
+
+            await network.HealAsync();
+            Assert.Equal(["reached", "reached"], await Task.WhenAll(Probe(network["n1"], network["n2"]), Probe(network["n3"], network["n1"])));
+            await network.DisposeAsync();
+        }
+
+        var left = await ProcessRunner.RunAsync(NetworkNamespaces.Ip, ["netns", "list"]);
+        Assert.DoesNotContain(namespaces, ns => left.StandardOutput.Contains(ns, StringComparison.Ordinal));
+        Assert.NotEqual(0, (await ProcessRunner.RunAsync(NetworkNamespaces.Ip, ["link", "show", "dev", bridge])).ExitCode);
+        Assert.DoesNotContain(bridge, (await ProcessRunner.RunAsync(NetworkNamespaces.Ip, ["-o", "link", "show"])).StandardOutput, StringComparison.Ordinal);
+
+        // A TCP connection from one host's namespace to port 9 of another: refused at once when the packets get
+        // through (nothing listens there), no answer within a second when they are dropped.
+        static async Task<string> Probe(NetworkHost from, NetworkHost to)
+        {
+            var result = await ProcessRunner.RunAsync(
+                NetworkNamespaces.Ip, ["netns", "exec", from.Namespace, "timeout", "1", "bash", "-c", $"exec 3<>/dev/tcp/{to.Address}/9"]);
+            return result.ExitCode switch
+            {
+                1 when result.StandardError.Contains("refused", StringComparison.OrdinalIgnoreCase) => "reached",
+                124 => "cut off",
+                _ => $"{from.Name} → {to.Name}: {result}",
+            };
+        }
+    }
+
     [Fact]
     public async Task TcpRelay_relays_until_Cut_resets_its_connections_and_new_ones_and_Restore_relays_again()
     {

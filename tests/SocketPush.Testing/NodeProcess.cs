@@ -20,6 +20,8 @@ public sealed partial class NodeProcess : IAsyncDisposable
         _process = process;
         _directory = directory;
         NodeId = options.NodeId;
+        AdminApiKey = options.AdminApiKey;
+        NetworkNamespace = options.NetworkNamespace;
     }
 
     /// <summary>The node id the READY line printed.</summary>
@@ -36,6 +38,12 @@ public sealed partial class NodeProcess : IAsyncDisposable
 
     /// <summary>The port of <see cref="ClusterEndpoint"/>.</summary>
     public int ClusterPort { get; private set; }
+
+    /// <summary>The management API's key the node was started with (<see cref="NodeProcessOptions.AdminApiKey"/>), or null.</summary>
+    public string? AdminApiKey { get; }
+
+    /// <summary>The network namespace the node runs in (<see cref="NodeProcessOptions.NetworkNamespace"/>), or null.</summary>
+    public string? NetworkNamespace { get; }
 
     /// <summary>The operating system's id of the process.</summary>
     public int ProcessId => _process.ProcessId;
@@ -63,11 +71,13 @@ public sealed partial class NodeProcess : IAsyncDisposable
     public static async Task<NodeProcess> StartAsync(NodeProcessOptions? options = null)
     {
         options ??= new NodeProcessOptions();
+        var config = ConfigText(options);
         var directory = Directory.CreateTempSubdirectory("socketpush-node-").FullName;
         var configPath = Path.Combine(directory, "config.yml");
-        await File.WriteAllTextAsync(configPath, ConfigText(options));
+        await File.WriteAllTextAsync(configPath, config);
 
-        var start = new ProcessStartInfo(ProcessRunner.DotnetHost)
+        // In a namespace, ip execs the node in place (no fork): the process started is the node, whose signals reach it.
+        var start = new ProcessStartInfo(options.NetworkNamespace is null ? ProcessRunner.DotnetHost : NetworkNamespaces.Ip)
         {
             // Not the binary's folder: like `dotnet run --project ...` from the repository root, the node must
             // find its pages wherever it is started from; and a config.yml there is never read by accident.
@@ -165,13 +175,40 @@ public sealed partial class NodeProcess : IAsyncDisposable
     private static string ConfigText(NodeProcessOptions options)
     {
         var config = options.Config ?? "# Written by SocketPush.Testing.NodeProcess: every key at its default; id and ports come as flags.\n";
-        return options.ExtraConfig.Length == 0 ? config : $"{config.TrimEnd('\n')}\n{options.ExtraConfig.TrimEnd('\n')}\n";
+        config = options.ExtraConfig.Length == 0 ? config : $"{config.TrimEnd('\n')}\n{options.ExtraConfig.TrimEnd('\n')}\n";
+        var sections = new List<string>();
+        if (options.BindAddress is { } address)
+        {
+            sections.Add($"node:\n  bindAddress: {address}");
+        }
+
+        if (options.BindAddress is not null || options.AdminApiKey is not null)
+        {
+            sections.Add("admin:"
+                + (options.BindAddress is { } adminAddress ? $"\n  bindAddress: {adminAddress}" : "")
+                + (options.AdminApiKey is { } key ? $"\n  apiKey: \"{key}\"" : ""));
+        }
+
+        foreach (var section in sections)
+        {
+            var name = section[..section.IndexOf(':', StringComparison.Ordinal)];
+            if (config.Split('\n').Any(line => line.StartsWith(name + ":", StringComparison.Ordinal)))
+            {
+                throw new ArgumentException(
+                    $"The config of node {options.NodeId} has a {name}: section, which BindAddress and AdminApiKey write: the node would read only one of them.",
+                    nameof(options));
+            }
+        }
+
+        return sections.Count == 0 ? config : $"{config.TrimEnd('\n')}\n{string.Join('\n', sections)}\n";
     }
 
     private static IEnumerable<string> Arguments(NodeProcessOptions options, string configPath)
     {
+        string[] inNamespace = options.NetworkNamespace is { } ns ? ["netns", "exec", ns, ProcessRunner.DotnetHost] : [];
         string[] arguments =
         [
+            .. inNamespace,
             options.NodeDll ?? Repository.NodeDll, "--config", configPath, "--node-id", options.NodeId,
             "--client-port", Port(options.ClientPort), "--admin-port", Port(options.AdminPort), "--cluster-port", Port(options.ClusterPort),
         ];

@@ -1,19 +1,63 @@
 using System.Globalization;
+using System.Security.Cryptography;
 
 namespace SocketPush.Testing;
 
 /// <summary>
 /// Node processes n1..nN on ports the OS picks: n1 first, without seeds, then every other node seeded with n1's
-/// cluster endpoint. Disposing it ends them all.
+/// cluster endpoint. Or, on a <see cref="NetworkNamespaces"/>, node nI in host nI's namespace, bound to its address
+/// (client, admin and cluster ports), on cluster port <see cref="NamespacedClusterPort"/>, seeded with every other
+/// host, with an admin API key (the admin port is beyond loopback). Disposing it ends them all.
 /// </summary>
 public sealed class NodeProcessCluster : IAsyncDisposable
 {
+    /// <summary>The cluster port of every node in a namespace: each host has the namespace's ports to itself.</summary>
+    public const int NamespacedClusterPort = 7946;
+
     private readonly NodeProcessOptions _template;
+    private readonly NetworkNamespaces? _network;
     private readonly Lock _nodesLock = new();
     private readonly List<NodeProcess> _nodes = [];
     private int _lastNumber;
 
-    private NodeProcessCluster(NodeProcessOptions template) => _template = template;
+    private NodeProcessCluster(NodeProcessOptions template, NetworkNamespaces? network = null)
+    {
+        _template = template;
+        _network = network;
+    }
+
+    /// <summary>
+    /// Starts <paramref name="count"/> nodes, node nI in host nI of <paramref name="network"/>, all at once (each is
+    /// seeded with the others' fixed endpoints), and waits until each has printed READY.
+    /// </summary>
+    /// <param name="count">How many nodes, at least 1 and at most the network's hosts.</param>
+    /// <param name="options">
+    /// What every node gets (config, arguments, environment, <see cref="NodeProcessOptions.AdminApiKey"/>: one is
+    /// made when it is null); the id, namespace, bind address, seeds and ports are the cluster's. Its config must not
+    /// have a <c>node:</c> or <c>admin:</c> section.
+    /// </param>
+    /// <param name="network">The hosts; it outlives the cluster (dispose the cluster first).</param>
+    public static async Task<NodeProcessCluster> StartAsync(int count, NodeProcessOptions? options, NetworkNamespaces network)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(count, network.Hosts.Count);
+        options ??= new NodeProcessOptions();
+        var cluster = new NodeProcessCluster(
+            options with { AdminApiKey = options.AdminApiKey ?? Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)) },
+            network);
+        try
+        {
+            var starts = Enumerable.Range(0, count).Select(_ => NodeProcess.StartAsync(cluster.OptionsOf(cluster.NextNumber(), NamespacedClusterPort))).ToList();
+            await cluster.AddWhenStartedAsync(starts);
+            return cluster;
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+    }
 
     /// <summary>The nodes in the order of their ids; the first is the seed of the others.</summary>
     public IReadOnlyList<NodeProcess> Nodes
@@ -49,19 +93,7 @@ public sealed class NodeProcessCluster : IAsyncDisposable
             var others = Enumerable.Range(0, count - 1)
                 .Select(_ => NodeProcess.StartAsync(cluster.OptionsOf(cluster.NextNumber(), clusterPort: 0, seed.ClusterEndpoint)))
                 .ToList();
-            try
-            {
-                await Task.WhenAll(others);
-            }
-            finally
-            {
-                // Those that did start are ended with the cluster when another one failed.
-                foreach (var started in others.Where(t => t.IsCompletedSuccessfully))
-                {
-                    cluster.Add(started.Result);
-                }
-            }
-
+            await cluster.AddWhenStartedAsync(others);
             return cluster;
         }
         catch
@@ -71,11 +103,15 @@ public sealed class NodeProcessCluster : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts one more node, with the next id, seeded with the first node.</summary>
+    /// <summary>
+    /// Starts one more node, with the next id, seeded with the first node; on a network, in the next host, seeded
+    /// with every other host.
+    /// </summary>
     public async Task<NodeProcess> AddNodeAsync()
     {
-        var seed = Nodes[0];
-        var node = await NodeProcess.StartAsync(OptionsOf(NextNumber(), clusterPort: 0, seed.ClusterEndpoint));
+        var node = _network is null
+            ? await NodeProcess.StartAsync(OptionsOf(NextNumber(), clusterPort: 0, Nodes[0].ClusterEndpoint))
+            : await NodeProcess.StartAsync(OptionsOf(NextNumber(), NamespacedClusterPort));
         Add(node);
         return node;
     }
@@ -95,6 +131,22 @@ public sealed class NodeProcessCluster : IAsyncDisposable
 
     private int NextNumber() => Interlocked.Increment(ref _lastNumber);
 
+    /// <summary>Waits for nodes being started; those that did start are ended with the cluster when another one failed.</summary>
+    private async Task AddWhenStartedAsync(IReadOnlyList<Task<NodeProcess>> starts)
+    {
+        try
+        {
+            await Task.WhenAll(starts);
+        }
+        finally
+        {
+            foreach (var started in starts.Where(t => t.IsCompletedSuccessfully))
+            {
+                Add(started.Result);
+            }
+        }
+    }
+
     private void Add(NodeProcess node)
     {
         lock (_nodesLock)
@@ -106,12 +158,26 @@ public sealed class NodeProcessCluster : IAsyncDisposable
 
     private static int Number(NodeProcess node) => int.Parse(node.NodeId.AsSpan(1), CultureInfo.InvariantCulture);
 
-    private NodeProcessOptions OptionsOf(int number, int clusterPort, params string[] seeds) => _template with
+    private NodeProcessOptions OptionsOf(int number, int clusterPort, params string[] seeds)
     {
-        NodeId = string.Create(CultureInfo.InvariantCulture, $"n{number}"),
-        Seeds = seeds,
-        ClientPort = 0,
-        AdminPort = 0,
-        ClusterPort = clusterPort,
-    };
+        var nodeId = string.Create(CultureInfo.InvariantCulture, $"n{number}");
+        var options = _template with { NodeId = nodeId, Seeds = seeds, ClientPort = 0, AdminPort = 0, ClusterPort = clusterPort };
+        if (_network is null)
+        {
+            return options;
+        }
+
+        if (number > _network.Hosts.Count)
+        {
+            throw new InvalidOperationException($"The network {_network.Subnet} has {_network.Hosts.Count} hosts, none for {nodeId}.");
+        }
+
+        var host = _network.Hosts[number - 1];
+        return options with
+        {
+            NetworkNamespace = host.Namespace,
+            BindAddress = host.Address,
+            Seeds = [.. _network.Hosts.Where(h => h != host).Select(h => string.Create(CultureInfo.InvariantCulture, $"{h.Address}:{clusterPort}"))],
+        };
+    }
 }

@@ -42,6 +42,27 @@ public sealed record NodeProcessOptions
     /// <summary>The UDP cluster port; 0 lets the OS pick.</summary>
     public int ClusterPort { get; init; }
 
+    /// <summary>
+    /// The network namespace to run the node in (<c>ip netns exec</c>, as root), e.g. a host of
+    /// <see cref="NetworkNamespaces"/>; null, the default, runs it in this process's namespace.
+    /// </summary>
+    public string? NetworkNamespace { get; init; }
+
+    /// <summary>
+    /// The address the node binds its client, cluster and admin ports to (<c>node.bindAddress</c> and
+    /// <c>admin.bindAddress</c>), or null for the default, 127.0.0.1. Anything beyond loopback needs
+    /// <see cref="AdminApiKey"/>. Given, <see cref="Config"/> and <see cref="ExtraConfig"/> must not have a
+    /// <c>node:</c> or <c>admin:</c> section, which this one writes.
+    /// </summary>
+    public string? BindAddress { get; init; }
+
+    /// <summary>
+    /// The management API's key (<c>admin.apiKey</c>, 16 characters or more), or null for none; callers pass it as
+    /// <c>Authorization: Bearer</c>. Given, <see cref="Config"/> and <see cref="ExtraConfig"/> must not have an
+    /// <c>admin:</c> section.
+    /// </summary>
+    public string? AdminApiKey { get; init; }
+
     /// <summary>How long the node may take to print its READY line; generous, for a cold start on a busy machine.</summary>
     public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
