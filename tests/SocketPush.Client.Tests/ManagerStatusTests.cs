@@ -69,7 +69,7 @@ public sealed class ManagerStatusTests(NodeFixture fixture) : IClassFixture<Node
         Assert.Equal(fixture.Node.ClusterEndpoint, member.GetProperty("address").GetString());
         Assert.Equal(fixture.Node.ClientUrl, new Uri(member.GetProperty("clientUrl").GetString()!));
         Assert.Equal(fixture.Node.AdminUrl, new Uri(member.GetProperty("adminUrl").GetString()!));
-        Assert.Equal(2, member.GetProperty("wireVersion").GetInt32());
+        Assert.Equal(3, member.GetProperty("wireVersion").GetInt32());
         Assert.Equal("1.0", member.GetProperty("ringShare").GetRawText());
         Assert.True(member.GetProperty("local").GetBoolean());
 

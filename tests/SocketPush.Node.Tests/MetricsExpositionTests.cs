@@ -192,6 +192,19 @@ public sealed class MetricsExpositionTests
         # HELP socketpush_antientropy_records_repaired_total Records the anti-entropy rounds this node started changed, in this node's store or the peer's (records both already had count nothing).
         # TYPE socketpush_antientropy_records_repaired_total counter
         socketpush_antientropy_records_repaired_total 0
+        # HELP socketpush_gaps_filled_total Gaps in a live stream a connection saw (a message past the next offset), by how they closed: the missing messages arrived live within 50 ms, or their fetch from the owner recovered them, came back incomplete, or failed.
+        # TYPE socketpush_gaps_filled_total counter
+        socketpush_gaps_filled_total{result="arrived"} 0
+        socketpush_gaps_filled_total{result="recovered"} 0
+        socketpush_gaps_filled_total{result="incomplete"} 0
+        socketpush_gaps_filled_total{result="failed"} 0
+        # HELP socketpush_history_evicted_total Messages dropped from history: beyond a stream's size, older than its age, beyond history.maxBytes, their rule was removed, or their stream moved to other replicas.
+        # TYPE socketpush_history_evicted_total counter
+        socketpush_history_evicted_total{reason="size"} 0
+        socketpush_history_evicted_total{reason="age"} 0
+        socketpush_history_evicted_total{reason="bytes"} 0
+        socketpush_history_evicted_total{reason="rule"} 0
+        socketpush_history_evicted_total{reason="moved"} 0
         # HELP socketpush_publishes_failed_over_total Publishes whose owner stopped answering and that waited for the failure detector to name a new owner, then went there.
         # TYPE socketpush_publishes_failed_over_total counter
         socketpush_publishes_failed_over_total 0
@@ -203,17 +216,6 @@ public sealed class MetricsExpositionTests
         # HELP socketpush_messages_recovered_total Messages sent from history to reconnecting clients and to fill gaps in live streams.
         # TYPE socketpush_messages_recovered_total counter
         socketpush_messages_recovered_total 0
-        # HELP socketpush_gaps_filled_total Gaps in a live stream a connection saw (a message past the next offset), by how their fill from the owner ended.
-        # TYPE socketpush_gaps_filled_total counter
-        socketpush_gaps_filled_total{result="recovered"} 0
-        socketpush_gaps_filled_total{result="incomplete"} 0
-        socketpush_gaps_filled_total{result="failed"} 0
-        # HELP socketpush_history_evicted_total Messages dropped from history: beyond a stream's size, older than its age, beyond history.maxBytes, or their rule was removed.
-        # TYPE socketpush_history_evicted_total counter
-        socketpush_history_evicted_total{reason="size"} 0
-        socketpush_history_evicted_total{reason="age"} 0
-        socketpush_history_evicted_total{reason="bytes"} 0
-        socketpush_history_evicted_total{reason="rule"} 0
         # HELP socketpush_publishes_deduplicated_total Publishes whose id the stream held already (a retry), so they were neither appended nor delivered again.
         # TYPE socketpush_publishes_deduplicated_total counter
         socketpush_publishes_deduplicated_total 0

@@ -111,17 +111,23 @@ internal abstract class ClientConnection(string id, string userId, ClientTranspo
     /// Without <paramref name="from"/>, <paramref name="start"/> is the stream's place in the position token until a
     /// message gives it one (see <see cref="StreamCursors.Release"/>).
     /// </summary>
-    public (int Sent, StreamPosition? FillFrom) Release(string stream, StreamPosition? from, IEnumerable<PushMessage> fetched, StreamPosition? start = null)
+    public (int Sent, List<PushMessage> Written, StreamPosition? FillFrom) Release(
+        string stream, StreamPosition? from, IEnumerable<PushMessage> fetched, StreamPosition? start = null)
     {
         lock (_streamGate)
         {
             var send = _cursors!.Release(stream, from, fetched, out var fillFrom, start);
+            var written = new List<PushMessage>();
             foreach (var message in send)
             {
-                Send(message);
+                if (Send(message) == SendResult.Written)
+                {
+                    // Queued ones are counted by their queue once written; these are the caller's to count.
+                    written.Add(message);
+                }
             }
 
-            return (send.Count, fillFrom);
+            return (send.Count, written, fillFrom);
         }
     }
 

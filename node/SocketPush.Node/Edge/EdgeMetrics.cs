@@ -46,8 +46,8 @@ internal sealed class EdgeMetrics
         _recoveries = MetricLabels.One("result", "recovered", "incomplete", "failed").Create(meter, "socketpush_recoveries_total", name => meter.CreateCounter<long>(
             name, description: "Streams a reconnecting client asked to recover, by result: every missed message sent, or incomplete (history no longer holds them, or the epoch changed), or the owner could not be read."));
         _recovered = meter.CreateCounter<long>("socketpush_messages_recovered_total", description: "Messages sent from history to reconnecting clients and to fill gaps in live streams.");
-        _gapsFilled = MetricLabels.One("result", "recovered", "incomplete", "failed").Create(meter, "socketpush_gaps_filled_total", name => meter.CreateCounter<long>(
-            name, description: "Gaps in a live stream a connection saw (a message past the next offset), by how their fill from the owner ended."));
+        _gapsFilled = MetricLabels.One("result", "arrived", "recovered", "incomplete", "failed").Create(meter, "socketpush_gaps_filled_total", name => meter.CreateCounter<long>(
+            name, description: "Gaps in a live stream a connection saw (a message past the next offset), by how they closed: the missing messages arrived live within 50 ms, or their fetch from the owner recovered them, came back incomplete, or failed."));
     }
 
     public void ConnectionOpened(ClientTransport transport) => _connections.Add(1, Tag("transport", TransportLabel(transport)));

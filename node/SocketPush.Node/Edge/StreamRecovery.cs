@@ -55,7 +55,7 @@ internal sealed class StreamRecovery
         // Channels of the token the user is no longer subscribed to are released as they are: nothing more arrives.
         foreach (var stream in positions.Keys.Where(s => s.Length > 0 && !subscribed.Contains(s, StringComparer.Ordinal)))
         {
-            connection.Release(stream, positions[stream], []);
+            Release(connection, stream, positions[stream], []);
         }
 
         var streams = subscribed.Prepend("").ToList();
@@ -93,9 +93,40 @@ internal sealed class StreamRecovery
         return report;
     }
 
+    /// <summary>How long a gap waits for its messages to arrive live before they are fetched from the owner.</summary>
+    public static readonly TimeSpan ReorderGrace = TimeSpan.FromMilliseconds(50);
+
     /// <summary>A live message arrived past the next offset: fetches the missing ones, in the background.</summary>
-    public void FillGap(ClientConnection connection, string stream, StreamPosition from) =>
-        _ = RecoverStreamAsync(connection, stream, from, gap: true, CancellationToken.None);
+    public void FillGap(ClientConnection connection, string stream, StreamPosition from) => _ = FillGapAsync(connection, stream, from);
+
+    private async Task FillGapAsync(ClientConnection connection, string stream, StreamPosition from)
+    {
+        // Batches from the owner are served concurrently by the receiving node, so one may overtake another: the
+        // missing message usually arrives within moments, and the fetch from the owner is for one that does not.
+        await Task.Delay(ReorderGrace, time).ConfigureAwait(false);
+        var (_, _, stillMissing) = Release(connection, stream, from, []);
+        if (stillMissing is { } gap)
+        {
+            await RecoverStreamAsync(connection, stream, gap, gap: true, CancellationToken.None).ConfigureAwait(false);
+        }
+        else
+        {
+            metrics.GapFilled("arrived", 0);
+        }
+    }
+
+    /// <summary>Releases a held stream of a connection and counts what was written at once (queued messages are counted by their queue).</summary>
+    private (int Sent, List<PushMessage> Written, StreamPosition? FillFrom) Release(
+        ClientConnection connection, string stream, StreamPosition? from, IEnumerable<PushMessage> fetched, StreamPosition? start = null)
+    {
+        var released = connection.Release(stream, from, fetched, start);
+        foreach (var message in released.Written)
+        {
+            metrics.Delivered(message, 1, time);
+        }
+
+        return released;
+    }
 
     /// <summary>Reads the stream from <paramref name="from"/> and releases it with what was read; null when it keeps no history.</summary>
     private async Task<(StreamPosition Top, bool? Recovered)?> RecoverStreamAsync(
@@ -132,13 +163,13 @@ internal sealed class StreamRecovery
             ClientLog.RecoveryFailed(logger, connection.UserId, stream.Length == 0 ? "its user stream" : stream, e.Message);
             Count(gap, "failed", 0);
             // Released without a position: the next live message starts the stream again for this connection.
-            connection.Release(stream, null, []);
+            Release(connection, stream, null, []);
             return null;
         }
 
         if (page is null)
         {
-            connection.Release(stream, null, []);
+            Release(connection, stream, null, []);
             return null;
         }
 
@@ -147,7 +178,7 @@ internal sealed class StreamRecovery
             // No position from the client, so nothing to recover: what was held arrived live after the connection
             // registered, and all of it goes out (releasing from the top would drop those at or before it, published
             // while the top was read). The top stands for the stream in the position token until a message does.
-            var (_, fillHeld) = connection.Release(stream, null, [], start: page.Top);
+            var (_, _, fillHeld) = Release(connection, stream, null, [], start: page.Top);
             if (fillHeld is { } held)
             {
                 FillGap(connection, stream, held);
@@ -158,12 +189,12 @@ internal sealed class StreamRecovery
 
         if (!page.Complete)
         {
-            connection.Release(stream, page.Top, []);
+            Release(connection, stream, page.Top, []);
             Count(gap, "incomplete", 0);
             return (page.Top, false);
         }
 
-        var (sent, fillFrom) = connection.Release(stream, from, fetched);
+        var (sent, _, fillFrom) = Release(connection, stream, from, fetched);
         Count(gap, "recovered", sent);
         if (fillFrom is { } again)
         {
