@@ -170,12 +170,13 @@ internal abstract class HubSession : ClientConnection
             return;
         }
 
-        if (_handshakeDone)
+        // Under the send lock: a connection joins the registry inside it, before its handshake answer goes out, so a
+        // user.remove that found it in the registry waits here until the answer is out and then sends its close.
+        lock (SendGate)
         {
-            var close = HubProtocols.Serialize(Format, new CloseMessage(error, allowReconnect));
-            lock (SendGate)
+            if (_handshakeDone)
             {
-                SendLocked(close);
+                SendLocked(HubProtocols.Serialize(Format, new CloseMessage(error, allowReconnect)));
             }
         }
 
