@@ -79,11 +79,23 @@ internal sealed class TestNode : IAsyncDisposable
         return (response.IsSuccessStatusCode, await response.Content.ReadFromJsonAsync<JsonElement>());
     }
 
-    /// <summary>The official client; <paramref name="skipNegotiation"/> (WebSockets only) connects where it is, as a plain WebSocket client would.</summary>
-    public HubConnection Hub(string userId, string sessionId, Microsoft.AspNetCore.Http.Connections.HttpTransportType transport, bool messagePack = false, bool skipNegotiation = false)
+    /// <summary>
+    /// The official client; <paramref name="skipNegotiation"/> (WebSockets only) connects where it is, as a plain
+    /// WebSocket client would. Without <paramref name="userId"/> and <paramref name="sessionId"/> the URL carries no
+    /// credentials (the client authenticates with a hub method); <paramref name="configure"/> adds to the builder
+    /// (automatic reconnect, say).
+    /// </summary>
+    public HubConnection Hub(
+        string? userId,
+        string? sessionId,
+        Microsoft.AspNetCore.Http.Connections.HttpTransportType transport,
+        bool messagePack = false,
+        bool skipNegotiation = false,
+        Action<IHubConnectionBuilder>? configure = null)
     {
+        var query = userId is null && sessionId is null ? "" : $"?userId={Uri.EscapeDataString(userId ?? "")}&sessionId={Uri.EscapeDataString(sessionId ?? "")}";
         var builder = new HubConnectionBuilder()
-            .WithUrl($"{ClientUrl}/push?userId={Uri.EscapeDataString(userId)}&sessionId={Uri.EscapeDataString(sessionId)}", o =>
+            .WithUrl($"{ClientUrl}/push{query}", o =>
             {
                 o.Transports = transport;
                 o.SkipNegotiation = skipNegotiation;
@@ -98,6 +110,7 @@ internal sealed class TestNode : IAsyncDisposable
             builder.AddMessagePackProtocol();
         }
 
+        configure?.Invoke(builder);
         return builder.Build();
     }
 
@@ -151,14 +164,22 @@ internal sealed class TestNode : IAsyncDisposable
     /// <summary>Reads the next event of a text/event-stream: its name and data line.</summary>
     public static async Task<(string Event, string Data)> NextSseEventAsync(StreamReader reader)
     {
+        var next = await ReadSseEventAsync(reader);
+        return (next.Event, next.Data);
+    }
+
+    /// <summary>Reads the next event of a text/event-stream: its name, data line and <c>id:</c> (null without one).</summary>
+    public static async Task<SseEvent> ReadSseEventAsync(StreamReader reader)
+    {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         string? name = null;
         string? data = null;
+        string? id = null;
         while (await reader.ReadLineAsync(timeout.Token) is { } line)
         {
             if (line.Length == 0 && name is not null)
             {
-                return (name, data!);
+                return new SseEvent(name, data!, id);
             }
 
             if (line.StartsWith("event: ", StringComparison.Ordinal))
@@ -168,6 +189,10 @@ internal sealed class TestNode : IAsyncDisposable
             else if (line.StartsWith("data: ", StringComparison.Ordinal))
             {
                 data = line["data: ".Length..];
+            }
+            else if (line.StartsWith("id: ", StringComparison.Ordinal))
+            {
+                id = line["id: ".Length..];
             }
         }
 
@@ -190,3 +215,9 @@ internal sealed class TestNode : IAsyncDisposable
         await Host.DisposeAsync();
     }
 }
+
+/// <summary>One event of a text/event-stream.</summary>
+/// <param name="Event">Its <c>event:</c> name.</param>
+/// <param name="Data">Its <c>data:</c> line.</param>
+/// <param name="Id">Its <c>id:</c>, or null when it has none.</param>
+internal sealed record SseEvent(string Event, string Data, string? Id);

@@ -132,6 +132,20 @@ internal abstract class ClientConnection(string id, string userId, ClientTranspo
     }
 
     /// <summary>
+    /// Ends the hold of a stream the client gave no position for (see <see cref="StreamRecovery"/>): every held
+    /// message goes out, after the one a live message reached before the hold (the connection registered before it
+    /// learnt its user's channels), so that none goes out twice; <paramref name="top"/> stands for the stream in the
+    /// position token until a message does.
+    /// </summary>
+    public (int Sent, List<PushMessage> Written, StreamPosition? FillFrom) Start(string stream, StreamPosition top)
+    {
+        lock (_streamGate)
+        {
+            return Release(stream, _cursors!.PositionOf(stream), [], top);
+        }
+    }
+
+    /// <summary>
     /// The positions the connection reached with <paramref name="sending"/>, as a token (see <see cref="StreamCursors.Token"/>);
     /// empty without history. Called from <see cref="Send"/>, under the stream lock.
     /// </summary>

@@ -76,10 +76,18 @@ internal sealed class StreamCursors
 
     /// <summary>
     /// Holds the stream's live messages from now on, until <see cref="Release"/> (a recovery is about to start).
-    /// <paramref name="from"/>, the position the client gave, stays in the <see cref="Token"/> meanwhile: a client
-    /// that drops out during the recovery must still name it when it comes back.
+    /// <paramref name="from"/>, the position the client gave, or else the one the connection reached (a live message
+    /// came before the hold), stays in the <see cref="Token"/> meanwhile: a client that drops out during the recovery
+    /// must still name it when it comes back. Messages a gap fill holds already stay held.
     /// </summary>
-    public void Hold(string stream, StreamPosition? from = null) => _cursors[stream] = new Cursor { Position = from, Held = [], Touched = ++_sequence };
+    public void Hold(string stream, StreamPosition? from = null)
+    {
+        var current = _cursors.GetValueOrDefault(stream);
+        _cursors[stream] = new Cursor { Position = from ?? current?.Position, Held = current?.Held ?? [], Touched = ++_sequence };
+    }
+
+    /// <summary>The position the connection reached in a stream (or holds it at), or null.</summary>
+    public StreamPosition? PositionOf(string stream) => _cursors.GetValueOrDefault(stream)?.Position;
 
     public bool IsHeld(string stream) => _cursors.TryGetValue(stream, out var cursor) && cursor.Held is not null;
 
@@ -107,7 +115,10 @@ internal sealed class StreamCursors
             }
         }
 
-        held.Sort((a, b) => a.Position!.Value.Offset.CompareTo(b.Position!.Value.Offset));
+        // By offset within an epoch, the epochs in the order their messages came: a new epoch's offsets start at 1
+        // again, and sorted among the old one's they would go first and be dropped as duplicates of its position.
+        var epochs = held.Select(m => m.Position!.Value.Epoch).Distinct(StringComparer.Ordinal).ToList();
+        held = [.. held.OrderBy(m => epochs.IndexOf(m.Position!.Value.Epoch)).ThenBy(m => m.Position!.Value.Offset)];
         for (var i = 0; i < held.Count; i++)
         {
             switch (Next(cursor, held[i].Position!.Value))

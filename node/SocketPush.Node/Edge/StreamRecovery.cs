@@ -90,6 +90,18 @@ internal sealed class StreamRecovery
 
         report["channels"] = channelReports;
         connection.TrySend(PushMessage.Event(StreamsEvent, JsonSerializer.SerializeToElement(report), time.GetTimestamp()));
+
+        // Streams that could not be recovered go on only now that the client was told so: until then they kept the
+        // client's position, so that a client that drops before the report (a plain SSE client's last event id)
+        // is told again on its next reconnect rather than resuming silently after the messages it missed.
+        foreach (var (stream, result) in streams.Zip(results))
+        {
+            if (result is { Recovered: false } r && Release(connection, stream, r.Top, []).FillFrom is { } missing)
+            {
+                FillGap(connection, stream, missing);
+            }
+        }
+
         return report;
     }
 
@@ -117,9 +129,12 @@ internal sealed class StreamRecovery
 
     /// <summary>Releases a held stream of a connection and counts what was written at once (queued messages are counted by their queue).</summary>
     private (int Sent, List<PushMessage> Written, StreamPosition? FillFrom) Release(
-        ClientConnection connection, string stream, StreamPosition? from, IEnumerable<PushMessage> fetched, StreamPosition? start = null)
+        ClientConnection connection, string stream, StreamPosition? from, IEnumerable<PushMessage> fetched, StreamPosition? start = null) =>
+        Delivered(connection.Release(stream, from, fetched, start));
+
+    /// <summary>Counts what a release wrote at once.</summary>
+    private (int Sent, List<PushMessage> Written, StreamPosition? FillFrom) Delivered((int Sent, List<PushMessage> Written, StreamPosition? FillFrom) released)
     {
-        var released = connection.Release(stream, from, fetched, start);
         foreach (var message in released.Written)
         {
             metrics.Delivered(message, 1, time);
@@ -128,7 +143,11 @@ internal sealed class StreamRecovery
         return released;
     }
 
-    /// <summary>Reads the stream from <paramref name="from"/> and releases it with what was read; null when it keeps no history.</summary>
+    /// <summary>
+    /// Reads the stream from <paramref name="from"/> and releases it with what was read (a recovery that is
+    /// incomplete leaves the stream held for <see cref="RecoverAsync"/> to release after its report); null when it
+    /// keeps no history.
+    /// </summary>
     private async Task<(StreamPosition Top, bool? Recovered)?> RecoverStreamAsync(
         ClientConnection connection, string stream, StreamPosition? from, bool gap, CancellationToken cancellationToken)
     {
@@ -177,8 +196,10 @@ internal sealed class StreamRecovery
         {
             // No position from the client, so nothing to recover: what was held arrived live after the connection
             // registered, and all of it goes out (releasing from the top would drop those at or before it, published
-            // while the top was read). The top stands for the stream in the position token until a message does.
-            var (_, _, fillHeld) = Release(connection, stream, null, [], start: page.Top);
+            // while the top was read), after what a live message reached before the hold, if one did (else a message
+            // delivered again, a retried publish's, would go out twice). The top stands for the stream in the
+            // position token until a message does.
+            var (_, _, fillHeld) = Delivered(connection.Start(stream, page.Top));
             if (fillHeld is { } held)
             {
                 FillGap(connection, stream, held);
@@ -189,8 +210,19 @@ internal sealed class StreamRecovery
 
         if (!page.Complete)
         {
-            Release(connection, stream, page.Top, []);
             Count(gap, "incomplete", 0);
+            if (!gap)
+            {
+                // Released by RecoverAsync once the streams event has told the client.
+                return (page.Top, false);
+            }
+
+            if (Release(connection, stream, page.Top, []).FillFrom is { } missing)
+            {
+                // A held message is past the next one (it came by another path than the one before it): fill the gap.
+                FillGap(connection, stream, missing);
+            }
+
             return (page.Top, false);
         }
 

@@ -59,6 +59,37 @@ public sealed class StreamCursorsTests
     }
 
     [Fact]
+    public void Held_messages_of_a_new_epoch_follow_those_of_the_old_one_and_none_is_taken_for_a_duplicate()
+    {
+        var cursors = new StreamCursors();
+        cursors.Hold("news", new StreamPosition("old", 4));
+        // The owner forgot the stream and started it anew while it was held: offsets start at 1 again.
+        foreach (var message in new[] { Message("news", "old", 5), Message("news", "new", 1), Message("news", "new", 2) })
+        {
+            Assert.Equal(Admission.Held, cursors.Admit(message, out _));
+        }
+
+        var sent = cursors.Release("news", new StreamPosition("old", 4), [], out var again);
+
+        Assert.Null(again);
+        Assert.Equal(["old.5", "new.1", "new.2"], sent.Select(m => m.Position!.Value.ToString()));
+        Assert.Equal(Admission.Deliver, cursors.Admit(Message("news", "new", 3), out _));
+    }
+
+    [Fact]
+    public void A_held_stream_keeps_its_position_in_the_token_the_clients_or_the_one_it_reached()
+    {
+        var cursors = new StreamCursors();
+        cursors.Admit(Message("live", "e", 3), out _);
+        cursors.Hold("live");
+        cursors.Hold("", new StreamPosition("u", 7));
+
+        var token = StreamCursors.ParseToken(cursors.Token())!;
+        Assert.Equal(new StreamPosition("e", 3), token["live"]);
+        Assert.Equal(new StreamPosition("u", 7), token[""]);
+    }
+
+    [Fact]
     public void An_incomplete_recovery_releases_from_the_top_dropping_held_messages_at_or_before_it()
     {
         var cursors = new StreamCursors();
