@@ -123,6 +123,8 @@ public sealed class ClusterDemoKillTests(ClusterFixture fixture, ITestOutputHelp
             new Regex($"moved: user {userId} now belongs to node {owner.Id} at {Regex.Escape(restarted.Origin)}; reconnecting there$"),
             new() { Timeout = (float)FailureDetected.TotalMilliseconds });
         await Expect(LogEntries(tab, "connected").First).ToHaveTextAsync(new Regex($"Connected to {Regex.Escape(restarted.Origin)}$"));
+        // The page joins the node's connections once its Recover is answered, after "Connected" is logged.
+        await Eventually.PassesAsync(async () => Assert.Equal(1, await restarted.Api.ConnectionsAsync()), $"{restarted.Id} holds the page's connection");
         Assert.Equal(1, (await n2.Api.CallAsync("user", "publish", new { userId, message = new { after = "restart" } })).GetInt32());
         await Expect(messages).ToHaveCountAsync(5);
         AssertSameJson("""{"after": "restart"}""", await messages.First.GetByTestId("message-data").TextContentAsync());
@@ -135,6 +137,7 @@ public sealed class ClusterDemoKillTests(ClusterFixture fixture, ITestOutputHelp
         await Expect(LogEntries(tab, "connected").First).ToHaveTextAsync(
             new Regex($"Connected to {Regex.Escape(newOwner.Origin)}$"),
             new() { Timeout = (float)FailureDetected.TotalMilliseconds });
+        await Eventually.PassesAsync(async () => Assert.Equal(1, await newOwner.Api.ConnectionsAsync()), $"{newOwner.Id} holds the page's connection again");
         Assert.Equal(1, (await other.Api.CallAsync("user", "publish", new { userId, message = new { after = "second kill" } })).GetInt32());
         await Expect(messages).ToHaveCountAsync(6);
     }
