@@ -174,17 +174,7 @@ public sealed class ExampleTests(ExampleFixture fixture) : IClassFixture<Example
         await using var node = await NodeProcess.StartAsync(new NodeProcessOptions
         {
             NodeId = "client-tests-tiny-history",
-            ExtraConfig = """
-                history:
-                  channels:
-                    - match: "*"
-                      size: 2
-                      age: 2m
-                  users:
-                    - match: "*"
-                      size: 2
-                      age: 2m
-                """,
+            ExtraConfig = HistoryConfigs.TwoMessages,
         });
         using var client = node.CreateClient();
         var (userId, sessionId, channelId) = (TestIds.User("late"), TestIds.Session(), TestIds.Channel("late"));

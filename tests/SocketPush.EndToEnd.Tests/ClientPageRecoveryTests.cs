@@ -102,7 +102,7 @@ public sealed partial class ClientPageRecoveryTests(NodeFixture fixture, ITestOu
     [Fact]
     public async Task AwayLongerThanTheHistoryKeepsThePageSaysTheRecoveryIsIncomplete()
     {
-        await using var node = await NodeProcess.StartAsync(new NodeProcessOptions { NodeId = "e2e-tiny-history", ExtraConfig = TinyHistory });
+        await using var node = await NodeProcess.StartAsync(new NodeProcessOptions { NodeId = "e2e-tiny-history", ExtraConfig = HistoryConfigs.TwoMessages });
         try
         {
             using var api = new AdminApi(node.AdminUrl);
@@ -146,18 +146,6 @@ public sealed partial class ClientPageRecoveryTests(NodeFixture fixture, ITestOu
         }
     }
 
-    /// <summary>A history of two messages per stream.</summary>
-    private const string TinyHistory = """
-        history:
-          channels:
-            - match: "*"
-              size: 2
-              age: 2m
-          users:
-            - match: "*"
-              size: 2
-              age: 2m
-        """;
 
     private static async Task PublishAsync(AdminApi api, string userId, string? channelId, string text, int reached)
     {

@@ -47,10 +47,11 @@ internal sealed class MessageStream(string key, string epoch)
     /// <summary>Read without the lock by <see cref="HistoryStore.NeedsTakeover"/>.</summary>
     internal string? LastWriterField;
 
-    private readonly List<WriterTerm> _terms = [];
+    // Replaced, never changed in place: readers (every copy to a replica) take it without copying.
+    private WriterTerm[] _terms = [];
 
     /// <summary>The owners' stretches of this epoch, oldest first.</summary>
-    public IReadOnlyList<WriterTerm> Terms => [.. _terms];
+    public IReadOnlyList<WriterTerm> Terms => _terms;
 
     /// <summary>The store's ownership generation at this node's last takeover (see <see cref="HistoryStore.NeedsTakeover"/>).</summary>
     public long ClaimedGeneration { get; private set; } = -1;
@@ -58,7 +59,7 @@ internal sealed class MessageStream(string key, string epoch)
     /// <summary>This node took the stream over under a new term: it writes the stream from now on.</summary>
     public void ClaimWriter(string node, long generation)
     {
-        _terms.Add(new WriterTerm(StreamPosition.NewEpoch(), LastOffset + 1));
+        _terms = [.. _terms, new WriterTerm(StreamPosition.NewEpoch(), LastOffset + 1)];
         ClaimedGeneration = generation;
         LastWriter = node;
     }
@@ -66,10 +67,9 @@ internal sealed class MessageStream(string key, string epoch)
     /// <summary>Takes the owner's terms, known compatible, when they say more than this copy's.</summary>
     public void AdoptTerms(IReadOnlyList<WriterTerm> terms)
     {
-        if (terms.Count > _terms.Count)
+        if (terms.Count > _terms.Length)
         {
-            _terms.Clear();
-            _terms.AddRange(terms);
+            _terms = [.. terms];
         }
     }
 
