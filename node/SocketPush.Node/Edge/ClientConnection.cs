@@ -65,6 +65,13 @@ internal abstract class ClientConnection(string id, string userId, ClientTranspo
                 case Admission.Duplicate:
                     return SendResult.Duplicate;
                 default:
+                    if (Outbound is { } queue && _cursors.HeldCount(StreamCursors.StreamOf(message)) > queue.Bound)
+                    {
+                        // Held messages wait for this connection as queued ones do, under the same bound.
+                        queue.CloseAsSlowConsumer();
+                        return SendResult.Refused;
+                    }
+
                     if (fillFrom is { } from)
                     {
                         if (Recovery is null)
@@ -130,6 +137,56 @@ internal abstract class ClientConnection(string id, string userId, ClientTranspo
             return (send.Count, written, fillFrom);
         }
     }
+
+    /// <summary>
+    /// <see cref="Release"/> for many fetched messages (a recovery): sent in parts of at most half the queue's bound,
+    /// each once the transport has taken the queue down to half, so that a recovery larger than
+    /// <c>options.maxQueuedMessagesPerConnection</c> reaches a client that reads, while one that does not read is
+    /// still closed as a slow consumer (its live messages, held meanwhile, count against the bound too).
+    /// </summary>
+    public async Task<(int Sent, List<PushMessage> Written, StreamPosition? FillFrom)> ReleaseAsync(
+        string stream, StreamPosition from, IReadOnlyList<PushMessage> fetched, CancellationToken cancellationToken)
+    {
+        var sent = 0;
+        var written = new List<PushMessage>();
+        var rest = fetched;
+        while (Outbound is { } queue && !queue.Closed)
+        {
+            var half = Math.Max(1, queue.Bound / 2);
+            lock (_streamGate)
+            {
+                var room = half - queue.Count;
+                if (rest.Count <= room)
+                {
+                    break;
+                }
+
+                if (room > 0)
+                {
+                    foreach (var message in _cursors!.Feed(stream, from, rest.Take(room)))
+                    {
+                        sent++;
+                        if (Send(message) == SendResult.Written)
+                        {
+                            written.Add(message);
+                        }
+                    }
+
+                    rest = [.. rest.Skip(room)];
+                    from = _cursors.PositionOf(stream) ?? from;
+                }
+            }
+
+            await queue.TakenDownToAsync(half / 2, cancellationToken).ConfigureAwait(false);
+        }
+
+        var last = Release(stream, from, rest);
+        written.AddRange(last.Written);
+        return (sent + last.Sent, written, last.FillFrom);
+    }
+
+    /// <summary>The queue of what waits for the transport, which a large recovery paces itself by; null without one.</summary>
+    protected virtual OutboundQueue? Outbound => null;
 
     /// <summary>
     /// Ends the hold of a stream the client gave no position for (see <see cref="StreamRecovery"/>): every held

@@ -39,7 +39,11 @@ internal sealed class OutboundQueue(ClientConnection owner, Lock gate, OutboundQ
 {
     private Queue<Outgoing>? _items;
     private TaskCompletionSource? _signal;
+    private TaskCompletionSource? _taken;
     private volatile bool _closed;
+
+    /// <summary><c>options.maxQueuedMessagesPerConnection</c> now.</summary>
+    public int Bound => shared.Bound;
 
     /// <summary>Nothing more is taken: closed, or closed as a slow consumer. What is queued may still be taken.</summary>
     public bool Closed => _closed;
@@ -118,6 +122,7 @@ internal sealed class OutboundQueue(ClientConnection owner, Lock gate, OutboundQ
             {
                 var batch = items.ToArray();
                 items.Clear();
+                WakeTakenLocked();
                 return batch;
             }
 
@@ -137,6 +142,11 @@ internal sealed class OutboundQueue(ClientConnection owner, Lock gate, OutboundQ
             while (_items is { Count: > 0 } items)
             {
                 batch.Add(items.Dequeue());
+            }
+
+            if (count > 0)
+            {
+                WakeTakenLocked();
             }
 
             return count;
@@ -173,6 +183,36 @@ internal sealed class OutboundQueue(ClientConnection owner, Lock gate, OutboundQ
         return TryTakeAll() ?? [];
     }
 
+    /// <summary>
+    /// Completes once at most <paramref name="count"/> messages wait, or the queue closed: a sender of many messages
+    /// at once (a recovery) sends them in parts, each when the transport has taken the one before.
+    /// </summary>
+    public Task TakenDownToAsync(int count, CancellationToken cancellationToken)
+    {
+        lock (gate)
+        {
+            if (_closed || (_items?.Count ?? 0) <= count)
+            {
+                return Task.CompletedTask;
+            }
+
+            return (_taken ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task.WaitAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>Closes the connection as a slow consumer (see the class), unless it is closed already.</summary>
+    public void CloseAsSlowConsumer()
+    {
+        lock (gate)
+        {
+            if (!_closed)
+            {
+                _items ??= new Queue<Outgoing>();
+                CloseAsSlowConsumerLocked();
+            }
+        }
+    }
+
     /// <summary>Counts the published messages of a batch the transport has written as delivered, with their latency.</summary>
     public void Sent(ReadOnlySpan<Outgoing> batch)
     {
@@ -199,6 +239,16 @@ internal sealed class OutboundQueue(ClientConnection owner, Lock gate, OutboundQ
     {
         _signal?.TrySetResult();
         _signal = null;
+        if (_closed)
+        {
+            WakeTakenLocked();
+        }
+    }
+
+    private void WakeTakenLocked()
+    {
+        _taken?.TrySetResult();
+        _taken = null;
     }
 }
 

@@ -13,6 +13,8 @@ internal sealed class SseClientConnection : ClientConnection, IDisposable
     private static readonly byte[] KeepAliveFrame = ": keep-alive\n\n"u8.ToArray();
 
     private readonly OutboundQueue _queue;
+
+    protected override OutboundQueue Outbound => _queue;
     private readonly CancellationTokenSource _aborted = new();
 
     /// <summary>A slow consumer's HTTP connection is cut with <paramref name="abortStream"/>: ending the response would wait for the client.</summary>

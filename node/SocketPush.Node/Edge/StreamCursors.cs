@@ -91,6 +91,21 @@ internal sealed class StreamCursors
 
     public bool IsHeld(string stream) => _cursors.TryGetValue(stream, out var cursor) && cursor.Held is not null;
 
+    /// <summary>How many live messages of a stream are held.</summary>
+    public int HeldCount(string stream) => _cursors.TryGetValue(stream, out var cursor) ? cursor.Held?.Count ?? 0 : 0;
+
+    /// <summary>
+    /// A first part of what a recovery fetched, while the stream stays held: from <paramref name="from"/>, the
+    /// messages to send now, in order and once. <see cref="PositionOf"/> is then where the next part (or the
+    /// <see cref="Release"/>) goes on from.
+    /// </summary>
+    public List<PushMessage> Feed(string stream, StreamPosition from, IEnumerable<PushMessage> fetched)
+    {
+        var cursor = _cursors[stream];
+        cursor.Position = from;
+        return [.. fetched.Where(message => Next(cursor, message.Position!.Value) == Admission.Deliver)];
+    }
+
     /// <summary>
     /// Ends a hold: from <paramref name="from"/>, the fetched messages and then the held ones, in order and without
     /// duplicates. Returns what to send; <paramref name="fillFrom"/> is set when a held message is still past the next

@@ -63,17 +63,36 @@ internal sealed class StreamRecovery
         var results = await Task.WhenAll(streams.Select(stream =>
             RecoverStreamAsync(connection, stream, positions.TryGetValue(stream, out var p) ? p : null, gap: false, cancellationToken))).ConfigureAwait(false);
 
-        var report = new JsonObject();
-        var channelReports = new JsonObject();
+        var report = Report(streams.Zip(results).Where(r => r.Second is not null).Select(r => (r.First, r.Second!.Value)));
+        connection.TrySend(PushMessage.Event(StreamsEvent, JsonSerializer.SerializeToElement(report), time.GetTimestamp()));
+
+        // Streams that could not be recovered go on only now that the client was told so: until then they kept the
+        // client's position, so that a client that drops before the report (a plain SSE client's last event id)
+        // is told again on its next reconnect rather than resuming silently after the messages it missed. A stream
+        // whose history could not be read at all starts again from its next live message.
         foreach (var (stream, result) in streams.Zip(results))
         {
-            if (result is not { } r)
+            if (result is { Recovered: false } r && Release(connection, stream, r.ReadFailed ? null : r.Top, []).FillFrom is { } missing)
             {
-                continue;
+                FillGap(connection, stream, missing);
             }
+        }
 
-            var item = new JsonObject { ["epoch"] = r.Top.Epoch, ["offset"] = r.Top.Offset };
-            if (r.Recovered is { } recovered)
+        return report;
+    }
+
+    /// <summary>
+    /// What a <see cref="StreamsEvent"/> says of each stream: its position now and, when the client gave one, whether
+    /// every message it missed was sent. The user's stream under <c>user</c>, channels under <c>channels</c>.
+    /// </summary>
+    private static JsonObject Report(IEnumerable<(string Stream, StreamOutcome Outcome)> outcomes)
+    {
+        var report = new JsonObject();
+        var channelReports = new JsonObject();
+        foreach (var (stream, outcome) in outcomes)
+        {
+            var item = new JsonObject { ["epoch"] = outcome.Top.Epoch, ["offset"] = outcome.Top.Offset };
+            if (outcome.Recovered is { } recovered)
             {
                 item["recovered"] = recovered;
             }
@@ -89,21 +108,37 @@ internal sealed class StreamRecovery
         }
 
         report["channels"] = channelReports;
-        connection.TrySend(PushMessage.Event(StreamsEvent, JsonSerializer.SerializeToElement(report), time.GetTimestamp()));
-
-        // Streams that could not be recovered go on only now that the client was told so: until then they kept the
-        // client's position, so that a client that drops before the report (a plain SSE client's last event id)
-        // is told again on its next reconnect rather than resuming silently after the messages it missed.
-        foreach (var (stream, result) in streams.Zip(results))
-        {
-            if (result is { Recovered: false } r && Release(connection, stream, r.Top, []).FillFrom is { } missing)
-            {
-                FillGap(connection, stream, missing);
-            }
-        }
-
         return report;
     }
+
+    /// <summary>
+    /// Tells a live connection that one of its streams has a gap it cannot fill: a <see cref="StreamsEvent"/> naming
+    /// only that stream, <c>recovered: false</c> at <paramref name="at"/> (where the connection was before the gap),
+    /// sent before the messages after the gap.
+    /// </summary>
+    private void ReportGap(ClientConnection connection, string stream, StreamPosition at) =>
+        connection.TrySend(PushMessage.Event(StreamsEvent, JsonSerializer.SerializeToElement(Report([(stream, new StreamOutcome(at, false))])), time.GetTimestamp()));
+
+    /// <summary>
+    /// A live gap whose messages the owner no longer holds or cannot send: the client is told (see
+    /// <see cref="ReportGap"/>), then the held messages after the gap go out from the first, none dropped; another
+    /// gap among them is filled, or told, in turn.
+    /// </summary>
+    private void GiveUpGap(ClientConnection connection, string stream, StreamPosition at)
+    {
+        ReportGap(connection, stream, at);
+        if (Release(connection, stream, null, []).FillFrom is { } missing)
+        {
+            FillGap(connection, stream, missing);
+        }
+    }
+
+    /// <summary>
+    /// How one stream's recovery ended: its position (<paramref name="Top"/>) and whether the client got every message
+    /// it missed (null: it gave no position). <paramref name="ReadFailed"/>: the history could not be read (the owner
+    /// did not answer); <paramref name="Top"/> is then the client's own position.
+    /// </summary>
+    private readonly record struct StreamOutcome(StreamPosition Top, bool? Recovered, bool ReadFailed = false);
 
     /// <summary>How long a gap waits for its messages to arrive live before they are fetched from the owner.</summary>
     public static readonly TimeSpan ReorderGrace = TimeSpan.FromMilliseconds(50);
@@ -148,7 +183,7 @@ internal sealed class StreamRecovery
     /// incomplete leaves the stream held for <see cref="RecoverAsync"/> to release after its report); null when it
     /// keeps no history.
     /// </summary>
-    private async Task<(StreamPosition Top, bool? Recovered)?> RecoverStreamAsync(
+    private async Task<StreamOutcome?> RecoverStreamAsync(
         ClientConnection connection, string stream, StreamPosition? from, bool gap, CancellationToken cancellationToken)
     {
         var kind = stream.Length == 0 ? PublicationKind.User : PublicationKind.Channel;
@@ -181,9 +216,21 @@ internal sealed class StreamRecovery
         {
             ClientLog.RecoveryFailed(logger, connection.UserId, stream.Length == 0 ? "its user stream" : stream, e.Message);
             Count(gap, "failed", 0);
-            // Released without a position: the next live message starts the stream again for this connection.
-            Release(connection, stream, null, []);
-            return null;
+            if (from is not { } position)
+            {
+                // Nothing to recover: the next live message gives the stream its position.
+                Release(connection, stream, null, []);
+                return null;
+            }
+
+            if (!gap)
+            {
+                // Told in the report, released by RecoverAsync after it.
+                return new StreamOutcome(position, false, ReadFailed: true);
+            }
+
+            GiveUpGap(connection, stream, position);
+            return new StreamOutcome(position, false, ReadFailed: true);
         }
 
         if (page is null)
@@ -205,7 +252,7 @@ internal sealed class StreamRecovery
                 FillGap(connection, stream, held);
             }
 
-            return (page.Top, null);
+            return new StreamOutcome(page.Top, null);
         }
 
         if (!page.Complete)
@@ -214,26 +261,21 @@ internal sealed class StreamRecovery
             if (!gap)
             {
                 // Released by RecoverAsync once the streams event has told the client.
-                return (page.Top, false);
+                return new StreamOutcome(page.Top, false);
             }
 
-            if (Release(connection, stream, page.Top, []).FillFrom is { } missing)
-            {
-                // A held message is past the next one (it came by another path than the one before it): fill the gap.
-                FillGap(connection, stream, missing);
-            }
-
-            return (page.Top, false);
+            GiveUpGap(connection, stream, from.Value);
+            return new StreamOutcome(page.Top, false);
         }
 
-        var (sent, _, fillFrom) = Release(connection, stream, from, fetched);
+        var (sent, _, fillFrom) = Delivered(await connection.ReleaseAsync(stream, from.Value, fetched, cancellationToken).ConfigureAwait(false));
         Count(gap, "recovered", sent);
         if (fillFrom is { } again)
         {
             FillGap(connection, stream, again);
         }
 
-        return (page.Top, true);
+        return new StreamOutcome(page.Top, true);
     }
 
     private void Count(bool gap, string result, int messages)

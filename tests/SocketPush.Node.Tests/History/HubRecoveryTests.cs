@@ -19,11 +19,15 @@ public sealed class HubRecoveryTests : IAsyncLifetime
 
     private TestNode _node = null!;
 
+    /// <summary>A connection's send queue holds this many: a recovery of more must pace itself.</summary>
+    private const int QueueBound = 64;
+
     /// <summary>Streams keep more than any test here publishes, so every recovery is complete.</summary>
     public async Task InitializeAsync() => _node = await TestNode.StartAsync(c =>
     {
         c.History.Channels = [new HistoryRule { Match = "*", Size = 100_000 }];
         c.History.Users = [new HistoryRule { Match = "*", Size = 100_000 }];
+        c.Options.MaxQueuedMessagesPerConnection = QueueBound;
     });
 
     public async Task DisposeAsync() => await _node.DisposeAsync();
@@ -139,6 +143,48 @@ public sealed class HubRecoveryTests : IAsyncLifetime
         // Nothing came twice: the next message is the next publish.
         Assert.Equal(1, await PublishAsync(user, null, 101));
         Assert.Equal([101], (await ReadNextAsync(inbox2, positions, 1))[""]);
+    }
+
+    /// <summary>
+    /// A client away for more messages than its send queue holds recovers them all: the recovery sends them in parts
+    /// as the transport takes them, instead of closing the connection as a slow consumer. Server-Sent Events and long
+    /// polling queue every message, so there the bound is met for sure.
+    /// </summary>
+    [Theory]
+    [InlineData(HttpTransportType.WebSockets)]
+    [InlineData(HttpTransportType.ServerSentEvents)]
+    [InlineData(HttpTransportType.LongPolling)]
+    public async Task A_recovery_larger_than_the_send_queue_reaches_a_client_that_reads_in_order_without_closing_it(HttpTransportType transport)
+    {
+        var user = $"large-{transport}";
+        var channel = $"large/{transport}";
+        await SetUpAsync(user, channel);
+        Dictionary<string, StreamPosition> positions;
+        await using (var first = _node.Hub(null, null, transport))
+        {
+            await first.StartAsync();
+            positions = Positions.OfReport(await first.InvokeAsync<JsonElement>("Recover", user, Session, ""));
+        }
+
+        await _node.WaitForConnectionsAsync(user, 0);
+        const int Missed = 5 * QueueBound;
+        for (var n = 1; n <= Missed; n++)
+        {
+            Assert.Equal(0, await PublishAsync(user, channel, n));
+        }
+
+        var slowBefore = await _node.MetricAsync("socketpush_slow_consumers_closed_total");
+        await using var second = _node.Hub(null, null, transport);
+        var inbox = TestNode.Inbox(second);
+        await second.StartAsync();
+        var report = await second.InvokeAsync<JsonElement>("Recover", user, Session, Positions.Token(positions));
+
+        Assert.True(Positions.RecoveredOf(report)[channel], report.ToString());
+        Assert.Equal(Enumerable.Range(1, Missed), (await ReadNextAsync(inbox, positions, Missed))[channel]);
+        Assert.Equal(1, await PublishAsync(user, channel, Missed + 1));
+        Assert.Equal([Missed + 1], (await ReadNextAsync(inbox, positions, 1))[channel]);
+        Assert.Equal(slowBefore, await _node.MetricAsync("socketpush_slow_consumers_closed_total"));
+        Assert.Equal(HubConnectionState.Connected, second.State);
     }
 
     [Fact]

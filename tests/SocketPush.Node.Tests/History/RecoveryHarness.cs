@@ -190,6 +190,17 @@ internal sealed class RecoveryHarness : IDisposable
         Pending.Remove(read);
     }
 
+    /// <summary>Lets the clock pass a gap's grace (<see cref="StreamRecovery.ReorderGrace"/>): a gap fill waiting for it reads the owner.</summary>
+    public void PassGrace() => Inline(() => Time.Advance(StreamRecovery.ReorderGrace));
+
+    /// <summary>Fails the pending history read of a stream, as a read from an owner that does not answer fails.</summary>
+    public void Fail(string stream)
+    {
+        var read = Assert.IsType<PendingHistoryRead>(Assert.Single(Pending, r => r.Stream == stream));
+        Pending.Remove(read);
+        Inline(read.Fail);
+    }
+
     /// <summary>
     /// Moves a read on; the recovery's continuations run inline, on this thread, which they only do without a
     /// synchronization context (xUnit's would send them to the thread pool).
@@ -222,7 +233,7 @@ internal sealed class RecoveryHarness : IDisposable
                 Assert.True(steps < 10_000, "the recovery keeps reading");
             }
 
-            Inline(() => Time.Advance(StreamRecovery.ReorderGrace));
+            PassGrace();
         }
     }
 
@@ -278,6 +289,8 @@ internal sealed class RecoveryHarness : IDisposable
             _answer.SetResult(_page);
             return true;
         }
+
+        public void Fail() => _answer.SetException(new ServiceException(ErrorCodes.Unavailable, "The link to node-2 was lost."));
 
         /// <summary>As <see cref="RoutedHistory.ReadAsync"/> makes a page of the owner's read.</summary>
         private StreamPage? ReadNow()

@@ -171,4 +171,65 @@ public sealed class StreamRecoveryTests
         Assert.Equal([2, 3, 4], sent.Events.Take(3).Select(e => e.Message.Data.GetProperty("n").GetInt32()));
         Assert.Equal(JsonValueKind.True, sent.Events[3].Message.Data.GetProperty("channels").GetProperty("c0").GetProperty("recovered").ValueKind);
     }
+
+    [Fact]
+    public void A_stream_whose_history_cannot_be_read_is_told_recovered_false_at_the_clients_position_then_goes_on_live()
+    {
+        using var harness = new RecoveryHarness(channels: 1, size: 10, Minute);
+        harness.Publish("c0", 1, "p1");
+        var seen = harness.Last["c0"];
+        harness.Publish("c0", 2, "p2");
+        var sent = new Sent();
+        harness.Connect($"c:c0:{seen}", sse: true, sent.Record);
+        harness.Answer(null);
+        harness.Fail("c0");
+        harness.Answer("");
+        harness.Publish("c0", 3, "p3");
+
+        // Told before anything of the stream goes on, and not silently left out of the report.
+        Assert.Equal([StreamRecovery.StreamsEvent, "c0@3"], sent.Describe());
+        var report = sent.Events[0].Message.Data;
+        Assert.False(Positions.RecoveredOf(report)["c0"]);
+        Assert.Equal(seen, Positions.OfReport(report)["c0"]);
+        Assert.Equal(seen, StreamCursors.ParseToken(sent.Events[0].Id)!["c0"]);
+        Assert.Equal(3, sent.Events[1].Message.Data.GetProperty("n").GetInt32());
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_live_gap_that_cannot_be_filled_is_told_before_the_messages_after_it_and_none_of_them_is_dropped(bool readFails)
+    {
+        // Without a read failure the gap cannot be filled because the stream keeps only its last message.
+        using var harness = new RecoveryHarness(channels: 1, size: readFails ? 10 : 1, Minute);
+        var sent = new Sent();
+        harness.Connect("", sse: true, sent.Record);
+        harness.Answer(null);
+        harness.Answer("c0");
+        harness.Answer("");
+        harness.Publish("c0", 1, "p1");
+        var before = harness.Last["c0"];
+
+        // p2's delivery batch is lost between nodes: p3 arrives past the next offset and is held for a fill.
+        harness.Publish("c0", 2, "p2", deliverNow: false);
+        Assert.True(harness.InFlight["c0"].TryDequeue(out _));
+        harness.Publish("c0", 3, "p3");
+        harness.PassGrace();
+        if (readFails)
+        {
+            harness.Fail("c0");
+        }
+        else
+        {
+            harness.Answer("c0");
+        }
+
+        harness.Publish("c0", 4, "p4");
+        Assert.Equal([StreamRecovery.StreamsEvent, "c0@1", StreamRecovery.StreamsEvent, "c0@3", "c0@4"], sent.Describe());
+        var report = sent.Events[2].Message.Data;
+        Assert.False(Positions.RecoveredOf(report)["c0"]);
+        Assert.Equal(before, Positions.OfReport(report)["c0"]);
+        Assert.False(report.TryGetProperty("user", out _), "the report names only the stream with the gap");
+        Assert.Equal([3, 4], sent.Events.Skip(3).Select(e => e.Message.Data.GetProperty("n").GetInt32()));
+    }
 }

@@ -9,6 +9,8 @@ namespace SocketPush.Node.Edge.HubServer;
 internal abstract class HttpHubSession : HubSession
 {
     private readonly OutboundQueue _queue;
+
+    protected override OutboundQueue Outbound => _queue;
     private long _endedAt;
     private int _receiving;
 

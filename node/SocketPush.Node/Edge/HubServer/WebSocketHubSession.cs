@@ -25,6 +25,8 @@ internal sealed class WebSocketHubSession : HubSession
 
     private readonly PipeReader _input;
     private readonly OutboundQueue _backlog;
+
+    protected override OutboundQueue Outbound => _backlog;
     /// <summary>A drain owns the socket's output: new frames queue behind it, so that they keep their order.</summary>
     private bool _draining;
     private byte[]? _fragments;
