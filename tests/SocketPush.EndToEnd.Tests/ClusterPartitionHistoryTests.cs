@@ -225,6 +225,28 @@ public sealed class ClusterPartitionHistoryTests(ITestOutputHelper output)
             }
         }
 
+        // A backend retrying, through every node, each publish either side acknowledged (as if the answers were lost):
+        // the stream appends a publish id once, also across the new epoch the heal made (it inherits the ids of the
+        // copies it replaced), so every retry answers 0 and nothing reaches a client again. A last publish marks the end.
+        var receivedBeforeRetries = clients.ToDictionary(c => c, c => c.Received(channelId).Count);
+        foreach (var (side, seqs) in acknowledged)
+        {
+            foreach (var seq in seqs)
+            {
+                var node = All[seq % All.Length];
+                var delivered = await cluster.Api(node).CallAsync("channel", "publish", new { channelId, message = new { side, seq }, publishId = Label(side, seq) });
+                if (delivered.GetInt32() != 0)
+                {
+                    problems.Add($"{Label(side, seq)}, retried through {node} after the heal, was delivered again (to {delivered} connections)");
+                }
+            }
+        }
+
+        await PublishUntilAcknowledgedAsync(cluster.Api(Majority[0]), channelId, "R", 0);
+        await Eventually.TrueAsync(() => clients.All(c => c.Received(channelId).Any(m => Label(m) == "R0")), "every client receives the publish after the retries");
+        problems.AddRange(clients.Where(c => c.Received(channelId).Count != receivedBeforeRetries[c] + 1)
+            .Select(c => $"{c.UserId}: received {c.Received(channelId).Count - receivedBeforeRetries[c] - 1} retried publishes again"));
+
         // After the heal no position means two messages: across every client's deliveries since and the owner's history.
         var meanings = clients
             .SelectMany(c => c.Deliveries.Where(d => d.Stream == channelId && d.Connection >= reconnection[c]).Select(d => (d.Epoch, d.Offset, Label: Label(d.Data))))

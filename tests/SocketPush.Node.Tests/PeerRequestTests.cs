@@ -53,8 +53,8 @@ public sealed class PeerRequestTests
         new EdgeListUsers(),
         new HistoryFetch("c:news/eu", "k3x9ab", 17, 100, asOwner: true),
         new HistoryFetch("u:u1", null, 0, 0, asOwner: false),
-        new HistoryCopy("c:news/eu", "k3x9ab", 18, [new HistoryPageEntry(18, "p-18", "{\"a\":1}"u8.ToArray(), 1_700_000_000_000, "n1")], [new("t1", 1), new("t2", 9)], CopyKind.Append),
-        new HistoryCopy("u:u1", "k3x9ab", 0, [], [], CopyKind.WholeStream),
+        new HistoryCopy("c:news/eu", "k3x9ab", 18, [new HistoryPageEntry(18, "p-18", "{\"a\":1}"u8.ToArray(), 1_700_000_000_000, "n1")], [new("t1", 1), new("t2", 9)], [], CopyKind.Append),
+        new HistoryCopy("u:u1", "k3x9ab", 0, [], [], [new("p-3", 1_700_000_000_000)], CopyKind.WholeStream),
     ];
 
     [Fact]

@@ -46,11 +46,11 @@ internal sealed class StreamReplication : IStreamReplicas
 
     public Task CopyAsync(string key, string epoch, HistoryEntry entry) =>
         // One request for every replica: the message is serialized once.
-        ReplicateAsync(key, epoch, new HistoryCopy(key, epoch, entry.Offset, [HistoryPageEntry.Of(entry)], [.. history.TermsOf(key)], CopyKind.Append));
+        ReplicateAsync(key, epoch, new HistoryCopy(key, epoch, entry.Offset, [HistoryPageEntry.Of(entry)], [.. history.TermsOf(key)], [], CopyKind.Append));
 
     public Task CopyWholeAsync(string key) =>
         history.Snapshot(key) is { } whole
-            ? ReplicateAsync(key, whole.Top.Epoch, new HistoryCopy(key, whole.Top.Epoch, whole.Top.Offset, [.. whole.Entries.Select(HistoryPageEntry.Of)], [.. whole.Terms], CopyKind.WholeStream))
+            ? ReplicateAsync(key, whole.Top.Epoch, WholeCopy(key, whole, CopyKind.WholeStream))
             : Task.CompletedTask;
 
     private async Task ReplicateAsync(string key, string epoch, HistoryCopy copy)
@@ -104,11 +104,11 @@ internal sealed class StreamReplication : IStreamReplicas
     }
 
     /// <summary>Sends this node's whole copy of a stream to a node, as the owner's or as a handoff's offer.</summary>
-    public async Task<CopyResult> SendWholeAsync(
-        string node, string key, (StreamPosition Top, IReadOnlyList<HistoryEntry> Entries, IReadOnlyList<WriterTerm> Terms) whole, CopyKind kind) =>
-        (CopyResult)await router.AskAsync(
-            node, new HistoryCopy(key, whole.Top.Epoch, whole.Top.Offset, [.. whole.Entries.Select(HistoryPageEntry.Of)], [.. whole.Terms], kind), CancellationToken.None)
-            .ConfigureAwait(false);
+    public async Task<CopyResult> SendWholeAsync(string node, string key, StreamSnapshot whole, CopyKind kind) =>
+        (CopyResult)await router.AskAsync(node, WholeCopy(key, whole, kind), CancellationToken.None).ConfigureAwait(false);
+
+    private static HistoryCopy WholeCopy(string key, StreamSnapshot whole, CopyKind kind) =>
+        new(key, whole.Top.Epoch, whole.Top.Offset, [.. whole.Entries.Select(HistoryPageEntry.Of)], [.. whole.Terms], [.. whole.FormerIds], kind);
 
     public async Task<IReadOnlyList<ReplicaStream?>> AskOthersAsync(string key, StreamPosition? mine)
     {
@@ -123,7 +123,7 @@ internal sealed class StreamReplication : IStreamReplicas
         {
             var page = await router.AskAsync(node, new HistoryFetch(key, mine?.Epoch, mine?.Offset ?? 0, TakeoverLimit, asOwner: false), CancellationToken.None)
                 .ConfigureAwait(false);
-            return page.Enabled ? new ReplicaStream(page.Epoch, page.Offset, page.Complete, [.. page.Entries.Select(e => e.ToEntry())], page.Terms) : null;
+            return page.Enabled ? new ReplicaStream(page.Epoch, page.Offset, page.Complete, [.. page.Entries.Select(e => e.ToEntry())], page.Terms, page.PublishIds) : null;
         }
         catch (Exception e) when (e is ServiceException or OperationCanceledException)
         {

@@ -150,24 +150,24 @@ public sealed class HistoryStoreTests : IDisposable
             new(offset, id, JsonSerializer.SerializeToElement(offset), 0, MessageStream.CostOf(id, JsonSerializer.SerializeToElement(offset)), "owner");
 
         WriterTerm[] terms = [new("t1", 1)];
-        Assert.Equal(CopyResult.NeedsWholeStream, _store.ApplyCopy("c:news", "e1", 5, [Entry(5, "p5")], terms, CopyKind.Append));
-        Assert.Equal(CopyResult.Applied, _store.ApplyCopy("c:news", "e1", 5, [Entry(4, "p4"), Entry(5, "p5")], terms, CopyKind.WholeStream));
-        Assert.Equal(CopyResult.Applied, _store.ApplyCopy("c:news", "e1", 6, [Entry(6, "p6")], terms, CopyKind.Append));
-        Assert.Equal(CopyResult.Applied, _store.ApplyCopy("c:news", "e1", 6, [Entry(6, "p6")], terms, CopyKind.Append));
-        Assert.Equal(CopyResult.Conflict, _store.ApplyCopy("c:news", "e1", 6, [Entry(6, "other")], terms, CopyKind.Append));
-        Assert.Equal(CopyResult.NeedsWholeStream, _store.ApplyCopy("c:news", "e1", 8, [Entry(8, "p8")], terms, CopyKind.Append));
+        Assert.Equal(CopyResult.NeedsWholeStream, _store.ApplyCopy("c:news", "e1", 5, [Entry(5, "p5")], terms, [], CopyKind.Append));
+        Assert.Equal(CopyResult.Applied, _store.ApplyCopy("c:news", "e1", 5, [Entry(4, "p4"), Entry(5, "p5")], terms, [], CopyKind.WholeStream));
+        Assert.Equal(CopyResult.Applied, _store.ApplyCopy("c:news", "e1", 6, [Entry(6, "p6")], terms, [], CopyKind.Append));
+        Assert.Equal(CopyResult.Applied, _store.ApplyCopy("c:news", "e1", 6, [Entry(6, "p6")], terms, [], CopyKind.Append));
+        Assert.Equal(CopyResult.Conflict, _store.ApplyCopy("c:news", "e1", 6, [Entry(6, "other")], terms, [], CopyKind.Append));
+        Assert.Equal(CopyResult.NeedsWholeStream, _store.ApplyCopy("c:news", "e1", 8, [Entry(8, "p8")], terms, [], CopyKind.Append));
         // Another owner took the epoch over at 5 (the other side of a partition): refused even as a whole stream.
-        Assert.Equal(CopyResult.Conflict, _store.ApplyCopy("c:news", "e1", 7, [Entry(5, "x5")], [new("t1", 1), new("t2", 5)], CopyKind.WholeStream));
-        Assert.Equal(CopyResult.NeedsWholeStream, _store.ApplyCopy("c:news", "e2", 1, [Entry(1, "q1")], terms, CopyKind.Append));
-        Assert.Equal(CopyResult.Applied, _store.ApplyCopy("c:news", "e2", 3, [Entry(2, "q2"), Entry(3, "q3")], terms, CopyKind.WholeStream));
+        Assert.Equal(CopyResult.Conflict, _store.ApplyCopy("c:news", "e1", 7, [Entry(5, "x5")], [new("t1", 1), new("t2", 5)], [], CopyKind.WholeStream));
+        Assert.Equal(CopyResult.NeedsWholeStream, _store.ApplyCopy("c:news", "e2", 1, [Entry(1, "q1")], terms, [], CopyKind.Append));
+        Assert.Equal(CopyResult.Applied, _store.ApplyCopy("c:news", "e2", 3, [Entry(2, "q2"), Entry(3, "q3")], terms, [], CopyKind.WholeStream));
         // A handoff's offer of an older or shorter copy changes nothing; a longer one of the same epoch extends it.
-        Assert.Equal(CopyResult.Applied, _store.ApplyCopy("c:news", "e1", 9, [Entry(9, "p9")], terms, CopyKind.Offer));
-        Assert.Equal(CopyResult.Applied, _store.ApplyCopy("c:news", "e2", 2, [Entry(2, "q2")], terms, CopyKind.Offer));
-        Assert.Equal(new StreamPosition("e2", 3), _store.Snapshot("c:news")!.Value.Top);
-        Assert.Equal(CopyResult.Applied, _store.ApplyCopy("c:news", "e2", 4, [Entry(2, "q2"), Entry(3, "q3"), Entry(4, "q4")], terms, CopyKind.Offer));
-        Assert.Equal(new StreamPosition("e2", 4), _store.Snapshot("c:news")!.Value.Top);
+        Assert.Equal(CopyResult.Applied, _store.ApplyCopy("c:news", "e1", 9, [Entry(9, "p9")], terms, [], CopyKind.Offer));
+        Assert.Equal(CopyResult.Applied, _store.ApplyCopy("c:news", "e2", 2, [Entry(2, "q2")], terms, [], CopyKind.Offer));
+        Assert.Equal(new StreamPosition("e2", 3), _store.Snapshot("c:news")!.Top);
+        Assert.Equal(CopyResult.Applied, _store.ApplyCopy("c:news", "e2", 4, [Entry(2, "q2"), Entry(3, "q3"), Entry(4, "q4")], terms, [], CopyKind.Offer));
+        Assert.Equal(new StreamPosition("e2", 4), _store.Snapshot("c:news")!.Top);
 
-        Assert.Equal(["q2", "q3", "q4"], _store.Snapshot("c:news")!.Value.Entries.Select(e => e.PublishId));
+        Assert.Equal(["q2", "q3", "q4"], _store.Snapshot("c:news")!.Entries.Select(e => e.PublishId));
         Assert.True(_store.NeedsTakeover("c:news", "n1"));
         Assert.Equal(3, _store.Messages);
     }
@@ -214,5 +214,39 @@ public sealed class HistoryStoreTests : IDisposable
         _store.Sweep();
         Assert.Null(_store.Read("u:vip-alice", null, 10));
         Assert.Equal(1, _store.Messages);
+    }
+
+    [Fact]
+    public void A_new_epoch_refuses_the_publish_ids_of_the_copies_it_replaced_for_the_rules_age_and_hands_them_on_with_a_whole_copy()
+    {
+        Use(h => h.Channels = [new HistoryRule { Match = "*", Size = 10, Age = TimeSpan.FromMinutes(2) }]);
+        var first = Publish("c:news", "p1")!.Value.Position;
+        var copies = _store.PublishIdsOf("c:news");
+        Assert.Equal(["p1"], copies.Select(f => f.PublishId));
+
+        // A takeover that cannot show continuity starts a new epoch, which knows what the copies had appended.
+        _store.TakeOver("c:news", null, 0, [], [], copies, "n2");
+        Assert.True(Publish("c:news", "p1")!.Value.Duplicate);
+        var next = Publish("c:news", "p2")!.Value;
+        Assert.False(next.Duplicate);
+        Assert.NotEqual(first.Epoch, next.Position.Epoch);
+        Assert.Equal(1, next.Position.Offset);
+
+        // A replica given the new epoch's whole stream refuses them too, once it takes the stream over.
+        var whole = _store.Snapshot("c:news")!;
+        Assert.Equal(["p1"], whole.FormerIds.Select(f => f.PublishId));
+        var replica = new HistoryStore(_config, _time, new HistoryMetrics(_meters.GetRequiredService<IMeterFactory>()));
+        Assert.Equal(CopyResult.Applied, replica.ApplyCopy("c:news", whole.Top.Epoch, whole.Top.Offset, whole.Entries, whole.Terms, whole.FormerIds, CopyKind.WholeStream));
+        replica.TakeOver("c:news", whole.Top.Epoch, whole.Top.Offset, [], whole.Terms, [], "n3");
+        Assert.True(replica.Sequence("c:news", "p1", JsonSerializer.SerializeToElement(new { n = 1 }), "n3")!.Duplicate);
+
+        // Once the rule's age has passed since p1 was appended, its id is forgotten like its message would be.
+        _time.Advance(TimeSpan.FromSeconds(90));
+        Publish("c:news", "p3");
+        _time.Advance(TimeSpan.FromSeconds(60));
+        _store.Sweep();
+        var again = Publish("c:news", "p1")!.Value;
+        Assert.False(again.Duplicate);
+        Assert.Equal(next.Position with { Offset = 3 }, again.Position);
     }
 }

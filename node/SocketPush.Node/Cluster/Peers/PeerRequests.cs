@@ -484,14 +484,19 @@ internal sealed partial class HistoryFetch(string key, string? epoch, long offse
             ? await local.Streams.ReadAsync(Key, since, Limit).ConfigureAwait(false)
             : local.History.ReadCopy(Key, since, Limit);
         return read is null
-            ? new HistoryPage(false, "", 0, false, [], [])
-            : new HistoryPage(true, read.Top.Epoch, read.Top.Offset, read.Complete, [.. read.Entries.Select(HistoryPageEntry.Of)], [.. read.Terms]);
+            ? new HistoryPage(false, "", 0, false, [], [], [])
+            : new HistoryPage(true, read.Top.Epoch, read.Top.Offset, read.Complete, [.. read.Entries.Select(HistoryPageEntry.Of)], [.. read.Terms],
+                AsOwner ? [] : [.. local.History.PublishIdsOf(Key)]);
     }
 }
 
-/// <summary>A stream's page: whether it keeps history, its position now (an empty epoch: no copy), whether the page follows the position asked for, and the messages.</summary>
+/// <summary>
+/// A stream's page: whether it keeps history, its position now (an empty epoch: no copy), whether the page follows
+/// the position asked for, and the messages; to a new owner, also every publish id the copy refuses.
+/// </summary>
 [MemoryPackable]
-internal sealed partial record HistoryPage(bool Enabled, string Epoch, long Offset, bool Complete, HistoryPageEntry[] Entries, Owner.History.WriterTerm[] Terms);
+internal sealed partial record HistoryPage(
+    bool Enabled, string Epoch, long Offset, bool Complete, HistoryPageEntry[] Entries, Owner.History.WriterTerm[] Terms, Owner.History.FormerId[] PublishIds);
 
 /// <summary>One message of a stream between nodes, its JSON as UTF-8, with the node that sequenced it.</summary>
 [MemoryPackable]
@@ -513,7 +518,8 @@ internal sealed partial record HistoryPageEntry(long Offset, string PublishId, b
 /// misses entries; or a handoff's offer from a node that is no longer a replica.
 /// </summary>
 [MemoryPackable]
-internal sealed partial class HistoryCopy(string key, string epoch, long top, HistoryPageEntry[] entries, Owner.History.WriterTerm[] terms, Owner.History.CopyKind kind)
+internal sealed partial class HistoryCopy(
+    string key, string epoch, long top, HistoryPageEntry[] entries, Owner.History.WriterTerm[] terms, Owner.History.FormerId[] formerIds, Owner.History.CopyKind kind)
     : PeerRequest<byte>
 {
     public string Key { get; } = key;
@@ -528,9 +534,12 @@ internal sealed partial class HistoryCopy(string key, string epoch, long top, Hi
     /// <summary>The owner's stretches of the epoch: a replica whose copy was written by another owner says so.</summary>
     public Owner.History.WriterTerm[] Terms { get; } = terms;
 
+    /// <summary>Publish ids of former epochs the owner's copy refuses (with a whole stream; none with appended entries).</summary>
+    public Owner.History.FormerId[] FormerIds { get; } = formerIds;
+
     public Owner.History.CopyKind Kind { get; } = kind;
 
     /// <summary>Answers the <see cref="Owner.History.CopyResult"/>.</summary>
     public override Task<byte> RunAsync(PeerHandlers local, CancellationToken cancellationToken) =>
-        Task.FromResult((byte)local.History.ApplyCopy(Key, Epoch, Top, [.. Entries.Select(e => e.ToEntry())], Terms, Kind));
+        Task.FromResult((byte)local.History.ApplyCopy(Key, Epoch, Top, [.. Entries.Select(e => e.ToEntry())], Terms, FormerIds, Kind));
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
 using MemoryPack;
 using SocketPush.Node.Cluster.Delivery;
@@ -37,8 +38,20 @@ internal readonly record struct Appended(StreamPosition Position, bool Duplicate
 /// <param name="Entry">The appended entry (for a retry of an unconfirmed one, the entry appended first).</param>
 /// <param name="Previous">Completes when the stream's previous message was handed to the fan-out (or given up).</param>
 /// <param name="Turn">Completed by the caller once this one was handed to the fan-out (or given up).</param>
-/// <param name="Duplicate">A publish id the stream holds, already delivered: nothing to do.</param>
-internal sealed record Sequenced(StreamPosition Position, HistoryEntry Entry, Task Previous, TaskCompletionSource Turn, bool Duplicate);
+/// <param name="Duplicate">A publish id the stream holds, already delivered, or one of a former epoch: nothing to do.</param>
+internal sealed record Sequenced(
+    StreamPosition Position, HistoryEntry? Entry, Task Previous, TaskCompletionSource Turn, [property: MemberNotNullWhen(false, nameof(Sequenced.Entry))] bool Duplicate);
+
+/// <summary>
+/// A publish id a stream holds, with when it was appended: what a new epoch inherits from the copies of the one it
+/// replaces, so that a publish appended there is not appended again in the new one (a backend's retry, or a publish
+/// a link delivers late, after a partition healed). Kept for the stream rule's age, at most its size of them.
+/// </summary>
+[MemoryPackable]
+internal readonly partial record struct FormerId(string PublishId, long PublishedAtUnixMs);
+
+/// <summary>A node's copy of a stream: its position, kept entries, terms, and the publish ids it inherited from former epochs.</summary>
+internal sealed record StreamSnapshot(StreamPosition Top, IReadOnlyList<HistoryEntry> Entries, IReadOnlyList<WriterTerm> Terms, IReadOnlyList<FormerId> FormerIds);
 
 /// <summary>What a copy of a stream's entries is.</summary>
 internal enum CopyKind : byte

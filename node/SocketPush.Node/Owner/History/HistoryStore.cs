@@ -69,6 +69,13 @@ internal sealed class HistoryStore(LiveConfig config, TimeProvider time, History
                     continue;
                 }
 
+                if (stream.IsFormer(publishId))
+                {
+                    // Appended in the epoch this one replaced: it reached that epoch's subscribers.
+                    metrics.Deduplicated();
+                    return new Sequenced(stream.Top, null, Task.CompletedTask, new TaskCompletionSource(), Duplicate: true);
+                }
+
                 var bytesBefore = stream.Bytes;
                 var countBefore = stream.Count;
                 var appended = stream.Append(publishId, data, now, writer);
@@ -148,8 +155,8 @@ internal sealed class HistoryStore(LiveConfig config, TimeProvider time, History
         }
     }
 
-    /// <summary>This node's copy of the stream: its position, kept entries and terms; null without one.</summary>
-    public (StreamPosition Top, IReadOnlyList<HistoryEntry> Entries, IReadOnlyList<WriterTerm> Terms)? Snapshot(string key)
+    /// <summary>This node's copy of the stream; null without one.</summary>
+    public StreamSnapshot? Snapshot(string key)
     {
         if (!_streams.TryGetValue(key, out var stream))
         {
@@ -158,16 +165,32 @@ internal sealed class HistoryStore(LiveConfig config, TimeProvider time, History
 
         lock (stream.Gate)
         {
-            return stream.Forgotten ? Snapshot(key) : (stream.Top, stream.Entries, stream.Terms);
+            return stream.Forgotten ? Snapshot(key) : new StreamSnapshot(stream.Top, stream.Entries, stream.Terms, stream.FormerIds);
+        }
+    }
+
+    /// <summary>Every publish id this node's copy of the stream refuses (see <see cref="FormerId"/>): what a new owner inherits into a new epoch.</summary>
+    public IReadOnlyList<FormerId> PublishIdsOf(string key)
+    {
+        if (!_streams.TryGetValue(key, out var stream))
+        {
+            return [];
+        }
+
+        lock (stream.Gate)
+        {
+            return stream.Forgotten ? PublishIdsOf(key) : stream.PublishIds;
         }
     }
 
     /// <summary>
     /// Ends a takeover: continues <paramref name="epoch"/> with the entries the other replicas had beyond this
     /// node's copy (a copy made from them if it had none), or starts a new epoch when <paramref name="epoch"/> is null.
-    /// From now on this node writes the stream.
+    /// From now on this node writes the stream. It refuses the publish ids of <paramref name="formerIds"/>, which the
+    /// copies held (a new epoch would otherwise append them again).
     /// </summary>
-    public void TakeOver(string key, string? epoch, long top, IReadOnlyList<HistoryEntry> entries, IReadOnlyList<WriterTerm> terms, string localId)
+    public void TakeOver(
+        string key, string? epoch, long top, IReadOnlyList<HistoryEntry> entries, IReadOnlyList<WriterTerm> terms, IReadOnlyList<FormerId> formerIds, string localId)
     {
         if (RuleFor(key) is null)
         {
@@ -187,6 +210,7 @@ internal sealed class HistoryStore(LiveConfig config, TimeProvider time, History
                     {
                         current.StartAt(top);
                         current.AdoptTerms(terms);
+                        current.Inherit(formerIds);
                         current.ClaimWriter(localId, Interlocked.Read(ref _ownership));
                         Account(current.Count - count, current.Bytes - bytes);
                         return;
@@ -204,6 +228,7 @@ internal sealed class HistoryStore(LiveConfig config, TimeProvider time, History
             replacement.AdoptTerms(terms);
         }
 
+        replacement.Inherit(formerIds);
         replacement.ClaimWriter(localId, Interlocked.Read(ref _ownership));
         Replace(key, current, replacement);
     }
@@ -212,7 +237,8 @@ internal sealed class HistoryStore(LiveConfig config, TimeProvider time, History
     /// A replica takes a copy of a stream's entries (see <see cref="CopyKind"/>). A copy whose terms differ from this
     /// node's at offsets both hold (two owners wrote the epoch) is a conflict, whatever its kind.
     /// </summary>
-    public CopyResult ApplyCopy(string key, string epoch, long top, IReadOnlyList<HistoryEntry> entries, IReadOnlyList<WriterTerm> terms, CopyKind kind)
+    public CopyResult ApplyCopy(
+        string key, string epoch, long top, IReadOnlyList<HistoryEntry> entries, IReadOnlyList<WriterTerm> terms, IReadOnlyList<FormerId> formerIds, CopyKind kind)
     {
         if (RuleFor(key) is null)
         {
@@ -240,6 +266,7 @@ internal sealed class HistoryStore(LiveConfig config, TimeProvider time, History
                         var (count, bytes) = (current.Count, current.Bytes);
                         var result = current.Apply(entries.Where(e => e.Offset > current.LastOffset || kind == CopyKind.Append));
                         current.AdoptTerms(terms);
+                        current.Inherit(formerIds);
                         current.Touch(now);
                         Account(current.Count - count, current.Bytes - bytes);
                         return kind == CopyKind.Append ? result : CopyResult.Applied;
@@ -264,6 +291,7 @@ internal sealed class HistoryStore(LiveConfig config, TimeProvider time, History
         var applied = replacement.Apply(entries);
         replacement.StartAt(top);
         replacement.AdoptTerms(terms);
+        replacement.Inherit(formerIds);
         Replace(key, current, replacement);
         return applied;
     }

@@ -15,6 +15,7 @@ internal sealed class MessageStream(string key, string epoch)
     private readonly List<HistoryEntry> _entries = [];
     private readonly Dictionary<string, long> _offsetsById = new(StringComparer.Ordinal);
     private readonly HashSet<long> _unconfirmed = [];
+    private readonly Dictionary<string, long> _formerIds = new(StringComparer.Ordinal);
     private int _head;
 
     public Lock Gate { get; } = new();
@@ -100,6 +101,27 @@ internal sealed class MessageStream(string key, string epoch)
 
     public void Touch(long nowUnixMs) => TouchedAtUnixMs = Math.Max(TouchedAtUnixMs, nowUnixMs);
 
+    /// <summary>Publish ids of former epochs this one refuses (see <see cref="FormerId"/>); their messages are not kept here.</summary>
+    public void Inherit(IEnumerable<FormerId> ids)
+    {
+        foreach (var id in ids)
+        {
+            if (!_offsetsById.ContainsKey(id.PublishId))
+            {
+                _formerIds[id.PublishId] = Math.Max(_formerIds.GetValueOrDefault(id.PublishId), id.PublishedAtUnixMs);
+            }
+        }
+    }
+
+    /// <summary>Whether the publish id was appended in a former epoch (and is still within the rule's age).</summary>
+    public bool IsFormer(string publishId) => _formerIds.ContainsKey(publishId);
+
+    /// <summary>The publish ids inherited from former epochs.</summary>
+    public IReadOnlyList<FormerId> FormerIds => [.. _formerIds.Select(f => new FormerId(f.Key, f.Value))];
+
+    /// <summary>Every publish id the stream refuses: its former ones and those of its kept messages.</summary>
+    public IReadOnlyList<FormerId> PublishIds => [.. FormerIds, .. Entries.Select(e => new FormerId(e.PublishId, e.PublishedAtUnixMs))];
+
     /// <summary>Appends the message unless its publish id is in the history already; returns its position either way.</summary>
     public Appended Append(string publishId, JsonElement data, long nowUnixMs, string writer)
     {
@@ -162,6 +184,14 @@ internal sealed class MessageStream(string key, string epoch)
     /// <summary>Drops the oldest messages beyond <paramref name="size"/> and those published before <paramref name="cutoffUnixMs"/>; returns how many.</summary>
     public int Trim(int size, long cutoffUnixMs)
     {
+        if (_formerIds.Count > 0)
+        {
+            foreach (var (id, _) in _formerIds.Where(f => f.Value < cutoffUnixMs).OrderBy(f => f.Value).Concat(_formerIds.OrderBy(f => f.Value).SkipLast(size)).ToList())
+            {
+                _formerIds.Remove(id);
+            }
+        }
+
         var removed = 0;
         while (Count > 0 && (Count > size || _entries[_head].PublishedAtUnixMs < cutoffUnixMs))
         {

@@ -11,7 +11,9 @@ namespace SocketPush.Node.Owner.History;
 /// <param name="Complete">Whether <paramref name="Entries"/> follow the new owner's position without a gap (its latest entries, when the new owner has no copy).</param>
 /// <param name="Entries">What it holds beyond the new owner's position.</param>
 /// <param name="Terms">Its copy's owners' stretches of the epoch.</param>
-internal sealed record ReplicaStream(string Epoch, long Offset, bool Complete, IReadOnlyList<HistoryEntry> Entries, IReadOnlyList<WriterTerm> Terms);
+/// <param name="PublishIds">Every publish id its copy refuses, which a new epoch inherits (see <see cref="FormerId"/>).</param>
+internal sealed record ReplicaStream(
+    string Epoch, long Offset, bool Complete, IReadOnlyList<HistoryEntry> Entries, IReadOnlyList<WriterTerm> Terms, IReadOnlyList<FormerId>? PublishIds = null);
 
 /// <summary>The key's other replicas, as the owner of a stream reaches them: the cluster implements it.</summary>
 internal interface IStreamReplicas
@@ -131,7 +133,9 @@ internal sealed class OwnerStreams(HistoryStore history, IStreamReplicas replica
         var mine = history.Snapshot(key);
         var answers = await replicas.AskOthersAsync(key, mine?.Top).ConfigureAwait(false);
         var decision = Decide(mine is { } copy ? new ReplicaStream(copy.Top.Epoch, copy.Top.Offset, true, [], copy.Terms) : null, answers, replicas.TakeoverQuorum);
-        history.TakeOver(key, decision.Epoch, decision.Top, decision.Entries, decision.Terms, LocalId);
+        // Whatever the decision, publish ids any copy holds are not appended again (in a new epoch they would be).
+        IReadOnlyList<FormerId> publishIds = [.. history.PublishIdsOf(key), .. answers.SelectMany(a => a?.PublishIds ?? [])];
+        history.TakeOver(key, decision.Epoch, decision.Top, decision.Entries, decision.Terms, publishIds, LocalId);
         if (decision.Epoch is null)
         {
             // A new epoch reaches the write quorum before a client is given a position in it (a read) or a message
