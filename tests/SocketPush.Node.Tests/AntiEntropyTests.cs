@@ -1,6 +1,8 @@
 using System.Text.Json;
 using Microsoft.Extensions.Time.Testing;
 using SocketPush.Node.Cluster;
+using SocketPush.Node.Cluster.Delivery;
+using SocketPush.Node.Owner.History;
 using SocketPush.Node.Owner.Records;
 using SocketPush.Node.Configuration;
 using SocketPush.Node.Cluster.Routing;
@@ -109,7 +111,54 @@ public sealed class AntiEntropyTests(AntiEntropyClusterFixture fixture) : IClass
     }
 }
 
-/// <summary>The parts of anti-entropy that need no cluster: bucket digests and the byte pacing.</summary>
+/// <summary>
+/// A replica that lost a stream's copy without a ring change (its store dropped it) gets the owner's whole copy back
+/// from an anti-entropy round, and then, when the owner crashes, the survivors hold enough copies to go on in the same
+/// epoch: the new owner serves every message. Without that round one copy of three is left besides the lost one, fewer
+/// than a takeover must find, and the stream would start a new epoch.
+/// </summary>
+public sealed class StreamAntiEntropyTests
+{
+    [Fact]
+    public async Task A_replica_that_lost_a_streams_copy_gets_it_back_and_the_survivor_of_the_owners_crash_serves_it_in_the_same_epoch()
+    {
+        await using var cluster = await TestCluster.StartAsync(3, c => c.Cluster.AntiEntropyInterval = TimeSpan.FromMilliseconds(200));
+        var owner = cluster[1];
+        var channel = cluster.ChannelOwnedBy(owner, "ae-stream/");
+        var key = "c:" + channel;
+        for (var n = 1; n <= 5; n++)
+        {
+            await cluster[0].CallAsync("channel", "publish", new { channelId = channel, message = new { n }, publishId = $"ae-{n}" });
+        }
+
+        (StreamPosition Top, IReadOnlyList<WriterTerm> Terms)? HeadOn(TestNode node) => node.Service<HistoryStore>().Head(key);
+        var top = HeadOn(owner)!.Value.Top;
+        Assert.Equal(5, top.Offset);
+        await Eventually.TrueAsync(() => cluster.Nodes.All(n => HeadOn(n)?.Top == top), "every replica holds the five messages");
+
+        // One replica loses its copy, the ring unchanged; nothing is published that would carry it back.
+        var lost = cluster.Nodes.First(n => n != owner);
+        var repairedBefore = await owner.MetricAsync("socketpush_antientropy_streams_repaired_total");
+        lost.Service<HistoryStore>().Forget(key);
+        Assert.Null(HeadOn(lost));
+
+        await Eventually.TrueAsync(() => HeadOn(lost)?.Top == top, "anti-entropy gives the replica its copy back");
+        var copy = lost.Service<HistoryStore>().Snapshot(key)!.Value;
+        Assert.Equal([1L, 2, 3, 4, 5], copy.Entries.Select(e => e.Offset));
+        Assert.Equal(HeadOn(owner)!.Value.Terms, copy.Terms);
+        Assert.True(await owner.MetricAsync("socketpush_antientropy_streams_repaired_total") > repairedBefore);
+        var round = (await owner.CallAsync("manager", "status", new { })).GetProperty("antiEntropy");
+        Assert.Equal(JsonValueKind.Number, round.GetProperty("streamsRepaired").ValueKind);
+
+        await cluster.CrashNodeAsync(owner);
+        var history = await cluster[0].CallAsync("channel", "history", new { channelId = channel });
+        Assert.Equal(top.Epoch, history.GetProperty("epoch").GetString());
+        Assert.Equal(5, history.GetProperty("offset").GetInt64());
+        Assert.Equal(["ae-1", "ae-2", "ae-3", "ae-4", "ae-5"], history.GetProperty("messages").EnumerateArray().Select(m => m.GetProperty("id").GetString()));
+    }
+}
+
+/// <summary>The parts of anti-entropy that need no cluster: bucket and stream digests, what a replica's copy needs, and the byte pacing.</summary>
 public sealed class AntiEntropyUnitTests
 {
     [Fact]
@@ -165,6 +214,45 @@ public sealed class AntiEntropyUnitTests
         AssertOnlyBucketDiffers(s => s.SetSubscription("user3", "ch3", subscribed: false), "u:user3");
         AssertOnlyBucketDiffers(s => s.Forget(s.Snapshot("s:session4")), "s:session4");
         AssertOnlyBucketDiffers(s => s.SetSubscriber("ch-new", "user1", subscribed: false), "c:ch-new");
+    }
+
+    [Fact]
+    public void The_owner_sends_its_copy_to_a_replica_that_has_none_another_epoch_a_shorter_one_or_other_terms()
+    {
+        WriterTerm[] one = [new("t1", 1)];
+        var owner = StreamSummary.Of("c:news", new StreamPosition("e", 5), one);
+
+        Assert.True(StreamSummary.ReplicaNeedsCopy(owner, null));
+        Assert.True(StreamSummary.ReplicaNeedsCopy(owner, StreamSummary.Of("c:news", new StreamPosition("f", 5), one)));
+        Assert.True(StreamSummary.ReplicaNeedsCopy(owner, StreamSummary.Of("c:news", new StreamPosition("e", 4), one)));
+        // Another owner took over at 3 and wrote the same epoch (the other side of a partition).
+        Assert.True(StreamSummary.ReplicaNeedsCopy(owner, StreamSummary.Of("c:news", new StreamPosition("e", 5), [new("t1", 1), new("t2", 3)])));
+
+        Assert.False(StreamSummary.ReplicaNeedsCopy(owner, StreamSummary.Of("c:news", new StreamPosition("e", 5), one)));
+        // A term the owner claimed after its last message says nothing about the messages: the copies are the same.
+        Assert.False(StreamSummary.ReplicaNeedsCopy(StreamSummary.Of("c:news", new StreamPosition("e", 5), [new("t1", 1), new("t2", 6)]), owner));
+        // A copy ahead of the owner's, written by the same owners, is left for the owner's next takeover.
+        Assert.False(StreamSummary.ReplicaNeedsCopy(owner, StreamSummary.Of("c:news", new StreamPosition("e", 6), one)));
+    }
+
+    [Fact]
+    public void Stream_digests_do_not_depend_on_order_and_a_changed_summary_changes_only_its_bucket()
+    {
+        WriterTerm[] one = [new("t1", 1)];
+        var summaries = Enumerable.Range(0, 200).Select(i => StreamSummary.Of($"c:s{i}", new StreamPosition("e", i), one)).ToList();
+        var digests = StreamSummary.Digests(summaries);
+
+        Assert.Equal(digests, StreamSummary.Digests(Enumerable.Reverse(summaries)));
+        Assert.True(digests.Count(d => d != 0) > 100);
+        void AssertOnlyBucketDiffers(IEnumerable<StreamSummary> changed, string key)
+        {
+            var after = StreamSummary.Digests(changed);
+            Assert.Equal(RecordDigest.BucketOf(key), Assert.Single(Enumerable.Range(0, RecordDigest.Buckets), b => after[b] != digests[b]));
+        }
+
+        AssertOnlyBucketDiffers(summaries.Select(s => s.Key == "c:s7" ? s with { Top = 8 } : s), "c:s7");
+        AssertOnlyBucketDiffers(summaries.Where(s => s.Key != "c:s9"), "c:s9");
+        AssertOnlyBucketDiffers(summaries.Select(s => s.Key == "c:s11" ? s with { Epoch = "f" } : s), "c:s11");
     }
 
     /// <summary>The record keys (<c>u:</c>, <c>s:</c>, <c>c:</c>) of a batch.</summary>

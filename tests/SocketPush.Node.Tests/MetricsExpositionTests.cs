@@ -177,7 +177,7 @@ public sealed class MetricsExpositionTests
         # HELP socketpush_quorum_failures_total Writes that answered unavailable because cluster.writeQuorum replicas did not acknowledge in time.
         # TYPE socketpush_quorum_failures_total counter
         socketpush_quorum_failures_total 0
-        # HELP socketpush_antientropy_rounds_total Anti-entropy rounds this node started, by result: in_sync (no bucket differed), repaired (differing buckets exchanged), failed.
+        # HELP socketpush_antientropy_rounds_total Anti-entropy rounds this node started, by result: in_sync (no bucket of records differed and no stream was behind), repaired (differing buckets exchanged or streams sent), failed.
         # TYPE socketpush_antientropy_rounds_total counter
         socketpush_antientropy_rounds_total{result="in_sync"} 0
         socketpush_antientropy_rounds_total{result="repaired"} 0
@@ -192,6 +192,9 @@ public sealed class MetricsExpositionTests
         # HELP socketpush_antientropy_records_repaired_total Records the anti-entropy rounds this node started changed, in this node's store or the peer's (records both already had count nothing).
         # TYPE socketpush_antientropy_records_repaired_total counter
         socketpush_antientropy_records_repaired_total 0
+        # HELP socketpush_antientropy_streams_repaired_total Streams this node owns whose whole copy the anti-entropy rounds it started sent to the peer, and the peer took (its copy was missing, of another epoch or behind).
+        # TYPE socketpush_antientropy_streams_repaired_total counter
+        socketpush_antientropy_streams_repaired_total 0
         # HELP socketpush_gaps_filled_total Gaps in a live stream a connection saw (a message past the next offset), by how they closed: the missing messages arrived live within 50 ms, or their fetch from the owner recovered them, came back incomplete, or failed.
         # TYPE socketpush_gaps_filled_total counter
         socketpush_gaps_filled_total{result="arrived"} 0

@@ -55,6 +55,7 @@ public sealed class PeerRequestTests
         new HistoryFetch("u:u1", null, 0, 0, asOwner: false),
         new HistoryCopy("c:news/eu", "k3x9ab", 18, [new HistoryPageEntry(18, "p-18", "{\"a\":1}"u8.ToArray(), 1_700_000_000_000, "n1")], [new("t1", 1), new("t2", 9)], [], CopyKind.Append),
         new HistoryCopy("u:u1", "k3x9ab", 0, [], [], [new("p-3", 1_700_000_000_000)], CopyKind.WholeStream),
+        new HistoryDigest(new DigestRequest("n2", [1, ulong.MaxValue], 4096)),
     ];
 
     [Fact]
@@ -92,6 +93,7 @@ public sealed class PeerRequestTests
         AssertAnswer<string[]>(["a", "b"]);
         AssertAnswer(new HeldRecords(1, 2, 3, 4, 5, 6, 7));
         AssertAnswer(new DigestAnswer([3, 200], [3], SampleBatch()));
+        AssertAnswer(new StreamDigestAnswer([3, 200], [3], [new StreamSummary("c:news/eu", "k3x9ab", 17, ulong.MaxValue)]));
 
         var failure = PeerEnvelope.TryDecode(new PeerEnvelope { Id = 9, ErrorCode = "unavailable", ErrorMessage = "no" }.Encode(), out _);
         Assert.NotNull(failure);

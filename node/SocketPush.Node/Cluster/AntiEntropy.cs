@@ -4,6 +4,7 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using SocketPush.Client.Services;
 using SocketPush.ConsistentHashing;
+using SocketPush.Node.Owner.History;
 using SocketPush.Node.Owner.Records;
 using SocketPush.Node.Cluster.Peers;
 using SocketPush.Node.Cluster.Routing;
@@ -84,7 +85,10 @@ internal static class RecordDigest
     }
 }
 
-/// <summary>What <see cref="Peers.RecordsDigest"/> asks: the initiator's id, its bucket digests and how many bytes of records it takes at once.</summary>
+/// <summary>
+/// What <see cref="Peers.RecordsDigest"/> and <see cref="Peers.HistoryDigest"/> ask: the initiator's id, its bucket
+/// digests (of records, of stream summaries) and how many bytes of records or summaries it takes at once.
+/// </summary>
 [MemoryPackable]
 internal sealed partial record DigestRequest(string From, ulong[] Digests, int MaxBytes);
 
@@ -97,7 +101,7 @@ internal sealed partial record DigestAnswer(int[] Differing, int[] Included, Rec
 
 /// <summary>One anti-entropy round this node started, for manager.status.</summary>
 internal sealed record AntiEntropyRound(
-    string Peer, DateTimeOffset At, string Result, int BucketsDiffering, int RecordsReceived, int RecordsSent, int RecordsRepaired)
+    string Peer, DateTimeOffset At, string Result, int BucketsDiffering, int RecordsReceived, int RecordsSent, int RecordsRepaired, int StreamsRepaired)
 {
     public object ToJson() => new
     {
@@ -108,6 +112,7 @@ internal sealed record AntiEntropyRound(
         recordsReceived = RecordsReceived,
         recordsSent = RecordsSent,
         recordsRepaired = RecordsRepaired,
+        streamsRepaired = StreamsRepaired,
     };
 }
 
@@ -116,18 +121,28 @@ internal sealed record AntiEntropyRound(
 /// converge without a ring change. Every <c>cluster.antiEntropyInterval</c> this node takes the next other ring
 /// member in turn and sends it the digests of the records both should hold (<see cref="RecordDigest"/>); the peer
 /// answers which buckets differ and its records in them, this node merges those and sends its own records of the
-/// same buckets back. Records are CRDTs, so both then hold the merge of both. The records a round carries, both
-/// ways, are paced to <c>cluster.antiEntropyBytesPerSecond</c>; buckets the peer left out for that wait for a later
-/// round. A failed round is logged and counted, and the next goes on.
+/// same buckets back. Records are CRDTs, so both then hold the merge of both. Then streams: this node sends the
+/// digests of the summaries (<see cref="StreamSummary"/>) of the streams it owns that the peer should hold too, the
+/// peer answers its summaries of the buckets that differ, and this node sends its whole copy of each stream whose
+/// copy there is missing, of another epoch or behind (only streams it writes now: a copy not yet checked against the
+/// replicas after a ring change is no reference). The records and copies a round carries, both ways, are paced to
+/// <c>cluster.antiEntropyBytesPerSecond</c>, and a round sends copies of at most the bytes an answer may have (at
+/// least one); buckets and streams left out for that wait for a later round. A failed round is logged and counted,
+/// and the next goes on.
 /// </summary>
 internal sealed class AntiEntropy : BackgroundService
 {
-    /// <summary>The most bytes of records asked for in one answer (at least one whole bucket always comes).</summary>
+    /// <summary>
+    /// The most bytes of records or stream summaries asked for in one answer (at least one whole bucket always comes),
+    /// and of stream copies one round sends (at least one); less when <c>cluster.antiEntropyBytesPerSecond</c> is less.
+    /// </summary>
     internal const int MaxAnswerBytes = 256 * 1024;
 
     private readonly ClusterMembership _membership;
     private readonly ClusterRouter _router;
     private readonly RecordStore _store;
+    private readonly HistoryStore _history;
+    private readonly StreamReplication _replication;
     private readonly LiveConfig _live;
     private readonly ClusterMetrics _metrics;
     private readonly TimeProvider _time;
@@ -135,11 +150,15 @@ internal sealed class AntiEntropy : BackgroundService
     private readonly RatePacer _pacer;
     private int _next;
 
-    public AntiEntropy(ClusterMembership membership, ClusterRouter router, RecordStore store, LiveConfig live, ClusterMetrics metrics, TimeProvider time, ILogger<AntiEntropy> logger)
+    public AntiEntropy(
+        ClusterMembership membership, ClusterRouter router, RecordStore store, HistoryStore history, StreamReplication replication, LiveConfig live, ClusterMetrics metrics,
+        TimeProvider time, ILogger<AntiEntropy> logger)
     {
         _membership = membership;
         _router = router;
         _store = store;
+        _history = history;
+        _replication = replication;
         _live = live;
         _metrics = metrics;
         _time = time;
@@ -156,13 +175,38 @@ internal sealed class AntiEntropy : BackgroundService
         var view = _membership.View;
         var shared = Shared(view, request.From, _ => true);
         var digests = RecordDigest.Of(shared);
-        var differing = Enumerable.Range(0, RecordDigest.Buckets).Where(b => digests[b] != request.Digests.ElementAtOrDefault(b)).ToArray();
-        var parts = RecordDigest.ByBucket(shared, differing.ToHashSet());
+        var differing = Differing(digests, request.Digests);
         var records = new RecordBatch([], [], []);
+        var included = Include(differing, RecordDigest.ByBucket(shared, differing.ToHashSet()), request.MaxBytes, records.Add);
+        return new DigestAnswer(differing, included, records);
+    }
+
+    /// <summary>Serves a peer's round of streams: compares the digests of the streams it owns and this node holds, and answers with this node's summaries of the buckets that differ.</summary>
+    public StreamDigestAnswer AnswerStreams(DigestRequest request)
+    {
+        var summaries = Summaries(_membership.View, owner: request.From, replica: _membership.View.LocalId);
+        var differing = Differing(StreamSummary.Digests(summaries), request.Digests);
+        var wanted = differing.ToHashSet();
+        var parts = summaries.Where(s => wanted.Contains(RecordDigest.BucketOf(s.Key)))
+            .GroupBy(s => RecordDigest.BucketOf(s.Key))
+            .ToDictionary(g => g.Key, g => g.ToArray());
+        var copies = new List<StreamSummary>();
+        var included = Include(differing, parts, request.MaxBytes, copies.AddRange);
+        return new StreamDigestAnswer(differing, included, [.. copies]);
+    }
+
+    private static int[] Differing(ulong[] mine, ulong[] theirs) =>
+        [.. Enumerable.Range(0, RecordDigest.Buckets).Where(b => mine[b] != theirs.ElementAtOrDefault(b))];
+
+    /// <summary>
+    /// The differing buckets an answer includes, each part handed to <paramref name="add"/>: whole buckets until
+    /// <paramref name="maxBytes"/> (at least one), from a random one on, so that buckets left out get their turn.
+    /// A bucket without a part is included too: the peer holds nothing there.
+    /// </summary>
+    private static int[] Include<T>(int[] differing, Dictionary<int, T> parts, int maxBytes, Action<T> add)
+    {
         var included = new List<int>();
         var bytes = 0L;
-
-        // From a random differing bucket on, so that buckets left out for the byte bound get their turn.
         var start = differing.Length == 0 ? 0 : Random.Shared.Next(differing.Length);
         for (var i = 0; i < differing.Length; i++)
         {
@@ -170,19 +214,19 @@ internal sealed class AntiEntropy : BackgroundService
             if (parts.TryGetValue(bucket, out var part))
             {
                 var size = MemoryPackSerializer.Serialize(part, MemoryPackSerializerOptions.Utf8).Length;
-                if (included.Count > 0 && bytes + size > request.MaxBytes)
+                if (included.Count > 0 && bytes + size > maxBytes)
                 {
                     continue;
                 }
 
                 bytes += size;
-                records.Add(part);
+                add(part);
             }
 
             included.Add(bucket);
         }
 
-        return new DigestAnswer(differing, [.. included], records);
+        return [.. included];
     }
 
     /// <summary>One round with the next peer; null when there is none (a ring of one, or a ring this node does not route with).</summary>
@@ -197,33 +241,37 @@ internal sealed class AntiEntropy : BackgroundService
 
         var peer = peers[(int)((uint)_next++ % (uint)peers.Count)];
         var rate = _live.Current.Cluster.AntiEntropyBytesPerSecond;
-        int differing = 0, received = 0, sent = 0, repaired = 0;
-        AntiEntropyRound Round(string result) => new(peer, _time.GetUtcNow(), result, differing, received, sent, repaired);
+        int differing = 0, received = 0, sent = 0, repaired = 0, streamsSent = 0, streamsRepaired = 0;
+        AntiEntropyRound Round(string result) => new(peer, _time.GetUtcNow(), result, differing, received, sent, repaired, streamsRepaired);
         try
         {
             var request = new DigestRequest(view.LocalId, RecordDigest.Of(Shared(view, peer, _ => true)), Math.Min(MaxAnswerBytes, rate));
             var answer = await _router.AskAsync(peer, new RecordsDigest(request), cancellationToken).ConfigureAwait(false);
             _pacer.Charge(MemoryPackSerializer.Serialize(answer.Records, MemoryPackSerializerOptions.Utf8).Length, rate);
             differing = answer.Differing.Length;
-            if (differing == 0)
+            if (differing > 0)
+            {
+                received = answer.Records.Count;
+                repaired = _store.Merge(answer.Records);
+
+                // This node's records of those buckets, the peer's already merged in: the peer then holds the merge of both.
+                var included = answer.Included.ToHashSet();
+                var ours = Shared(_membership.View, peer, key => included.Contains(RecordDigest.BucketOf(key)));
+                foreach (var part in ours.Split(HandoffSender.HandoffBatch))
+                {
+                    await _pacer.PaceAsync(MemoryPackSerializer.Serialize(part, MemoryPackSerializerOptions.Utf8).Length, rate, cancellationToken).ConfigureAwait(false);
+                    repaired += await _router.AskAsync(peer, new RecordsMerge(part), cancellationToken).ConfigureAwait(false);
+                    sent += part.Count;
+                }
+            }
+
+            (streamsSent, streamsRepaired) = await RepairStreamsAsync(peer, rate, cancellationToken).ConfigureAwait(false);
+            if (differing == 0 && streamsSent == 0)
             {
                 return Round("in_sync");
             }
 
-            received = answer.Records.Count;
-            repaired = _store.Merge(answer.Records);
-
-            // This node's records of those buckets, the peer's already merged in: the peer then holds the merge of both.
-            var included = answer.Included.ToHashSet();
-            var ours = Shared(_membership.View, peer, key => included.Contains(RecordDigest.BucketOf(key)));
-            foreach (var part in ours.Split(HandoffSender.HandoffBatch))
-            {
-                await _pacer.PaceAsync(MemoryPackSerializer.Serialize(part, MemoryPackSerializerOptions.Utf8).Length, rate, cancellationToken).ConfigureAwait(false);
-                repaired += await _router.AskAsync(peer, new RecordsMerge(part), cancellationToken).ConfigureAwait(false);
-                sent += part.Count;
-            }
-
-            ClusterLog.AntiEntropyRepaired(_logger, peer, differing, received, sent, repaired);
+            ClusterLog.AntiEntropyRepaired(_logger, peer, differing, received, sent, repaired, streamsRepaired);
             return Round("repaired");
         }
         catch (ServiceException e)
@@ -232,6 +280,81 @@ internal sealed class AntiEntropy : BackgroundService
             return Round("failed");
         }
     }
+
+    /// <summary>
+    /// Sends the peer this node's whole copy of each stream it owns whose copy there is missing, of another epoch or
+    /// behind, paced, until the bytes an answer may have (at least one copy); answers how many copies it sent and how many
+    /// the peer took. Only streams this node writes now are sent: one it has not checked with the replicas since the
+    /// ring moved may be behind them, or of an older epoch.
+    /// </summary>
+    private async Task<(int Sent, int Taken)> RepairStreamsAsync(string peer, int rate, CancellationToken cancellationToken)
+    {
+        int sent = 0, taken = 0;
+        var bytes = 0L;
+        foreach (var key in await StaleStreamsAsync(peer, rate, cancellationToken).ConfigureAwait(false))
+        {
+            if (_history.NeedsTakeover(key, _membership.View.LocalId) || _history.Snapshot(key) is not { } whole)
+            {
+                continue;
+            }
+
+            // Counted as the history counts its messages (JSON, id and overhead): close to the copy's size on the wire.
+            var size = whole.Entries.Sum(e => (long)e.Bytes);
+            if (sent > 0 && bytes + size > Math.Min(MaxAnswerBytes, rate))
+            {
+                continue;
+            }
+
+            bytes += size;
+            await _pacer.PaceAsync(size, rate, cancellationToken).ConfigureAwait(false);
+            var result = await _replication.SendWholeAsync(peer, key, whole, CopyKind.WholeStream).ConfigureAwait(false);
+            sent++;
+            if (result == CopyResult.Applied)
+            {
+                taken++;
+            }
+            else if (result == CopyResult.Conflict)
+            {
+                // Two owners wrote the epoch (a healed partition): this node checks with the replicas before its next message.
+                _history.Unclaim(key);
+            }
+        }
+
+        return (sent, taken);
+    }
+
+    /// <summary>
+    /// The streams this node owns whose copy on <paramref name="peer"/> is missing, of another epoch or behind, in the
+    /// buckets the peer's answer included, from a random one on (so that those left out for the round's bound get their turn).
+    /// </summary>
+    private async Task<List<string>> StaleStreamsAsync(string peer, int rate, CancellationToken cancellationToken)
+    {
+        var view = _membership.View;
+        var mine = Summaries(view, owner: view.LocalId, replica: peer);
+        var request = new DigestRequest(view.LocalId, StreamSummary.Digests(mine), Math.Min(MaxAnswerBytes, rate));
+        var answer = await _router.AskAsync(peer, new HistoryDigest(request), cancellationToken).ConfigureAwait(false);
+        _pacer.Charge(MemoryPackSerializer.Serialize(answer.Copies, MemoryPackSerializerOptions.Utf8).Length, rate);
+
+        var included = answer.Included.ToHashSet();
+        var theirs = new Dictionary<string, StreamSummary>(StringComparer.Ordinal);
+        foreach (var copy in answer.Copies)
+        {
+            theirs.TryAdd(copy.Key, copy);
+        }
+
+        var stale = mine.Where(s => included.Contains(RecordDigest.BucketOf(s.Key)) && StreamSummary.ReplicaNeedsCopy(s, theirs.TryGetValue(s.Key, out var copy) ? copy : null))
+            .Select(s => s.Key)
+            .ToList();
+        var start = stale.Count == 0 ? 0 : Random.Shared.Next(stale.Count);
+        return [.. stale.Skip(start), .. stale.Take(start)];
+    }
+
+    /// <summary>This node's summaries of the streams it holds that <paramref name="owner"/> owns and <paramref name="replica"/> should hold, as <paramref name="view"/> places them.</summary>
+    private List<StreamSummary> Summaries(ClusterView view, string owner, string replica) =>
+        [.. _history.Keys()
+            .Where(key => view.Owner(key) == owner && view.ReplicasOf(key).Contains(replica))
+            .Select(key => _history.Head(key) is { } head ? StreamSummary.Of(key, head.Top, head.Terms) : (StreamSummary?)null)
+            .OfType<StreamSummary>()];
 
     /// <summary>This node's records of keys that both it and <paramref name="peer"/> should hold, as <paramref name="view"/> places them.</summary>
     private RecordBatch Shared(ClusterView view, string peer, Func<string, bool> filter)
@@ -257,7 +380,7 @@ internal sealed class AntiEntropy : BackgroundService
                 if (await RunRoundAsync(stoppingToken).ConfigureAwait(false) is { } round)
                 {
                     LastRound = round;
-                    _metrics.AntiEntropyRound(round.Result, round.BucketsDiffering, round.RecordsReceived, round.RecordsSent, round.RecordsRepaired);
+                    _metrics.AntiEntropyRound(round.Result, round.BucketsDiffering, round.RecordsReceived, round.RecordsSent, round.RecordsRepaired, round.StreamsRepaired);
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -269,7 +392,7 @@ internal sealed class AntiEntropy : BackgroundService
 #pragma warning restore CA1031
             {
                 ClusterLog.AntiEntropyCrashed(_logger, e);
-                _metrics.AntiEntropyRound("failed", 0, 0, 0, 0);
+                _metrics.AntiEntropyRound("failed", 0, 0, 0, 0, 0);
             }
         }
     }

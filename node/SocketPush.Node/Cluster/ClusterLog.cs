@@ -32,8 +32,8 @@ internal static partial class ClusterLog
     [LoggerMessage(EventId = 409, Level = LogLevel.Error, Message = "Reloaded cluster settings could not be applied to gossip, which keeps its previous settings: {Reason}")]
     public static partial void ReloadNotApplied(ILogger logger, string reason);
 
-    [LoggerMessage(EventId = 410, Level = LogLevel.Information, Message = "Anti-entropy with node {Peer}: {Buckets} bucket(s) differed, {Received} record(s) received, {Sent} sent, {Repaired} changed")]
-    public static partial void AntiEntropyRepaired(ILogger logger, string peer, int buckets, int received, int sent, int repaired);
+    [LoggerMessage(EventId = 410, Level = LogLevel.Information, Message = "Anti-entropy with node {Peer}: {Buckets} bucket(s) differed, {Received} record(s) received, {Sent} sent, {Repaired} changed, {Streams} stream(s) repaired")]
+    public static partial void AntiEntropyRepaired(ILogger logger, string peer, int buckets, int received, int sent, int repaired, int streams);
 
     [LoggerMessage(EventId = 411, Level = LogLevel.Warning, Message = "Anti-entropy with node {Peer} failed, trying again next round: {Reason}")]
     public static partial void AntiEntropyFailed(ILogger logger, string peer, string reason);

@@ -27,6 +27,7 @@ internal sealed class ClusterMetrics
     private readonly Counter<long> _antiEntropyBuckets;
     private readonly Counter<long> _antiEntropyRecords;
     private readonly Counter<long> _antiEntropyRepaired;
+    private readonly Counter<long> _antiEntropyStreams;
     private ClusterMembership? _membership;
     private MissingCopies? _missing;
 
@@ -84,7 +85,7 @@ internal sealed class ClusterMetrics
         _publishFailovers = meter.CreateCounter<long>(
             "socketpush_publishes_failed_over_total", description: "Publishes whose owner stopped answering and that waited for the failure detector to name a new owner, then went there.");
         _antiEntropyRounds = MetricLabels.One("result", "in_sync", "repaired", "failed").Create(meter, "socketpush_antientropy_rounds_total", name => meter.CreateCounter<long>(
-            name, description: "Anti-entropy rounds this node started, by result: in_sync (no bucket differed), repaired (differing buckets exchanged), failed."));
+            name, description: "Anti-entropy rounds this node started, by result: in_sync (no bucket of records differed and no stream was behind), repaired (differing buckets exchanged or streams sent), failed."));
         _antiEntropyBuckets = meter.CreateCounter<long>(
             "socketpush_antientropy_buckets_differing_total", description: "Buckets whose digests differed in the anti-entropy rounds this node started.");
         _antiEntropyRecords = MetricLabels.One("direction", "received", "sent").Create(meter, "socketpush_antientropy_records_total", name => meter.CreateCounter<long>(
@@ -92,6 +93,9 @@ internal sealed class ClusterMetrics
         _antiEntropyRepaired = meter.CreateCounter<long>(
             "socketpush_antientropy_records_repaired_total",
             description: "Records the anti-entropy rounds this node started changed, in this node's store or the peer's (records both already had count nothing).");
+        _antiEntropyStreams = meter.CreateCounter<long>(
+            "socketpush_antientropy_streams_repaired_total",
+            description: "Streams this node owns whose whole copy the anti-entropy rounds it started sent to the peer, and the peer took (its copy was missing, of another epoch or behind).");
     }
 
     /// <summary>
@@ -130,13 +134,14 @@ internal sealed class ClusterMetrics
 
     public void CopiesRepaired(int copies) => _copiesRepaired.Add(copies);
 
-    public void AntiEntropyRound(string result, int bucketsDiffering, int received, int sent, int repaired)
+    public void AntiEntropyRound(string result, int bucketsDiffering, int received, int sent, int repaired, int streamsRepaired)
     {
         _antiEntropyRounds.Add(1, Tag("result", result));
         _antiEntropyBuckets.Add(bucketsDiffering);
         _antiEntropyRecords.Add(received, Tag("direction", "received"));
         _antiEntropyRecords.Add(sent, Tag("direction", "sent"));
         _antiEntropyRepaired.Add(repaired);
+        _antiEntropyStreams.Add(streamsRepaired);
     }
 
     private static KeyValuePair<string, object?> Tag(string key, string value) => new(key, value);

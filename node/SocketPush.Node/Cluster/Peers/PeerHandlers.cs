@@ -24,6 +24,8 @@ internal sealed class PeerHandlers(IServiceProvider services)
 
     public OwnerStreams Streams => services.GetRequiredService<OwnerStreams>();
 
+    public AntiEntropy AntiEntropy => services.GetRequiredService<AntiEntropy>();
+
     public OwnerFanOut FanOut => services.GetRequiredService<OwnerFanOut>();
 
     public ILocalConnections Connections => services.GetRequiredService<ILocalConnections>();

@@ -40,6 +40,7 @@ namespace SocketPush.Node.Cluster.Peers;
 [MemoryPackUnion(42, typeof(EdgeListUsers))]
 [MemoryPackUnion(50, typeof(HistoryFetch))]
 [MemoryPackUnion(51, typeof(HistoryCopy))]
+[MemoryPackUnion(52, typeof(HistoryDigest))]
 internal abstract partial class PeerRequest
 {
     private static readonly ConcurrentDictionary<Type, (string Service, string Method)> Labels = new();
@@ -542,4 +543,16 @@ internal sealed partial class HistoryCopy(
     /// <summary>Answers the <see cref="Owner.History.CopyResult"/>.</summary>
     public override Task<byte> RunAsync(PeerHandlers local, CancellationToken cancellationToken) =>
         Task.FromResult((byte)local.History.ApplyCopy(Key, Epoch, Top, [.. Entries.Select(e => e.ToEntry())], Terms, FormerIds, Kind));
+}
+
+/// <summary>
+/// An anti-entropy round's streams: the digests of the streams the caller owns and this node should hold, answered
+/// with the buckets that differ and this node's summaries of its copies there (the owner then sends whole copies).
+/// </summary>
+[MemoryPackable]
+internal sealed partial class HistoryDigest(DigestRequest request) : PeerRequest<StreamDigestAnswer>
+{
+    public DigestRequest Request { get; } = request;
+
+    public override Task<StreamDigestAnswer> RunAsync(PeerHandlers local, CancellationToken cancellationToken) => Task.FromResult(local.AntiEntropy.AnswerStreams(Request));
 }

@@ -183,6 +183,20 @@ internal sealed class HistoryStore(LiveConfig config, TimeProvider time, History
         }
     }
 
+    /// <summary>This node's copy's position and terms, without its entries (what anti-entropy compares); null without one.</summary>
+    public (StreamPosition Top, IReadOnlyList<WriterTerm> Terms)? Head(string key)
+    {
+        if (!_streams.TryGetValue(key, out var stream))
+        {
+            return null;
+        }
+
+        lock (stream.Gate)
+        {
+            return stream.Forgotten ? Head(key) : (stream.Top, stream.Terms);
+        }
+    }
+
     /// <summary>
     /// Ends a takeover: continues <paramref name="epoch"/> with the entries the other replicas had beyond this
     /// node's copy (a copy made from them if it had none), or starts a new epoch when <paramref name="epoch"/> is null.
