@@ -13,11 +13,12 @@ internal sealed class StreamHandoff : RingSweepJob
     private readonly ClusterMembership _membership;
     private readonly HistoryStore _history;
     private readonly StreamReplication _replication;
+    private readonly OwnerStreams _owner;
 
-    public StreamHandoff(ClusterMembership membership, HistoryStore history, StreamReplication replication, TimeProvider time)
+    public StreamHandoff(ClusterMembership membership, HistoryStore history, StreamReplication replication, OwnerStreams owner, TimeProvider time)
         : base(membership, time)
     {
-        (_membership, _history, _replication) = (membership, history, replication);
+        (_membership, _history, _replication, _owner) = (membership, history, replication, owner);
     }
 
     protected override async Task SweepAsync(RingChange? change, CancellationToken stoppingToken)
@@ -43,9 +44,23 @@ internal sealed class StreamHandoff : RingSweepJob
                     _history.Forget(key);
                 }
             }
-            else if (change is { } ring && view.Owner(key) == view.LocalId && !ring.Before.Ring.IsEmpty)
+            else if (change is { } ring && view.Owner(key) == view.LocalId && !ring.Before.Ring.IsEmpty
+                && replicas.Except(ring.Before.ReplicasOf(key)).Where(n => n != view.LocalId).ToArray() is { Length: > 0 } gained)
             {
-                await SendAsync(key, [.. replicas.Except(ring.Before.ReplicasOf(key)).Where(n => n != view.LocalId)], CopyKind.WholeStream).ConfigureAwait(false);
+                try
+                {
+                    // The owner's copy replaces the gained replicas' copies of other epochs: it must be the stream as the
+                    // replicas agree on it, not an epoch this node wrote on its side of a partition that just healed.
+                    await _owner.TakeOverIfNeededAsync(key).ConfigureAwait(false);
+                }
+                catch (ServiceException)
+                {
+                    // The takeover could not reach the quorum: the stream's next message or read tries again, and
+                    // its copies reach the replicas then.
+                    continue;
+                }
+
+                await SendAsync(key, gained, CopyKind.WholeStream).ConfigureAwait(false);
             }
         }
     }

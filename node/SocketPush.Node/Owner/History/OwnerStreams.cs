@@ -104,7 +104,11 @@ internal sealed class OwnerStreams(HistoryStore history, IStreamReplicas replica
         return history.Read(key, since, limit);
     }
 
-    private Task TakeOverIfNeededAsync(string key)
+    /// <summary>
+    /// Takes the stream over when this node has not written it since the ring last changed (see
+    /// <see cref="HistoryStore.NeedsTakeover"/>): before it sequences, answers, or sends its copy as the owner's.
+    /// </summary>
+    public Task TakeOverIfNeededAsync(string key)
     {
         if (!history.NeedsTakeover(key, LocalId))
         {
