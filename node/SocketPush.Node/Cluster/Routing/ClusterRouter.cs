@@ -68,76 +68,72 @@ internal sealed class ClusterRouter(
                 return await here(handlers).ConfigureAwait(false);
             }
 
-            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            try
+            var call = links.CallAsync(owner, elsewhere(), Forwarding.Hops + 1, cancellationToken);
+            while (true)
             {
-                var call = links.CallAsync(owner, elsewhere(), Forwarding.Hops + 1, cancellationToken);
-                var moved = OwnerMovedAsync(key, owner, deadline, stop.Token);
-                if (await Task.WhenAny(call, moved).ConfigureAwait(false) == call)
+                // The answer, or a ring that moves the key first (a frozen owner answers nothing until the request
+                // timeout). Read before the view: a change after the check completes it.
+                var ringChange = _ringChanges.Next;
+                if (OwnerIsNot(membership.View, key, owner))
                 {
-                    try
-                    {
-                        return await call.ConfigureAwait(false);
-                    }
-                    catch (PeerUnreachableException) when (!cancellationToken.IsCancellationRequested)
-                    {
-                        // No answer from the owner: whether it is dead is the failure detector's call; wait for it.
-                        if (!await moved.ConfigureAwait(false))
-                        {
-                            throw;
-                        }
-                    }
+                    // The abandoned call may still land; the stream appends its publish id once.
+                    _ = call.ContinueWith(static t => t.Exception, TaskScheduler.Default);
+                    break;
                 }
-                else if (!await moved.ConfigureAwait(false))
+
+                if (await Task.WhenAny(call, ringChange).ConfigureAwait(false) != call)
                 {
-                    // The deadline came with the owner still in the ring: the call's own answer or timeout decides.
+                    continue;
+                }
+
+                try
+                {
                     return await call.ConfigureAwait(false);
                 }
-                else
+                catch (PeerUnreachableException) when (!cancellationToken.IsCancellationRequested)
                 {
-                    // The ring moved the key while the call was on its way; the abandoned call may still land, and
-                    // the stream appends its publish id once.
-                    _ = call.ContinueWith(static t => t.Exception, TaskScheduler.Default);
+                    // No answer from the owner: whether it is dead is the failure detector's call; wait for it.
+                    if (!await OwnerMovedAsync(key, owner, deadline, cancellationToken).ConfigureAwait(false))
+                    {
+                        throw;
+                    }
+
+                    break;
                 }
-            }
-            finally
-            {
-                // Ends the wait for a new owner when the call answered first.
-                await stop.CancelAsync().ConfigureAwait(false);
             }
 
             metrics.PublishFailedOver();
         }
     }
 
+    /// <summary>Completes at the ring's next change: one task for every waiting publish, not a subscription each.</summary>
+    private readonly RingChanges _ringChanges = new(membership);
+
     /// <summary>True once the ring names another owner of <paramref name="key"/> than <paramref name="owner"/>; false at the deadline.</summary>
     private async Task<bool> OwnerMovedAsync(string key, string owner, long deadline, CancellationToken cancellationToken)
     {
-        var moved = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-        void OnRingChanged(ClusterView before, ClusterView after)
+        while (true)
         {
-            if (OwnerIsNot(after, key, owner))
-            {
-                moved.TrySetResult(true);
-            }
-        }
-
-        membership.RingChanged += OnRingChanged;
-        try
-        {
+            var ringChange = _ringChanges.Next;
             if (OwnerIsNot(membership.View, key, owner))
             {
                 return true;
             }
 
-            var remaining = TimeSpan.FromSeconds(Math.Max(0, deadline - time.GetTimestamp()) / (double)time.TimestampFrequency);
-            await using var timer = time.CreateTimer(_ => moved.TrySetResult(false), null, remaining, Timeout.InfiniteTimeSpan);
-            await using var cancel = cancellationToken.Register(() => moved.TrySetResult(false));
-            return await moved.Task.ConfigureAwait(false);
-        }
-        finally
-        {
-            membership.RingChanged -= OnRingChanged;
+            var remaining = deadline - time.GetTimestamp();
+            if (remaining <= 0 || cancellationToken.IsCancellationRequested)
+            {
+                return false;
+            }
+
+            try
+            {
+                await ringChange.WaitAsync(TimeSpan.FromSeconds(remaining / (double)time.TimestampFrequency), time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+            {
+                return false;
+            }
         }
     }
 
@@ -165,4 +161,17 @@ internal sealed class ClusterRouter(
           ?? throw new ServiceException(ErrorCodes.Unavailable, $"Node {nodeId} has not told the cluster its client URL yet.");
 
     private bool IsHere(string owner) => owner == LocalId || Forwarding.Hops >= Forwarding.MaxHops;
+}
+
+/// <summary>A task that completes at the ring's next change, shared by every waiter and replaced on each change.</summary>
+internal sealed class RingChanges
+{
+    private TaskCompletionSource _next = New();
+
+    public RingChanges(ClusterMembership membership) =>
+        membership.RingChanged += (_, _) => Interlocked.Exchange(ref _next, New()).TrySetResult();
+
+    public Task Next => Volatile.Read(ref _next).Task;
+
+    private static TaskCompletionSource New() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 }

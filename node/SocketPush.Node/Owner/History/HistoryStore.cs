@@ -58,46 +58,40 @@ internal sealed class HistoryStore(LiveConfig config, TimeProvider time, History
         }
 
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        Sequenced sequenced;
-        while (true)
+        var sequenced = WithStream(key, now, stream =>
         {
-            var stream = StreamOf(key, now);
-            lock (stream.Gate)
+            if (stream.IsFormer(publishId))
             {
-                if (stream.Forgotten)
-                {
-                    continue;
-                }
-
-                if (stream.IsFormer(publishId))
-                {
-                    // Appended in the epoch this one replaced: it reached that epoch's subscribers.
-                    metrics.Deduplicated();
-                    return new Sequenced(stream.Top, null, Task.CompletedTask, new TaskCompletionSource(), Duplicate: true);
-                }
-
-                var bytesBefore = stream.Bytes;
-                var countBefore = stream.Count;
-                var appended = stream.Append(publishId, data, now, writer);
-                var entry = stream.EntryAt(appended.Position.Offset)!;
-                if (appended.Duplicate && !stream.IsUnconfirmed(appended.Position.Offset))
-                {
-                    metrics.Deduplicated();
-                    return new Sequenced(appended.Position, entry, Task.CompletedTask, new TaskCompletionSource(), Duplicate: true);
-                }
-
-                // A new message, or the retry of one whose publish did not complete: it takes the next turn.
-                var turn = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                sequenced = new Sequenced(appended.Position, entry, stream.DeliveryTail, turn, Duplicate: false);
-                stream.DeliveryTail = turn.Task;
-                var trimmed = stream.Trim(rule.Size, now - (long)rule.Age.TotalMilliseconds);
-                metrics.Evicted(trimmed, "size");
-                Account(stream.Count - countBefore, stream.Bytes - bytesBefore);
-                break;
+                // Appended in the epoch this one replaced: it reached that epoch's subscribers.
+                metrics.Deduplicated();
+                return new Sequenced(stream.Top, null, Task.CompletedTask, new TaskCompletionSource(), Duplicate: true);
             }
+
+            var bytesBefore = stream.Bytes;
+            var countBefore = stream.Count;
+            var appended = stream.Append(publishId, data, now, writer);
+            var entry = stream.EntryAt(appended.Position.Offset)!;
+            if (appended.Duplicate && !stream.IsUnconfirmed(appended.Position.Offset))
+            {
+                metrics.Deduplicated();
+                return new Sequenced(appended.Position, entry, Task.CompletedTask, new TaskCompletionSource(), Duplicate: true);
+            }
+
+            // A new message, or the retry of one whose publish did not complete: it takes the next turn.
+            var turn = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var next = new Sequenced(appended.Position, entry, stream.DeliveryTail, turn, Duplicate: false);
+            stream.DeliveryTail = turn.Task;
+            var trimmed = stream.Trim(rule.Size, now - (long)rule.Age.TotalMilliseconds);
+            metrics.Evicted(trimmed, "size");
+            Account(stream.Count - countBefore, stream.Bytes - bytesBefore);
+            return next;
+        });
+
+        if (!sequenced.Duplicate)
+        {
+            EnforceMaxBytes();
         }
 
-        EnforceMaxBytes();
         return sequenced;
     }
 
@@ -142,60 +136,17 @@ internal sealed class HistoryStore(LiveConfig config, TimeProvider time, History
     }
 
     /// <summary>The terms of this node's copy of the stream (none without one).</summary>
-    public IReadOnlyList<WriterTerm> TermsOf(string key)
-    {
-        if (!_streams.TryGetValue(key, out var stream))
-        {
-            return [];
-        }
-
-        lock (stream.Gate)
-        {
-            return stream.Terms;
-        }
-    }
+    public IReadOnlyList<WriterTerm> TermsOf(string key) => WithCopy(key, s => s.Terms) ?? [];
 
     /// <summary>This node's copy of the stream; null without one.</summary>
-    public StreamSnapshot? Snapshot(string key)
-    {
-        if (!_streams.TryGetValue(key, out var stream))
-        {
-            return null;
-        }
-
-        lock (stream.Gate)
-        {
-            return stream.Forgotten ? Snapshot(key) : new StreamSnapshot(stream.Top, stream.Entries, stream.Terms, stream.FormerIds);
-        }
-    }
+    public StreamSnapshot? Snapshot(string key) => WithCopy(key, s => new StreamSnapshot(s.Top, s.Entries, s.Terms, s.FormerIds));
 
     /// <summary>Every publish id this node's copy of the stream refuses (see <see cref="FormerId"/>): what a new owner inherits into a new epoch.</summary>
-    public IReadOnlyList<FormerId> PublishIdsOf(string key)
-    {
-        if (!_streams.TryGetValue(key, out var stream))
-        {
-            return [];
-        }
-
-        lock (stream.Gate)
-        {
-            return stream.Forgotten ? PublishIdsOf(key) : stream.PublishIds;
-        }
-    }
+    public IReadOnlyList<FormerId> PublishIdsOf(string key) => WithCopy(key, s => s.PublishIds) ?? [];
 
     /// <summary>This node's copy's position and terms, without its entries (what anti-entropy compares); null without one.</summary>
-    public (StreamPosition Top, IReadOnlyList<WriterTerm> Terms)? Head(string key)
-    {
-        if (!_streams.TryGetValue(key, out var stream))
-        {
-            return null;
-        }
-
-        lock (stream.Gate)
-        {
-            return stream.Forgotten ? Head(key) : (stream.Top, stream.Terms);
-        }
-    }
+    public (StreamPosition Top, IReadOnlyList<WriterTerm> Terms)? Head(string key) =>
+        WithCopy(key, s => ((StreamPosition Top, IReadOnlyList<WriterTerm> Terms)?)(s.Top, s.Terms));
 
     /// <summary>
     /// Ends a takeover: continues <paramref name="epoch"/> with the entries the other replicas had beyond this
@@ -360,21 +311,12 @@ internal sealed class HistoryStore(LiveConfig config, TimeProvider time, History
         }
 
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        while (true)
+        return WithStream(key, now, stream =>
         {
-            var stream = StreamOf(key, now);
-            lock (stream.Gate)
-            {
-                if (stream.Forgotten)
-                {
-                    continue;
-                }
-
-                TrimLocked(stream, rule, now);
-                stream.Touch(now);
-                return stream.Read(since, limit);
-            }
-        }
+            TrimLocked(stream, rule, now);
+            stream.Touch(now);
+            return stream.Read(since, limit);
+        });
     }
 
     /// <summary>
@@ -388,15 +330,7 @@ internal sealed class HistoryStore(LiveConfig config, TimeProvider time, History
             return null;
         }
 
-        if (!_streams.TryGetValue(key, out var stream))
-        {
-            return new HistoryRead(new StreamPosition("", 0), Complete: false, [], []);
-        }
-
-        lock (stream.Gate)
-        {
-            return stream.Forgotten ? ReadCopy(key, since, limit) : stream.Read(since, limit);
-        }
+        return WithCopy(key, s => s.Read(since, limit)) ?? new HistoryRead(new StreamPosition("", 0), Complete: false, [], []);
     }
 
     /// <summary>Trims every stream by its rule's age (and a changed rule's size) and forgets streams that have kept nothing for that age.</summary>
@@ -423,6 +357,40 @@ internal sealed class HistoryStore(LiveConfig config, TimeProvider time, History
         }
 
         EnforceMaxBytes();
+    }
+
+    /// <summary>Runs <paramref name="use"/> on the key's stream under its lock, creating the stream if there is none (a new epoch).</summary>
+    private T WithStream<T>(string key, long now, Func<MessageStream, T> use)
+    {
+        while (true)
+        {
+            var stream = StreamOf(key, now);
+            lock (stream.Gate)
+            {
+                // A stream forgotten meanwhile was replaced or dropped: take the key's stream again.
+                if (!stream.Forgotten)
+                {
+                    return use(stream);
+                }
+            }
+        }
+    }
+
+    /// <summary>Runs <paramref name="use"/> on this node's copy of the key's stream under its lock; default without one.</summary>
+    private T? WithCopy<T>(string key, Func<MessageStream, T> use)
+    {
+        while (_streams.TryGetValue(key, out var stream))
+        {
+            lock (stream.Gate)
+            {
+                if (!stream.Forgotten)
+                {
+                    return use(stream);
+                }
+            }
+        }
+
+        return default;
     }
 
     private MessageStream StreamOf(string key, long now) =>
