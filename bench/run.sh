@@ -5,6 +5,8 @@
 #   bench/run.sh --cluster  3 SocketPush nodes against 1 (latency, fan-out) -> bench/results/cluster.{md,json,png}
 #   bench/run.sh --replicas write latency per cluster.writeQuorum on 3 nodes, handoff to a 4th -> bench/results/replicas.{md,json}
 #   bench/run.sh --stalled 1000 --n 5000   fan-out with and without 1,000 clients that stop reading -> bench/results/stalled.{md,json,png}
+#   bench/run.sh --history  fan-out with history off and on (1 and 3 nodes), then kill -9 of a channel's owner with 5,000
+#                           recovering clients -> bench/results/history.{md,json} (--quick: history-quick)
 #   bench/run.sh --peer-path [--before ae9edda] [--after HEAD]   node-to-node traffic of two builds, each built from its commit
 #                                                                 in a temporary git worktree -> bench/results/peer-path.{md,json}
 # Any other option goes to the harness (bench/run.sh --help lists them), e.g.
@@ -21,10 +23,11 @@ peers=1
 node=1
 for a in "${args[@]}"; do
   case $a in
-    --quick) case $name in cluster | replicas | peer-path) name=$name-quick ;; latest) name=quick ;; esac ;;
+    --quick) case $name in cluster | replicas | peer-path | history) name=$name-quick ;; latest) name=quick ;; esac ;;
     --cluster) [[ $name == quick ]] && name=cluster-quick || name=cluster; peers=0 ;;
     --replicas) [[ $name == quick ]] && name=replicas-quick || name=replicas; peers=0 ;;
     --stalled) name=stalled; peers=0 ;;
+    --history) [[ $name == quick ]] && name=history-quick || name=history; peers=0 ;;
     # The harness builds both sides itself, each from its own commit: this checkout's node is not run.
     --peer-path) [[ $name == quick ]] && name=peer-path-quick || name=peer-path; peers=0; node=0 ;;
     -h|--help|help)
@@ -40,7 +43,7 @@ done
 
 say() { printf '[run.sh] %s\n' "$*" >&2; }
 
-# The cluster, replicas and stalled sets run SocketPush only: socket.io and Nchan are not needed for it.
+# The cluster, replicas, stalled and history sets run SocketPush only: socket.io and Nchan are not needed for it.
 if ((peers)); then
   packages=()
   command -v node >/dev/null 2>&1 || packages+=(nodejs)

@@ -36,6 +36,12 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
 
         /// <summary>Subscribers besides <see cref="Users"/> that connect and never read (the stalled set).</summary>
         public int Stalled { get; init; }
+
+        /// <summary>The history set: "off" or "on", as the system's config has it.</summary>
+        public string? History { get; init; }
+
+        /// <summary>The history set: its round.</summary>
+        public int Round { get; init; }
     }
 
     public async Task<ResultsFile> RunAsync(IReadOnlyList<ISystemUnderTest> systems, Action<ResultsFile> checkpoint)
@@ -70,6 +76,13 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
         if (options.ScenarioNames.Contains(Scenarios.PeerPath))
         {
             await new PeerPathBench(options, log).RunAsync(results, checkpoint);
+        }
+
+        if (options.ScenarioNames.Contains(Scenarios.History))
+        {
+            var one = systems.OfType<SocketPushSystem>().Single();
+            results.Versions[one.Name] = one.Version;
+            await new HistoryBench(options, log, this, one).RunAsync(results, checkpoint);
         }
 
         results.Finished = DateTimeOffset.Now;
@@ -184,25 +197,39 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
     }
 
     /// <summary>The list starting at a different item from one group to the next, so that a load spike on the shared machine does not always hit the same one.</summary>
-    private static IEnumerable<T> Rotated<T>(List<T> items, int group) =>
+    internal static IEnumerable<T> Rotated<T>(List<T> items, int group) =>
         items.Skip(group % items.Count).Concat(items.Take(group % items.Count));
 
     public async Task<RunResult> MeasureAsync(PlannedRun run, WorkerPool workers)
     {
-        var result = new RunResult { System = run.System.Name, Transport = run.Transport, Scenario = run.Scenario, N = run.N, Comparison = run.Comparison };
-        RunningServer? server = null;
+        var result = new RunResult
+        {
+            System = run.System.Name, Transport = run.Transport, Scenario = run.Scenario, N = run.N, Comparison = run.Comparison, History = run.History, Round = run.Round,
+        };
+        await OnServerAsync(() => run.System.StartAsync(CancellationToken.None), server => MeasureOnAsync(server, run, workers, result), workers, s => result.Status = s, result.Errors);
+        return result;
+    }
+
+    /// <summary>
+    /// Starts a server and measures on it; a failure becomes the status ("failed: ...") and the errors (with the server's
+    /// last output); the clients are closed and the server stopped either way.
+    /// </summary>
+    internal async Task OnServerAsync<TServer>(Func<Task<TServer>> start, Func<TServer, Task> measure, WorkerPool workers, Action<string> setStatus, List<string> errors)
+        where TServer : RunningServer
+    {
+        TServer? server = null;
         try
         {
-            server = await run.System.StartAsync(CancellationToken.None);
-            await MeasureOnAsync(server, run, workers, result);
+            server = await start();
+            await measure(server);
         }
         catch (Exception e)
         {
-            result.Status = "failed: " + e.Message.Split('\n')[0];
-            result.Errors.Add(e.ToString());
+            setStatus("failed: " + e.Message.Split('\n')[0]);
+            errors.Add(e.ToString());
             if (server is not null)
             {
-                result.Errors.Add("server output:\n" + Tail(server.Output, 40));
+                errors.Add("server output:\n" + Tail(server.Output, 40));
             }
 
             log.Line($"    FAILED: {e.Message}");
@@ -223,8 +250,6 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
                 await server.DisposeAsync();
             }
         }
-
-        return result;
     }
 
     private async Task MeasureOnAsync(RunningServer server, PlannedRun run, WorkerPool workers, RunResult result)
@@ -262,11 +287,8 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
         result.BaselinePssKb = baseline.PssKb;
         result.BaselineRssKb = baseline.RssKb;
 
-        var sources = options.SourceAddresses == 1
-            ? ["127.0.0.1"]
-            : Enumerable.Range(2, options.SourceAddresses).Select(i => "127.0.0." + i.ToString(CultureInfo.InvariantCulture)).ToArray();
         var outcome = await workers.ConnectAsync(
-            run.System.Name, run.Transport, users, server.ClientUrlOf, channel, options.ConnectConcurrency, options.SignalRClient, sources,
+            run.System.Name, run.Transport, users, server.ClientUrlOf, channel, options.ConnectConcurrency, options.SignalRClient, SourceAddresses(),
             (attempted, up, failed) => log.Status($"connecting: {up:N0} up, {failed:N0} failed, {attempted:N0}/{users.Count:N0} attempted"),
             server.TrustedCertificate);
         result.Connected = outcome.Up;
@@ -307,11 +329,16 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
         await PublishAndMeasureAsync(server, run, users, channel, workers, pids, outcome.Up, result);
     }
 
+    /// <summary>The clients' source addresses: 127.0.0.2 ... (--source-addresses), or 127.0.0.1 alone.</summary>
+    internal string[] SourceAddresses() => options.SourceAddresses == 1
+        ? ["127.0.0.1"]
+        : [.. Enumerable.Range(2, options.SourceAddresses).Select(i => "127.0.0." + i.ToString(CultureInfo.InvariantCulture))];
+
     /// <summary>
     /// Publishes unmeasured messages until every connection has received one: that proves each is
     /// subscribed (some servers finish a subscription after the handshake answer) and warms the code paths.
     /// </summary>
-    private async Task<long> WarmUpAsync(RunningServer server, PlannedRun run, IReadOnlyList<string> users, string? channel, WorkerPool workers, int up)
+    internal async Task<long> WarmUpAsync(RunningServer server, PlannedRun run, IReadOnlyList<string> users, string? channel, WorkerPool workers, int up)
     {
         long seen = 0;
         long published = 0;
@@ -501,7 +528,7 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
     }
 
     /// <summary>Starts action(i) for i = 0..count-1 at the given rate, with a bound on the calls in flight.</summary>
-    private static async Task PacedAsync(int count, double perSecond, int maxInFlight, Func<long, Task> action)
+    internal static async Task PacedAsync(int count, double perSecond, int maxInFlight, Func<long, Task> action)
     {
         using var inFlight = new SemaphoreSlim(maxInFlight);
         var tasks = new List<Task>(count);
@@ -567,7 +594,11 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
         ["publishSeconds"] = options.PublishSeconds.ToString(CultureInfo.InvariantCulture),
         ["workers"] = options.Workers.ToString(CultureInfo.InvariantCulture),
         ["stalledClients"] = options.ScenarioNames.Contains(Scenarios.Stalled) ? options.StalledClients.ToString(CultureInfo.InvariantCulture) : "",
-        ["repeat"] = options.ScenarioNames.Contains(Scenarios.Stalled) ? options.Repeat.ToString(CultureInfo.InvariantCulture) : "",
+        ["repeat"] = options.ScenarioNames.Contains(Scenarios.Stalled) || History ? options.Repeat.ToString(CultureInfo.InvariantCulture) : "",
+        ["crossRounds"] = History ? options.CrossRounds.ToString(CultureInfo.InvariantCulture) : "",
+        ["failoverRate"] = History ? options.FailoverRate.ToString(CultureInfo.InvariantCulture) : "",
+        ["failoverBefore"] = History ? options.FailoverBefore.ToString(CultureInfo.InvariantCulture) : "",
+        ["failoverAfter"] = History ? options.FailoverAfter.ToString(CultureInfo.InvariantCulture) : "",
         ["maxQueuedMessagesPerConnection"] = options.MaxQueued?.ToString(CultureInfo.InvariantCulture) ?? "",
         ["socketSendBufferBytes"] = options.SendBuffer?.ToString(CultureInfo.InvariantCulture) ?? "",
         ["messageBytes"] = options.MessageBytes?.ToString(CultureInfo.InvariantCulture) ?? "",
@@ -595,6 +626,8 @@ internal sealed class Coordinator(RunOptions options, ProgressLog log)
     };
 
     private bool PeerPath => options.ScenarioNames.Contains(Scenarios.PeerPath);
+
+    private bool History => options.ScenarioNames.Contains(Scenarios.History);
 
     public static string Summary(RunResult r)
     {

@@ -73,11 +73,12 @@ var coordinator = new Coordinator(options, log);
 var outDir = options.ResolvedOutputDirectory;
 var results = await coordinator.RunAsync(systems, partial => Report.WriteAll(partial, outDir, options.ResultName));
 Report.WriteAll(results, outDir, options.ResultName);
-log.Line($"results: {Path.Combine(outDir, options.ResultName)}.md, .json{(results.Runs.Count > 0 ? ", .png" : "")}");
+log.Line($"results: {Path.Combine(outDir, options.ResultName)}.md, .json{(results.Runs.Count > 0 && results.History is null ? ", .png" : "")}");
 var statuses = results.Runs.Select(r => r.Status)
     .Concat(results.Replicas?.WriteLatency.Select(w => w.Status) ?? [])
     .Concat(results.Replicas?.Handoff is { } handoff ? [handoff.Status] : [])
     .Concat(results.PeerPath?.Delivery.Select(d => d.Status) ?? [])
     .Concat(results.PeerPath?.Handoff.Select(h => h.Handoff.Status) ?? [])
-    .Concat(results.PeerPath?.AntiEntropy.Select(a => a.Status) ?? []);
+    .Concat(results.PeerPath?.AntiEntropy.Select(a => a.Status) ?? [])
+    .Concat(results.History?.Failovers.Select(f => f.Status) ?? []);
 return statuses.All(s => s.StartsWith("ok", StringComparison.Ordinal)) ? 0 : 1;

@@ -29,12 +29,13 @@ internal static class Report
             .Concat(r.Replicas?.Handoff is { Status: ['o', 'k', ..] } h ? [h.OtherLoadCores] : [])
             .Concat(r.PeerPath?.Delivery.Where(d => d.Status.StartsWith("ok", StringComparison.Ordinal)).Select(d => d.OtherLoadCores) ?? [])
             .Concat(r.PeerPath?.Handoff.Where(p => p.Handoff.Status.StartsWith("ok", StringComparison.Ordinal)).Select(p => p.Handoff.OtherLoadCores) ?? [])
+            .Concat(r.History?.Failovers.Where(f => f.Status.StartsWith("ok", StringComparison.Ordinal)).Select(f => f.OtherLoadCores) ?? [])
             .DefaultIfEmpty(0).ToList();
         sb.AppendLine($"- Load: load average {r.Machine.LoadAverageBefore} before, {r.Machine.LoadAverageAfter} after; other programs used {other.Average():0.00} cores on average (max {other.Max():0.00}) during the measurements (column \"other load\"): the machine is shared, so compare systems within one run");
         sb.AppendLine($"- Versions: {string.Join("; ", r.Versions.OrderBy(v => v.Key).Select(v => v.Value))}");
         sb.AppendLine($"- Settings: {string.Join(", ", r.Settings.Where(s => s.Value.Length > 0).Select(s => $"{s.Key}={s.Value}"))}");
         sb.AppendLine();
-        if (r.Runs.Count > 0)
+        if (r.Runs.Count > 0 && r.History is null)
         {
             sb.AppendLine("Memory is the growth of the server's proportional set size (PSS, summed over its processes: RSS, with pages shared between nginx's processes counted once) from before the clients connect to after, divided by the connections. CPU is the server processes' user+system time during publishing and delivery, divided by the messages delivered. Latency runs from just before the publish request is sent to the client's receive, on one monotonic clock.");
             sb.AppendLine();
@@ -46,6 +47,7 @@ internal static class Report
         AppendStalled(sb, r.Runs.Where(x => x.Scenario == Scenarios.Stalled).ToList());
         AppendReplicas(sb, r.Replicas);
         PeerPathReport.Append(sb, r.PeerPath);
+        HistoryReport.Append(sb, r);
 
         foreach (var n in r.Runs.Select(x => x.N).Distinct().Order())
         {
@@ -56,7 +58,7 @@ internal static class Report
             {
                 var idle = x.Scenario == Scenarios.Idle;
                 sb.AppendLine(string.Join(" | ",
-                    "| " + x.Scenario, x.System, x.Transport, x.Connected.ToString("N0", CultureInfo.InvariantCulture), F(x.ConnectsPerSecond, "N0"),
+                    "| " + x.Scenario, x.History is { } history ? $"{x.System} (history {history})" : x.System, x.Transport, x.Connected.ToString("N0", CultureInfo.InvariantCulture), F(x.ConnectsPerSecond, "N0"),
                     F(x.PssKbPerConnection, "0.0"), F(x.RssKbPerConnection, "0.0"),
                     idle ? $"idle CPU {x.IdleCpuPercent:0.0}%" : F(x.DeliveriesPerSecond, "N0"),
                     idle ? "" : F(x.Latency?.P50Ms, "0.00"), idle ? "" : F(x.Latency?.P99Ms, "0.00"), idle ? "" : F(x.Latency?.P999Ms, "0.00"),
@@ -158,7 +160,7 @@ internal static class Report
     }
 
     /// <summary>The middle of sorted figures; the mean of the two middle ones for an even count.</summary>
-    private static double Median(List<double> sorted) => (sorted[(sorted.Count - 1) / 2] + sorted[sorted.Count / 2]) / 2;
+    internal static double Median(List<double> sorted) => (sorted[(sorted.Count - 1) / 2] + sorted[sorted.Count / 2]) / 2;
 
     private static void AppendCluster(StringBuilder sb, List<ClusterComparison> pairs)
     {
@@ -273,9 +275,9 @@ internal static class Report
         }
     }
 
-    private static string Ratio(double? a, double? b) =>
+    internal static string Ratio(double? a, double? b) =>
         a is { } x && b is { } y && y > 0 && double.IsFinite(x) && double.IsFinite(y) ? (x / y).ToString("0.00", CultureInfo.InvariantCulture) + "×" : "n/a";
 
-    private static string F(double? value, string format) =>
+    internal static string F(double? value, string format) =>
         value is { } v && double.IsFinite(v) ? v.ToString(format, CultureInfo.InvariantCulture) : "–";
 }

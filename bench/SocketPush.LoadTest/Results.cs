@@ -24,6 +24,12 @@ internal sealed class RunResult
     /// <summary>The cluster comparison this run is one side of, or null.</summary>
     public string? Comparison { get; set; }
 
+    /// <summary>The history set: "off" or "on" (the node's history: section), or null outside it.</summary>
+    public string? History { get; set; }
+
+    /// <summary>The history set: the round this run belongs to (the sides alternate within each).</summary>
+    public int Round { get; set; }
+
     /// <summary>"ok", or what went wrong (the figures that were measured stay).</summary>
     public string Status { get; set; } = "ok";
 
@@ -139,6 +145,9 @@ internal sealed class ResultsFile
 
     /// <summary>The peer path set (two builds of the node, their node-to-node traffic), or null.</summary>
     public PeerPathResults? PeerPath { get; set; }
+
+    /// <summary>The history set's failovers (its fan-out runs are in <see cref="Runs"/>), or null.</summary>
+    public HistoryResults? History { get; set; }
 
     /// <summary>The cluster set's pairs (three nodes against one), derived from <see cref="Runs"/>.</summary>
     public List<ClusterComparison> Cluster => ClusterComparison.From(Runs);

@@ -21,9 +21,12 @@ internal static class Scenarios
     /// <summary>Two builds of the node, their node-to-node traffic: a delivery batch, a handoff, anti-entropy (not in the default list).</summary>
     public const string PeerPath = "peer-path";
 
+    /// <summary>History off against on (fan-out on one node and across three), and a channel owner's failover with recovering clients (not in the default list).</summary>
+    public const string History = "history";
+
     public static readonly string[] All = [Idle, FanOut, Users];
 
-    public static readonly string[] Known = [.. All, Cluster, Replicas, Stalled, PeerPath];
+    public static readonly string[] Known = [.. All, Cluster, Replicas, Stalled, PeerPath, History];
 }
 
 /// <summary>What one run of the harness does; every figure it reports depends on these, so all are written to the results.</summary>
@@ -105,6 +108,18 @@ internal sealed class RunOptions
     /// <summary>Stalled set: measurements of each side (with and without the stalled clients), alternating.</summary>
     public int Repeat { get; set; } = 3;
 
+    /// <summary>History set: rounds of the fan-out across three nodes (off and on each; 0 skips it); the one-node rounds and the failovers are --repeat.</summary>
+    public int CrossRounds { get; set; } = 2;
+
+    /// <summary>History set, failover: channel publishes per second, through the nodes that survive.</summary>
+    public double FailoverRate { get; set; } = 10;
+
+    /// <summary>History set, failover: seconds of publishing before the kill.</summary>
+    public double FailoverBefore { get; set; } = 8;
+
+    /// <summary>History set, failover: seconds of publishing after the kill.</summary>
+    public double FailoverAfter { get; set; } = 20;
+
     /// <summary>The node's options.maxQueuedMessagesPerConnection (null: its default).</summary>
     public int? MaxQueued { get; set; }
 
@@ -158,6 +173,7 @@ internal sealed class RunOptions
         var durationGiven = false;
         var handoffUsersGiven = false;
         var clusterSizesGiven = false;
+        var repeatGiven = false;
         for (var i = 0; i < args.Count; i++)
         {
             string Next() => i + 1 < args.Count ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -177,6 +193,22 @@ internal sealed class RunOptions
                 case "--replicas":
                     o.ScenarioNames = [Scenarios.Replicas];
                     o.Systems = [SystemNames.SocketPushCluster];
+                    break;
+                case "--history":
+                    o.ScenarioNames = [Scenarios.History];
+                    o.Systems = [SystemNames.SocketPush];
+                    break;
+                case "--cross-rounds":
+                    o.CrossRounds = int.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
+                case "--failover-rate":
+                    o.FailoverRate = double.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
+                case "--failover-before":
+                    o.FailoverBefore = double.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
+                case "--failover-after":
+                    o.FailoverAfter = double.Parse(Next(), CultureInfo.InvariantCulture);
                     break;
                 case "--peer-path":
                     o.ScenarioNames = [Scenarios.PeerPath];
@@ -260,6 +292,7 @@ internal sealed class RunOptions
                     break;
                 case "--repeat":
                     o.Repeat = int.Parse(Next(), CultureInfo.InvariantCulture);
+                    repeatGiven = true;
                     break;
                 case "--send-buffer":
                     o.SendBuffer = int.Parse(Next(), NumberStyles.AllowThousands, CultureInfo.InvariantCulture);
@@ -323,8 +356,22 @@ internal sealed class RunOptions
             o.PublishSeconds = 20;
         }
 
+        var history = o.ScenarioNames.Contains(Scenarios.History);
+        if (history && !sizesGiven)
+        {
+            o.Sizes = [5_000];
+        }
+
         if (o.Quick)
         {
+            if (history)
+            {
+                o.Repeat = repeatGiven ? o.Repeat : 1;
+                o.CrossRounds = Math.Min(o.CrossRounds, 1);
+                o.FailoverBefore = Math.Min(o.FailoverBefore, 5);
+                o.FailoverAfter = Math.Min(o.FailoverAfter, 15);
+            }
+
             if (!handoffUsersGiven)
             {
                 o.HandoffUsers = 10_000;
@@ -373,9 +420,9 @@ internal sealed class RunOptions
             || o.WriteQuorums.Any(w => w < 1 || w > ClusterPlacement.Replicas)
             || o.ClusterReceivers < 1 || o.ClusterPublishRate <= 0 || o.ClusterFanOut.Any(n => n < 1) || o.Sizes.Any(n => n < 1)
             || o.PeerBatchUsers < 1 || o.PeerPublishes < 1 || o.PeerPublishesPerWindow < 1 || o.PeerRounds < 1 || o.PeerAntiEntropyRounds < 1
-            || o.Repeat < 1 || o.MaxQueued < 1 || o.SendBuffer < 0 || o.MessageBytes is < 1 or > 60_000)
+            || o.Repeat < 1 || o.CrossRounds < 0 || o.FailoverRate <= 0 || o.FailoverBefore <= 0 || o.FailoverAfter <= 0 || o.MaxQueued < 1 || o.SendBuffer < 0 || o.MessageBytes is < 1 or > 60_000)
         {
-            throw new ArgumentException("--n, --workers, --connect-concurrency, --delivery-rate, --user-rate, --duration, --cluster-*, --write-*, --peer-*, --antientropy-rounds, --repeat, --max-queued must be positive; --message-bytes 1..60000; --write-quorums 1..3; --source-addresses 1..250");
+            throw new ArgumentException("--n, --workers, --connect-concurrency, --delivery-rate, --user-rate, --duration, --cluster-*, --write-*, --peer-*, --antientropy-rounds, --repeat, --max-queued --failover-* must be positive (--cross-rounds 0 or more); --message-bytes 1..60000; --write-quorums 1..3; --source-addresses 1..250");
         }
 
         if (o.ScenarioNames.Contains(Scenarios.Stalled) && (o.StalledClients < 1 || o.Sizes.Any(n => n <= o.StalledClients)))
@@ -442,6 +489,16 @@ internal sealed class RunOptions
           --peer-publishes 500        measured publishes per build (--quick: 200), in windows of --peer-window 20 between reads of /metrics
           --peer-rounds 1             rounds of every measurement, the builds taking turns (the first alternating)
           --antientropy-rounds 6      anti-entropy rounds observed per cluster (--quick: 3)
+        History (issue 22; SocketPush only; bench/results/history.*):
+          --history                   = --scenarios history, N = 5,000 (--quick: 1,000, 5 s, one round of each): the fan-out (--delivery-rate, --duration)
+                                        with history off (history.maxBytes 0, size 0) and on (the node's default), --repeat rounds on one node and
+                                        --cross-rounds on three (publish on n1, channel owned by n2, subscribers on their owners), the sides alternating;
+                                        then --repeat failovers: 3 nodes with default timers, N recovering clients (Recover with their position token)
+                                        on their users' owners, channel.publish with publish ids through n1 and n3, kill -9 of the channel's owner n2
+          --cross-rounds 2            rounds of the fan-out on three nodes (--quick: 1; 0: one node only)
+          --failover-rate 10          channel publishes/s during a failover (N deliveries each)
+          --failover-before 8         seconds of publishing before the kill (--quick: 5)
+          --failover-after 20         seconds of publishing after the kill (--quick: 15)
         SocketPush.LoadTest report IN.json OUT_DIR NAME   rewrite the table and chart from a results file
         """;
 }

@@ -54,6 +54,19 @@ internal static class ConnectionFactory
         }
     }
 
+    /// <summary>
+    /// A SocketPush client over WebSockets that recovers the channel's stream (<see cref="RecoveringConnection"/>): it connects
+    /// with its user id alone in the URL and authenticates with Recover, first at <see cref="ConnectionSpec.ClientUrl"/>, after a
+    /// disconnect at <paramref name="reconnectUrl"/>.
+    /// </summary>
+    public static BenchConnection CreateRecovering(ConnectionSpec spec, string reconnectUrl, LoopbackNetwork network, int index, DeliveryCounters counters, int maxSequence)
+    {
+        Uri Hub(string clientUrl) => ToWebSocket(new Uri(new Uri(clientUrl.TrimEnd('/') + "/"), "push?userId=" + Uri.EscapeDataString(spec.UserId)));
+        return new RecoveringConnection(
+            Hub(spec.ClientUrl), Hub(reconnectUrl), spec.UserId, spec.SessionId,
+            spec.Channel ?? throw new ArgumentException("a recovering client needs the channel"), network.Invoker(index), counters, maxSequence);
+    }
+
     private static Uri ToWebSocket(Uri http) =>
         new UriBuilder(http) { Scheme = http.Scheme == Uri.UriSchemeHttps ? "wss" : "ws" }.Uri;
 }

@@ -10,6 +10,7 @@ internal abstract class WebSocketConnection : BenchConnection
     private readonly ClientWebSocket _socket = new();
     private readonly Uri _uri;
     private readonly HttpMessageInvoker _invoker;
+    private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _receiveLoop;
 
     protected WebSocketConnection(Uri uri, HttpMessageInvoker invoker, DeliveryCounters counters)
@@ -22,6 +23,9 @@ internal abstract class WebSocketConnection : BenchConnection
     }
 
     protected TaskCompletionSource Ready { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes when the receive loop ends: the server closed the socket, or it broke (then <see cref="BenchConnection.Failure"/> says why).</summary>
+    public Task Ended => _ended.Task;
 
     public override async Task ConnectAsync(CancellationToken cancellationToken)
     {
@@ -106,6 +110,10 @@ internal abstract class WebSocketConnection : BenchConnection
         catch (Exception e)
         {
             Fail(e is WebSocketException ws ? $"websocket: {ws.WebSocketErrorCode} {ws.Message}" : e.Message);
+        }
+        finally
+        {
+            _ended.TrySetResult();
         }
     }
 }

@@ -32,7 +32,7 @@ internal sealed class PublishHttp : IDisposable
         var text = await response.Content.ReadAsStringAsync(cancellationToken);
         if (!response.IsSuccessStatusCode)
         {
-            throw new HttpRequestException($"POST {path} answered {(int)response.StatusCode}: {text}");
+            throw new HttpRequestException($"POST {path} answered {(int)response.StatusCode}: {text}", null, response.StatusCode);
         }
 
         return text;

@@ -82,6 +82,9 @@ internal sealed class SocketPushClusterSystem(SocketPushSystem nodes) : ISystemU
             return node;
         }
 
+        /// <summary>Kills one node (SIGKILL, as a crash); the cluster is left to notice.</summary>
+        public void Kill(string nodeId) => _processes.Node(nodeId).Kill();
+
         private SocketPushSystem.Node Publisher => _byId[ClusterPlacement.Publisher];
 
         public override string ClientUrl => Publisher.ClientUrl;

@@ -9,10 +9,12 @@ namespace SocketPush.LoadTest.Systems;
 /// A SocketPush node started from its built binary, as one process with every port on loopback; with
 /// <paramref name="tls"/>, its client port serves that certificate (the admin port stays plain);
 /// <c>maxQueued</c> and <c>sendBuffer</c> set its options.maxQueuedMessagesPerConnection and options.socketSendBufferBytes
-/// (null: the node's defaults).
+/// (null: the node's defaults); <paramref name="history"/> is a <c>history:</c> section for its config (empty: the node's
+/// default, history on).
 /// </summary>
 internal sealed class SocketPushSystem(
-    string nodeDll, IReadOnlyDictionary<string, string> environment, string version, TestCertificate? tls = null, int? maxQueued = null, int? sendBuffer = null)
+    string nodeDll, IReadOnlyDictionary<string, string> environment, string version, TestCertificate? tls = null, int? maxQueued = null, int? sendBuffer = null,
+    string history = "")
     : ISystemUnderTest
 {
     public string Name => SystemNames.SocketPush;
@@ -39,6 +41,9 @@ internal sealed class SocketPushSystem(
             StartTimeout = TimeSpan.FromSeconds(90),
         }
         : throw new FileNotFoundException($"SocketPush node not built: {nodeDll} (dotnet build -c Release node/SocketPush.Node)");
+
+    /// <summary>The same build and settings with another <c>history:</c> section (empty: the node's default).</summary>
+    public SocketPushSystem WithHistory(string section) => new(nodeDll, environment, version, tls, maxQueued, sendBuffer, section);
 
     /// <summary>A started node process as the harness drives it.</summary>
     public Node Wrap(NodeProcess process) => new(process, tls);
@@ -80,6 +85,7 @@ internal sealed class SocketPushSystem(
         logging:
           level: Warning
         {{TlsYaml()}}
+        {{history}}
         """;
 
     private string TlsYaml() => tls is null ? "" : $"""
@@ -136,9 +142,14 @@ internal sealed class SocketPushSystem(
             });
         }
 
-        public override async Task<long> PublishChannelAsync(string channel, long sequence, bool warmup, CancellationToken cancellationToken)
+        public override Task<long> PublishChannelAsync(string channel, long sequence, bool warmup, CancellationToken cancellationToken) =>
+            PublishChannelAsync(channel, sequence, warmup, null, cancellationToken);
+
+        /// <summary>channel.publish with the backend's own publish id (null: the node gives one); a non-2xx answer throws.</summary>
+        public async Task<long> PublishChannelAsync(string channel, long sequence, bool warmup, string? publishId, CancellationToken cancellationToken)
         {
-            var body = "{\"channelId\":" + JsonSerializer.Serialize(channel) + ",\"message\":" + BenchMessage.Create(sequence, warmup) + "}";
+            var id = publishId is null ? "" : ",\"publishId\":" + JsonSerializer.Serialize(publishId);
+            var body = "{\"channelId\":" + JsonSerializer.Serialize(channel) + id + ",\"message\":" + BenchMessage.Create(sequence, warmup) + "}";
             return PublishHttp.ReadInteger(await _admin.PostAsync("api/channel/publish", body, "application/json", cancellationToken), "result");
         }
 

@@ -78,6 +78,9 @@ internal sealed class WorkerHost : IAsyncDisposable
             case WorkerCommand.Report:
                 Write(Counts(full: true));
                 break;
+            case WorkerCommand.Streams:
+                Write(new WorkerEvent { Ev = WorkerEvent.Reported, Streams = Streams(command) });
+                break;
             case WorkerCommand.Close:
                 await CloseAllAsync();
                 Write(new WorkerEvent { Ev = WorkerEvent.Ok });
@@ -112,7 +115,9 @@ internal sealed class WorkerHost : IAsyncDisposable
             var user = command.Users[slot];
             var url = command.ClientUrls.Length == 1 ? command.ClientUrls[0] : command.ClientUrls[slot];
             var spec = new ConnectionSpec(command.System, command.Transport, url, user, Systems.BenchUsers.SessionOf(user), command.Channel);
-            var connection = ConnectionFactory.Create(spec, command.SignalRClient, _network, command.First + slot, _counters);
+            var connection = command.ReconnectUrls.Length > 0
+                ? ConnectionFactory.CreateRecovering(spec, command.ReconnectUrls[slot], _network, command.First + slot, _counters, command.MaxSequence)
+                : ConnectionFactory.Create(spec, command.SignalRClient, _network, command.First + slot, _counters);
             try
             {
                 using var timeout = new CancellationTokenSource(ConnectTimeout);
@@ -223,6 +228,30 @@ internal sealed class WorkerHost : IAsyncDisposable
         CpuSeconds = full ? ProcStats.SelfCpuSeconds() : 0,
         Errors = full ? [.. _connections.Where(c => c.Failure is not null).Select(c => c.Failure!).Distinct().Take(MaxErrorsKept)] : [],
     };
+
+    /// <summary>What the recovering clients saw, with times counted from <see cref="WorkerCommand.Since"/>.</summary>
+    private StreamReport Streams(WorkerCommand command)
+    {
+        var logs = _connections.OfType<RecoveringConnection>().Select(c => c.Log).ToList();
+        double Ms(long at) => (at - command.Since) * 1000.0 / Stopwatch.Frequency;
+        return new StreamReport
+        {
+            Clients = logs.Count,
+            Disconnected = logs.Count(l => l.Disconnects > 0),
+            Down = logs.Count(l => !l.Connected),
+            Reconnects = logs.Sum(l => l.Reconnects),
+            FailedAttempts = logs.Sum(l => l.FailedAttempts),
+            Gaps = logs.Sum(l => l.Gaps),
+            MissingOffsets = logs.Sum(l => l.MissingOffsets),
+            Duplicates = logs.Sum(l => l.Duplicates),
+            DuplicateSequences = logs.Sum(l => l.DuplicateSequences),
+            EpochChanges = logs.Sum(l => l.EpochChanges),
+            RecoveredFalse = logs.Sum(l => l.RecoveredFalse),
+            CaughtUpMs = [.. command.Required.Select(set => logs.Select(l => l.CaughtUpAt(set) is { } at ? Ms(at) : -1).ToArray())],
+            ReconnectedMs = [.. logs.Where(l => l.Reconnects > 0).Select(l => Ms(l.ReconnectedAt))],
+            Errors = [.. logs.Select(l => l.LastError).OfType<string>().GroupBy(e => e).OrderByDescending(g => g.Count()).Take(MaxErrorsKept).Select(g => $"{g.Count()}x {g.Key}")],
+        };
+    }
 
     public ValueTask DisposeAsync() => new(CloseAllAsync());
 

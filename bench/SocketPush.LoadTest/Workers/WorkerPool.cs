@@ -32,7 +32,7 @@ internal sealed class WorkerPool : IAsyncDisposable
 
     public async Task<ConnectOutcome> ConnectAsync(
         string system, string transport, IReadOnlyList<string> users, Func<string, string> clientUrlOf, string? channel, int concurrency, string signalRClient,
-        string[] sourceAddresses, Action<int, int, int> progress, string? trustedCertificate = null)
+        string[] sourceAddresses, Action<int, int, int> progress, string? trustedCertificate = null, Recovery? recovery = null)
     {
         var n = users.Count;
         var started = Stopwatch.GetTimestamp();
@@ -58,6 +58,8 @@ internal sealed class WorkerPool : IAsyncDisposable
                 SignalRClient = signalRClient,
                 SourceAddresses = sourceAddresses,
                 TrustedCertificate = trustedCertificate,
+                ReconnectUrls = recovery is null ? [] : [.. slice.Select(recovery.ReconnectUrlOf)],
+                MaxSequence = recovery?.MaxSequence ?? 0,
             };
             return await worker.RequestAsync(command, WorkerEvent.Connected, e =>
             {
@@ -74,6 +76,17 @@ internal sealed class WorkerPool : IAsyncDisposable
             results.Sum(r => r.Failed),
             seconds,
             [.. results.SelectMany(r => r.Errors).Take(12)]);
+    }
+
+    /// <summary>Clients that recover the channel's stream (<see cref="Clients.RecoveringConnection"/>): where each reconnects, and how many publishes it tracks.</summary>
+    public sealed record Recovery(Func<string, string> ReconnectUrlOf, int MaxSequence);
+
+    /// <summary>Every client process's <see cref="StreamReport"/>: times from <paramref name="since"/>, caught up per set of <paramref name="required"/> publishes.</summary>
+    public async Task<IReadOnlyList<StreamReport>> StreamsAsync(long since, int[][] required)
+    {
+        var command = new WorkerCommand { Cmd = WorkerCommand.Streams, Since = since, Required = required };
+        var results = await Task.WhenAll(_workers.Select(w => w.RequestAsync(command, WorkerEvent.Reported, null, CommandTimeout)));
+        return [.. results.Select(r => r.Streams ?? new StreamReport())];
     }
 
     public async Task<(long Received, long Seen, int Dropped)> CountAsync()

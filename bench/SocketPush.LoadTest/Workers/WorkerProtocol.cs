@@ -13,6 +13,9 @@ internal sealed class WorkerCommand
     public const string Close = "close";
     public const string Exit = "exit";
 
+    /// <summary>The recovering clients' stream report (<see cref="StreamReport"/>).</summary>
+    public const string Streams = "streams";
+
     public string Cmd { get; set; } = "";
 
     public string System { get; set; } = "";
@@ -38,6 +41,74 @@ internal sealed class WorkerCommand
 
     /// <summary>PEM file of the server's self-signed certificate, trusted for this run's TLS connections; null: plain.</summary>
     public string? TrustedCertificate { get; set; }
+
+    /// <summary>
+    /// Connect: where each user's client reconnects when its connection ends; non-empty makes the clients recovering ones
+    /// (<see cref="Clients.RecoveringConnection"/>, SocketPush over WebSockets, subscribed to <see cref="Channel"/>).
+    /// </summary>
+    public string[] ReconnectUrls { get; set; } = [];
+
+    /// <summary>Connect, recovering clients: publishes are numbered 0 to this (exclusive); each client notes when it first got each.</summary>
+    public int MaxSequence { get; set; }
+
+    /// <summary>Streams: the Stopwatch timestamp the report's times count from (the kill).</summary>
+    public long Since { get; set; }
+
+    /// <summary>Streams: sets of publishes (sequence numbers); per set, when each client held all of it.</summary>
+    public int[][] Required { get; set; } = [];
+}
+
+/// <summary>What one client process's recovering clients saw of the channel's stream.</summary>
+internal sealed class StreamReport
+{
+    public int Clients { get; set; }
+
+    /// <summary>Clients whose connection ended at least once.</summary>
+    public int Disconnected { get; set; }
+
+    /// <summary>Clients not connected now (ended, not yet back).</summary>
+    public int Down { get; set; }
+
+    public int Reconnects { get; set; }
+
+    public int FailedAttempts { get; set; }
+
+    public long Gaps { get; set; }
+
+    public long MissingOffsets { get; set; }
+
+    public long Duplicates { get; set; }
+
+    public long DuplicateSequences { get; set; }
+
+    public long EpochChanges { get; set; }
+
+    public long RecoveredFalse { get; set; }
+
+    /// <summary>Per set of <see cref="WorkerCommand.Required"/>, per client: ms from Since until it held the whole set; -1 while it lacks one.</summary>
+    public double[][] CaughtUpMs { get; set; } = [];
+
+    /// <summary>Per client that reconnected: ms from Since until its last Recover was answered.</summary>
+    public double[] ReconnectedMs { get; set; } = [];
+
+    public string[] Errors { get; set; } = [];
+
+    /// <summary>The reports of every client process summed (their per-client times left out).</summary>
+    public static StreamReport Sum(IReadOnlyList<StreamReport> reports) => new()
+    {
+        Clients = reports.Sum(r => r.Clients),
+        Disconnected = reports.Sum(r => r.Disconnected),
+        Down = reports.Sum(r => r.Down),
+        Reconnects = reports.Sum(r => r.Reconnects),
+        FailedAttempts = reports.Sum(r => r.FailedAttempts),
+        Gaps = reports.Sum(r => r.Gaps),
+        MissingOffsets = reports.Sum(r => r.MissingOffsets),
+        Duplicates = reports.Sum(r => r.Duplicates),
+        DuplicateSequences = reports.Sum(r => r.DuplicateSequences),
+        EpochChanges = reports.Sum(r => r.EpochChanges),
+        RecoveredFalse = reports.Sum(r => r.RecoveredFalse),
+        Errors = [.. reports.SelectMany(r => r.Errors).Take(8)],
+    };
 }
 
 /// <summary>An answer or progress report from a client process, one JSON line on its stdout.</summary>
@@ -75,6 +146,8 @@ internal sealed class WorkerEvent
     public string[] Errors { get; set; } = [];
 
     public string? Message { get; set; }
+
+    public StreamReport? Streams { get; set; }
 }
 
 internal static class WorkerJson
