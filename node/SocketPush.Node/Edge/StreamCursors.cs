@@ -41,7 +41,13 @@ internal sealed class StreamCursors
         public StreamPosition? Start;
         public List<PushMessage>? Held;
         public long Touched;
+
+        /// <summary>Epochs the connection delivered and then left for a newer one, newest last (a few at most).</summary>
+        public List<string>? Left;
     }
+
+    /// <summary>How many left epochs a stream's cursor remembers.</summary>
+    private const int LeftEpochs = 4;
 
     /// <summary>The stream a message belongs to: its channel, or "" for the user's own.</summary>
     public static string StreamOf(PushMessage message) => message.ChannelId ?? "";
@@ -83,7 +89,7 @@ internal sealed class StreamCursors
     public void Hold(string stream, StreamPosition? from = null)
     {
         var current = _cursors.GetValueOrDefault(stream);
-        _cursors[stream] = new Cursor { Position = from ?? current?.Position, Held = current?.Held ?? [], Touched = ++_sequence };
+        _cursors[stream] = new Cursor { Position = from ?? current?.Position, Held = current?.Held ?? [], Touched = ++_sequence, Left = current?.Left };
     }
 
     /// <summary>The position the connection reached in a stream (or holds it at), or null.</summary>
@@ -221,9 +227,25 @@ internal sealed class StreamCursors
 
     private Admission Next(Cursor cursor, StreamPosition position)
     {
+        if (cursor.Left is { } left && left.Contains(position.Epoch))
+        {
+            // An epoch the connection left (a late message of the owner before a takeover, a batch overtaken by the
+            // new epoch's): taking it again would interleave two epochs. The client was told continuity was lost.
+            return Admission.Duplicate;
+        }
+
         if (cursor.Position is not { } last || position.Epoch != last.Epoch)
         {
             // The first position, or a new epoch: the stream's continuity was lost, which the client sees in the epoch.
+            if (cursor.Position is { } previous)
+            {
+                (cursor.Left ??= []).Add(previous.Epoch);
+                if (cursor.Left.Count > LeftEpochs)
+                {
+                    cursor.Left.RemoveAt(0);
+                }
+            }
+
             cursor.Position = position;
             cursor.Touched = ++_sequence;
             return Admission.Deliver;

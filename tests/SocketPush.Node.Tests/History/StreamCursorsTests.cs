@@ -41,6 +41,23 @@ public sealed class StreamCursorsTests
     }
 
     [Fact]
+    public void A_late_message_of_an_epoch_the_connection_left_is_dropped_so_two_epochs_never_interleave()
+    {
+        var cursors = new StreamCursors();
+        cursors.Admit(Message("news", "old", 7), out _);
+        cursors.Admit(Message("news", "new", 1), out _);
+
+        // The old owner's batch, overtaken by the new epoch's first message: dropped, also after a hold.
+        Assert.Equal(Admission.Duplicate, cursors.Admit(Message("news", "old", 8), out _));
+        cursors.Hold("news");
+        Assert.Equal([2L], cursors.Release("news", new StreamPosition("new", 1), [Message("news", "old", 9), Message("news", "new", 2)], out _)
+            .Select(m => m.Position!.Value.Offset));
+        Assert.Equal(Admission.Deliver, cursors.Admit(Message("news", "new", 3), out _));
+        Assert.Equal(Admission.Deliver, cursors.Admit(Message("news", "newer", 1), out _));
+        Assert.Equal(Admission.Duplicate, cursors.Admit(Message("news", "new", 4), out _));
+    }
+
+    [Fact]
     public void A_held_stream_sends_the_fetched_messages_then_the_held_ones_once_and_asks_again_when_a_gap_remains()
     {
         var cursors = new StreamCursors();
