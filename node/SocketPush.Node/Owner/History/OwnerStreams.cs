@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using SocketPush.Client.Services;
 using SocketPush.Node.Cluster.Delivery;
 using SocketPush.Node.Configuration;
 
@@ -137,6 +138,15 @@ internal sealed class OwnerStreams(HistoryStore history, IStreamReplicas replica
         var mine = history.Snapshot(key);
         var answers = await replicas.AskOthersAsync(key, mine?.Top).ConfigureAwait(false);
         var decision = Decide(mine is { } copy ? new ReplicaStream(copy.Top.Epoch, copy.Top.Offset, true, [], copy.Terms) : null, answers, replicas.TakeoverQuorum);
+        if (decision.Epoch is null && answers.Any(a => a is null))
+        {
+            // A replica that did not answer (busy, or dead and not yet out of the ring) may hold what proves the
+            // epoch's continuity: a new epoch now would lose it for every client. The write quorum needs that replica
+            // as much, so nothing is lost by answering "not now": the next message or read asks again.
+            throw new ServiceException(ErrorCodes.Unavailable,
+                $"Not every replica of {key} answered its new owner; the stream continues once they do (or once the ring drops them).");
+        }
+
         // Whatever the decision, publish ids any copy holds are not appended again (in a new epoch they would be).
         IReadOnlyList<FormerId> publishIds = [.. history.PublishIdsOf(key), .. answers.SelectMany(a => a?.PublishIds ?? [])];
         history.TakeOver(key, decision.Epoch, decision.Top, decision.Entries, decision.Terms, publishIds, LocalId);
