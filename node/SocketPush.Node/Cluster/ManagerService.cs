@@ -1,6 +1,7 @@
 using System.Text.Json;
 using MemoryPack;
 using SocketPush.Client.Services;
+using SocketPush.Node.Owner.History;
 using SocketPush.Node.Owner.Records;
 using SocketPush.Node.Cluster.Peers;
 using SocketPush.Node.Cluster.Routing;
@@ -18,6 +19,8 @@ internal sealed class ManagerService(
     MissingCopies missing,
     AntiEntropy antiEntropy,
     ConfigReloader reloader,
+    HistoryStore history,
+    HistoryMetrics historyMetrics,
     LiveConfig live) : IManagerService
 {
     /// <summary>How long manager.status waits for another member's record counts; a member slower than that shows none.</summary>
@@ -70,6 +73,14 @@ internal sealed class ManagerService(
                 keysUnderReplicatedSample = sample,
             },
             antiEntropy = antiEntropy.LastRound?.ToJson(),
+            history = new
+            {
+                streams = history.Streams,
+                messages = history.Messages,
+                bytes = history.Bytes,
+                maxBytes = live.Current.History.MaxBytes,
+                evicted = historyMetrics.EvictedByReason(),
+            },
             config = new
             {
                 version = reloader.Version,

@@ -88,12 +88,19 @@ public sealed class HistoryApiTests : IAsyncLifetime
     {
         const string channel = "hist/a";
         var before = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var statusBefore = (await _node.CallAsync("manager", "status", new { })).GetProperty("history");
         for (var n = 1; n <= 5; n++)
         {
             await _node.CallAsync("channel", "publish", new { channelId = channel, message = new { n }, publishId = $"p{n}" });
         }
 
-        // Size 3: the two oldest are gone.
+        // Size 3: the two oldest are gone, and manager.status counts them with what the history holds now.
+        var held = (await _node.CallAsync("manager", "status", new { })).GetProperty("history");
+        Assert.Equal(2, held.GetProperty("evicted").GetProperty("size").GetInt64() - statusBefore.GetProperty("evicted").GetProperty("size").GetInt64());
+        Assert.Equal(3, held.GetProperty("messages").GetInt64() - statusBefore.GetProperty("messages").GetInt64());
+        Assert.True(held.GetProperty("bytes").GetInt64() > statusBefore.GetProperty("bytes").GetInt64());
+        Assert.Equal(1, held.GetProperty("streams").GetInt32() - statusBefore.GetProperty("streams").GetInt32());
+        Assert.Equal(256L * 1024 * 1024, held.GetProperty("maxBytes").GetInt64());
         var latest = await _node.CallAsync("channel", "history", new { channelId = channel });
         var epoch = latest.GetProperty("epoch").GetString()!;
         Assert.Equal(5, latest.GetProperty("offset").GetInt64());
