@@ -100,7 +100,38 @@ internal sealed class OwnerFanOut(ILocalConnections local, PresenceTable presenc
         }
         catch (SocketPush.Client.Services.ServiceException) when (batch.Epoch is not null)
         {
+            _ = ResendAsync(node, batch);
             return 0;
+        }
+    }
+
+    /// <summary>Waits before each new attempt of a batch a node did not take.</summary>
+    private static readonly TimeSpan[] ResendWaits = [TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(4)];
+
+    /// <summary>
+    /// A batch of a stream's message that a node did not take (its answer timed out, its link dropped) goes again a
+    /// few times while the node is in the ring: its connections drop a position they have already. Without it, the
+    /// clients there would miss a stream's last messages until its next one, which starts a gap fill.
+    /// </summary>
+    private async Task ResendAsync(string node, EdgeDeliver batch)
+    {
+        foreach (var wait in ResendWaits)
+        {
+            await Task.Delay(wait, time).ConfigureAwait(false);
+            if (!router.Nodes.Contains(node, StringComparer.Ordinal))
+            {
+                return;
+            }
+
+            try
+            {
+                await router.AskAsync(node, batch, CancellationToken.None).ConfigureAwait(false);
+                return;
+            }
+            catch (SocketPush.Client.Services.ServiceException)
+            {
+                // Not taken again: the next wait, then one more attempt.
+            }
         }
     }
 }

@@ -418,7 +418,8 @@ internal sealed partial class EdgeDeliver(
     [MemoryPackIgnore]
     public Delivery.StreamPosition? Position => Epoch is null ? null : new Delivery.StreamPosition(Epoch, Offset);
 
-    public override bool Repeatable() => false;
+    /// <summary>With a position, yes: each connection drops a position it delivered already. Without, it would reach clients twice.</summary>
+    public override bool Repeatable() => Epoch is not null;
 
     public override Task<int> RunAsync(PeerHandlers local, CancellationToken cancellationToken) => local.FanOut.DeliverAsync(this, cancellationToken);
 }

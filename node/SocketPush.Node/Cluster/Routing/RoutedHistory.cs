@@ -68,6 +68,14 @@ internal sealed class RoutedHistory(ClusterRouter router, TimeProvider time) : I
         });
     }
 
-    private Task<HistoryPage> FetchAsync(string key, StreamPosition? since, int limit, CancellationToken cancellationToken) =>
-        router.AskOwnerAsync(key, new HistoryFetch(key, since?.Epoch, since?.Offset ?? 0, Math.Clamp(limit, 0, MaxLimit), asOwner: true), cancellationToken);
+    /// <summary>
+    /// Reads on the owner as a publish goes there: an owner that stops answering is waited out until the ring names
+    /// the next one (within <c>cluster.publishTimeout</c>), which takes the stream over with every acknowledged
+    /// message. A recovery or gap fill during a failover then completes instead of ending in <c>recovered: false</c>.
+    /// </summary>
+    private Task<HistoryPage> FetchAsync(string key, StreamPosition? since, int limit, CancellationToken cancellationToken)
+    {
+        var fetch = new HistoryFetch(key, since?.Epoch, since?.Offset ?? 0, Math.Clamp(limit, 0, MaxLimit), asOwner: true);
+        return router.AskOwnerWithFailoverAsync(key, local => fetch.RunAsync(local, cancellationToken), () => fetch, cancellationToken);
+    }
 }
