@@ -19,6 +19,14 @@ internal sealed class StreamRecovery
     private readonly ILogger<StreamRecovery> logger;
     private readonly TimeProvider time;
 
+    /// <summary>
+    /// Gap fills in flight, shared: the connections of a node that miss the same messages (a batch lost on its way
+    /// here) wait for one read of the owner. Only gap fills: a gap's held message is in any read that started after
+    /// it was sent, and a read that ends before it leaves the gap to be filled again; a recovery has no such message
+    /// and reads for itself, after its hold began.
+    /// </summary>
+    private readonly SingleFlight<(PublicationKind Kind, string Id, StreamPosition? Since), StreamPage?> gapReads = new();
+
     /// <summary>Every connection that joins <paramref name="registry"/> from now on fills its gaps here.</summary>
     public StreamRecovery(ConnectionRegistry registry, IStreamHistory history, IChannelService channels, EdgeMetrics metrics, ILogger<StreamRecovery> logger, TimeProvider time)
     {
@@ -195,7 +203,10 @@ internal sealed class StreamRecovery
         {
             while (true)
             {
-                page = await history.ReadAsync(kind, id, since, from is null ? 0 : PageSize, cancellationToken).ConfigureAwait(false);
+                var (read, limit) = (since, from is null ? 0 : PageSize);
+                page = gap
+                    ? await gapReads.RunAsync((kind, id, read), () => history.ReadAsync(kind, id, read, limit, CancellationToken.None)).ConfigureAwait(false)
+                    : await history.ReadAsync(kind, id, read, limit, cancellationToken).ConfigureAwait(false);
                 if (page is null || from is null || !page.Complete)
                 {
                     break;

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Text.Json;
 using SocketPush.Client.Services;
 using SocketPush.Node.Cluster.Delivery;
@@ -48,7 +47,7 @@ internal interface IStreamReplicas
 /// </summary>
 internal sealed class OwnerStreams(HistoryStore history, IStreamReplicas replicas, LiveConfig config)
 {
-    private readonly ConcurrentDictionary<string, Lazy<Task>> _takeovers = new(StringComparer.Ordinal);
+    private readonly SingleFlight<string, bool> _takeovers = new(StringComparer.Ordinal);
 
     private string LocalId => config.Current.Node.Id;
 
@@ -117,20 +116,11 @@ internal sealed class OwnerStreams(HistoryStore history, IStreamReplicas replica
         }
 
         // Concurrent publishes of a stream wait for one takeover.
-        var takeover = _takeovers.GetOrAdd(key, k => new Lazy<Task>(() => TakeOverAsync(k)));
-        return AwaitAndForgetAsync(key, takeover);
-    }
-
-    private async Task AwaitAndForgetAsync(string key, Lazy<Task> takeover)
-    {
-        try
+        return _takeovers.RunAsync(key, async () =>
         {
-            await takeover.Value.ConfigureAwait(false);
-        }
-        finally
-        {
-            _takeovers.TryRemove(new KeyValuePair<string, Lazy<Task>>(key, takeover));
-        }
+            await TakeOverAsync(key).ConfigureAwait(false);
+            return true;
+        });
     }
 
     private async Task TakeOverAsync(string key)
