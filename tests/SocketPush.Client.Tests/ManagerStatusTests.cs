@@ -49,7 +49,7 @@ public sealed class ManagerStatusTests(NodeFixture fixture) : IClassFixture<Node
     private void AssertShape(string form, JsonElement status, int users, int sessions, int channels)
     {
         Assert.True(status.ValueKind == JsonValueKind.Object, $"{form}: {status}");
-        Assert.Equal(["nodeId", "joined", "members", "ringAgreed", "ringProblem", "virtualNodes", "replicas", "writeQuorum", "records", "pendingHandoff", "replication", "antiEntropy", "config"], status.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(["nodeId", "joined", "members", "ringAgreed", "ringProblem", "virtualNodes", "replicas", "writeQuorum", "records", "pendingHandoff", "replication", "antiEntropy", "history", "config"], status.EnumerateObject().Select(p => p.Name));
         Assert.Equal(1, status.GetProperty("config").GetProperty("version").GetInt32());
         Assert.Equal(JsonValueKind.Null, status.GetProperty("config").GetProperty("lastReload").ValueKind);
         Assert.True(status.GetProperty("joined").GetBoolean());

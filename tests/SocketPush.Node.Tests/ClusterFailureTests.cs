@@ -47,8 +47,10 @@ public sealed class ClusterFailureTests
         }
 
         Assert.True(caller.Service<ClusterMembership>().View.Member(owner.Host.Identity.NodeId)?.IsLive, "the owner is still an alive member");
-        Assert.Equal(1, await caller.MetricAsync(ForwardedPublishes + "\"overloaded\"}"));
-        Assert.Equal(2, await caller.MetricAsync(ForwardedPublishes + "\"unavailable\"}"));
+        // A publish whose owner timed out asks it again after a moment (it may only be slow), until cluster.publishTimeout:
+        // the bound and the timeout may each be met more than once on the way.
+        Assert.InRange(await caller.MetricAsync(ForwardedPublishes + "\"overloaded\"}"), 1, 10);
+        Assert.InRange(await caller.MetricAsync(ForwardedPublishes + "\"unavailable\"}"), 2, 10);
     }
 
     [Fact]

@@ -206,7 +206,10 @@ internal sealed class PeerLinks : IDisposable
         }
         catch (TimeoutException)
         {
-            throw Unavailable(label, nodeId, $"it did not answer within {timeout.TotalSeconds:0.###} s (cluster.requestTimeout)");
+            throw new PeerUnreachableException(nodeId, $"{label.Service}.{label.Method}: node {nodeId} cannot answer: it did not answer within {timeout.TotalSeconds:0.###} s (cluster.requestTimeout).")
+            {
+                TimedOut = true,
+            };
         }
         catch (ServiceException) when (pending.Lost && !retryOnLoss)
         {
@@ -253,4 +256,7 @@ internal sealed class PeerLinks : IDisposable
 internal sealed class PeerUnreachableException(string nodeId, string message) : ServiceException(ErrorCodes.Unavailable, message)
 {
     public string NodeId { get; } = nodeId;
+
+    /// <summary>The node is a live member and took the call, but did not answer in time (it may only be slow).</summary>
+    public bool TimedOut { get; init; }
 }

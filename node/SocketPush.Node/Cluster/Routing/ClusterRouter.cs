@@ -90,10 +90,14 @@ internal sealed class ClusterRouter(
                 {
                     return await call.ConfigureAwait(false);
                 }
-                catch (PeerUnreachableException) when (!cancellationToken.IsCancellationRequested)
+                catch (PeerUnreachableException e) when (!cancellationToken.IsCancellationRequested)
                 {
-                    // No answer from the owner: whether it is dead is the failure detector's call; wait for it.
-                    if (!await OwnerMovedAsync(key, owner, deadline, cancellationToken).ConfigureAwait(false))
+                    // No answer from the owner: whether it is dead is the failure detector's call; wait for it. One
+                    // that took the call and did not answer in time may only be slow, or behind the ring (it forwarded
+                    // to a node it still took for the owner): after a moment it is asked again (a publish carries its
+                    // id, a read reads). One whose link is lost or full is not asked again before the ring moves.
+                    var retryAt = e.TimedOut ? Math.Min(deadline, time.GetTimestamp() + (long)(RetryPause.TotalSeconds * time.TimestampFrequency)) : deadline;
+                    if (!await OwnerMovedAsync(key, owner, retryAt, cancellationToken).ConfigureAwait(false) && time.GetTimestamp() >= deadline)
                     {
                         throw;
                     }
@@ -102,9 +106,17 @@ internal sealed class ClusterRouter(
                 }
             }
 
+            if (!OwnerIsNot(membership.View, key, owner))
+            {
+                continue;
+            }
+
             metrics.PublishFailedOver();
         }
     }
+
+    /// <summary>How long a call whose owner did not answer waits for the ring to move before it asks again.</summary>
+    private static readonly TimeSpan RetryPause = TimeSpan.FromSeconds(1);
 
     /// <summary>Completes at the ring's next change: one task for every waiting publish, not a subscription each.</summary>
     private readonly RingChanges _ringChanges = new(membership);
