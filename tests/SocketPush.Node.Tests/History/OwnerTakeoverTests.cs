@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using SocketPush.Client.Services;
 using SocketPush.Node.Cluster.Delivery;
@@ -44,7 +45,7 @@ public sealed class OwnerTakeoverTests : IDisposable
         var terms = new WriterTerm[] { new("t1", 1) };
         Assert.Equal(CopyResult.Applied, store.ApplyCopy("c:news", epoch, 3, [Entry(1), Entry(2), Entry(3)], terms, [], CopyKind.WholeStream));
         var replicas = new Replicas { Answers = [null] };
-        var owner = new OwnerStreams(store, replicas, new LiveConfig(config));
+        var owner = new OwnerStreams(store, replicas, new LiveConfig(config), NullLogger<OwnerStreams>.Instance);
         StreamPosition? delivered = null;
         Task<int> FanOut(StreamPosition? position)
         {

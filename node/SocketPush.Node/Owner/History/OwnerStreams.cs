@@ -45,7 +45,7 @@ internal interface IStreamReplicas
 /// enough of them agree to cover every acknowledged message (<see cref="IStreamReplicas.TakeoverQuorum"/>), taking
 /// what it lacked, and starts a new epoch otherwise.
 /// </summary>
-internal sealed class OwnerStreams(HistoryStore history, IStreamReplicas replicas, LiveConfig config)
+internal sealed class OwnerStreams(HistoryStore history, IStreamReplicas replicas, LiveConfig config, ILogger<OwnerStreams> logger)
 {
     private readonly SingleFlight<string, bool> _takeovers = new(StringComparer.Ordinal);
 
@@ -135,6 +135,14 @@ internal sealed class OwnerStreams(HistoryStore history, IStreamReplicas replica
             // as much, so nothing is lost by answering "not now": the next message or read asks again.
             throw new ServiceException(ErrorCodes.Unavailable,
                 $"Not every replica of {key} answered its new owner; the stream continues once they do (or once the ring drops them).");
+        }
+
+        if (decision.Epoch is null && (mine is not null || answers.Any(a => a is { Epoch.Length: > 0 })))
+        {
+            // Continuity lost for every client of the stream: say why, with what each copy held.
+            static string Describe(ReplicaStream? copy) => copy is null ? "no answer"
+                : copy.Epoch.Length == 0 ? "none" : $"{copy.Epoch}.{copy.Offset}{(copy.Complete ? "" : " incomplete")}, {copy.Entries.Count} entries, {copy.Terms.Count} terms";
+            OwnerLog.NewEpoch(logger, key, mine is { } m ? $"{m.Top}, {m.Terms.Count} terms" : "none", string.Join("; ", answers.Select(Describe)), replicas.TakeoverQuorum);
         }
 
         // Whatever the decision, publish ids any copy holds are not appended again (in a new epoch they would be).
