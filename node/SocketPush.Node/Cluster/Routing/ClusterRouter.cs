@@ -96,7 +96,10 @@ internal sealed class ClusterRouter(
                     // that took the call and did not answer in time may only be slow, or behind the ring (it forwarded
                     // to a node it still took for the owner): after a moment it is asked again (a publish carries its
                     // id, a read reads). One whose link is lost or full is not asked again before the ring moves.
-                    var retryAt = e.TimedOut ? Math.Min(deadline, time.GetTimestamp() + (long)(RetryPause.TotalSeconds * time.TimestampFrequency)) : deadline;
+                    // Asked again only if the next call can time out before the deadline, which bounds the whole wait.
+                    var retryAt = time.GetTimestamp() + (long)((RetryPause + config.Current.Cluster.RequestTimeout).TotalSeconds * time.TimestampFrequency) <= deadline && e.TimedOut
+                        ? time.GetTimestamp() + (long)(RetryPause.TotalSeconds * time.TimestampFrequency)
+                        : deadline;
                     if (!await OwnerMovedAsync(key, owner, retryAt, cancellationToken).ConfigureAwait(false) && time.GetTimestamp() >= deadline)
                     {
                         throw;
