@@ -59,7 +59,7 @@ internal sealed class ClusterRouter(
     public async Task<TResult> AskOwnerWithFailoverAsync<TResult>(
         string key, Func<PeerHandlers, Task<TResult>> here, Func<PeerRequest<TResult>> elsewhere, CancellationToken cancellationToken)
     {
-        var deadline = time.GetTimestamp() + (long)(config.Current.Cluster.PublishTimeout.TotalSeconds * time.TimestampFrequency);
+        var deadline = TimestampAfter(config.Current.Cluster.PublishTimeout);
         while (true)
         {
             var owner = OwnerOf(key);
@@ -97,9 +97,7 @@ internal sealed class ClusterRouter(
                     // to a node it still took for the owner): after a moment it is asked again (a publish carries its
                     // id, a read reads). One whose link is lost or full is not asked again before the ring moves.
                     // Asked again only if the next call can time out before the deadline, which bounds the whole wait.
-                    var retryAt = time.GetTimestamp() + (long)((RetryPause + config.Current.Cluster.RequestTimeout).TotalSeconds * time.TimestampFrequency) <= deadline && e.TimedOut
-                        ? time.GetTimestamp() + (long)(RetryPause.TotalSeconds * time.TimestampFrequency)
-                        : deadline;
+                    var retryAt = e.TimedOut && TimestampAfter(RetryPause + config.Current.Cluster.RequestTimeout) <= deadline ? TimestampAfter(RetryPause) : deadline;
                     if (!await OwnerMovedAsync(key, owner, retryAt, cancellationToken).ConfigureAwait(false) && time.GetTimestamp() >= deadline)
                     {
                         throw;
@@ -117,6 +115,9 @@ internal sealed class ClusterRouter(
             metrics.PublishFailedOver();
         }
     }
+
+    /// <summary>The clock's timestamp <paramref name="wait"/> from now.</summary>
+    private long TimestampAfter(TimeSpan wait) => time.GetTimestamp() + (long)(wait.TotalSeconds * time.TimestampFrequency);
 
     /// <summary>How long a call whose owner did not answer waits for the ring to move before it asks again.</summary>
     private static readonly TimeSpan RetryPause = TimeSpan.FromSeconds(1);
