@@ -316,6 +316,7 @@ internal sealed class AntiEntropy : BackgroundService
             else if (result == CopyResult.Conflict)
             {
                 // Two owners wrote the epoch (a healed partition): this node checks with the replicas before its next message.
+                ClusterLog.StreamCopyConflict(_logger, peer, key, whole.Top.ToString(), WriterTerm.Describe(whole.Terms));
                 _history.Unclaim(key);
             }
         }

@@ -44,4 +44,7 @@ internal static partial class ClusterLog
     [LoggerMessage(EventId = 419, Level = LogLevel.Information,
         Message = "Left the cluster in {Elapsed}: {Held} record(s) held, {NotHandedOver} not handed over; {NotMoved} client(s) not yet asked to move, {Connected} still connected; departure gossiped: {Gossiped}")]
     public static partial void Left(ILogger logger, int held, int notHandedOver, int notMoved, int connected, bool gossiped, TimeSpan elapsed);
+
+    [LoggerMessage(EventId = 430, Level = LogLevel.Warning, Message = "Node {Peer} holds other messages of the stream {Key} than this owner's copy ({Top}, terms {Terms}) at offsets both hold: this node checks with the replicas before its next message")]
+    public static partial void StreamCopyConflict(ILogger logger, string peer, string key, string top, string terms);
 }

@@ -19,11 +19,12 @@ internal sealed class StreamReplication : IStreamReplicas
     private readonly ClusterRouter router;
     private readonly LiveConfig live;
     private readonly ClusterMetrics metrics;
+    private readonly ILogger<StreamReplication> logger;
 
     /// <summary>Follows the ring: once it moves, every stream's owner checks with the other replicas before its next message.</summary>
-    public StreamReplication(HistoryStore history, ClusterMembership membership, ClusterRouter router, LiveConfig live, ClusterMetrics metrics)
+    public StreamReplication(HistoryStore history, ClusterMembership membership, ClusterRouter router, LiveConfig live, ClusterMetrics metrics, ILogger<StreamReplication> logger)
     {
-        (this.history, this.membership, this.router, this.live, this.metrics) = (history, membership, router, live, metrics);
+        (this.history, this.membership, this.router, this.live, this.metrics, this.logger) = (history, membership, router, live, metrics, logger);
         membership.RingChanged += (_, _) => history.OwnersMayHaveMoved();
     }
 
@@ -92,6 +93,7 @@ internal sealed class StreamReplication : IStreamReplicas
 
             if (result == CopyResult.Conflict)
             {
+                ClusterLog.StreamCopyConflict(logger, node, key, $"{copy.Epoch}.{copy.Top}", WriterTerm.Describe(copy.Terms));
                 history.Unclaim(key);
             }
 

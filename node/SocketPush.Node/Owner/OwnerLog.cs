@@ -11,4 +11,5 @@ internal static partial class OwnerLog
 
     [LoggerMessage(EventId = 107, Level = LogLevel.Warning, Message = "The stream of {Key} starts a new epoch: continuity could not be shown from this node's copy ({Mine}) and the other replicas' ({Others}); {Quorum} agreeing copies needed")]
     public static partial void NewEpoch(ILogger logger, string key, string mine, string others, int quorum);
+
 }

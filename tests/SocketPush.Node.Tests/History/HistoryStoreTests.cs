@@ -249,4 +249,55 @@ public sealed class HistoryStoreTests : IDisposable
         Assert.False(again.Duplicate);
         Assert.Equal(next.Position with { Offset = 3 }, again.Position);
     }
+
+    [Fact]
+    public void A_takeover_that_wrote_nothing_leaves_no_term_behind_so_the_copies_of_the_next_owner_still_agree_at_the_following_takeover()
+    {
+        // Three nodes' stores; the owner moves a→b→a (b's takeover wrote nothing before the ring moved back), then a
+        // dies and c takes over from b's and its own copy. Before the fix b kept its empty term while holding a's
+        // next messages, and c saw two copies of one epoch that differ: a new epoch for every client.
+        Use(h => h.Channels = [new HistoryRule { Match = "*", Size = 10, Age = TimeSpan.FromMinutes(2) }]);
+        HistoryStore NewNode() => new(_config, _time, new HistoryMetrics(_meters.GetRequiredService<IMeterFactory>()));
+        var (a, b, c) = (_store, NewNode(), NewNode());
+        void PublishOnA(string id)
+        {
+            var sequenced = a.Sequence("c:news", id, JsonSerializer.SerializeToElement(new { id }), "a")!;
+            a.Confirm("c:news", sequenced.Position);
+            foreach (var replica in new[] { b, c })
+            {
+                Assert.Equal(CopyResult.Applied, replica.ApplyCopy("c:news", sequenced.Position.Epoch, sequenced.Position.Offset, [sequenced.Entry!], a.TermsOf("c:news"), [], CopyKind.Append));
+            }
+        }
+
+        a.TakeOver("c:news", null, 0, [], [], [], "a");
+        foreach (var replica in new[] { b, c })
+        {
+            var whole = a.Snapshot("c:news")!;
+            replica.ApplyCopy("c:news", whole.Top.Epoch, whole.Top.Offset, whole.Entries, whole.Terms, whole.FormerIds, CopyKind.WholeStream);
+        }
+
+        PublishOnA("p1");
+        PublishOnA("p2");
+        var epoch = a.Snapshot("c:news")!.Top.Epoch;
+
+        // The ring flaps: b and a each take the stream over, from answers given before the other claimed it (the
+        // copies agree); b writes nothing, a goes on.
+        var termsBefore = a.TermsOf("c:news");
+        b.TakeOver("c:news", epoch, 2, [], termsBefore, [], "b");
+        a.TakeOver("c:news", epoch, 2, [], termsBefore, [], "a");
+        PublishOnA("p3");
+        PublishOnA("p4");
+
+        // Every copy holds the same messages under the same terms.
+        Assert.Equal(a.TermsOf("c:news"), b.TermsOf("c:news"));
+        Assert.Equal(a.TermsOf("c:news"), c.TermsOf("c:news"));
+        var fromB = b.Snapshot("c:news")!;
+        var fromC = c.Snapshot("c:news")!;
+        var decision = OwnerStreams.Decide(
+            new ReplicaStream(fromC.Top.Epoch, fromC.Top.Offset, true, [], fromC.Terms),
+            [new ReplicaStream(fromB.Top.Epoch, fromB.Top.Offset, true, [], fromB.Terms)],
+            quorum: 2);
+        Assert.Equal(epoch, decision.Epoch);
+        Assert.Equal(4, decision.Top);
+    }
 }

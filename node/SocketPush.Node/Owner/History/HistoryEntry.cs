@@ -90,6 +90,10 @@ internal enum CopyResult : byte
 [MemoryPackable]
 internal readonly partial record struct WriterTerm(string Term, long Start)
 {
+    /// <summary>Terms as a log line shows them: each term's first characters and the offset it starts at.</summary>
+    public static string Describe(IReadOnlyList<WriterTerm> terms) =>
+        string.Join(",", terms.Select(t => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{t.Term[..Math.Min(6, t.Term.Length)]}@{t.Start}")));
+
     /// <summary>Whether two copies of one epoch (their terms and last offsets) hold different messages at some offset both have.</summary>
     public static bool Diverge(IReadOnlyList<WriterTerm> a, long topA, IReadOnlyList<WriterTerm> b, long topB)
     {

@@ -174,7 +174,7 @@ internal sealed class HistoryStore(LiveConfig config, TimeProvider time, History
                     if (current.Apply(entries) == CopyResult.Applied)
                     {
                         current.StartAt(top);
-                        current.AdoptTerms(terms);
+                        current.AdoptTerms(terms, top);
                         current.Inherit(formerIds);
                         current.ClaimWriter(localId, Interlocked.Read(ref _ownership));
                         Account(current.Count - count, current.Bytes - bytes);
@@ -190,7 +190,7 @@ internal sealed class HistoryStore(LiveConfig config, TimeProvider time, History
         {
             replacement.Apply(entries);
             replacement.StartAt(top);
-            replacement.AdoptTerms(terms);
+            replacement.AdoptTerms(terms, top);
         }
 
         replacement.Inherit(formerIds);
@@ -230,7 +230,7 @@ internal sealed class HistoryStore(LiveConfig config, TimeProvider time, History
                         // Entries after this copy's end are taken (for a whole stream or an offer, only when they follow it).
                         var (count, bytes) = (current.Count, current.Bytes);
                         var result = current.Apply(entries.Where(e => e.Offset > current.LastOffset || kind == CopyKind.Append));
-                        current.AdoptTerms(terms);
+                        current.AdoptTerms(terms, top);
                         current.Inherit(formerIds);
                         current.Touch(now);
                         Account(current.Count - count, current.Bytes - bytes);
@@ -255,7 +255,7 @@ internal sealed class HistoryStore(LiveConfig config, TimeProvider time, History
         replacement.Touch(now);
         var applied = replacement.Apply(entries);
         replacement.StartAt(top);
-        replacement.AdoptTerms(terms);
+        replacement.AdoptTerms(terms, top);
         replacement.Inherit(formerIds);
         Replace(key, current, replacement);
         return applied;

@@ -60,15 +60,22 @@ internal sealed class MessageStream(string key, string epoch)
     /// <summary>This node took the stream over under a new term: it writes the stream from now on.</summary>
     public void ClaimWriter(string node, long generation)
     {
-        _terms = [.. _terms, new WriterTerm(StreamPosition.NewEpoch(), LastOffset + 1)];
+        // A term that wrote nothing (a takeover the ring undid before its first message) says nothing about any
+        // offset: dropped, so that it cannot tell two copies apart that hold the same messages.
+        _terms = [.. _terms.Where(t => t.Start <= LastOffset), new WriterTerm(StreamPosition.NewEpoch(), LastOffset + 1)];
         ClaimedGeneration = generation;
         LastWriter = node;
     }
 
-    /// <summary>Takes the owner's terms, known compatible, when they say more than this copy's.</summary>
-    public void AdoptTerms(IReadOnlyList<WriterTerm> terms)
+    /// <summary>
+    /// Takes the terms of a copy known compatible with this one (the same messages up to the shorter one's end) that
+    /// reaches at least as far (<paramref name="top"/>): its terms describe every offset this copy holds. Taken even
+    /// when they are not more: a term this copy holds but the owner's does not is a takeover that wrote nothing, and
+    /// keeping it would make this copy differ from the owner's at the next offset, which the owner then writes.
+    /// </summary>
+    public void AdoptTerms(IReadOnlyList<WriterTerm> terms, long top)
     {
-        if (terms.Count > _terms.Length)
+        if (top >= LastOffset)
         {
             _terms = [.. terms];
         }

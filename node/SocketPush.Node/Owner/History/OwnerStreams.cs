@@ -141,8 +141,8 @@ internal sealed class OwnerStreams(HistoryStore history, IStreamReplicas replica
         {
             // Continuity lost for every client of the stream: say why, with what each copy held.
             static string Describe(ReplicaStream? copy) => copy is null ? "no answer"
-                : copy.Epoch.Length == 0 ? "none" : $"{copy.Epoch}.{copy.Offset}{(copy.Complete ? "" : " incomplete")}, {copy.Entries.Count} entries, {copy.Terms.Count} terms";
-            OwnerLog.NewEpoch(logger, key, mine is { } m ? $"{m.Top}, {m.Terms.Count} terms" : "none", string.Join("; ", answers.Select(Describe)), replicas.TakeoverQuorum);
+                : copy.Epoch.Length == 0 ? "none" : $"{copy.Epoch}.{copy.Offset}{(copy.Complete ? "" : " incomplete")}, {copy.Entries.Count} entries, terms {WriterTerm.Describe(copy.Terms)}";
+            OwnerLog.NewEpoch(logger, key, mine is { } m ? $"{m.Top}, terms {WriterTerm.Describe(m.Terms)}" : "none", string.Join("; ", answers.Select(Describe)), replicas.TakeoverQuorum);
         }
 
         // Whatever the decision, publish ids any copy holds are not appended again (in a new epoch they would be).
@@ -199,7 +199,8 @@ internal sealed class OwnerStreams(HistoryStore history, IStreamReplicas replica
             return newEpoch;
         }
 
-        var terms = all.MaxBy(c => c.Terms.Count)!.Terms;
+        // The longest copy's terms describe every offset the others hold (they agree up to each one's end).
+        var terms = all.MaxBy(c => c.Offset)!.Terms;
         return (all[0].Epoch, top, longest is not null && longest.Offset > position ? longest.Entries : [], terms);
     }
 }
