@@ -216,6 +216,11 @@ public sealed class ClusterConfigRestartTests : IAsyncLifetime
                 && StampedLayer.FromFile(File.ReadAllBytes(Path.Combine(StateDir("n3"), ConfigLayerStore.FileName))).Version == second,
             "n3 keeps the layer it caught up with");
 
+        // A new node starts with no layer and takes the cluster's.
+        var n4 = await cluster.AddNodeAsync();
+        await Eventually.TrueAsync(async () => await ClusterConfigTests.LayerVersionAsync(n4) == second, "the new node takes the layer");
+        await AssertInForceAsync(n4, 8);
+
         // The whole cluster down: a node started alone has nobody to take the layer from but its state directory.
         await cluster.DisposeAsync();
         await using var alone = await TestNode.StartAsync(c =>

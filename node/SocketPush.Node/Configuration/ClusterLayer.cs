@@ -61,6 +61,12 @@ internal sealed partial class ClusterLayer(ImmutableSortedDictionary<string, str
     public static IReadOnlyDictionary<string, string?> ReadChanges(JsonElement changes, List<ConfigProblem> problems)
     {
         var read = new Dictionary<string, string?>(StringComparer.Ordinal);
+        if (changes.ValueKind == JsonValueKind.Array && changes.GetArrayLength() == 0)
+        {
+            // No change: PHP's json_encode writes an empty array [] where it meant an empty object.
+            return read;
+        }
+
         if (changes.ValueKind != JsonValueKind.Object)
         {
             problems.Add(new ConfigProblem("changes", "must be a JSON object of config keys and their values, e.g. {\"options.maxConnections\": 5000}."));
