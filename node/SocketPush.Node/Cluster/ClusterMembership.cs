@@ -17,7 +17,7 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
     private readonly Lock _viewGate = new();
     private volatile bool _leaving;
     private volatile string _configVersion = "none";
-    private string? _advertised;
+    private volatile string? _advertised;
     private Membership? _gossip;
     private bool _alone = true;
     private ClusterView _view = ClusterView.Alone(identity.NodeId, RingSettings.Of(live.Current));
