@@ -16,12 +16,17 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
     private readonly SemaphoreSlim _applying = new(1, 1);
     private readonly Lock _viewGate = new();
     private volatile bool _leaving;
+    private volatile string _configVersion = "none";
+    private volatile string? _advertised;
     private Membership? _gossip;
     private bool _alone = true;
     private ClusterView _view = ClusterView.Alone(identity.NodeId, RingSettings.Of(live.Current));
 
     /// <summary>Raised with the view before and after, on the gossip loop, when the ring's members changed: keep handlers short.</summary>
     public event Action<ClusterView, ClusterView>? RingChanged;
+
+    /// <summary>Raised on the gossip loop after any change of the view (a member's metadata too): keep handlers short.</summary>
+    public event Action? ViewChanged;
 
     /// <summary>Raised on the gossip loop when a member was declared dead or left.</summary>
     public event Action<string>? MemberGone;
@@ -41,7 +46,8 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
         var config = live.Current;
         var seeds = await ResolveAllAsync(config.Cluster.Seeds);
         var options = GossipSettings.Of(config, seeds);
-        var metadata = NodeMetadata.Of(identity, _ring, leaving: false).Encode();
+        var version = _configVersion;
+        var metadata = NodeMetadata.Of(identity, _ring, leaving: false, version).Encode();
         Membership gossip;
         try
         {
@@ -55,6 +61,7 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
         _alone = config.Cluster.Seeds.Count == seeds.Count && seeds.All(s => s == gossip.Address);
         identity.ClusterEndpoint = gossip.Address;
         _gossip = gossip;
+        _advertised = version;
         gossip.Changed += (_, change) => OnChanged(change);
         OnChanged(null);
         live.Changed += (before, after) => _ = ApplyAsync(before, after);
@@ -121,11 +128,34 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
         try
         {
             // The others take this node out of their rings once they hear it, so nobody hands it records any more.
-            await _gossip.UpdateMetadataAsync(NodeMetadata.Of(identity, _ring, leaving: true).Encode());
+            await _gossip.UpdateMetadataAsync(NodeMetadata.Of(identity, _ring, leaving: true, _configVersion).Encode());
         }
         catch (ObjectDisposedException)
         {
             // The cluster port is closed already; the others find out by failure detection.
+        }
+    }
+
+    /// <summary>
+    /// Puts the version of this node's cluster config layer in its metadata (once gossip runs; before, the start takes
+    /// it), so that every member sees it. Called from one loop only (the layer's sync).
+    /// </summary>
+    public async Task AdvertiseConfigVersionAsync(string version)
+    {
+        _configVersion = version;
+        if (_gossip is null || _advertised == version || _leaving)
+        {
+            return;
+        }
+
+        try
+        {
+            await _gossip.UpdateMetadataAsync(NodeMetadata.Of(identity, _ring, leaving: false, version).Encode());
+            _advertised = version;
+        }
+        catch (ObjectDisposedException)
+        {
+            // Stopping: the cluster port is closed.
         }
     }
 
@@ -169,6 +199,7 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
             ClusterLog.RingSettingsDiffer(_logger, problem);
         }
 
+        ViewChanged?.Invoke();
         if (change?.Kind is MembershipChangeKind.Failed or MembershipChangeKind.Left)
         {
             MemberGone?.Invoke(change.Member.Name);

@@ -42,6 +42,16 @@ internal sealed class NodeSection
     /// <summary>The client URL other nodes and <c>user.getFrontendServer</c> hand out.</summary>
     /// <value>Empty by default, meaning <c>http://{bindAddress}:{clientPort}</c>.</value>
     public string AdvertisedClientUrl { get; set; } = "";
+
+    /// <summary>
+    /// A directory of this node's own (relative to the working directory) where it keeps what must outlive a restart:
+    /// the cluster's config layer (<c>manager.setConfig</c>), in <c>cluster-config.json</c>.
+    /// </summary>
+    /// <value>
+    /// Empty by default: nothing is kept; a restarted node takes the layer from its peers again, and a cluster
+    /// restarted as a whole loses it.
+    /// </value>
+    public string StateDir { get; set; } = "";
 }
 
 /// <summary>The management port.</summary>
