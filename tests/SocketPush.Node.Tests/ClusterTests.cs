@@ -131,6 +131,28 @@ public sealed class ClusterTests(ClusterFixture fixture) : IClassFixture<Cluster
     }
 
     [Fact]
+    public async Task Negotiate_on_a_non_owner_redirects_counting_the_redirects_and_after_two_answers_where_it_arrives()
+    {
+        var (owner, entry) = (Nodes[1], Nodes[0]);
+        var userId = Cluster.UserOwnedBy(owner, "negotiate");
+        using var http = new HttpClient();
+        async Task<JsonElement> NegotiateAsync(string query)
+        {
+            using var answer = await http.PostAsync(new Uri($"{entry.ClientUrl}/push/negotiate?negotiateVersion=1&userId={userId}{query}"), null);
+            Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+            return JsonDocument.Parse(await answer.Content.ReadAsStringAsync()).RootElement.Clone();
+        }
+
+        // Sent to the owner with the count; a client sent on twice (rings that disagree for a moment would bounce it
+        // until the client's own limit) is given a connection here, where it is served and told `moved`.
+        Assert.Equal($"{owner.ClientUrl}/push?userId={userId}&redirects=1", (await NegotiateAsync("")).GetProperty("url").GetString());
+        Assert.Equal($"{owner.ClientUrl}/push?userId={userId}&redirects=2", (await NegotiateAsync("&redirects=1")).GetProperty("url").GetString());
+        var here = await NegotiateAsync("&redirects=2");
+        Assert.False(here.TryGetProperty("url", out _), here.ToString());
+        Assert.True(here.GetProperty("connectionToken").GetString()!.Length > 0, here.ToString());
+    }
+
+    [Fact]
     public async Task Sse_on_a_non_owner_answers_307_and_the_owner_streams_a_publish_made_on_a_third_node()
     {
         var (owner, entry, publisher) = (Nodes[1], Nodes[0], Nodes[2]);

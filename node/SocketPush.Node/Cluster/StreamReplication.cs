@@ -114,8 +114,10 @@ internal sealed class StreamReplication : IStreamReplicas
 
     public bool OwnsNow(string key)
     {
+        // A call that crossed the most nodes is served where it is, as every call is (see Forwarding): the rings
+        // disagree for a moment, and refusing it would fail the publish instead of writing it.
         var view = membership.View;
-        return !view.Ring.IsEmpty && view.Owner(key) == view.LocalId;
+        return Forwarding.Hops >= Forwarding.MaxHops || (!view.Ring.IsEmpty && view.Owner(key) == view.LocalId);
     }
 
     public async Task<IReadOnlyList<ReplicaStream?>> AskOthersAsync(string key, StreamPosition? mine)

@@ -29,7 +29,10 @@ internal sealed class HubHttpEndpoint(HubConnectionTokens tokens, HubSessions se
     public async Task NegotiateAsync(HttpContext context)
     {
         var query = context.Request.Query;
-        var owner = redirect.OwnerUrl(query["userId"]);
+        // Two nodes whose rings disagree for a moment (a member just died or left) would send a client back and
+        // forth until the client's redirect limit; after MaxRedirects it is served where it is (and told `moved`).
+        var redirects = int.TryParse(query[RedirectsParameter], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var count) ? count : 0;
+        var owner = redirects >= MaxRedirects ? null : redirect.OwnerUrl(query["userId"]);
         if (owner is null && sessions.Registry.Full() is { } full)
         {
             await TextAsync(context, StatusCodes.Status503ServiceUnavailable, full.Message);
@@ -37,7 +40,7 @@ internal sealed class HubHttpEndpoint(HubConnectionTokens tokens, HubSessions se
         }
 
         var response = owner is not null
-            ? Redirect(owner, query)
+            ? Redirect(owner, query, redirects + 1)
             : Negotiate(query["negotiateVersion"].ToString());
         if (response is null)
         {
@@ -52,16 +55,23 @@ internal sealed class HubHttpEndpoint(HubConnectionTokens tokens, HubSessions se
         await context.Response.Body.WriteAsync(body.WrittenMemory, context.RequestAborted);
     }
 
+    /// <summary>The query parameter a redirect adds: how many nodes sent the client on so far.</summary>
+    internal const string RedirectsParameter = "redirects";
+
+    /// <summary>Redirects after which a negotiate is answered where it arrives.</summary>
+    internal const int MaxRedirects = 2;
+
     /// <summary>
     /// SignalR's redirect to the node that owns the user; the official clients negotiate again there. The access token is
     /// only there because the clients require one with a redirect: the owner checks the session, not the token.
     /// </summary>
-    private NegotiationResponse Redirect(string ownerUrl, IQueryCollection query)
+    private NegotiationResponse Redirect(string ownerUrl, IQueryCollection query, int redirects)
     {
         sessions.Metrics.Redirected("negotiate");
+        var target = OwnerRedirect.Target(ownerUrl, "/push", query, "negotiateVersion", RedirectsParameter);
         return new NegotiationResponse
         {
-            Url = OwnerRedirect.Target(ownerUrl, "/push", query, "negotiateVersion"),
+            Url = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{target}{(target.Contains('?', StringComparison.Ordinal) ? '&' : '?')}{RedirectsParameter}={redirects}"),
             AccessToken = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)),
         };
     }
