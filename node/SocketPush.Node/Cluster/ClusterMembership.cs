@@ -16,6 +16,7 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
     private readonly SemaphoreSlim _applying = new(1, 1);
     private readonly Lock _viewGate = new();
     private volatile bool _leaving;
+    private StandbyState _standby = new(live.Current.Node.Standby, "");
     private Membership? _gossip;
     private bool _alone = true;
     private ClusterView _view = ClusterView.Alone(identity.NodeId, RingSettings.Of(live.Current));
@@ -32,6 +33,9 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
 
     public Membership Gossip => _gossip ?? throw new InvalidOperationException("The cluster port is not open yet.");
 
+    /// <summary>Whether the cluster port is open and gossip runs.</summary>
+    public bool Started => _gossip is not null;
+
     /// <summary>Alone on purpose (no seeds but itself), or in touch with at least one other member.</summary>
     public bool Joined => _alone || View.Members.Any(m => m.IsLive && m.Name != View.LocalId);
 
@@ -41,7 +45,7 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
         var config = live.Current;
         var seeds = await ResolveAllAsync(config.Cluster.Seeds);
         var options = GossipSettings.Of(config, seeds);
-        var metadata = NodeMetadata.Of(identity, _ring, leaving: false).Encode();
+        var metadata = NodeMetadata.Of(identity, _ring, leaving: false, Standby).Encode();
         Membership gossip;
         try
         {
@@ -121,7 +125,7 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
         try
         {
             // The others take this node out of their rings once they hear it, so nobody hands it records any more.
-            await _gossip.UpdateMetadataAsync(NodeMetadata.Of(identity, _ring, leaving: true).Encode());
+            await _gossip.UpdateMetadataAsync(NodeMetadata.Of(identity, _ring, leaving: true, Standby).Encode());
         }
         catch (ObjectDisposedException)
         {
@@ -131,6 +135,21 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
 
     /// <summary>Whether this node has begun to leave (it takes no records any more).</summary>
     public bool Leaving => _leaving;
+
+    /// <summary>Whether this node is a standby waiting to be promoted, and whom it stands in for once promoted.</summary>
+    public StandbyState Standby => Volatile.Read(ref _standby);
+
+    /// <summary>
+    /// Promotes this standby: it stands in for <paramref name="deadMember"/>, joins the ring (the others hand it its
+    /// share as to a joining node once they hear its new metadata) and tells gossip whom it stands in for, so that
+    /// no other standby is promoted for the same member.
+    /// </summary>
+    public async Task PromoteAsync(string deadMember)
+    {
+        Volatile.Write(ref _standby, new StandbyState(false, deadMember));
+        OnChanged(null);
+        await Gossip.UpdateMetadataAsync(NodeMetadata.Of(identity, _ring, _leaving, Standby).Encode());
+    }
 
     /// <summary>Gossips the departure; returns whether it went out completely before the gossip library's leave timeout or <paramref name="cancellationToken"/>.</summary>
     public async Task<bool> LeaveAsync(CancellationToken cancellationToken = default)
@@ -160,7 +179,7 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
         {
             // The gossip loop and BeginLeaving both rebuild the view; one at a time, so none is lost.
             before = View;
-            after = ClusterView.From(Gossip.Snapshot, identity.NodeId, _ring, _leaving);
+            after = ClusterView.From(Gossip.Snapshot, identity.NodeId, _ring, _leaving, Standby.Waiting);
             Publish(after);
         }
 

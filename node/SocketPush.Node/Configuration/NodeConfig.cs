@@ -42,6 +42,13 @@ internal sealed class NodeSection
     /// <summary>The client URL other nodes and <c>user.getFrontendServer</c> hand out.</summary>
     /// <value>Empty by default, meaning <c>http://{bindAddress}:{clientPort}</c>.</value>
     public string AdvertisedClientUrl { get; set; } = "";
+
+    /// <summary>
+    /// A standby joins gossip but owns no key and takes no client until a member has been dead for
+    /// <see cref="ClusterSection.StandbyAfter"/>; then exactly one standby (the same choice on every node) stands in for it.
+    /// </summary>
+    /// <value>false by default.</value>
+    public bool Standby { get; set; }
 }
 
 /// <summary>The management port.</summary>
@@ -145,6 +152,10 @@ internal sealed class ClusterSection
     /// </summary>
     /// <value>10 seconds by default.</value>
     public TimeSpan LeaveTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a member must have been dead before a standby node (<c>node.standby</c>) stands in for it.</summary>
+    /// <value>30 seconds by default.</value>
+    public TimeSpan StandbyAfter { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>How often this node compares the records it shares with one other node (the next in turn) and exchanges those that differ.</summary>
     /// <value>10 seconds by default.</value>
