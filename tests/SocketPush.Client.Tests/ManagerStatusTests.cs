@@ -49,7 +49,9 @@ public sealed class ManagerStatusTests(NodeFixture fixture) : IClassFixture<Node
     private void AssertShape(string form, JsonElement status, int users, int sessions, int channels)
     {
         Assert.True(status.ValueKind == JsonValueKind.Object, $"{form}: {status}");
-        Assert.Equal(["nodeId", "joined", "members", "ringAgreed", "ringProblem", "virtualNodes", "replicas", "writeQuorum", "records", "pendingHandoff", "replication", "antiEntropy", "history", "config"], status.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(["nodeId", "joined", "members", "ringAgreed", "ringProblem", "virtualNodes", "replicas", "writeQuorum", "records", "pendingHandoff", "replication", "antiEntropy", "history", "config", "clusterConfig"], status.EnumerateObject().Select(p => p.Name));
+        // No manager.setConfig on this node (the PHP test's is empty): no layer, and nobody to disagree with.
+        Assert.Equal("""{"version":"none","agreed":true,"problem":null}""", status.GetProperty("clusterConfig").GetRawText());
         Assert.Equal(1, status.GetProperty("config").GetProperty("version").GetInt32());
         Assert.Equal(JsonValueKind.Null, status.GetProperty("config").GetProperty("lastReload").ValueKind);
         Assert.True(status.GetProperty("joined").GetBoolean());
@@ -61,7 +63,7 @@ public sealed class ManagerStatusTests(NodeFixture fixture) : IClassFixture<Node
 
         var member = Assert.Single(status.GetProperty("members").EnumerateArray().ToList());
         Assert.Equal(
-            ["nodeId", "state", "incarnation", "address", "clientUrl", "adminUrl", "wireVersion", "standby", "standsInFor", "ringShare", "local", "records"],
+            ["nodeId", "state", "incarnation", "address", "clientUrl", "adminUrl", "wireVersion", "configVersion", "standby", "standsInFor", "ringShare", "local", "records"],
             member.EnumerateObject().Select(p => p.Name));
         Assert.Equal(fixture.Node.NodeId, member.GetProperty("nodeId").GetString());
         Assert.Equal("alive", member.GetProperty("state").GetString());
@@ -70,6 +72,7 @@ public sealed class ManagerStatusTests(NodeFixture fixture) : IClassFixture<Node
         Assert.Equal(fixture.Node.ClientUrl, new Uri(member.GetProperty("clientUrl").GetString()!));
         Assert.Equal(fixture.Node.AdminUrl, new Uri(member.GetProperty("adminUrl").GetString()!));
         Assert.Equal(3, member.GetProperty("wireVersion").GetInt32());
+        Assert.Equal("none", member.GetProperty("configVersion").GetString());
         Assert.Equal("1.0", member.GetProperty("ringShare").GetRawText());
         Assert.True(member.GetProperty("local").GetBoolean());
 

@@ -102,6 +102,8 @@ public sealed class PhpClientTests(PhpFixture fixture) : IClassFixture<PhpFixtur
             ["channelId"] = "php/channel",
             ["sessionId"] = "php-session",
             ["message"] = new { text = "from php" },
+            // No change: the shared node's config stays as it is.
+            ["changes"] = new { },
         };
         var calls = ServiceCatalog.Default.Services.SelectMany(s => s.Methods.Select(m => new
         {

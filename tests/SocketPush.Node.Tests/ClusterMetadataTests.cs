@@ -8,7 +8,7 @@ namespace SocketPush.Node.Tests;
 public sealed class ClusterMetadataTests
 {
     private static readonly NodeMetadata Sample =
-        new("n1", "https://push.example.com:8080", "http://10.0.0.5:8181", ClusterSettings.WireVersion, 2000, 3, Leaving: false);
+        new("n1", "https://push.example.com:8080", "http://10.0.0.5:8181", ClusterSettings.WireVersion, 2000, 3, Leaving: false, ConfigVersion: "20261207T195049.123Z-3f9a1c2b");
 
     [Fact]
     public void Metadata_round_trips_with_its_format_version_first()
@@ -31,18 +31,18 @@ public sealed class ClusterMetadataTests
     public void A_node_s_own_metadata_fits_the_gossip_limit()
     {
         var identity = new NodeIdentity(new string('n', 64)) { ClientUrl = "https://" + new string('c', 100) + ":8080", AdminUrl = "https://" + new string('a', 100) + ":8181" };
-        var bytes = NodeMetadata.Of(identity, new RingSettings(2000, 3), leaving: true, new StandbyState(false, new string('d', 64))).Encode();
+        var bytes = NodeMetadata.Of(identity, new RingSettings(2000, 3), leaving: true, "20261207T195049.123Z-3f9a1c2b", new StandbyState(false, new string('d', 64))).Encode();
 
         Assert.InRange(bytes.Length, 1, new GossipOptions().MaxMetadataBytes);
         Assert.Equal(
-            new NodeMetadata(identity.NodeId, identity.ClientUrl, identity.AdminUrl, ClusterSettings.WireVersion, 2000, 3, true, false, new string('d', 64)),
+            new NodeMetadata(identity.NodeId, identity.ClientUrl, identity.AdminUrl, ClusterSettings.WireVersion, 2000, 3, true, "20261207T195049.123Z-3f9a1c2b", false, new string('d', 64)),
             NodeMetadata.TryDecode(bytes, out _));
     }
 
     [Theory]
     [InlineData(0)]
     [InlineData(1)] // the gossip library's own encoding before metadata became opaque to it
-    [InlineData(2)] // before the standby fields
+    [InlineData(2)] // without the config layer's version and the standby fields
     [InlineData(4)]
     [InlineData(255)]
     public void Another_format_version_is_refused_before_anything_is_read(byte version)
@@ -85,7 +85,7 @@ public sealed class ClusterMetadataTests
     {
         var ring = new RingSettings(2000, 3);
         static byte[] Of(string id, bool leaving = false, int virtualNodes = 2000, bool standby = false) =>
-            new NodeMetadata(id, $"http://{id}:8080", $"http://{id}:8181", ClusterSettings.WireVersion, virtualNodes, 3, leaving, standby).Encode();
+            new NodeMetadata(id, $"http://{id}:8080", $"http://{id}:8181", ClusterSettings.WireVersion, virtualNodes, 3, leaving, "none", standby).Encode();
 
         await using var n1 = Membership.Start(Options(), "n1", Of("n1"));
         await using var n2 = Membership.Start(Options(n1.Address), "n2", Of("n2"));
@@ -113,6 +113,29 @@ public sealed class ClusterMetadataTests
         Assert.Contains($"n5 uses wire={ClusterSettings.WireVersion} vnodes=16 replicas=3", view.RingProblem, StringComparison.Ordinal);
         Assert.Contains($"this node uses wire={ClusterSettings.WireVersion} vnodes=2000 replicas=3", view.RingProblem, StringComparison.Ordinal);
         Assert.Equal(["n1", "n2"], view.Ring.Nodes.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_member_with_another_config_layer_is_named_by_the_view_and_manager_status_and_counted_by_the_metric()
+    {
+        await using var node = await TestNode.StartAsync(c => c.Node.Id = "n1");
+        Assert.Null(node.Service<ClusterMembership>().View.ConfigProblem);
+        const string Other = "20991231T000000.000Z-0badc0de";
+
+        // A member that says it holds another layer (and answers no exchange): the versions stay apart.
+        await using var member = Membership.Start(
+            Options(node.Host.Identity.ClusterEndpoint),
+            "n9",
+            new NodeMetadata("n9", "http://n9:8080", "http://n9:8181", ClusterSettings.WireVersion, 2000, 3, Leaving: false, Other).Encode());
+        await Eventually.TrueAsync(() => node.Service<ClusterMembership>().View.Member("n9")?.IsLive == true, "n1 sees n9");
+
+        Assert.Equal(1, node.Service<ClusterMembership>().View.ConfigDisagreements);
+        Assert.Equal(1, await node.MetricAsync("socketpush_cluster_config_disagreements"));
+        var status = await node.CallAsync("manager", "status", new { });
+        var clusterConfig = status.GetProperty("clusterConfig");
+        Assert.False(clusterConfig.GetProperty("agreed").GetBoolean());
+        Assert.Equal("cluster config layer versions differ: n1 has none; n9 has " + Other, clusterConfig.GetProperty("problem").GetString());
+        Assert.Equal(Other, status.GetProperty("members").EnumerateArray().Single(m => m.GetProperty("nodeId").GetString() == "n9").GetProperty("configVersion").GetString());
     }
 
     private static GossipOptions Options(params string[] seeds) => new()

@@ -319,6 +319,32 @@ public sealed class ConfigReloadTests : IAsyncLifetime
         Assert.Equal(2, status.GetProperty("config").GetProperty("version").GetInt32());
     }
 
+    [Fact]
+    public async Task A_reload_of_the_file_keeps_the_cluster_layer_over_it_and_the_flags_over_both()
+    {
+        await File.WriteAllTextAsync(ConfigPath, Ports + "options:\n  maxMessageBytes: 1000\n");
+        _node = await TestNode.StartFromFileAsync(ConfigPath, "--seeds=127.0.0.1:9");
+        await Node.CallAsync("manager", "setConfig", new
+        {
+            changes = new Dictionary<string, object> { ["options.maxMessageBytes"] = 300, ["cluster.seeds"] = new[] { "127.0.0.1:7" } },
+        });
+
+        var outcome = await EditAsync(Ports + "options:\n  maxMessageBytes: 5000\n  maxConnections: 50\n");
+
+        Assert.Equal("applied", outcome.Result);
+        Assert.Equal(["options.maxConnections"], outcome.Applied);
+        var config = await Node.CallAsync("worker", "getConfig", new { });
+        var options = config.GetProperty("config").GetProperty("options");
+        var sources = config.GetProperty("sources");
+        Assert.Equal(300, options.GetProperty("maxMessageBytes").GetInt32());
+        Assert.Equal("cluster", sources.GetProperty("options.maxMessageBytes").GetString());
+        Assert.Equal(50, options.GetProperty("maxConnections").GetInt32());
+        Assert.Equal("file", sources.GetProperty("options.maxConnections").GetString());
+        Assert.Equal("127.0.0.1:9", config.GetProperty("config").GetProperty("cluster").GetProperty("seeds")[0].GetString());
+        Assert.Equal("flag", sources.GetProperty("cluster.seeds").GetString());
+        Assert.Equal("default", sources.GetProperty("options.clientTimeout").GetString());
+    }
+
     private async Task StartAsync(string yaml)
     {
         await File.WriteAllTextAsync(ConfigPath, yaml);

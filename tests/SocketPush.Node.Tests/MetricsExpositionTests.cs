@@ -153,11 +153,11 @@ public sealed class MetricsExpositionTests
         # HELP socketpush_clock_future_stamps_refused_total Records and presence reports from other nodes refused because their clock stamp was more than a minute ahead of this node's clock.
         # TYPE socketpush_clock_future_stamps_refused_total counter
         socketpush_clock_future_stamps_refused_total 0
-        # HELP socketpush_config_reloads_total Reloads of the config file, by result (applied, or refused as a whole).
+        # HELP socketpush_config_reloads_total Reloads of the config file and applications of the cluster's config layer, by result (applied, or refused as a whole).
         # TYPE socketpush_config_reloads_total counter
         socketpush_config_reloads_total{result="applied"} 0
         socketpush_config_reloads_total{result="refused"} 0
-        # HELP socketpush_config_version Version of the config in force: 1 at start, one more per reload that changed something.
+        # HELP socketpush_config_version Version of the config in force: 1 at start, one more per reload of the file or of the cluster's layer that changed something.
         # TYPE socketpush_config_version gauge
         socketpush_config_version 1
         # HELP socketpush_config_applied_timestamp_seconds When the config in force was applied (Unix time).
@@ -174,6 +174,9 @@ public sealed class MetricsExpositionTests
         # HELP socketpush_keys_under_replicated Keys held here with a copy still owed to one of their replicas: fewer than cluster.replicas copies are known.
         # TYPE socketpush_keys_under_replicated gauge
         socketpush_keys_under_replicated 0
+        # HELP socketpush_cluster_config_disagreements Live members whose cluster config layer version (manager.setConfig) differs from this node's: 0 once the layer has spread.
+        # TYPE socketpush_cluster_config_disagreements gauge
+        socketpush_cluster_config_disagreements 0
         # HELP socketpush_quorum_failures_total Writes that answered unavailable because cluster.writeQuorum replicas did not acknowledge in time.
         # TYPE socketpush_quorum_failures_total counter
         socketpush_quorum_failures_total 0

@@ -1,6 +1,7 @@
 using System.Reflection;
 using MemoryPack;
 using SocketPush.Node.Cluster;
+using SocketPush.Node.Cluster.ConfigLayer;
 using SocketPush.Node.Cluster.Delivery;
 using SocketPush.Node.Cluster.Peers;
 using SocketPush.Node.Owner.History;
@@ -56,7 +57,11 @@ public sealed class PeerRequestTests
         new HistoryCopy("c:news/eu", "k3x9ab", 18, [new HistoryPageEntry(18, "p-18", "{\"a\":1}"u8.ToArray(), 1_700_000_000_000, "n1")], [new("t1", 1), new("t2", 9)], [], CopyKind.Append),
         new HistoryCopy("u:u1", "k3x9ab", 0, [], [], [new("p-3", 1_700_000_000_000)], CopyKind.WholeStream),
         new HistoryDigest(new DigestRequest("n2", [1, ulong.MaxValue], 4096)),
+        new ConfigExchange(SampleLayer()),
     ];
+
+    private static StampedLayer SampleLayer() =>
+        StampedLayer.Empty.Set(new Dictionary<string, string?> { ["options.maxConnections"] = "5000", ["logging.level"] = null }, At);
 
     [Fact]
     public void The_samples_cover_every_request_type_of_the_union()
@@ -94,6 +99,8 @@ public sealed class PeerRequestTests
         AssertAnswer(new HeldRecords(1, 2, 3, 4, 5, 6, 7));
         AssertAnswer(new DigestAnswer([3, 200], [3], SampleBatch()));
         AssertAnswer(new StreamDigestAnswer([3, 200], [3], [new StreamSummary("c:news/eu", "k3x9ab", 17, ulong.MaxValue)]));
+        AssertAnswer(SampleLayer());
+        Assert.Equal(SampleLayer().Version, MemoryPackSerializer.Deserialize<StampedLayer>(MemoryPackSerializer.Serialize(SampleLayer()))!.Version);
 
         var failure = PeerEnvelope.TryDecode(new PeerEnvelope { Id = 9, ErrorCode = "unavailable", ErrorMessage = "no" }.Encode(), out _);
         Assert.NotNull(failure);

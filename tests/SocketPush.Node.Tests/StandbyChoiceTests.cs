@@ -10,7 +10,7 @@ public sealed class StandbyChoiceTests
 
     private static ClusterMember Member(string id, MemberState state, bool standby = false, string standsInFor = "") =>
         ClusterMember.Of(new GossipMember(id, "127.0.0.1:1", 0, state,
-            new NodeMetadata(id, $"http://{id}:8080", $"http://{id}:8181", ClusterSettings.WireVersion, 2000, 3, false, standby, standsInFor).Encode()));
+            new NodeMetadata(id, $"http://{id}:8080", $"http://{id}:8181", ClusterSettings.WireVersion, 2000, 3, false, "none", standby, standsInFor).Encode()));
 
     [Fact]
     public void Dead_members_nobody_stands_in_for_are_paired_with_the_live_standbys_both_by_id()

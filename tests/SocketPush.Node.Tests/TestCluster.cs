@@ -60,6 +60,27 @@ internal sealed class TestCluster : IAsyncDisposable
     }
 
     /// <summary>
+    /// Stops one node (a graceful leave), runs <paramref name="whileDown"/>, then starts it again with the same id and
+    /// config, seeded with another live node, and waits until every ring holds it. Its place in <see cref="Nodes"/> is kept.
+    /// </summary>
+    public async Task<TestNode> RestartNodeAsync(TestNode node, Func<Task>? whileDown = null)
+    {
+        var index = _nodes.IndexOf(node);
+        var id = node.Host.Identity.NodeId;
+        await StopNodeAsync(node);
+        if (whileDown is not null)
+        {
+            await whileDown();
+        }
+
+        var restarted = await StartNodeAsync(id);
+        _nodes.Remove(restarted);
+        _nodes.Insert(index, restarted);
+        await WaitForRingsAsync();
+        return restarted;
+    }
+
+    /// <summary>
     /// Crashes one node as far as the others can tell: its cluster port closes at once, without a leave or a
     /// handoff, so they find it dead by failure detection. Its host is disposed with the cluster.
     /// </summary>
@@ -126,9 +147,9 @@ internal sealed class TestCluster : IAsyncDisposable
         _crashed.Clear();
     }
 
-    private async Task<TestNode> StartNodeAsync()
+    private async Task<TestNode> StartNodeAsync(string? nodeId = null)
     {
-        var id = $"n{_nodes.Count + 1}";
+        var id = nodeId ?? $"n{_nodes.Count + 1}";
         var seeds = _nodes.Count == 0 ? [] : new List<string> { _nodes[0].Host.Identity.ClusterEndpoint };
         var node = await TestNode.StartAsync(c =>
         {

@@ -14,15 +14,21 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
     private readonly ILogger _logger = loggers.CreateLogger("SocketPush.Node.Cluster");
     private readonly RingSettings _ring = RingSettings.Of(live.Current);
     private readonly SemaphoreSlim _applying = new(1, 1);
+    private readonly SemaphoreSlim _announcing = new(1, 1);
     private readonly Lock _viewGate = new();
     private volatile bool _leaving;
     private StandbyState _standby = new(live.Current.Node.Standby, "");
+    private volatile string _configVersion = "none";
+    private volatile string? _advertised;
     private Membership? _gossip;
     private bool _alone = true;
     private ClusterView _view = ClusterView.Alone(identity.NodeId, RingSettings.Of(live.Current));
 
     /// <summary>Raised with the view before and after, on the gossip loop, when the ring's members changed: keep handlers short.</summary>
     public event Action<ClusterView, ClusterView>? RingChanged;
+
+    /// <summary>Raised on the gossip loop after any change of the view (a member's metadata too): keep handlers short.</summary>
+    public event Action? ViewChanged;
 
     /// <summary>Raised on the gossip loop when a member was declared dead or left.</summary>
     public event Action<string>? MemberGone;
@@ -45,7 +51,8 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
         var config = live.Current;
         var seeds = await ResolveAllAsync(config.Cluster.Seeds);
         var options = GossipSettings.Of(config, seeds);
-        var metadata = NodeMetadata.Of(identity, _ring, leaving: false, Standby).Encode();
+        var version = _configVersion;
+        var metadata = NodeMetadata.Of(identity, _ring, leaving: false, version, Standby).Encode();
         Membership gossip;
         try
         {
@@ -59,6 +66,7 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
         _alone = config.Cluster.Seeds.Count == seeds.Count && seeds.All(s => s == gossip.Address);
         identity.ClusterEndpoint = gossip.Address;
         _gossip = gossip;
+        _advertised = version;
         gossip.Changed += (_, change) => OnChanged(change);
         OnChanged(null);
         live.Changed += (before, after) => _ = ApplyAsync(before, after);
@@ -125,11 +133,34 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
         try
         {
             // The others take this node out of their rings once they hear it, so nobody hands it records any more.
-            await _gossip.UpdateMetadataAsync(NodeMetadata.Of(identity, _ring, leaving: true, Standby).Encode());
+            await AnnounceAsync().ConfigureAwait(false);
         }
         catch (ObjectDisposedException)
         {
             // The cluster port is closed already; the others find out by failure detection.
+        }
+    }
+
+    /// <summary>
+    /// Puts the version of this node's cluster config layer in its metadata (once gossip runs; before, the start takes
+    /// it), so that every member sees it. Called from one loop only (the layer's sync).
+    /// </summary>
+    public async Task AdvertiseConfigVersionAsync(string version)
+    {
+        _configVersion = version;
+        if (_gossip is null || _advertised == version || _leaving)
+        {
+            return;
+        }
+
+        try
+        {
+            await AnnounceAsync().ConfigureAwait(false);
+            _advertised = version;
+        }
+        catch (ObjectDisposedException)
+        {
+            // Stopping: the cluster port is closed.
         }
     }
 
@@ -148,7 +179,24 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
     {
         Volatile.Write(ref _standby, new StandbyState(false, deadMember));
         OnChanged(null);
-        await Gossip.UpdateMetadataAsync(NodeMetadata.Of(identity, _ring, _leaving, Standby).Encode());
+        await AnnounceAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Gossips this node's metadata as it is now. One update at a time, each built inside: two callers (the config
+    /// layer's version, a promotion) must not have the older one's state land last.
+    /// </summary>
+    private async Task AnnounceAsync()
+    {
+        await _announcing.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            await Gossip.UpdateMetadataAsync(NodeMetadata.Of(identity, _ring, _leaving, _configVersion, Standby).Encode()).ConfigureAwait(false);
+        }
+        finally
+        {
+            _announcing.Release();
+        }
     }
 
     /// <summary>Gossips the departure; returns whether it went out completely before the gossip library's leave timeout or <paramref name="cancellationToken"/>.</summary>
@@ -188,6 +236,7 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
             ClusterLog.RingSettingsDiffer(_logger, problem);
         }
 
+        ViewChanged?.Invoke();
         if (change?.Kind is MembershipChangeKind.Failed or MembershipChangeKind.Left)
         {
             MemberGone?.Invoke(change.Member.Name);

@@ -82,6 +82,11 @@ internal sealed class ClusterMetrics
             () => Volatile.Read(ref _missing)?.Keys(0).Keys ?? 0,
             unit: null,
             description: "Keys held here with a copy still owed to one of their replicas: fewer than cluster.replicas copies are known.");
+        meter.CreateObservableGauge(
+            "socketpush_cluster_config_disagreements",
+            () => Volatile.Read(ref _membership)?.View.ConfigDisagreements ?? 0,
+            unit: null,
+            description: "Live members whose cluster config layer version (manager.setConfig) differs from this node's: 0 once the layer has spread.");
         _quorumFailures = meter.CreateCounter<long>(
             "socketpush_quorum_failures_total", description: "Writes that answered unavailable because cluster.writeQuorum replicas did not acknowledge in time.");
         _publishFailovers = meter.CreateCounter<long>(

@@ -10,13 +10,16 @@ namespace SocketPush.Node.Cluster;
 /// </summary>
 internal sealed class ClusterView
 {
-    private ClusterView(string localId, RingSettings settings, ImmutableArray<ClusterMember> members, HashRing ring, string? ringProblem)
+    private ClusterView(
+        string localId, RingSettings settings, ImmutableArray<ClusterMember> members, HashRing ring, string? ringProblem, string? configProblem = null, int configDisagreements = 0)
     {
         LocalId = localId;
         Settings = settings;
         Members = members;
         Ring = ring;
         RingProblem = ringProblem;
+        ConfigProblem = configProblem;
+        ConfigDisagreements = configDisagreements;
     }
 
     public string LocalId { get; }
@@ -36,6 +39,15 @@ internal sealed class ClusterView
 
     /// <summary>Why this node refuses to route (a live member computes owners differently), or null.</summary>
     public string? RingProblem { get; }
+
+    /// <summary>
+    /// Which live members hold which version of the cluster's config layer, when they do not all hold the same (for a
+    /// moment after a set, for longer when an exchange fails), or null.
+    /// </summary>
+    public string? ConfigProblem { get; }
+
+    /// <summary>Live members whose cluster config layer version differs from this node's (a metric).</summary>
+    public int ConfigDisagreements { get; }
 
     /// <summary>A view of this node alone, before gossip has said anything.</summary>
     public static ClusterView Alone(string localId, RingSettings settings) =>
@@ -79,7 +91,24 @@ internal sealed class ClusterView
             : $"ring settings differ: {string.Join("; ", problems)}, this node uses {ClusterSettings.Describe(ClusterSettings.WireVersion, settings)}; "
               + "nodes of one cluster must share cluster.virtualNodes, cluster.replicas and the wire version";
         var ring = HashRing.Create(inRing, new HashRingOptions { VirtualNodesPerNode = settings.VirtualNodes });
-        return new ClusterView(localId, settings, members, ring, problem);
+        var (configProblem, configDisagreements) = ConfigVersions(members, localId);
+        return new ClusterView(localId, settings, members, ring, problem, configProblem, configDisagreements);
+    }
+
+    /// <summary>The live members' config layer versions (this node's from its own metadata, as the others see it): who differs, and from this node how many.</summary>
+    private static (string? Problem, int Disagreements) ConfigVersions(ImmutableArray<ClusterMember> members, string localId)
+    {
+        var versions = members.Where(m => m.IsLive && m.Metadata is { Leaving: false }).Select(m => (m.Name, m.Metadata!.ConfigVersion)).ToList();
+        var groups = versions.GroupBy(v => v.ConfigVersion, StringComparer.Ordinal).ToList();
+        if (groups.Count <= 1)
+        {
+            return (null, 0);
+        }
+
+        var local = versions.FirstOrDefault(v => v.Name == localId).ConfigVersion;
+        var problem = "cluster config layer versions differ: "
+            + string.Join("; ", groups.Select(g => $"{string.Join(", ", g.Select(v => v.Name))} {(g.Count() == 1 ? "has" : "have")} {g.Key}"));
+        return (problem, local is null ? 0 : versions.Count(v => v.ConfigVersion != local));
     }
 
     public ClusterMember? Member(string nodeId)

@@ -3,13 +3,14 @@ using MemoryPack;
 using SocketPush.Client.Services;
 using SocketPush.Node.Owner.History;
 using SocketPush.Node.Owner.Records;
+using SocketPush.Node.Cluster.ConfigLayer;
 using SocketPush.Node.Cluster.Peers;
 using SocketPush.Node.Cluster.Routing;
 using SocketPush.Node.Configuration;
 
 namespace SocketPush.Node.Cluster;
 
-/// <summary>manager: the cluster as this node sees it, from gossip and the ring (read-only).</summary>
+/// <summary>manager: the cluster as this node sees it, from gossip and the ring, and the cluster's config layer.</summary>
 internal sealed class ManagerService(
     NodeIdentity identity,
     ClusterMembership membership,
@@ -21,7 +22,8 @@ internal sealed class ManagerService(
     ConfigReloader reloader,
     HistoryStore history,
     HistoryMetrics historyMetrics,
-    LiveConfig live) : IManagerService
+    LiveConfig live,
+    ConfigLayerStore configLayer) : IManagerService
 {
     /// <summary>How long manager.status waits for another member's record counts; a member slower than that shows none.</summary>
     private static readonly TimeSpan CountTimeout = TimeSpan.FromSeconds(1);
@@ -35,7 +37,7 @@ internal sealed class ManagerService(
         var counts = await CountsAsync(view, cancellationToken);
         var shares = view.Shares();
         var members = view.Members.IsEmpty
-            ? [new { nodeId = identity.NodeId, state = "alive", incarnation = 0u, address = identity.ClusterEndpoint, clientUrl = identity.ClientUrl, adminUrl = identity.AdminUrl, wireVersion = (int?)ClusterSettings.WireVersion, standby = membership.Standby.Waiting, standsInFor = membership.Standby.StandsInFor, ringShare = 1.0m, local = true, records = counts.GetValueOrDefault(identity.NodeId) }]
+            ? [new { nodeId = identity.NodeId, state = "alive", incarnation = 0u, address = identity.ClusterEndpoint, clientUrl = identity.ClientUrl, adminUrl = identity.AdminUrl, wireVersion = (int?)ClusterSettings.WireVersion, configVersion = (string?)configLayer.Layer.Version, standby = membership.Standby.Waiting, standsInFor = membership.Standby.StandsInFor, ringShare = 1.0m, local = true, records = counts.GetValueOrDefault(identity.NodeId) }]
             : view.Members.Select(m => new
             {
                 nodeId = m.Name,
@@ -45,6 +47,7 @@ internal sealed class ManagerService(
                 clientUrl = m.Metadata?.ClientUrl ?? "",
                 adminUrl = m.Metadata?.AdminUrl ?? "",
                 wireVersion = m.Metadata?.WireVersion,
+                configVersion = m.Metadata?.ConfigVersion,
                 standby = m.Metadata?.Standby ?? false,
                 standsInFor = m.Metadata?.StandsInFor ?? "",
                 ringShare = Share(shares.GetValueOrDefault(m.Name)),
@@ -89,6 +92,47 @@ internal sealed class ManagerService(
                 appliedAt = reloader.AppliedAt.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
                 lastReload = reloader.Last?.ToJson(),
             },
+            clusterConfig = new
+            {
+                version = configLayer.Layer.Version,
+                agreed = view.ConfigProblem is null,
+                problem = view.ConfigProblem,
+            },
+        }, JsonSerializerOptions.Web);
+    }
+
+    public Task<JsonElement> SetConfigAsync(JsonElement changes, CancellationToken cancellationToken = default)
+    {
+        var problems = new List<ConfigProblem>();
+        var read = ClusterLayer.ReadChanges(changes, problems);
+        if (problems.Count > 0)
+        {
+            throw new ServiceException(ErrorCodes.InvalidArgument,
+                "manager.setConfig refused, nothing was changed: " + string.Join(" ", problems.Select(p => $"{p.Key}: {p.Message}")));
+        }
+
+        return Task.FromResult(Describe(configLayer.Set(read)));
+    }
+
+    public Task<JsonElement> GetConfigAsync(CancellationToken cancellationToken = default) => Task.FromResult(Describe(configLayer.Layer));
+
+    /// <summary>The layer with its values as JSON (not as text), each entry with when and where it was written, and where this node keeps it.</summary>
+    private JsonElement Describe(StampedLayer layer)
+    {
+        static JsonElement? Value(string? json) => json is null ? null : JsonDocument.Parse(json).RootElement.Clone();
+        return JsonSerializer.SerializeToElement(new
+        {
+            version = layer.Version,
+            values = layer.Entries.Where(e => e.Value.Value is not null).ToDictionary(e => e.Key, e => Value(e.Value.Value)),
+            entries = layer.Entries.Select(e => new
+            {
+                key = e.Key,
+                value = Value(e.Value.Value),
+                removed = e.Value.Value is null,
+                setAt = StampedLayer.TimeOf(e.Value.Stamp).ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+                setBy = e.Value.Stamp.Node,
+            }),
+            stateFile = configLayer.FilePath,
         }, JsonSerializerOptions.Web);
     }
 

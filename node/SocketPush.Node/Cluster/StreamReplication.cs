@@ -112,6 +112,12 @@ internal sealed class StreamReplication : IStreamReplicas
     private static HistoryCopy WholeCopy(string key, StreamSnapshot whole, CopyKind kind) =>
         new(key, whole.Top.Epoch, whole.Top.Offset, [.. whole.Entries.Select(HistoryPageEntry.Of)], [.. whole.Terms], [.. whole.FormerIds], kind);
 
+    public bool OwnsNow(string key)
+    {
+        var view = membership.View;
+        return !view.Ring.IsEmpty && view.Owner(key) == view.LocalId;
+    }
+
     public async Task<IReadOnlyList<ReplicaStream?>> AskOthersAsync(string key, StreamPosition? mine)
     {
         var view = membership.View;

@@ -3,6 +3,7 @@ using System.Collections.Frozen;
 using System.Globalization;
 using System.Reflection;
 using System.Text.Json.Nodes;
+using YamlDotNet.RepresentationModel;
 
 namespace SocketPush.Node.Configuration;
 
@@ -19,7 +20,7 @@ internal static class ConfigKeys
     /// </summary>
     public static readonly FrozenSet<string> NeedRestart = new[]
     {
-        "node.id", "node.bindAddress", "node.clientPort", "node.clusterPort", "node.advertisedClientUrl", "node.standby",
+        "node.id", "node.bindAddress", "node.clientPort", "node.clusterPort", "node.advertisedClientUrl", "node.stateDir", "node.standby",
         "admin.bindAddress", "admin.port", "admin.advertisedUrl",
         "cluster.advertiseAddress", "cluster.virtualNodes", "cluster.replicas",
         "tls.client", "tls.admin",
@@ -71,6 +72,57 @@ internal static class ConfigKeys
 
         var leaf = Property(from.GetType(), parts[^1]);
         leaf.SetValue(to, leaf.GetValue(from));
+    }
+
+    /// <summary>A copy of <paramref name="config"/> whose keys can be set without touching it (lists are shared: a key is replaced, never edited in place).</summary>
+    public static NodeConfig Clone(NodeConfig config)
+    {
+        var copy = new NodeConfig();
+        foreach (var (key, _) in Flatten(config))
+        {
+            Copy(key, config, copy);
+        }
+
+        return copy;
+    }
+
+    /// <summary>The dotted keys a YAML text writes (sections with their keys), as written; none when it does not parse.</summary>
+    public static IReadOnlySet<string> WrittenIn(string yaml)
+    {
+        var keys = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        void Walk(YamlNode node, string prefix)
+        {
+            if (node is not YamlMappingNode mapping)
+            {
+                return;
+            }
+
+            foreach (var (name, value) in mapping.Children)
+            {
+                if (name is YamlScalarNode { Value: { } text })
+                {
+                    var key = prefix.Length == 0 ? text : prefix + "." + text;
+                    keys.Add(key);
+                    Walk(value, key);
+                }
+            }
+        }
+
+        try
+        {
+            var stream = new YamlStream();
+            stream.Load(new StringReader(yaml));
+            if (stream.Documents.Count > 0)
+            {
+                Walk(stream.Documents[0].RootNode, "");
+            }
+        }
+        catch (YamlDotNet.Core.YamlException)
+        {
+            keys.Clear();
+        }
+
+        return keys;
     }
 
     /// <summary>The config as JSON in the file's shape; durations as the file writes them; secrets only as whether they are set.</summary>

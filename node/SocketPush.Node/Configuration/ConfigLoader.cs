@@ -32,6 +32,16 @@ internal static class ConfigLoader
         ["--seeds"] = (c, v) => c.Cluster.Seeds = [.. v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)],
     };
 
+    /// <summary>The config key each flag sets: <c>worker.getConfig</c> names the flag as the source of its value.</summary>
+    public static readonly IReadOnlyDictionary<string, string> FlagKeys = new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        ["--node-id"] = "node.id",
+        ["--client-port"] = "node.clientPort",
+        ["--admin-port"] = "admin.port",
+        ["--cluster-port"] = "node.clusterPort",
+        ["--seeds"] = "cluster.seeds",
+    };
+
     /// <summary>Loads the config file named by <c>--config</c> (or <c>config.yml</c> if present) and applies the flags.</summary>
     public static NodeConfig Load(IReadOnlyList<string> args) => Load(SourceOf(args));
 

@@ -13,9 +13,9 @@ internal sealed class ConfigMetrics
     {
         var meter = meterFactory.Create("SocketPush.Configuration");
         _reloads = MetricLabels.One("result", "applied", "refused").Create(meter, "socketpush_config_reloads_total", name => meter.CreateCounter<long>(
-            name, description: "Reloads of the config file, by result (applied, or refused as a whole)."));
+            name, description: "Reloads of the config file and applications of the cluster's config layer, by result (applied, or refused as a whole)."));
         _version = meter.CreateGauge<long>(
-            "socketpush_config_version", description: "Version of the config in force: 1 at start, one more per reload that changed something.");
+            "socketpush_config_version", description: "Version of the config in force: 1 at start, one more per reload of the file or of the cluster's layer that changed something.");
         _appliedAt = meter.CreateGauge<double>("socketpush_config_applied_timestamp_seconds", description: "When the config in force was applied (Unix time).");
     }
 

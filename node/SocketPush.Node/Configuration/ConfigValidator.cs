@@ -32,6 +32,8 @@ internal static class ConfigValidator
         Require(IsPort(config.Admin.Port), "admin.port", $"{config.Admin.Port} is not a port (0–65535).");
         Require(config.Node.AdvertisedClientUrl.Length == 0 || Uri.TryCreate(config.Node.AdvertisedClientUrl, UriKind.Absolute, out _),
             "node.advertisedClientUrl", $"'{config.Node.AdvertisedClientUrl}' is not an absolute URL.");
+        Require(!config.Node.StateDir.Any(c => char.IsControl(c) || Path.GetInvalidPathChars().Contains(c)), "node.stateDir",
+            "is not a usable directory path (it holds a control character).");
         // The two ports share one server and are told apart by local port, so they must differ.
         Require(config.Node.ClientPort == 0 || config.Node.ClientPort != config.Admin.Port,
             "admin.port", "the admin port must differ from node.clientPort.");

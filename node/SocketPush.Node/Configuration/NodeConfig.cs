@@ -49,6 +49,16 @@ internal sealed class NodeSection
     /// </summary>
     /// <value>false by default.</value>
     public bool Standby { get; set; }
+
+    /// <summary>
+    /// A directory of this node's own (relative to the working directory) where it keeps what must outlive a restart:
+    /// the cluster's config layer (<c>manager.setConfig</c>), in <c>cluster-config.json</c>.
+    /// </summary>
+    /// <value>
+    /// Empty by default: nothing is kept; a restarted node takes the layer from its peers again, and a cluster
+    /// restarted as a whole loses it.
+    /// </value>
+    public string StateDir { get; set; } = "";
 }
 
 /// <summary>The management port.</summary>

@@ -17,6 +17,13 @@ internal sealed class WorkerService(ConfigReloader reloader, LiveConfig live) : 
             appliedAt = reloader.AppliedAt.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
             file = reloader.Path,
             config,
+            // Where each value came from: default < file < cluster (manager.setConfig) < flag.
+            sources = reloader.Sources(),
+            cluster = new
+            {
+                version = reloader.ClusterInForce.Version,
+                lastApply = reloader.LastCluster?.ToJson(),
+            },
         }));
     }
 }

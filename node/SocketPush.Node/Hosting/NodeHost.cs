@@ -9,6 +9,7 @@ using SocketPush.Node.Admin;
 using SocketPush.Node.Edge;
 using SocketPush.Node.Edge.HubServer;
 using SocketPush.Node.Cluster;
+using SocketPush.Node.Cluster.ConfigLayer;
 using SocketPush.Node.Cluster.Delivery;
 using SocketPush.Node.Cluster.Peers;
 using SocketPush.Node.Owner.Records;
@@ -104,6 +105,8 @@ internal sealed class NodeHost : IAsyncDisposable
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout += config.Cluster.LeaveTimeout);
 
         var app = builder.Build();
+        // Before anything reads the config: the cluster's layer this node kept goes over its file from the start.
+        app.Services.GetRequiredService<ConfigLayerStore>().Restore();
         var ports = new BoundPorts(() => clientListen!.IPEndPoint!.Port, () => adminListen!.IPEndPoint!.Port);
         app.MapWhen(c => c.Connection.LocalPort == ports.Admin, admin => ConfigureAdminPort(admin, health));
         app.MapWhen(c => c.Connection.LocalPort == ports.Client, ConfigureClientPort);
@@ -228,6 +231,7 @@ internal sealed class NodeHost : IAsyncDisposable
         services.AddSingleton<IUserService, RoutedUserService>();
         services.AddSingleton<IChannelService, RoutedChannelService>();
         services.AddSingleton<IManagerService, ManagerService>();
+        services.AddSingleton<ConfigLayerStore>();
         services.AddSingleton<ApiKeyCheck>();
         services.AddSingleton<ManagementApi>();
         services.AddManagementRateLimit();
@@ -254,6 +258,8 @@ internal sealed class NodeHost : IAsyncDisposable
         AddBackgroundService<AntiEntropy>(services);
         // The streams' copies, after the ring: repair of new replicas, handoff from nodes that are none any more.
         AddBackgroundService<StreamHandoff>(services);
+        // The cluster's config layer: versions compared through gossip, layers exchanged where they differ.
+        AddBackgroundService<ConfigLayerSync>(services);
         // A standby's promotion once a member it is paired with has been dead for cluster.standbyAfter.
         AddBackgroundService<StandbyPromotion>(services);
         // The owner's cleanup of users offline too long, from the presence reports.

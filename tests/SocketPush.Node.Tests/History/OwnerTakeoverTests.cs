@@ -28,6 +28,10 @@ public sealed class OwnerTakeoverTests : IDisposable
 
         public int TakeoverQuorum => 2;
 
+        public bool Owner { get; set; } = true;
+
+        public bool OwnsNow(string key) => Owner;
+
         public Task CopyAsync(string key, string epoch, HistoryEntry entry) => Task.CompletedTask;
 
         public Task CopyWholeAsync(string key) => Task.CompletedTask;
@@ -74,4 +78,32 @@ public sealed class OwnerTakeoverTests : IDisposable
 
     private static HistoryEntry Entry(long offset) =>
         new(offset, $"p{offset}", JsonSerializer.SerializeToElement(offset), 1_700_000_000_000, 100, "n0");
+
+    [Fact]
+    public async Task A_node_the_ring_moved_the_key_away_from_refuses_to_write_or_read_the_stream_as_its_owner()
+    {
+        var config = new NodeConfig();
+        config.Node.Id = "n1";
+        var store = new HistoryStore(new LiveConfig(config), _time, new HistoryMetrics(_meters.GetRequiredService<IMeterFactory>()));
+        var replicas = new Replicas { Owner = false };
+        var owner = new OwnerStreams(store, replicas, new LiveConfig(config), NullLogger<OwnerStreams>.Instance);
+        var fannedOut = false;
+
+        // A call that reached this node as the owner after the ring moved the key: a second writer of the epoch otherwise.
+        var refused = await Assert.ThrowsAsync<ServiceException>(() => owner.PublishAsync("c:news", "p1", JsonSerializer.SerializeToElement(1), _ =>
+        {
+            fannedOut = true;
+            return Task.FromResult(1);
+        }));
+        Assert.Equal(ErrorCodes.Unavailable, refused.Code);
+        Assert.Contains("no longer owns c:news", refused.Message, StringComparison.Ordinal);
+        Assert.False(fannedOut);
+        Assert.Null(store.Snapshot("c:news"));
+        Assert.Equal(ErrorCodes.Unavailable, (await Assert.ThrowsAsync<ServiceException>(() => owner.ReadAsync("c:news", null, 10))).Code);
+
+        // Owner again: it takes the stream over and writes.
+        replicas.Owner = true;
+        Assert.Equal(1, await owner.PublishAsync("c:news", "p1", JsonSerializer.SerializeToElement(1), _ => Task.FromResult(1)));
+        Assert.Equal(1, store.Snapshot("c:news")!.Top.Offset);
+    }
 }

@@ -1,3 +1,4 @@
+using SocketPush.Node.Cluster.ConfigLayer;
 using SocketPush.Node.Cluster.Delivery;
 using SocketPush.Node.Cluster.Routing;
 using SocketPush.Node.Owner;
@@ -29,4 +30,6 @@ internal sealed class PeerHandlers(IServiceProvider services)
     public OwnerFanOut FanOut => services.GetRequiredService<OwnerFanOut>();
 
     public ILocalConnections Connections => services.GetRequiredService<ILocalConnections>();
+
+    public ConfigLayerStore ConfigLayer => services.GetRequiredService<ConfigLayerStore>();
 }

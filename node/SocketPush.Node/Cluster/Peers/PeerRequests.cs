@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Reflection;
 using System.Text.Json;
 using MemoryPack;
+using SocketPush.Node.Cluster.ConfigLayer;
 using SocketPush.Node.Owner.Records;
 
 namespace SocketPush.Node.Cluster.Peers;
@@ -41,6 +42,7 @@ namespace SocketPush.Node.Cluster.Peers;
 [MemoryPackUnion(50, typeof(HistoryFetch))]
 [MemoryPackUnion(51, typeof(HistoryCopy))]
 [MemoryPackUnion(52, typeof(HistoryDigest))]
+[MemoryPackUnion(60, typeof(ConfigExchange))]
 internal abstract partial class PeerRequest
 {
     private static readonly ConcurrentDictionary<Type, (string Service, string Method)> Labels = new();
@@ -556,4 +558,20 @@ internal sealed partial class HistoryDigest(DigestRequest request) : PeerRequest
     public DigestRequest Request { get; } = request;
 
     public override Task<StreamDigestAnswer> RunAsync(PeerHandlers local, CancellationToken cancellationToken) => Task.FromResult(local.AntiEntropy.AnswerStreams(Request));
+}
+
+/// <summary>
+/// The cluster's config layer between two nodes whose versions differ: the caller's layer is merged here, and this
+/// node's, merged, is the answer, so one round trip brings both up to date.
+/// </summary>
+[MemoryPackable]
+internal sealed partial class ConfigExchange(StampedLayer layer) : PeerRequest<StampedLayer>
+{
+    public StampedLayer Layer { get; } = layer;
+
+    public override Task<StampedLayer> RunAsync(PeerHandlers local, CancellationToken cancellationToken)
+    {
+        local.ConfigLayer.Merge(Layer);
+        return Task.FromResult(local.ConfigLayer.Layer);
+    }
 }

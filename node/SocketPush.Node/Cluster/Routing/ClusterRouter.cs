@@ -65,7 +65,23 @@ internal sealed class ClusterRouter(
             var owner = OwnerOf(key);
             if (IsHere(owner))
             {
-                return await here(handlers).ConfigureAwait(false);
+                ServiceException refused;
+                try
+                {
+                    return await here(handlers).ConfigureAwait(false);
+                }
+                catch (ServiceException e) when (e.Code == ErrorCodes.Unavailable)
+                {
+                    refused = e;
+                }
+
+                if (!await MovedAwayAsync(key, owner, cancellationToken).ConfigureAwait(false))
+                {
+                    throw refused;
+                }
+
+                metrics.PublishFailedOver();
+                continue;
             }
 
             var call = links.CallAsync(owner, elsewhere(), Forwarding.Hops + 1, cancellationToken);
@@ -86,9 +102,14 @@ internal sealed class ClusterRouter(
                     continue;
                 }
 
+                ServiceException? answered = null;
                 try
                 {
                     return await call.ConfigureAwait(false);
+                }
+                catch (ServiceException e) when (e is not PeerUnreachableException && e.Code == ErrorCodes.Unavailable)
+                {
+                    answered = e;
                 }
                 catch (PeerUnreachableException e) when (!cancellationToken.IsCancellationRequested)
                 {
@@ -105,6 +126,13 @@ internal sealed class ClusterRouter(
 
                     break;
                 }
+
+                if (!await MovedAwayAsync(key, owner, cancellationToken).ConfigureAwait(false))
+                {
+                    throw answered;
+                }
+
+                break;
             }
 
             if (!OwnerIsNot(membership.View, key, owner))
@@ -115,6 +143,14 @@ internal sealed class ClusterRouter(
             metrics.PublishFailedOver();
         }
     }
+
+    /// <summary>
+    /// Whether an owner's <c>unavailable</c> came from a ring that moved the key away (the owner refuses to write a stream it no
+    /// longer owns, or its quorum failed as the ring changed): the call then goes to the new owner. The ring of this
+    /// node may hear of the move a moment after the owner's: it is given <see cref="RetryPause"/> to.
+    /// </summary>
+    private Task<bool> MovedAwayAsync(string key, string owner, CancellationToken cancellationToken) =>
+        OwnerMovedAsync(key, owner, TimestampAfter(RetryPause), cancellationToken);
 
     /// <summary>The clock's timestamp <paramref name="wait"/> from now.</summary>
     private long TimestampAfter(TimeSpan wait) => time.GetTimestamp() + (long)(wait.TotalSeconds * time.TimestampFrequency);

@@ -28,6 +28,12 @@ internal interface IStreamReplicas
     /// <summary>Copies this node's whole stream (a new epoch, before anyone holds a position in it) to the key's other replicas, up to the write quorum.</summary>
     Task CopyWholeAsync(string key);
 
+    /// <summary>
+    /// Whether this node owns the key in the ring as it sees it now. A call that reached it as the owner just before
+    /// the ring moved must not write the stream beside the new owner (two writers of one epoch).
+    /// </summary>
+    bool OwnsNow(string key);
+
     /// <summary>Asks the key's other replicas for their copy beyond <paramref name="mine"/>; null for a replica that did not answer.</summary>
     Task<IReadOnlyList<ReplicaStream?>> AskOthersAsync(string key, StreamPosition? mine);
 
@@ -62,6 +68,7 @@ internal sealed class OwnerStreams(HistoryStore history, IStreamReplicas replica
             return await fanOut(null).ConfigureAwait(false);
         }
 
+        RefuseUnlessOwner(key);
         await TakeOverIfNeededAsync(key).ConfigureAwait(false);
         if (history.Sequence(key, publishId, data, LocalId) is not { } sequenced)
         {
@@ -100,8 +107,21 @@ internal sealed class OwnerStreams(HistoryStore history, IStreamReplicas replica
             return null;
         }
 
+        RefuseUnlessOwner(key);
         await TakeOverIfNeededAsync(key).ConfigureAwait(false);
         return history.Read(key, since, limit);
+    }
+
+    /// <summary>
+    /// Refuses a call that reached this node as the key's owner after the ring moved the key away: the caller's
+    /// failover sends it to the new owner (see <c>ClusterRouter.AskOwnerWithFailoverAsync</c>).
+    /// </summary>
+    private void RefuseUnlessOwner(string key)
+    {
+        if (!replicas.OwnsNow(key))
+        {
+            throw new ServiceException(ErrorCodes.Unavailable, $"This node no longer owns {key}: the ring moved it; the call goes to the new owner.");
+        }
     }
 
     /// <summary>
