@@ -2,6 +2,7 @@
 # Starts a local SocketPush cluster: nodes n1..nN from the built node, n2..nN seeded with n1.
 #   examples/cluster/start.sh            n1, n2, n3 (clients 8081-8083, admin 8191-8193, cluster 7947-7949)
 #   examples/cluster/start.sh --add      one more node (n4, then n5...), seeded with n1
+#   examples/cluster/start.sh --add --standby   one more node as a standby (node.standby: true)
 #   examples/cluster/stop.sh             stops them all
 # See examples/cluster/README.md for every flag and environment variable.
 set -euo pipefail
@@ -14,6 +15,7 @@ usage() {
 Usage: start.sh [options]
   --nodes N               how many nodes to start (default 3; env SOCKETPUSH_NODES)
   --add                   start one more node than the state directory holds, seeded with n1
+  --standby               with --add: the node is a standby (node.standby: true), kept so when started again
   --seed HOST:PORT        the seed of n2.. or of the added node (default 127.0.0.1:<cluster port of n1>)
   --client-port-base P    client port of n1; node i gets P+i-1 (default 8081; env SOCKETPUSH_CLIENT_PORT_BASE)
   --admin-port-base P     admin port of n1 (default 8191; env SOCKETPUSH_ADMIN_PORT_BASE)
@@ -47,12 +49,14 @@ configuration=${SOCKETPUSH_CONFIGURATION:-}
 timeout=${SOCKETPUSH_START_TIMEOUT:-60}
 seed=""
 add=false
+standby=false
 build=false
 
 while (($# > 0)); do
   case $1 in
     --nodes) nodes=${2:?--nodes needs a value}; shift ;;
     --add) add=true ;;
+    --standby) standby=true ;;
     --seed) seed=${2:?--seed needs a value}; shift ;;
     --client-port-base) client_base=${2:?--client-port-base needs a value}; shift ;;
     --admin-port-base) admin_base=${2:?--admin-port-base needs a value}; shift ;;
@@ -92,6 +96,11 @@ configuration=${configuration:-${saved_configuration:-Release}}
 nodes=${nodes:-3}
 
 [[ $nodes =~ ^[1-9][0-9]*$ ]] || fail "--nodes: '$nodes' is not a positive number"
+if $standby; then
+  $add || fail "--standby goes with --add: the first nodes of a cluster are active ones"
+  # The node reads one config file; a standby's is written here, so it cannot also be the user's.
+  [[ -z $config_file ]] || fail "--standby with --config: add 'standby: true' to the node: section of a copy of your config and pass that with --config --add"
+fi
 [[ $timeout =~ ^[1-9][0-9]*$ ]] || fail "--timeout: '$timeout' is not a positive number of seconds"
 [[ $configuration == Release || $configuration == Debug ]] || fail "--configuration: '$configuration' is neither Release nor Debug"
 if [[ -n $config_file ]]; then
@@ -155,7 +164,11 @@ start_node() {
   fi
 
   local -a args=("$dll" --node-id "$id" --client-port "$client" --admin-port "$admin" --cluster-port "$cluster")
-  [[ -n $config_file ]] && args+=(--config "$config_file")
+  if [[ -f $state_dir/$id.standby ]]; then
+    args+=(--config "$state_dir/$id.standby")
+  elif [[ -n $config_file ]]; then
+    args+=(--config "$config_file")
+  fi
   [[ -n $node_seed ]] && args+=(--seeds "$node_seed")
   # Run in the state directory, so a config.yml of the current folder is never read by accident.
   (cd "$state_dir" && exec nohup "$dotnet" "${args[@]}" </dev/null >"$state_dir/$id.log" 2>&1) &
@@ -174,13 +187,21 @@ abort() {
 }
 trap 'abort "interrupted"' INT TERM
 
-# Waits until node $1 printed READY and its /readyz answers 200.
+# Whether node $1 answers /readyz on admin port $2 as ready (a standby: as a standby, which it stays until promoted).
+answers_ready() {
+  if [[ -f $state_dir/$1.standby ]]; then
+    curl -sS --max-time 2 "http://127.0.0.1:$2/readyz" 2>/dev/null | grep -q '"standby"'
+  else
+    curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$2/readyz" 2>/dev/null
+  fi
+}
+
+# Waits until node $1 printed READY and its /readyz answers 200 (a standby: 503 standby).
 wait_ready() {
   local id=$1 admin deadline
   admin=$(cut -d' ' -f2 "$state_dir/$id.ports")
   deadline=$((SECONDS + timeout))
-  until grep -q "^SOCKETPUSH READY node=$id " "$state_dir/$id.log" 2>/dev/null \
-    && curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$admin/readyz" 2>/dev/null; do
+  until grep -q "^SOCKETPUSH READY node=$id " "$state_dir/$id.log" 2>/dev/null && answers_ready "$id" "$admin"; do
     # Not running_pid: until the forked shell has become dotnet, its command line is not the node's yet.
     if ! alive "$(<"$state_dir/$id.pid")"; then
       echo "--- $state_dir/$id.log" >&2
@@ -198,6 +219,10 @@ if $add; then
   last=$(recorded_numbers | tail -n 1)
   [[ -n $last ]] || fail "--add: no node was started in $state_dir; run start.sh without --add first"
   numbers=($((last + 1)))
+  if $standby; then
+    printf '# Written by start.sh --standby: this node waits as a standby until a member is dead for cluster.standbyAfter.\nnode:\n  standby: true\n' \
+      >"$state_dir/n${numbers[0]}.standby"
+  fi
   start_node "${numbers[0]}" "$seed"
 else
   mapfile -t numbers < <(seq 1 "$nodes")
@@ -228,6 +253,6 @@ trap - INT TERM
 echo "SocketPush cluster ready (state and logs in $state_dir):"
 for number in "${numbers[@]}"; do
   read -r client admin cluster _ <"$state_dir/n$number.ports"
-  printf '  n%-3s client http://127.0.0.1:%s  admin http://127.0.0.1:%s  cluster 127.0.0.1:%s  pid %s\n' \
-    "$number" "$client" "$admin" "$cluster" "$(<"$state_dir/n$number.pid")"
+  printf '  n%-3s client http://127.0.0.1:%s  admin http://127.0.0.1:%s  cluster 127.0.0.1:%s  pid %s%s\n' \
+    "$number" "$client" "$admin" "$cluster" "$(<"$state_dir/n$number.pid")" "$([[ -f $state_dir/n$number.standby ]] && echo '  (standby)')"
 done

@@ -63,7 +63,7 @@ public sealed class ManagerStatusTests(NodeFixture fixture) : IClassFixture<Node
 
         var member = Assert.Single(status.GetProperty("members").EnumerateArray().ToList());
         Assert.Equal(
-            ["nodeId", "state", "incarnation", "address", "clientUrl", "adminUrl", "wireVersion", "configVersion", "ringShare", "local", "records"],
+            ["nodeId", "state", "incarnation", "address", "clientUrl", "adminUrl", "wireVersion", "configVersion", "standby", "standsInFor", "ringShare", "local", "records"],
             member.EnumerateObject().Select(p => p.Name));
         Assert.Equal(fixture.Node.NodeId, member.GetProperty("nodeId").GetString());
         Assert.Equal("alive", member.GetProperty("state").GetString());

@@ -55,6 +55,25 @@ internal sealed class ClusterUnderTest : IAsyncDisposable
 
     public AdminApi Api(string nodeId) => _apis[nodeId];
 
+    /// <summary>Starts one more node (the next id) with <paramref name="extraConfig"/> before the cluster's own, and gives it an API.</summary>
+    public async Task<NodeProcess> AddNodeAsync(string extraConfig = "")
+    {
+        var node = await _cluster.AddNodeAsync(extraConfig);
+        _apis[node.NodeId] = new AdminApi(node.AdminUrl, node.AdminApiKey);
+        return node;
+    }
+
+    /// <summary>Starts a killed node again with its id; its first life's output goes to the test's output first.</summary>
+    public async Task<NodeProcess> StartAgainAsync(string nodeId)
+    {
+        _output.WriteLine($"--- {nodeId} output before it was started again ---");
+        _output.WriteLine(this[nodeId].OutputSince(0));
+        var node = await _cluster.StartAgainAsync(nodeId);
+        _apis[nodeId].Dispose();
+        _apis[nodeId] = new AdminApi(node.AdminUrl, node.AdminApiKey);
+        return node;
+    }
+
     /// <summary>
     /// The first <paramref name="count"/> user ids <c>{prefix}-0</c>, <c>{prefix}-1</c>, … whose owner is
     /// <paramref name="ownerId"/>, as user.getFrontendServer on <paramref name="askedId"/> names it.

@@ -26,6 +26,14 @@ internal sealed record ManagerStatus(JsonElement Json)
 
     public bool RingAgreed => Json.GetProperty("ringAgreed").GetBoolean();
 
+    /// <summary>The members waiting as standbys (node.standby, not promoted), in order.</summary>
+    public IReadOnlyList<string> Standbys =>
+        [.. Members.Where(m => m.GetProperty("standby").GetBoolean()).Select(m => m.GetProperty("nodeId").GetString()!).Order(StringComparer.Ordinal)];
+
+    /// <summary>The dead member <paramref name="nodeId"/> stands in for ("" unless it is a promoted standby).</summary>
+    public string StandsInFor(string nodeId) =>
+        Members.Single(m => m.GetProperty("nodeId").GetString() == nodeId).GetProperty("standsInFor").GetString()!;
+
     public int VirtualNodes => Json.GetProperty("virtualNodes").GetInt32();
 
     /// <summary>Keys whose copies this node knows to be fewer than min(cluster.replicas, live nodes).</summary>

@@ -13,7 +13,11 @@ public sealed class ClusterMetadataTests
     [Fact]
     public void Metadata_round_trips_with_its_format_version_first()
     {
-        foreach (var metadata in new[] { Sample, Sample with { Leaving = true, VirtualNodes = 16, Replicas = 1 }, Sample with { ClientUrl = "", AdminUrl = "" } })
+        foreach (var metadata in new[]
+        {
+            Sample, Sample with { Leaving = true, VirtualNodes = 16, Replicas = 1 }, Sample with { ClientUrl = "", AdminUrl = "" },
+            Sample with { Standby = true }, Sample with { StandsInFor = "n7" },
+        })
         {
             var bytes = metadata.Encode();
 
@@ -27,16 +31,18 @@ public sealed class ClusterMetadataTests
     public void A_node_s_own_metadata_fits_the_gossip_limit()
     {
         var identity = new NodeIdentity(new string('n', 64)) { ClientUrl = "https://" + new string('c', 100) + ":8080", AdminUrl = "https://" + new string('a', 100) + ":8181" };
-        var bytes = NodeMetadata.Of(identity, new RingSettings(2000, 3), leaving: true, "20261207T195049.123Z-3f9a1c2b").Encode();
+        var bytes = NodeMetadata.Of(identity, new RingSettings(2000, 3), leaving: true, "20261207T195049.123Z-3f9a1c2b", new StandbyState(false, new string('d', 64))).Encode();
 
         Assert.InRange(bytes.Length, 1, new GossipOptions().MaxMetadataBytes);
-        Assert.Equal(new NodeMetadata(identity.NodeId, identity.ClientUrl, identity.AdminUrl, ClusterSettings.WireVersion, 2000, 3, true, "20261207T195049.123Z-3f9a1c2b"), NodeMetadata.TryDecode(bytes, out _));
+        Assert.Equal(
+            new NodeMetadata(identity.NodeId, identity.ClientUrl, identity.AdminUrl, ClusterSettings.WireVersion, 2000, 3, true, "20261207T195049.123Z-3f9a1c2b", false, new string('d', 64)),
+            NodeMetadata.TryDecode(bytes, out _));
     }
 
     [Theory]
     [InlineData(0)]
     [InlineData(1)] // the gossip library's own encoding before metadata became opaque to it
-    [InlineData(2)] // without the config layer's version
+    [InlineData(2)] // without the config layer's version and the standby fields
     [InlineData(4)]
     [InlineData(255)]
     public void Another_format_version_is_refused_before_anything_is_read(byte version)
@@ -78,23 +84,28 @@ public sealed class ClusterMetadataTests
     public async Task A_view_routes_to_members_whose_metadata_it_reads_and_names_the_ones_it_cannot()
     {
         var ring = new RingSettings(2000, 3);
-        static byte[] Of(string id, bool leaving = false, int virtualNodes = 2000) =>
-            new NodeMetadata(id, $"http://{id}:8080", $"http://{id}:8181", ClusterSettings.WireVersion, virtualNodes, 3, leaving, "none").Encode();
+        static byte[] Of(string id, bool leaving = false, int virtualNodes = 2000, bool standby = false) =>
+            new NodeMetadata(id, $"http://{id}:8080", $"http://{id}:8181", ClusterSettings.WireVersion, virtualNodes, 3, leaving, "none", standby).Encode();
 
         await using var n1 = Membership.Start(Options(), "n1", Of("n1"));
         await using var n2 = Membership.Start(Options(n1.Address), "n2", Of("n2"));
         await using var leaving = Membership.Start(Options(n1.Address), "n3", Of("n3", leaving: true));
-        await Eventually.TrueAsync(() => n1.Snapshot.Live.Count() == 3, "n1 sees n2 and n3");
+        await using var standby = Membership.Start(Options(n1.Address), "n6", Of("n6", standby: true));
+        await Eventually.TrueAsync(() => n1.Snapshot.Live.Count() == 4, "n1 sees n2, n3 and n6");
 
         var view = ClusterView.From(n1.Snapshot, "n1", ring);
         Assert.Null(view.RingProblem);
         Assert.Equal(["n1", "n2"], view.Ring.Nodes.Order(StringComparer.Ordinal));
         Assert.Equal("http://n2:8080", view.Member("n2")?.Metadata?.ClientUrl);
         Assert.True(view.Member("n3")?.Metadata?.Leaving);
+        Assert.True(view.Member("n6")?.Metadata?.Standby);
+
+        // The standby's own view: the others' ring, without itself.
+        Assert.Equal(["n1", "n2"], ClusterView.From(n1.Snapshot, "n6", ring, standby: true).Ring.Nodes.Order(StringComparer.Ordinal));
 
         await using var garbage = Membership.Start(Options(n1.Address), "n4", "not metadata"u8.ToArray());
         await using var other = Membership.Start(Options(n1.Address), "n5", Of("n5", virtualNodes: 16));
-        await Eventually.TrueAsync(() => n1.Snapshot.Live.Count() == 5, "n1 sees n4 and n5");
+        await Eventually.TrueAsync(() => n1.Snapshot.Live.Count() == 6, "n1 sees n4 and n5");
 
         view = ClusterView.From(n1.Snapshot, "n1", ring);
         Assert.Null(view.Member("n4")?.Metadata);

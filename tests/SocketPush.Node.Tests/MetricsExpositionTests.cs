@@ -214,6 +214,12 @@ public sealed class MetricsExpositionTests
         # HELP socketpush_publishes_failed_over_total Publishes whose owner stopped answering and that waited for the failure detector to name a new owner, then went there.
         # TYPE socketpush_publishes_failed_over_total counter
         socketpush_publishes_failed_over_total 0
+        # HELP socketpush_cluster_standbys Live standby nodes (node.standby) not yet promoted, as this node sees them.
+        # TYPE socketpush_cluster_standbys gauge
+        socketpush_cluster_standbys 0
+        # HELP socketpush_standby_promotions_total Times this node, a standby, was promoted to stand in for a dead member.
+        # TYPE socketpush_standby_promotions_total counter
+        socketpush_standby_promotions_total 0
         # HELP socketpush_recoveries_total Streams a reconnecting client asked to recover, by result: every missed message sent, or incomplete (history no longer holds them, or the epoch changed), or the owner could not be read.
         # TYPE socketpush_recoveries_total counter
         socketpush_recoveries_total{result="recovered"} 0

@@ -107,11 +107,39 @@ public sealed class NodeProcessCluster : IAsyncDisposable
     /// Starts one more node, with the next id, seeded with the first node; on a network, in the next host, seeded
     /// with every other host.
     /// </summary>
-    public async Task<NodeProcess> AddNodeAsync()
+    /// <param name="extraConfig">Config this node gets before the cluster's own extra config (a section the cluster's does not write).</param>
+    public async Task<NodeProcess> AddNodeAsync(string extraConfig = "")
     {
-        var node = _network is null
-            ? await NodeProcess.StartAsync(OptionsOf(NextNumber(), clusterPort: 0, Nodes[0].ClusterEndpoint))
-            : await NodeProcess.StartAsync(OptionsOf(NextNumber(), NamespacedClusterPort));
+        var options = _network is null ? OptionsOf(NextNumber(), clusterPort: 0, Nodes[0].ClusterEndpoint) : OptionsOf(NextNumber(), NamespacedClusterPort);
+        var node = await NodeProcess.StartAsync(options with { ExtraConfig = extraConfig + options.ExtraConfig });
+        Add(node);
+        return node;
+    }
+
+    /// <summary>
+    /// Starts a node that was killed or stopped again, with its id and the cluster's options, seeded with another
+    /// node that runs (not on a network). The ended process is disposed of: its output is gone from then on.
+    /// </summary>
+    public async Task<NodeProcess> StartAgainAsync(string nodeId)
+    {
+        if (_network is not null)
+        {
+            throw new NotSupportedException("A node of a network is started again in its host by the test itself.");
+        }
+
+        var ended = Node(nodeId);
+        if (!ended.HasExited)
+        {
+            throw new InvalidOperationException($"{nodeId} still runs: kill or stop it first.");
+        }
+
+        lock (_nodesLock)
+        {
+            _nodes.Remove(ended);
+        }
+
+        await ended.DisposeAsync();
+        var node = await NodeProcess.StartAsync(OptionsOf(Number(ended), clusterPort: 0, Nodes.First(n => !n.HasExited).ClusterEndpoint));
         Add(node);
         return node;
     }

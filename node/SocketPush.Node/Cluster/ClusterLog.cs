@@ -47,4 +47,7 @@ internal static partial class ClusterLog
 
     [LoggerMessage(EventId = 430, Level = LogLevel.Warning, Message = "Node {Peer} holds other messages of the stream {Key} than this owner's copy ({Top}, terms {Terms}) at offsets both hold: this node checks with the replicas before its next message")]
     public static partial void StreamCopyConflict(ILogger logger, string peer, string key, string top, string terms);
+
+    [LoggerMessage(EventId = 431, Level = LogLevel.Warning, Message = "This standby stands in for member {Member}, dead for {StandbyAfter} (cluster.standbyAfter): it joins the ring and takes a share of the keys")]
+    public static partial void StandbyPromoted(ILogger logger, string member, TimeSpan standbyAfter);
 }

@@ -14,8 +14,10 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
     private readonly ILogger _logger = loggers.CreateLogger("SocketPush.Node.Cluster");
     private readonly RingSettings _ring = RingSettings.Of(live.Current);
     private readonly SemaphoreSlim _applying = new(1, 1);
+    private readonly SemaphoreSlim _announcing = new(1, 1);
     private readonly Lock _viewGate = new();
     private volatile bool _leaving;
+    private StandbyState _standby = new(live.Current.Node.Standby, "");
     private volatile string _configVersion = "none";
     private volatile string? _advertised;
     private Membership? _gossip;
@@ -37,6 +39,9 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
 
     public Membership Gossip => _gossip ?? throw new InvalidOperationException("The cluster port is not open yet.");
 
+    /// <summary>Whether the cluster port is open and gossip runs.</summary>
+    public bool Started => _gossip is not null;
+
     /// <summary>Alone on purpose (no seeds but itself), or in touch with at least one other member.</summary>
     public bool Joined => _alone || View.Members.Any(m => m.IsLive && m.Name != View.LocalId);
 
@@ -47,7 +52,7 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
         var seeds = await ResolveAllAsync(config.Cluster.Seeds);
         var options = GossipSettings.Of(config, seeds);
         var version = _configVersion;
-        var metadata = NodeMetadata.Of(identity, _ring, leaving: false, version).Encode();
+        var metadata = NodeMetadata.Of(identity, _ring, leaving: false, version, Standby).Encode();
         Membership gossip;
         try
         {
@@ -128,7 +133,7 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
         try
         {
             // The others take this node out of their rings once they hear it, so nobody hands it records any more.
-            await _gossip.UpdateMetadataAsync(NodeMetadata.Of(identity, _ring, leaving: true, _configVersion).Encode());
+            await AnnounceAsync().ConfigureAwait(false);
         }
         catch (ObjectDisposedException)
         {
@@ -150,7 +155,7 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
 
         try
         {
-            await _gossip.UpdateMetadataAsync(NodeMetadata.Of(identity, _ring, leaving: false, version).Encode());
+            await AnnounceAsync().ConfigureAwait(false);
             _advertised = version;
         }
         catch (ObjectDisposedException)
@@ -161,6 +166,38 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
 
     /// <summary>Whether this node has begun to leave (it takes no records any more).</summary>
     public bool Leaving => _leaving;
+
+    /// <summary>Whether this node is a standby waiting to be promoted, and whom it stands in for once promoted.</summary>
+    public StandbyState Standby => Volatile.Read(ref _standby);
+
+    /// <summary>
+    /// Promotes this standby: it stands in for <paramref name="deadMember"/>, joins the ring (the others hand it its
+    /// share as to a joining node once they hear its new metadata) and tells gossip whom it stands in for, so that
+    /// no other standby is promoted for the same member.
+    /// </summary>
+    public async Task PromoteAsync(string deadMember)
+    {
+        Volatile.Write(ref _standby, new StandbyState(false, deadMember));
+        OnChanged(null);
+        await AnnounceAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Gossips this node's metadata as it is now. One update at a time, each built inside: two callers (the config
+    /// layer's version, a promotion) must not have the older one's state land last.
+    /// </summary>
+    private async Task AnnounceAsync()
+    {
+        await _announcing.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            await Gossip.UpdateMetadataAsync(NodeMetadata.Of(identity, _ring, _leaving, _configVersion, Standby).Encode()).ConfigureAwait(false);
+        }
+        finally
+        {
+            _announcing.Release();
+        }
+    }
 
     /// <summary>Gossips the departure; returns whether it went out completely before the gossip library's leave timeout or <paramref name="cancellationToken"/>.</summary>
     public async Task<bool> LeaveAsync(CancellationToken cancellationToken = default)
@@ -190,7 +227,7 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
         {
             // The gossip loop and BeginLeaving both rebuild the view; one at a time, so none is lost.
             before = View;
-            after = ClusterView.From(Gossip.Snapshot, identity.NodeId, _ring, _leaving);
+            after = ClusterView.From(Gossip.Snapshot, identity.NodeId, _ring, _leaving, Standby.Waiting);
             Publish(after);
         }
 

@@ -22,6 +22,8 @@ internal sealed class ClusterMetrics
     private readonly Counter<long> _replicated;
     private readonly Counter<long> _quorumFailures;
     private readonly Counter<long> _publishFailovers;
+    private readonly Counter<long> _standbyPromotions;
+    private int _standbys;
     private readonly Counter<long> _copiesRepaired;
     private readonly Counter<long> _antiEntropyRounds;
     private readonly Counter<long> _antiEntropyBuckets;
@@ -89,6 +91,13 @@ internal sealed class ClusterMetrics
             "socketpush_quorum_failures_total", description: "Writes that answered unavailable because cluster.writeQuorum replicas did not acknowledge in time.");
         _publishFailovers = meter.CreateCounter<long>(
             "socketpush_publishes_failed_over_total", description: "Publishes whose owner stopped answering and that waited for the failure detector to name a new owner, then went there.");
+        meter.CreateObservableGauge(
+            "socketpush_cluster_standbys",
+            () => Volatile.Read(ref _standbys),
+            unit: null,
+            description: "Live standby nodes (node.standby) not yet promoted, as this node sees them.");
+        _standbyPromotions = meter.CreateCounter<long>(
+            "socketpush_standby_promotions_total", description: "Times this node, a standby, was promoted to stand in for a dead member.");
         _antiEntropyRounds = MetricLabels.One("result", "in_sync", "repaired", "failed").Create(meter, "socketpush_antientropy_rounds_total", name => meter.CreateCounter<long>(
             name, description: "Anti-entropy rounds this node started, by result: in_sync (no bucket of records differed and no stream was behind), repaired (differing buckets exchanged or streams sent), failed."));
         _antiEntropyBuckets = meter.CreateCounter<long>(
@@ -136,6 +145,10 @@ internal sealed class ClusterMetrics
     public void QuorumFailed() => _quorumFailures.Add(1);
 
     public void PublishFailedOver() => _publishFailovers.Add(1);
+
+    public void StandbysSeen(int count) => Volatile.Write(ref _standbys, count);
+
+    public void StandbyPromoted() => _standbyPromotions.Add(1);
 
     public void CopiesRepaired(int copies) => _copiesRepaired.Add(copies);
 

@@ -37,7 +37,7 @@ internal sealed class ManagerService(
         var counts = await CountsAsync(view, cancellationToken);
         var shares = view.Shares();
         var members = view.Members.IsEmpty
-            ? [new { nodeId = identity.NodeId, state = "alive", incarnation = 0u, address = identity.ClusterEndpoint, clientUrl = identity.ClientUrl, adminUrl = identity.AdminUrl, wireVersion = (int?)ClusterSettings.WireVersion, configVersion = (string?)configLayer.Layer.Version, ringShare = 1.0m, local = true, records = counts.GetValueOrDefault(identity.NodeId) }]
+            ? [new { nodeId = identity.NodeId, state = "alive", incarnation = 0u, address = identity.ClusterEndpoint, clientUrl = identity.ClientUrl, adminUrl = identity.AdminUrl, wireVersion = (int?)ClusterSettings.WireVersion, configVersion = (string?)configLayer.Layer.Version, standby = membership.Standby.Waiting, standsInFor = membership.Standby.StandsInFor, ringShare = 1.0m, local = true, records = counts.GetValueOrDefault(identity.NodeId) }]
             : view.Members.Select(m => new
             {
                 nodeId = m.Name,
@@ -48,6 +48,8 @@ internal sealed class ManagerService(
                 adminUrl = m.Metadata?.AdminUrl ?? "",
                 wireVersion = m.Metadata?.WireVersion,
                 configVersion = m.Metadata?.ConfigVersion,
+                standby = m.Metadata?.Standby ?? false,
+                standsInFor = m.Metadata?.StandsInFor ?? "",
                 ringShare = Share(shares.GetValueOrDefault(m.Name)),
                 local = m.Name == view.LocalId,
                 records = counts.GetValueOrDefault(m.Name),

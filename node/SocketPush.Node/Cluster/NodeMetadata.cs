@@ -16,14 +16,17 @@ namespace SocketPush.Node.Cluster;
 /// <param name="Replicas">Its <c>cluster.replicas</c>.</param>
 /// <param name="Leaving">It has begun to leave: the others take it out of their rings as soon as they hear it.</param>
 /// <param name="ConfigVersion">The version of its copy of the cluster's config layer; a member with another one exchanges layers with it.</param>
+/// <param name="Standby">A standby node (<c>node.standby</c>) not yet promoted: in gossip, out of every ring.</param>
+/// <param name="StandsInFor">The dead member a promoted standby stands in for (empty otherwise): no second standby is promoted for it.</param>
 [MemoryPackable]
 internal sealed partial record NodeMetadata(
-    string NodeId, string ClientUrl, string AdminUrl, int WireVersion, int VirtualNodes, int Replicas, bool Leaving, string ConfigVersion)
+    string NodeId, string ClientUrl, string AdminUrl, int WireVersion, int VirtualNodes, int Replicas, bool Leaving, string ConfigVersion,
+    bool Standby = false, string StandsInFor = "")
 {
     /// <summary>
     /// The encoding's version. 1 was the gossip library's own four strings, whose version string carried
-    /// <c>"wire=1 vnodes=2000 replicas=3 leaving"</c>; 2 had no config version. A node refuses another kind's metadata
-    /// instead of misreading it.
+    /// <c>"wire=1 vnodes=2000 replicas=3 leaving"</c>; 2 had neither the config version nor the standby fields. A node
+    /// refuses another kind's metadata instead of misreading it.
     /// </summary>
     public const byte FormatVersion = 3;
 
@@ -31,9 +34,10 @@ internal sealed partial record NodeMetadata(
     [MemoryPackIgnore]
     public RingSettings Ring => new(VirtualNodes, Replicas);
 
-    /// <summary>This node's metadata: its identity, the wire version it speaks, its ring settings and its config layer's version.</summary>
-    public static NodeMetadata Of(NodeIdentity identity, RingSettings ring, bool leaving, string configVersion) =>
-        new(identity.NodeId, identity.ClientUrl, identity.AdminUrl, ClusterSettings.WireVersion, ring.VirtualNodes, ring.Replicas, leaving, configVersion);
+    /// <summary>This node's metadata: its identity, the wire version it speaks, its ring settings, its config layer's version and its standby state.</summary>
+    public static NodeMetadata Of(NodeIdentity identity, RingSettings ring, bool leaving, string configVersion, StandbyState standby) =>
+        new(identity.NodeId, identity.ClientUrl, identity.AdminUrl, ClusterSettings.WireVersion, ring.VirtualNodes, ring.Replicas, leaving, configVersion,
+            standby.Waiting, standby.StandsInFor);
 
     public byte[] Encode()
     {
@@ -64,7 +68,8 @@ internal sealed partial record NodeMetadata(
         {
             NodeMetadata? metadata = null;
             var read = MemoryPackSerializer.Deserialize(bytes[1..], ref metadata);
-            if (read != bytes.Length - 1 || metadata is null || metadata.NodeId is null || metadata.ClientUrl is null || metadata.AdminUrl is null || metadata.ConfigVersion is null)
+            if (read != bytes.Length - 1 || metadata is null || metadata.NodeId is null || metadata.ClientUrl is null || metadata.AdminUrl is null
+                || metadata.ConfigVersion is null || metadata.StandsInFor is null)
             {
                 problem = "incomplete metadata";
                 return null;

@@ -20,7 +20,7 @@ internal static class ConfigKeys
     /// </summary>
     public static readonly FrozenSet<string> NeedRestart = new[]
     {
-        "node.id", "node.bindAddress", "node.clientPort", "node.clusterPort", "node.advertisedClientUrl", "node.stateDir",
+        "node.id", "node.bindAddress", "node.clientPort", "node.clusterPort", "node.advertisedClientUrl", "node.stateDir", "node.standby",
         "admin.bindAddress", "admin.port", "admin.advertisedUrl",
         "cluster.advertiseAddress", "cluster.virtualNodes", "cluster.replicas",
         "tls.client", "tls.admin",

@@ -104,6 +104,8 @@ internal static class ConfigValidator
             $"{cluster.WriteQuorum} is out of range (1–cluster.replicas, {cluster.Replicas}).");
         Require(cluster.LeaveTimeout >= TimeSpan.FromSeconds(1) && cluster.LeaveTimeout <= TimeSpan.FromMinutes(5), "cluster.leaveTimeout",
             "must be at least 1s and at most 5m.");
+        Require(cluster.StandbyAfter >= TimeSpan.FromSeconds(1) && cluster.StandbyAfter <= TimeSpan.FromHours(24), "cluster.standbyAfter",
+            "must be at least 1s and at most 24h.");
         Require(cluster.RequestTimeout > TimeSpan.Zero && cluster.RequestTimeout <= TimeSpan.FromMinutes(1), "cluster.requestTimeout",
             "must be above 0 and at most 1m.");
         Require(cluster.MaxRequestsInFlightPerPeer is > 0 and <= 1_000_000, "cluster.maxRequestsInFlightPerPeer",

@@ -44,6 +44,13 @@ internal sealed class NodeSection
     public string AdvertisedClientUrl { get; set; } = "";
 
     /// <summary>
+    /// A standby joins gossip but owns no key and takes no client until a member has been dead for
+    /// <see cref="ClusterSection.StandbyAfter"/>; then exactly one standby (the same choice on every node) stands in for it.
+    /// </summary>
+    /// <value>false by default.</value>
+    public bool Standby { get; set; }
+
+    /// <summary>
     /// A directory of this node's own (relative to the working directory) where it keeps what must outlive a restart:
     /// the cluster's config layer (<c>manager.setConfig</c>), in <c>cluster-config.json</c>.
     /// </summary>
@@ -155,6 +162,10 @@ internal sealed class ClusterSection
     /// </summary>
     /// <value>10 seconds by default.</value>
     public TimeSpan LeaveTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a member must have been dead before a standby node (<c>node.standby</c>) stands in for it.</summary>
+    /// <value>30 seconds by default.</value>
+    public TimeSpan StandbyAfter { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>How often this node compares the records it shares with one other node (the next in turn) and exchanges those that differ.</summary>
     /// <value>10 seconds by default.</value>

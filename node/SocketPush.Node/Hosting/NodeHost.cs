@@ -135,6 +135,7 @@ internal sealed class NodeHost : IAsyncDisposable
         app.Services.GetRequiredService<PeerLinks>().Attach();
         app.Services.GetRequiredService<ClusterMetrics>().Observe(cluster);
         health.Joined = () => cluster.Joined;
+        health.Standby = () => cluster.Standby.Waiting;
         app.Services.GetRequiredService<ConfigReloader>().Watch();
         health.Ready = true;
         return new NodeHost(app, identity);
@@ -259,6 +260,8 @@ internal sealed class NodeHost : IAsyncDisposable
         AddBackgroundService<StreamHandoff>(services);
         // The cluster's config layer: versions compared through gossip, layers exchanged where they differ.
         AddBackgroundService<ConfigLayerSync>(services);
+        // A standby's promotion once a member it is paired with has been dead for cluster.standbyAfter.
+        AddBackgroundService<StandbyPromotion>(services);
         // The owner's cleanup of users offline too long, from the presence reports.
         AddBackgroundService<OfflineUserCleanup>(services);
         // History aged out once a second.
@@ -328,9 +331,9 @@ internal sealed class NodeHost : IAsyncDisposable
                 .RequireRateLimiting(ManagementRateLimit.Policy);
             endpoints.MapSocketPushOpenApi();
             endpoints.MapGet("/healthz", () => Results.Json(new { status = "ok" }));
-            endpoints.MapGet("/readyz", () => health.Ready && health.Joined()
+            endpoints.MapGet("/readyz", () => health.Ready && health.Joined() && !health.Standby()
                 ? Results.Json(new { status = "ready" })
-                : Results.Json(new { status = health.Ready ? "joining" : "not ready" }, statusCode: StatusCodes.Status503ServiceUnavailable));
+                : Results.Json(new { status = !health.Ready ? "not ready" : !health.Joined() ? "joining" : "standby" }, statusCode: StatusCodes.Status503ServiceUnavailable));
             // Not MapFallback's default pattern: it skips paths that look like files, and ids may contain dots.
             endpoints.MapFallback("{**path}", (HttpContext c, ManagementApi api) => api.HandlePathAsync(c))
                 .WithMetadata(ManagementApi.Gated)
@@ -411,4 +414,7 @@ internal sealed class HealthState
 
     /// <summary>Whether the node has joined its cluster (or is alone on purpose); ready means both.</summary>
     public Func<bool> Joined { get; set; } = () => true;
+
+    /// <summary>Whether the node is a standby not yet promoted: it would only send clients elsewhere, so it is not ready for them.</summary>
+    public Func<bool> Standby { get; set; } = () => false;
 }

@@ -26,7 +26,7 @@ internal sealed class ClusterRouter(
 
         if (view.Ring.IsEmpty)
         {
-            throw new ServiceException(ErrorCodes.Unavailable, "This node is leaving and no other node is left to answer.");
+            throw new ServiceException(ErrorCodes.Unavailable, "No active node is left to answer: this node is leaving, or is a standby and every active member is gone.");
         }
 
         return view.Owner(key);

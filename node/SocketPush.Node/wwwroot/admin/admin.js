@@ -163,7 +163,9 @@
     row.dataset.state = member.state;
     row.classList.toggle('local', member.local === true);
     cell('node-id').textContent = member.nodeId + (member.local ? ' (this node)' : '');
-    cell('state').textContent = member.state;
+    // A standby is alive but out of the ring until it stands in for a dead member.
+    cell('state').textContent = member.state
+      + (member.standby === true ? ' · standby' : member.standsInFor ? ' · stands in for ' + member.standsInFor : '');
     if (/^[a-z]+$/.test(member.state)) {
       cell('state').classList.add('state-' + member.state);
     }
