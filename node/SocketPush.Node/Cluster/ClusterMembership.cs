@@ -16,6 +16,7 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
     private readonly SemaphoreSlim _applying = new(1, 1);
     private readonly Lock _viewGate = new();
     private volatile bool _leaving;
+    private long _peersRefused;
     private Membership? _gossip;
     private bool _alone = true;
     private ClusterView _view = ClusterView.Alone(identity.NodeId, RingSettings.Of(live.Current));
@@ -27,6 +28,9 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
     public event Action<string>? MemberGone;
 
     public ClusterView View => Volatile.Read(ref _view);
+
+    /// <summary>How many times a member was refused because this node cannot read its format (once per member and format).</summary>
+    public long PeersRefused => Interlocked.Read(ref _peersRefused);
 
     public PeerChannel Peers => Gossip.Peers;
 
@@ -49,7 +53,9 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
         }
         catch (InvalidOperationException e)
         {
-            throw new IOException($"cannot bind the cluster port {config.Node.BindAddress}:{config.Node.ClusterPort}: {e.Message}", e);
+            throw new IOException(
+                $"port {config.Node.ClusterPort} (node.clusterPort, UDP) on {config.Node.BindAddress} cannot be bound: another program may be using it; stop it, or choose another port (node.clusterPort in the config file, or --cluster-port).",
+                e);
         }
 
         _alone = config.Cluster.Seeds.Count == seeds.Count && seeds.All(s => s == gossip.Address);
@@ -167,6 +173,12 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
         if (after.RingProblem is { } problem && problem != before.RingProblem)
         {
             ClusterLog.RingSettingsDiffer(_logger, problem);
+        }
+
+        foreach (var refused in after.Refused.Except(before.Refused))
+        {
+            Interlocked.Increment(ref _peersRefused);
+            ClusterLog.PeerRefused(_logger, refused.NodeId, refused.Address, refused.Why);
         }
 
         if (change?.Kind is MembershipChangeKind.Failed or MembershipChangeKind.Left)

@@ -10,8 +10,9 @@ namespace SocketPush.Node.Cluster;
 /// </summary>
 internal sealed class ClusterView
 {
-    private ClusterView(string localId, RingSettings settings, ImmutableArray<ClusterMember> members, HashRing ring, string? ringProblem)
+    private ClusterView(string localId, RingSettings settings, ImmutableArray<ClusterMember> members, HashRing ring, string? ringProblem, ImmutableArray<RefusedPeer> refused)
     {
+        Refused = refused;
         LocalId = localId;
         Settings = settings;
         Members = members;
@@ -37,9 +38,12 @@ internal sealed class ClusterView
     /// <summary>Why this node refuses to route (a live member computes owners differently), or null.</summary>
     public string? RingProblem { get; }
 
+    /// <summary>The live members whose format this node cannot read (another wire version, or metadata it cannot decode).</summary>
+    public ImmutableArray<RefusedPeer> Refused { get; }
+
     /// <summary>A view of this node alone, before gossip has said anything.</summary>
     public static ClusterView Alone(string localId, RingSettings settings) =>
-        new(localId, settings, [], HashRing.Create([localId], new HashRingOptions { VirtualNodesPerNode = settings.VirtualNodes }), null);
+        new(localId, settings, [], HashRing.Create([localId], new HashRingOptions { VirtualNodesPerNode = settings.VirtualNodes }), null, []);
 
     /// <param name="snapshot">What gossip knows.</param>
     /// <param name="localId">This node.</param>
@@ -49,6 +53,7 @@ internal sealed class ClusterView
     {
         var inRing = leaving ? new List<string>() : [localId];
         var problems = new List<string>();
+        var refused = ImmutableArray.CreateBuilder<RefusedPeer>();
         var members = ImmutableArray.CreateRange(snapshot.Members, ClusterMember.Of);
         foreach (var member in members)
         {
@@ -61,10 +66,15 @@ internal sealed class ClusterView
             if (member.Metadata is not { } theirs)
             {
                 problems.Add($"{member.Name} sent metadata this node cannot read ({member.MetadataProblem})");
+                refused.Add(new RefusedPeer(member.Name, member.Address, $"its metadata cannot be read ({member.MetadataProblem}); this node reads metadata format {NodeMetadata.FormatVersion}"));
             }
             else if (theirs.WireVersion != ClusterSettings.WireVersion || theirs.Ring != settings)
             {
                 problems.Add($"{member.Name} uses {ClusterSettings.Describe(theirs.WireVersion, theirs.Ring)}");
+                if (theirs.WireVersion != ClusterSettings.WireVersion)
+                {
+                    refused.Add(new RefusedPeer(member.Name, member.Address, $"it speaks wire version {theirs.WireVersion}, this node wire version {ClusterSettings.WireVersion}"));
+                }
             }
             else
             {
@@ -77,7 +87,7 @@ internal sealed class ClusterView
             : $"ring settings differ: {string.Join("; ", problems)}, this node uses {ClusterSettings.Describe(ClusterSettings.WireVersion, settings)}; "
               + "nodes of one cluster must share cluster.virtualNodes, cluster.replicas and the wire version";
         var ring = HashRing.Create(inRing, new HashRingOptions { VirtualNodesPerNode = settings.VirtualNodes });
-        return new ClusterView(localId, settings, members, ring, problem);
+        return new ClusterView(localId, settings, members, ring, problem, refused.ToImmutable());
     }
 
     public ClusterMember? Member(string nodeId)
@@ -122,3 +132,9 @@ internal sealed class ClusterView
         return shares;
     }
 }
+
+/// <summary>A member this node refuses to work with because it cannot read what the member sends.</summary>
+/// <param name="NodeId">The member's id.</param>
+/// <param name="Address">Its cluster endpoint.</param>
+/// <param name="Why">Both formats: the member's and this node's.</param>
+internal sealed record RefusedPeer(string NodeId, string Address, string Why);
