@@ -10,8 +10,9 @@ out=${OUT:-dist}
 rids=("$@")
 ((${#rids[@]} > 0)) || rids=(linux-x64 linux-arm64)
 for rid in "${rids[@]}"; do
-  # PublishSingleFile also names the program socketpush (SocketPush.Node.csproj); no .pdb beside it.
+  # PublishSingleFile also names the program socketpush (SocketPush.Node.csproj); no .pdb nor .xml docs beside it.
   dotnet publish node/SocketPush.Node -c Release -r "$rid" --self-contained \
-    -p:PublishSingleFile=true -p:DebugType=none -o "$out/$rid"
+    -p:PublishSingleFile=true -p:DebugType=none \
+    -p:PublishDocumentationFile=false -p:PublishReferencesDocumentationFiles=false -o "$out/$rid"
   echo "publish.sh: $out/$rid/socketpush"
 done
