@@ -121,21 +121,21 @@ public sealed class PhpGeneratorTests : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData(new[] { "--url", "http://127.0.0.1:8181" }, 2, "generate-php: --out DIR is required.")]
-    [InlineData(new[] { "--out", "x", "--port", "8181" }, 2, "generate-php: unknown argument '--port'.")]
-    [InlineData(new[] { "--out", "x", "--url", "ftp://127.0.0.1" }, 2, "generate-php: --url must be the node's admin URL, such as http://127.0.0.1:8181, not 'ftp://127.0.0.1'.")]
-    [InlineData(new[] { "--out" }, 2, "generate-php: --out needs a value.")]
+    [InlineData(new[] { "--url", "http://127.0.0.1:8181" }, 2, "Option '--out' is required.")]
+    [InlineData(new[] { "--out", "x", "--port", "8181" }, 2, "Unrecognized command or argument '--port'.")]
+    [InlineData(new[] { "--out", "x", "--url", "ftp://127.0.0.1" }, 2, "--url must be the node's admin URL, such as http://127.0.0.1:8181, not 'ftp://127.0.0.1'.")]
+    [InlineData(new[] { "--out" }, 2, "Required argument missing for option: '--out'.")]
     [InlineData(new[] { "--help" }, 0, null)]
     public async Task Bad_usage_says_what_is_wrong_and_shows_the_usage(string[] arguments, int exitCode, string? problem)
     {
         var run = await ProcessRunner.RunAsync("dotnet", [Repository.NodeDll, "generate-php", .. arguments]);
 
         Assert.Equal(exitCode, run.ExitCode);
-        var usage = problem is null ? run.StandardOutput : run.StandardError;
-        Assert.Contains("Usage: SocketPush.Node generate-php --out DIR [--url http://127.0.0.1:8181] [--api-key KEY]", usage, StringComparison.Ordinal);
+        Assert.Contains("generate-php [options]", run.StandardOutput, StringComparison.Ordinal);
+        Assert.Contains("--out <DIR> (REQUIRED)", run.StandardOutput, StringComparison.Ordinal);
         if (problem is not null)
         {
-            Assert.StartsWith(problem, run.StandardError, StringComparison.Ordinal);
+            Assert.Contains(problem, run.StandardError, StringComparison.Ordinal);
         }
     }
 

@@ -113,6 +113,17 @@ public sealed class ClusterMetadataTests
         Assert.Contains($"n5 uses wire={ClusterSettings.WireVersion} vnodes=16 replicas=3", view.RingProblem, StringComparison.Ordinal);
         Assert.Contains($"this node uses wire={ClusterSettings.WireVersion} vnodes=2000 replicas=3", view.RingProblem, StringComparison.Ordinal);
         Assert.Equal(["n1", "n2"], view.Ring.Nodes.Order(StringComparer.Ordinal));
+        // Of these, the ones whose format this node cannot read are refused: not n5, whose settings only differ.
+        Assert.Equal(["n4"], view.Refused.Select(r => r.NodeId));
+        Assert.Contains("unknown format version 110", view.Refused[0].Why, StringComparison.Ordinal);
+
+        var newer = new NodeMetadata("n6", "http://n6:8080", "http://n6:8181", ClusterSettings.WireVersion + 1, 2000, 3, false).Encode();
+        await using var upgraded = Membership.Start(Options(n1.Address), "n6", newer);
+        await Eventually.TrueAsync(() => n1.Snapshot.Live.Count() == 6, "n1 sees n6");
+        view = ClusterView.From(n1.Snapshot, "n1", ring);
+        var refused = Assert.Single(view.Refused, r => r.NodeId == "n6");
+        Assert.Equal(upgraded.Address, refused.Address);
+        Assert.Equal($"it speaks wire version {ClusterSettings.WireVersion + 1}, this node wire version {ClusterSettings.WireVersion}", refused.Why);
     }
 
     [Fact]

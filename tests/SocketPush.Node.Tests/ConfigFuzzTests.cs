@@ -30,7 +30,7 @@ public sealed partial class ConfigFuzzTests
         var refused = 0;
         Fuzz.Run("config files", 800, random =>
         {
-            var (yaml, what, mustRefuse) = Mutate(random);
+            var (yaml, what, mustRefuse, named) = Mutate(random);
             var thrown = Record.Exception(() => ConfigLoader.Load(Source, yaml));
             if (thrown is null)
             {
@@ -40,6 +40,12 @@ public sealed partial class ConfigFuzzTests
 
             Assert.True(thrown is ConfigException, $"{what}: the loader threw {thrown.GetType().Name}: {thrown.Message}");
             Assert.True(LineNumber().IsMatch(thrown.Message), $"{what}: the message names no line: {thrown.Message}");
+            foreach (var name in named)
+            {
+                Assert.True(thrown.Message.Contains(name, StringComparison.Ordinal), $"{what}: the message does not name {name}: {thrown.Message}");
+            }
+
+            Assert.DoesNotContain("System.", thrown.Message, StringComparison.Ordinal); // the user's words, not .NET's types
             refused++;
         });
 
@@ -87,8 +93,8 @@ public sealed partial class ConfigFuzzTests
         Assert.StartsWith($"cluster.writeQuorum ({Source.Path} line 2)", e.Message, StringComparison.Ordinal);
     }
 
-    /// <summary>The file with one mutation, what it was, and whether it certainly makes the file wrong.</summary>
-    private static (string Yaml, string What, bool MustRefuse) Mutate(Random random)
+    /// <summary>The file with one mutation, what it was, whether it certainly makes the file wrong, and what its refusal must name.</summary>
+    private static (string Yaml, string What, bool MustRefuse, string[] Named) Mutate(Random random)
     {
         var lines = Lines.ToList();
         var keyed = lines.Select((line, i) => (Match: KeyLine().Match(line), Index: i)).Where(x => x.Match.Success).ToList();
@@ -109,41 +115,41 @@ public sealed partial class ConfigFuzzTests
                     : new[] { "[a, b]", "{a: 1}" };
                 var bad = wrong[random.Next(wrong.Length)];
                 lines[index] = Replace(bad);
-                return (Text(lines), $"{what}: {key}: {bad}", true);
+                return (Text(lines), $"{what}: {key}: {bad}", true, [$"line {index + 1})", $".{key}"]);
             case 1 when value is not null && IsNumber(value):
                 // history.maxBytes is a long: only a negative size is out of its range.
                 var outOfRange = key == "maxBytes" ? "-1" : new[] { "-1", "99999999999", "2147483648", "-2147483649" }[random.Next(4)];
                 lines[index] = Replace(outOfRange);
-                return (Text(lines), $"{what}: {key}: {outOfRange}", true);
+                return (Text(lines), $"{what}: {key}: {outOfRange}", true, []);
             case 2:
                 lines.Insert(index + 1, $"{indent}bogus{key}: 1");
-                return (Text(lines), $"{what}: an unknown key", true);
+                return (Text(lines), $"{what}: an unknown key", true, []);
             case 3 when indent.Length > 0:
                 lines[index] = "\t" + lines[index].TrimStart(' ');
-                return (Text(lines), $"{what}: a tab for indentation", true);
+                return (Text(lines), $"{what}: a tab for indentation", true, [$"line {index + 1}"]);
             case 4:
                 lines.Insert(index + 1, lines[index]);
-                return (Text(lines), $"{what}: the line twice", true);
+                return (Text(lines), $"{what}: the line twice", true, []);
             case 5:
                 var text = Text(lines);
                 var cut = random.Next(text.Length);
-                return (text[..cut], $"cut after {cut} characters", false);
+                return (text[..cut], $"cut after {cut} characters", false, []);
             case 6:
                 var garbage = new byte[1 + random.Next(16)];
                 random.NextBytes(garbage);
                 var whole = Text(lines);
                 var at = random.Next(whole.Length);
-                return (whole[..at] + Encoding.Latin1.GetString(garbage) + whole[at..], $"{garbage.Length} garbage bytes at {at}", false);
+                return (whole[..at] + Encoding.Latin1.GetString(garbage) + whole[at..], $"{garbage.Length} garbage bytes at {at}", false, []);
             case 7:
                 lines[index] = (random.Next(2) == 0 ? " " : "") + (indent.Length > 0 && random.Next(2) == 0 ? lines[index][1..] : lines[index]);
-                return (Text(lines), $"{what}: indentation changed by one", false);
+                return (Text(lines), $"{what}: indentation changed by one", false, []);
             case 8 when value is not null:
                 lines[index] = Replace(value + (random.Next(2) == 0 ? ": x" : " - y"));
-                return (Text(lines), $"{what}: a value continued", false);
+                return (Text(lines), $"{what}: a value continued", false, []);
             default:
                 var noise = new string(Enumerable.Range(0, 1 + random.Next(20)).Select(_ => (char)random.Next(1, 128)).ToArray());
                 lines.Insert(index, noise);
-                return (Text(lines), $"{what}: a line of ASCII noise {noise}", false);
+                return (Text(lines), $"{what}: a line of ASCII noise {noise}", false, []);
         }
     }
 

@@ -132,6 +132,37 @@ public sealed class ConfigTests : IDisposable
         Assert.Contains(expected, e.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("options:\n  maxMessageBytes: lots\n", "options.maxMessageBytes (", "line 2)", "expected a whole number")]
+    [InlineData("options:\n  maxMessageBytes: [500\n", "options.maxMessageBytes (", "line 2)", "not closed")]
+    [InlineData("options:\n  maxMessageBytes: [500]\n", "options.maxMessageBytes (", "line 2)", "found a list")]
+    [InlineData("options:\n  allowedOrigins: http://a.example\n", "options.allowedOrigins (", "line 2)", "expected a list")]
+    [InlineData("node:\n  id: n1\n  standby: yes\n", "node.standby (", "line 3)", "unknown key 'standby'")]
+    [InlineData("history:\n  channels:\n    - match: 'news/*'\n      size: many\n", "history.channels[0].size (", "line 4)", "expected a whole number")]
+    [InlineData("options: 5\n", "options (", "line 1)", "expected a section of keys")]
+    public void A_value_of_the_wrong_kind_names_its_key_and_line_in_the_files_words(string yaml, string key, string line, string what)
+    {
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Load(["--config", Write(yaml)]));
+
+        Assert.StartsWith(key, e.Message, StringComparison.Ordinal);
+        Assert.Contains(line, e.Message, StringComparison.Ordinal);
+        Assert.Contains(what, e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("System.", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_tab_is_reported_on_its_own_line()
+    {
+        var lines = File.ReadAllLines(Path.Combine(RepositoryRoot(), "config.yml")).ToList();
+        var at = lines.FindIndex(29, l => l.StartsWith("  ", StringComparison.Ordinal) && l.Contains(':', StringComparison.Ordinal));
+        lines[at] = "\t" + lines[at].TrimStart();
+
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Load(["--config", Write(string.Join('\n', lines))]));
+
+        Assert.Contains($"line {at + 1})", e.Message, StringComparison.Ordinal);
+        Assert.Contains("tab", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void An_admin_port_beyond_loopback_without_api_key_is_refused_and_says_why()
     {

@@ -124,6 +124,10 @@ public sealed class MetricsExpositionTests
         socketpush_peer_messages_dropped_total{reason="bad_envelope"} 0
         socketpush_peer_messages_dropped_total{reason="malformed"} 0
         socketpush_peer_messages_dropped_total{reason="replayed"} 0
+        # HELP socketpush_peers_refused_total Peers refused because this node cannot read their format (another wire version, or metadata it cannot decode), by where it showed: gossip (once per member and format) or peer_message (each data-plane message, also counted as malformed in socketpush_peer_messages_dropped_total).
+        # TYPE socketpush_peers_refused_total counter
+        socketpush_peers_refused_total{via="gossip"} 0
+        socketpush_peers_refused_total{via="peer_message"} 0
         # HELP socketpush_peer_calls_served_total Calls from other nodes served by this one, by service and method.
         # TYPE socketpush_peer_calls_served_total counter
         # HELP socketpush_gossip_datagrams_dropped_total Gossip datagrams and connections dropped, by reason (malformed, unauthenticated, oversize, unknown_version, replayed).

@@ -5,9 +5,9 @@ using System.Text.RegularExpressions;
 namespace SocketPush.Testing;
 
 /// <summary>
-/// A real node: the built SocketPush.Node run as its own process (<c>dotnet SocketPush.Node.dll</c>) with a config
-/// file of its own, known once it prints its READY line. Everything it writes is kept, to wait for and to show when
-/// a test fails. Disposing it always ends the process: gently (SIGTERM) if it can, by force if it must.
+/// A real node: the built SocketPush.Node run as its own process (<c>dotnet SocketPush.Node.dll</c>, or a published
+/// executable) with a config file of its own, known once it prints its READY line. Everything it writes is kept, to
+/// wait for and to show when a test fails. Disposing it always ends the process: gently (SIGTERM) if it can, by force if it must.
 /// </summary>
 public sealed partial class NodeProcess : IAsyncDisposable
 {
@@ -77,7 +77,7 @@ public sealed partial class NodeProcess : IAsyncDisposable
         await File.WriteAllTextAsync(configPath, config);
 
         // In a namespace, ip execs the node in place (no fork): the process started is the node, whose signals reach it.
-        var start = new ProcessStartInfo(options.NetworkNamespace is null ? ProcessRunner.DotnetHost : NetworkNamespaces.Ip)
+        var start = new ProcessStartInfo(options.NetworkNamespace is null ? options.Executable ?? ProcessRunner.DotnetHost : NetworkNamespaces.Ip)
         {
             // Not the binary's folder: like `dotnet run --project ...` from the repository root, the node must
             // find its pages wherever it is started from; and a config.yml there is never read by accident.
@@ -205,11 +205,12 @@ public sealed partial class NodeProcess : IAsyncDisposable
 
     private static IEnumerable<string> Arguments(NodeProcessOptions options, string configPath)
     {
-        string[] inNamespace = options.NetworkNamespace is { } ns ? ["netns", "exec", ns, ProcessRunner.DotnetHost] : [];
+        string[] inNamespace = options.NetworkNamespace is { } ns ? ["netns", "exec", ns, options.Executable ?? ProcessRunner.DotnetHost] : [];
+        string[] node = options.Executable is null ? [options.NodeDll ?? Repository.NodeDll] : [];
         string[] arguments =
         [
             .. inNamespace,
-            options.NodeDll ?? Repository.NodeDll, "--config", configPath, "--node-id", options.NodeId,
+            .. node, "--config", configPath, "--node-id", options.NodeId,
             "--client-port", Port(options.ClientPort), "--admin-port", Port(options.AdminPort), "--cluster-port", Port(options.ClusterPort),
         ];
         return options.Seeds.Count == 0

@@ -9,6 +9,12 @@ public sealed record NodeProcessOptions
     /// </summary>
     public string? NodeDll { get; init; }
 
+    /// <summary>
+    /// A self-contained node executable to run as it is (the <c>socketpush</c> of publish.sh), or null to run
+    /// <see cref="NodeDll"/> with dotnet.
+    /// </summary>
+    public string? Executable { get; init; }
+
     /// <summary>The node id (<c>--node-id</c>), which the READY line repeats.</summary>
     public string NodeId { get; init; } = "test-node";
 

@@ -58,6 +58,9 @@ internal sealed class LiteNetTransport : IDisposable
         _inputs = inputs;
         _logger = logger;
         _maxDatagram = maxDatagram;
+        // LiteNetLib writes its own messages to the console unless given a logger, a stack trace first when the port
+        // is taken (Start then says so in one line). One logger for the process, as LiteNetLib has: the last transport's.
+        NetDebug.Logger = new LiteNetLog(logger);
         _connectToken = sealer.Seal(ConnectToken, SealPurpose.Connect);
         var listener = new EventBasedNetListener();
         listener.NetworkReceiveUnconnectedEvent += OnUnconnected;
@@ -425,6 +428,20 @@ internal sealed class LiteNetTransport : IDisposable
         if (_links.TryGetValue(Key(request.RemoteEndPoint), out var link) && link.Refused())
         {
             Forget(link);
+        }
+    }
+
+    /// <summary>LiteNetLib's own messages, at Debug level: what matters of them reaches the node through this transport.</summary>
+    private sealed class LiteNetLog(ILogger logger) : INetLogger
+    {
+        public void WriteNet(NetLogLevel level, string str, params object[] args)
+        {
+            if (logger.IsEnabled(LogLevel.Debug))
+            {
+#pragma warning disable CA2254, CA1848 // LiteNetLib's format strings, rare enough not to need a cached delegate.
+                logger.LogDebug("LiteNetLib {Level}: {Message}", level, args.Length == 0 ? str : string.Format(System.Globalization.CultureInfo.InvariantCulture, str, args));
+#pragma warning restore CA2254, CA1848
+            }
         }
     }
 }

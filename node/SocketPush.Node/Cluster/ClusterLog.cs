@@ -11,6 +11,10 @@ internal static partial class ClusterLog
     [LoggerMessage(EventId = 401, Level = LogLevel.Error, Message = "Not routing: {Problem}")]
     public static partial void RingSettingsDiffer(ILogger logger, string problem);
 
+    [LoggerMessage(EventId = 420, Level = LogLevel.Error,
+        Message = "Refusing node {Node} at {Address}: {Why}. Nodes of one cluster must speak one wire version (docs/operations.md, rolling upgrades)")]
+    public static partial void PeerRefused(ILogger logger, string node, string address, string why);
+
     [LoggerMessage(EventId = 402, Level = LogLevel.Information, Message = "Ring changed: {Count} node(s): {Nodes}")]
     public static partial void RingChanged(ILogger logger, int count, string nodes);
 

@@ -20,6 +20,7 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
     private StandbyState _standby = new(live.Current.Node.Standby, "");
     private volatile string _configVersion = "none";
     private volatile string? _advertised;
+    private long _peersRefused;
     private Membership? _gossip;
     private bool _alone = true;
     private ClusterView _view = ClusterView.Alone(identity.NodeId, RingSettings.Of(live.Current));
@@ -34,6 +35,9 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
     public event Action<string>? MemberGone;
 
     public ClusterView View => Volatile.Read(ref _view);
+
+    /// <summary>How many times a member was refused because this node cannot read its format (once per member and format).</summary>
+    public long PeersRefused => Interlocked.Read(ref _peersRefused);
 
     public PeerChannel Peers => Gossip.Peers;
 
@@ -60,7 +64,9 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
         }
         catch (InvalidOperationException e)
         {
-            throw new IOException($"cannot bind the cluster port {config.Node.BindAddress}:{config.Node.ClusterPort}: {e.Message}", e);
+            throw new IOException(
+                $"port {config.Node.ClusterPort} (node.clusterPort, UDP) on {config.Node.BindAddress} cannot be bound: another program may be using it; stop it, or choose another port (node.clusterPort in the config file, or --cluster-port).",
+                e);
         }
 
         _alone = config.Cluster.Seeds.Count == seeds.Count && seeds.All(s => s == gossip.Address);
@@ -234,6 +240,12 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
         if (after.RingProblem is { } problem && problem != before.RingProblem)
         {
             ClusterLog.RingSettingsDiffer(_logger, problem);
+        }
+
+        foreach (var refused in after.Refused.Except(before.Refused))
+        {
+            Interlocked.Increment(ref _peersRefused);
+            ClusterLog.PeerRefused(_logger, refused.NodeId, refused.Address, refused.Why);
         }
 
         ViewChanged?.Invoke();

@@ -17,6 +17,7 @@ internal sealed class ClusterMetrics
     private readonly Counter<long> _peerBytes;
     private readonly Counter<long> _peerDropped;
     private readonly Counter<long> _peerServed;
+    private readonly Counter<long> _peersRefused;
     private readonly Counter<long> _handoffRecords;
     private readonly Counter<long> _handoffBytes;
     private readonly Counter<long> _replicated;
@@ -50,6 +51,13 @@ internal sealed class ClusterMetrics
         var peerDropReasons = MetricLabels.One("reason", "unauthenticated", "bad_envelope", "malformed", "replayed");
         _peerDropped = peerDropReasons.Create(meter, PeerDropped, name => meter.CreateCounter<long>(name, description: PeerDroppedHelp));
         peerDropReasons.Create(meter, PeerDropped, name => meter.CreateObservableCounter(name, LibraryPeerDrops, unit: null, description: PeerDroppedHelp));
+        // Two instruments, one family: gossip counts the members it refused, the data plane each message refused.
+        const string refusedHelp =
+            "Peers refused because this node cannot read their format (another wire version, or metadata it cannot decode), by where it showed: gossip (once per member and format) or peer_message (each data-plane message, also counted as malformed in socketpush_peer_messages_dropped_total).";
+        var refusedVia = MetricLabels.One("via", "gossip", "peer_message");
+        _peersRefused = refusedVia.Create(meter, "socketpush_peers_refused_total", name => meter.CreateCounter<long>(name, description: refusedHelp));
+        refusedVia.Create(meter, "socketpush_peers_refused_total", name => meter.CreateObservableCounter(
+            name, GossipRefusals, unit: null, description: refusedHelp));
         _peerServed = MetricLabels.Of("service", "method").Create(
             meter, "socketpush_peer_calls_served_total", name => meter.CreateCounter<long>(name, description: "Calls from other nodes served by this one, by service and method."));
         MetricLabels.One("reason", "malformed", "unauthenticated", "oversize", "unknown_version", "replayed").Create(
@@ -132,6 +140,8 @@ internal sealed class ClusterMetrics
 
     public void PeerMessageDropped(string reason) => _peerDropped.Add(1, Tag("reason", reason));
 
+    public void PeerRefused(string via) => _peersRefused.Add(1, Tag("via", via));
+
     public void PeerCallServed((string Service, string Method) call) => _peerServed.Add(1, Tag("service", call.Service), Tag("method", call.Method));
 
     public void HandedOff(int records, int bytes)
@@ -176,6 +186,11 @@ internal sealed class ClusterMetrics
             Dropped(gossip.DroppedUnknownVersion, "unknown_version"),
             Dropped(gossip.DroppedReplayed, "replayed"),
         ]
+        : [];
+
+    /// <summary>The members gossip brought that this node refused; none before the membership is known.</summary>
+    private IEnumerable<Measurement<long>> GossipRefusals() => Volatile.Read(ref _membership) is { } membership
+        ? [new Measurement<long>(membership.PeersRefused, Tag("via", "gossip"))]
         : [];
 
     /// <summary>The data plane's drops before a message reaches the node; none before the membership is known.</summary>

@@ -11,8 +11,10 @@ namespace SocketPush.Node.Cluster;
 internal sealed class ClusterView
 {
     private ClusterView(
-        string localId, RingSettings settings, ImmutableArray<ClusterMember> members, HashRing ring, string? ringProblem, string? configProblem = null, int configDisagreements = 0)
+        string localId, RingSettings settings, ImmutableArray<ClusterMember> members, HashRing ring, string? ringProblem, ImmutableArray<RefusedPeer> refused,
+        string? configProblem = null, int configDisagreements = 0)
     {
+        Refused = refused;
         LocalId = localId;
         Settings = settings;
         Members = members;
@@ -49,9 +51,12 @@ internal sealed class ClusterView
     /// <summary>Live members whose cluster config layer version differs from this node's (a metric).</summary>
     public int ConfigDisagreements { get; }
 
+    /// <summary>The live members whose format this node cannot read (another wire version, or metadata it cannot decode).</summary>
+    public ImmutableArray<RefusedPeer> Refused { get; }
+
     /// <summary>A view of this node alone, before gossip has said anything.</summary>
     public static ClusterView Alone(string localId, RingSettings settings) =>
-        new(localId, settings, [], HashRing.Create([localId], new HashRingOptions { VirtualNodesPerNode = settings.VirtualNodes }), null);
+        new(localId, settings, [], HashRing.Create([localId], new HashRingOptions { VirtualNodesPerNode = settings.VirtualNodes }), null, []);
 
     /// <param name="snapshot">What gossip knows.</param>
     /// <param name="localId">This node.</param>
@@ -62,6 +67,7 @@ internal sealed class ClusterView
     {
         var inRing = leaving || standby ? new List<string>() : [localId];
         var problems = new List<string>();
+        var refused = ImmutableArray.CreateBuilder<RefusedPeer>();
         var members = ImmutableArray.CreateRange(snapshot.Members, ClusterMember.Of);
         foreach (var member in members)
         {
@@ -75,10 +81,15 @@ internal sealed class ClusterView
             if (member.Metadata is not { } theirs)
             {
                 problems.Add($"{member.Name} sent metadata this node cannot read ({member.MetadataProblem})");
+                refused.Add(new RefusedPeer(member.Name, member.Address, $"its metadata cannot be read ({member.MetadataProblem}); this node reads metadata format {NodeMetadata.FormatVersion}"));
             }
             else if (theirs.WireVersion != ClusterSettings.WireVersion || theirs.Ring != settings)
             {
                 problems.Add($"{member.Name} uses {ClusterSettings.Describe(theirs.WireVersion, theirs.Ring)}");
+                if (theirs.WireVersion != ClusterSettings.WireVersion)
+                {
+                    refused.Add(new RefusedPeer(member.Name, member.Address, $"it speaks wire version {theirs.WireVersion}, this node wire version {ClusterSettings.WireVersion}"));
+                }
             }
             else
             {
@@ -92,7 +103,7 @@ internal sealed class ClusterView
               + "nodes of one cluster must share cluster.virtualNodes, cluster.replicas and the wire version";
         var ring = HashRing.Create(inRing, new HashRingOptions { VirtualNodesPerNode = settings.VirtualNodes });
         var (configProblem, configDisagreements) = ConfigVersions(members, localId);
-        return new ClusterView(localId, settings, members, ring, problem, configProblem, configDisagreements);
+        return new ClusterView(localId, settings, members, ring, problem, refused.ToImmutable(), configProblem, configDisagreements);
     }
 
     /// <summary>The live members' config layer versions (this node's from its own metadata, as the others see it): who differs, and from this node how many.</summary>
@@ -153,3 +164,9 @@ internal sealed class ClusterView
         return shares;
     }
 }
+
+/// <summary>A member this node refuses to work with because it cannot read what the member sends.</summary>
+/// <param name="NodeId">The member's id.</param>
+/// <param name="Address">Its cluster endpoint.</param>
+/// <param name="Why">Both formats: the member's and this node's.</param>
+internal sealed record RefusedPeer(string NodeId, string Address, string Why);

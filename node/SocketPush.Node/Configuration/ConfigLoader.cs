@@ -42,6 +42,9 @@ internal static class ConfigLoader
         ["--seeds"] = "cluster.seeds",
     };
 
+    /// <summary>The flags that set a key over the file (<c>--client-port</c>, ...); <c>--config</c> names the file.</summary>
+    public static IEnumerable<string> FlagNames => Flags.Keys;
+
     /// <summary>Loads the config file named by <c>--config</c> (or <c>config.yml</c> if present) and applies the flags.</summary>
     public static NodeConfig Load(IReadOnlyList<string> args) => Load(SourceOf(args));
 
@@ -83,6 +86,8 @@ internal static class ConfigLoader
     /// <summary>Parses YAML text into a config without validating it.</summary>
     public static NodeConfig Parse(string yaml, string sourceName)
     {
+        // The syntax on its own first: the deserializer reports some syntax errors (a tab) at the file's start.
+        var root = ConfigFileErrors.ReadSyntax(yaml, sourceName);
         var deserializer = new DeserializerBuilder()
             .WithNamingConvention(CamelCaseNamingConvention.Instance)
             .WithTypeConverter(new DurationConverter())
@@ -96,14 +101,7 @@ internal static class ConfigLoader
         }
         catch (YamlException e)
         {
-            var reason = e.InnerException?.Message ?? e.Message;
-            var unknown = System.Text.RegularExpressions.Regex.Match(reason, "Property '(?<key>[^']+)' not found on type");
-            if (unknown.Success)
-            {
-                reason = $"unknown key '{unknown.Groups["key"].Value}' (see config.yml in the repository for every key)";
-            }
-
-            throw new ConfigException($"{sourceName} line {e.Start.Line}, column {e.Start.Column}: {reason}");
+            throw new ConfigException(ConfigFileErrors.Describe(e, root, sourceName));
         }
 
         KeepDefaultsForEmptyValues(config, "", yaml, sourceName);

@@ -64,7 +64,8 @@ internal sealed class NodeHost : IAsyncDisposable
             WebRootPath = Path.Combine(AppContext.BaseDirectory, "wwwroot"),
         });
         var live = new LiveConfig(config);
-        ConfigureLogging(builder.Logging, live, logging);
+        var starting = new StartPhase();
+        ConfigureLogging(builder.Logging, live, logging, starting);
 
         ListenOptions? clientListen = null;
         ListenOptions? adminListen = null;
@@ -111,7 +112,19 @@ internal sealed class NodeHost : IAsyncDisposable
         app.MapWhen(c => c.Connection.LocalPort == ports.Admin, admin => ConfigureAdminPort(admin, health));
         app.MapWhen(c => c.Connection.LocalPort == ports.Client, ConfigureClientPort);
 
-        await app.StartAsync(cancellationToken);
+        try
+        {
+            await app.StartAsync(cancellationToken);
+        }
+        catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
+        {
+            await app.DisposeAsync();
+            throw new IOException(PortInUse(e.Message, config), e);
+        }
+        finally
+        {
+            starting.Over = true;
+        }
 
         identity.ClientUrl = config.Node.AdvertisedClientUrl.Length > 0
             ? config.Node.AdvertisedClientUrl.TrimEnd('/')
@@ -367,7 +380,18 @@ internal sealed class NodeHost : IAsyncDisposable
             });
     }
 
-    private static void ConfigureLogging(ILoggingBuilder logging, LiveConfig live, Action<ILoggingBuilder>? custom)
+    /// <summary>Which setting a port in use comes from, from Kestrel's message (<c>Failed to bind to address http://127.0.0.1:8080: address already in use.</c>).</summary>
+    private static string PortInUse(string kestrelMessage, NodeConfig config)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(kestrelMessage, @"//(?<address>.+):(?<port>\d+):");
+        var port = match.Success ? int.Parse(match.Groups["port"].Value, System.Globalization.CultureInfo.InvariantCulture) : -1;
+        var (setting, flag) = port == config.Admin.Port ? ("admin.port", "--admin-port") : ("node.clientPort", "--client-port");
+        return match.Success
+            ? $"port {port} ({setting}, TCP) on {match.Groups["address"].Value} is in use by another program; stop it, or choose another port ({setting} in the config file, or {flag})."
+            : kestrelMessage;
+    }
+
+    private static void ConfigureLogging(ILoggingBuilder logging, LiveConfig live, Action<ILoggingBuilder>? custom, StartPhase starting)
     {
         logging.ClearProviders();
         // A filter, not a fixed minimum level: logging.level reloads. The rules below for Microsoft's
@@ -379,6 +403,9 @@ internal sealed class NodeHost : IAsyncDisposable
         // Its request logs are below Warning anyway; while the category is enabled at all, hosting keeps an
         // Activity alive for every request, which for a WebSocket is the connection's whole life.
         logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
+        // A failure to start reaches the caller as an exception, which says what failed in a line (a port in use);
+        // the host would log it first with its whole stack trace.
+        logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", level => level >= LogLevel.Warning && starting.Over);
         if (custom is not null)
         {
             custom(logging);
@@ -405,6 +432,12 @@ internal sealed class NodeHost : IAsyncDisposable
 
         public int Admin => _admin != 0 ? _admin : _admin = admin();
     }
+}
+
+/// <summary>Whether the host has started (or failed to): while it starts, its own logs are left to the caller.</summary>
+internal sealed class StartPhase
+{
+    public volatile bool Over;
 }
 
 /// <summary>Whether the node takes traffic: true once started, false from the moment it begins to stop.</summary>

@@ -130,6 +130,16 @@ internal sealed class PeerLinks : IDisposable
         if (PeerEnvelope.TryDecode(payload, out var problem) is not { } message)
         {
             _metrics.PeerMessageDropped("malformed");
+            if (payload.Length > 0 && payload[0] != ClusterSettings.WireVersion)
+            {
+                // Its sender cannot be read from it: named by its address, as gossip knows it.
+                var address = from.ToString();
+                var node = _membership.View.Members.FirstOrDefault(m => m.Address == address)?.Name ?? "(not a member)";
+                _metrics.PeerRefused("peer_message");
+                ClusterLog.PeerRefused(_logger, node, address, $"it sent a message in wire version {payload[0]}, this node reads wire version {ClusterSettings.WireVersion}");
+                return;
+            }
+
             ClusterLog.PeerMessageDropped(_logger, from, problem ?? "unreadable");
             return;
         }
