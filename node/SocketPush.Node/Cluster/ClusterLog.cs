@@ -26,6 +26,12 @@ internal static partial class ClusterLog
     [LoggerMessage(EventId = 406, Level = LogLevel.Warning, Message = "Sending records to node {Node} ({Why}) failed, retrying later: {Reason}")]
     public static partial void HandoffFailed(ILogger logger, string node, string why, string reason);
 
+    [LoggerMessage(EventId = 430, Level = LogLevel.Information, Message = "Node {Node} is leaving or left; its share of the records ({Why}) goes to the replicas that stay")]
+    public static partial void HandoffTargetLeaving(ILogger logger, string node, string why);
+
+    [LoggerMessage(EventId = 431, Level = LogLevel.Information, Message = "Every other member is leaving too (the cluster is stopping): nobody is left to hand records or clients to")]
+    public static partial void OthersLeavingToo(ILogger logger);
+
     [LoggerMessage(EventId = 407, Level = LogLevel.Warning, Message = "Telling the owner of user {UserId} about its connections here failed: {Reason}")]
     public static partial void PresenceReportFailed(ILogger logger, string userId, string reason);
 

@@ -45,14 +45,15 @@ internal sealed class ClusterView
     /// <param name="localId">This node.</param>
     /// <param name="settings">This node's ring settings.</param>
     /// <param name="leaving">This node is leaving: the ring is the other live members, as they will see it.</param>
-    public static ClusterView From(MembershipSnapshot snapshot, string localId, RingSettings settings, bool leaving = false)
+    /// <param name="heardLeaving">Members that said they are leaving before their metadata did (a refused handoff).</param>
+    public static ClusterView From(MembershipSnapshot snapshot, string localId, RingSettings settings, bool leaving = false, IReadOnlySet<string>? heardLeaving = null)
     {
         var inRing = leaving ? new List<string>() : [localId];
         var problems = new List<string>();
         var members = ImmutableArray.CreateRange(snapshot.Members, ClusterMember.Of);
         foreach (var member in members)
         {
-            if (!member.IsLive || member.Name == localId || member.Metadata?.Leaving == true)
+            if (!member.IsLive || member.Name == localId || member.Metadata?.Leaving == true || heardLeaving?.Contains(member.Name) == true)
             {
                 // A leaving member hands its keys over: it owns and holds none from the moment it says so.
                 continue;

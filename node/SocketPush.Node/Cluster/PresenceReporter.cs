@@ -98,6 +98,12 @@ internal sealed class PresenceReporter : BackgroundService
 
     private void Report(string userId, bool online)
     {
+        if (_membership.Leaving && !_membership.View.HasOthers)
+        {
+            // The cluster is stopping as a whole (the clients closing as this node stops): no owner is left to tell.
+            return;
+        }
+
         Task task;
         try
         {
