@@ -26,7 +26,7 @@ internal static partial class ClusterLog
     [LoggerMessage(EventId = 406, Level = LogLevel.Warning, Message = "Sending records to node {Node} ({Why}) failed, retrying later: {Reason}")]
     public static partial void HandoffFailed(ILogger logger, string node, string why, string reason);
 
-    [LoggerMessage(EventId = 430, Level = LogLevel.Information, Message = "Node {Node} is leaving or left; its share of the records ({Why}) goes to the replicas that stay")]
+    [LoggerMessage(EventId = 430, Level = LogLevel.Information, Message = "Node {Node} is leaving or out of the ring; its share of the records ({Why}) goes to the replicas of the ring as it is now")]
     public static partial void HandoffTargetLeaving(ILogger logger, string node, string why);
 
     [LoggerMessage(EventId = 431, Level = LogLevel.Information, Message = "Every other member is leaving too (the cluster is stopping): nobody is left to hand records or clients to")]
