@@ -10,6 +10,8 @@ public sealed class ClusterStopTests(ITestOutputHelper output)
     {
         await using var cluster = await NodeProcessCluster.StartAsync(3);
         var apis = cluster.Nodes.Select(n => new AdminApi(n.AdminUrl)).ToList();
+        using var clients = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
+        var streams = new List<HttpResponseMessage>();
         try
         {
             foreach (var api in apis)
@@ -21,6 +23,14 @@ public sealed class ClusterStopTests(ITestOutputHelper output)
             for (var i = 0; i < 30; i++)
             {
                 await apis[i % 3].CallAsync("auth", "set", new { userId = $"stop-{i}", sessionId = $"s-stop-{i}" });
+            }
+
+            // Clients too (each on its user's owner): a leaving node asks them to move, or closes them, as it stops.
+            for (var i = 0; i < 6; i++)
+            {
+                var node = cluster.Nodes[i % 3];
+                streams.Add(await clients.GetAsync(new Uri(node.ClientUrl, $"/sse?userId=stop-{i}&sessionId=s-stop-{i}"), HttpCompletionOption.ResponseHeadersRead));
+                Assert.Equal(System.Net.HttpStatusCode.OK, streams[^1].StatusCode);
             }
 
             var lines = cluster.Nodes.Select(n => n.OutputLineCount).ToList();
@@ -52,6 +62,7 @@ public sealed class ClusterStopTests(ITestOutputHelper output)
         }
         finally
         {
+            streams.ForEach(s => s.Dispose());
             apis.ForEach(a => a.Dispose());
         }
     }

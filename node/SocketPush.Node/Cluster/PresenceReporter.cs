@@ -80,6 +80,12 @@ internal sealed class PresenceReporter : BackgroundService
     /// </summary>
     public void FollowOwnerChanges(ClusterView before, ClusterView after)
     {
+        if (after.Ring.NodeCount == 0)
+        {
+            // A leaving node whose every other member is leaving too: no owner to tell, no node to move clients to.
+            return;
+        }
+
         foreach (var userId in _local.Users())
         {
             var key = Keys.User(userId);
