@@ -41,10 +41,15 @@ declare -A pids=()
 for file in "${files[@]}"; do
   id=$(basename "$file" .pid)
   if pid=$(running_pid "$file"); then
-    kill -TERM "$pid" 2>/dev/null || true
     pids[$id]=$pid
   fi
 done
+
+# One signal for all of them: nodes that stop together each hear of the others' leave at once and hand nothing to
+# a node that is leaving too (one at a time, the first would hand its records to the next, and so on).
+if ((${#pids[@]} > 0)); then
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+fi
 
 if ((${#pids[@]} == 0)); then
   echo "No node of $state_dir is running."

@@ -229,20 +229,46 @@ public sealed class ExampleTests(ExampleFixture fixture) : IClassFixture<Example
     }
 
     [Fact]
+    public async Task The_prometheus_alert_rules_are_valid_fire_on_their_tests_and_use_only_metrics_a_node_exports()
+    {
+        var rules = Repository.Path("examples/prometheus/alerts.yml");
+        var check = await ProcessRunner.RunAsync("promtool", ["check", "rules", rules]);
+        Assert.True(check.ExitCode == 0, check.ToString());
+        var test = await ProcessRunner.RunAsync("promtool", ["test", "rules", Repository.Path("examples/prometheus/alerts.test.yml")]);
+        Assert.True(test.ExitCode == 0, test.ToString());
+
+        // Every socketpush_ family an alert reads is one a running node exports (a histogram by its series' names).
+        using var http = new HttpClient();
+        var exposition = await http.GetStringAsync(new Uri(fixture.Node.AdminUrl, "/metrics"));
+        var exported = System.Text.RegularExpressions.Regex.Matches(exposition, @"^# TYPE (socketpush_\w+) (\w+)$", System.Text.RegularExpressions.RegexOptions.Multiline)
+            .SelectMany(m => m.Groups[2].Value == "histogram"
+                ? new[] { "_bucket", "_sum", "_count" }.Select(suffix => m.Groups[1].Value + suffix)
+                : [m.Groups[1].Value])
+            .ToHashSet(StringComparer.Ordinal);
+        var used = System.Text.RegularExpressions.Regex.Matches(await File.ReadAllTextAsync(rules), @"\bsocketpush_\w+").Select(m => m.Value).ToHashSet(StringComparer.Ordinal);
+        Assert.True(used.Count >= 7, string.Join(", ", used));
+        Assert.Empty(used.Except(exported));
+    }
+
+    [Fact]
     public async Task The_prometheus_example_is_a_valid_config_and_scrapes_the_node()
     {
         var example = Repository.Path("examples/prometheus/prometheus.yml");
         var check = await ProcessRunner.RunAsync("promtool", ["check", "config", example]);
         Assert.True(check.ExitCode == 0, check.ToString());
 
-        // The example, pointed at this test's node and scraping every second instead of every 15.
+        // The example with its rules, pointed at this test's node instead of the three of examples/cluster, and
+        // scraping every second instead of every 15.
         var work = Directory.CreateTempSubdirectory("socketpush-prometheus-");
         var config = Path.Combine(work.FullName, "prometheus.yml");
+        File.Copy(Repository.Path("examples/prometheus/alerts.yml"), Path.Combine(work.FullName, "alerts.yml"));
         var text = await File.ReadAllTextAsync(example);
-        Assert.Contains("127.0.0.1:8181", text, StringComparison.Ordinal);
+        const string Targets = "[\"127.0.0.1:8191\", \"127.0.0.1:8192\", \"127.0.0.1:8193\"]";
+        Assert.Contains(Targets, text, StringComparison.Ordinal);
         await File.WriteAllTextAsync(config, text
-            .Replace("127.0.0.1:8181", $"127.0.0.1:{fixture.Node.AdminUrl.Port}", StringComparison.Ordinal)
-            .Replace("scrape_interval: 15s", "scrape_interval: 1s", StringComparison.Ordinal));
+            .Replace(Targets, $"[\"127.0.0.1:{fixture.Node.AdminUrl.Port}\"]", StringComparison.Ordinal)
+            .Replace("scrape_interval: 15s", "scrape_interval: 1s", StringComparison.Ordinal)
+            .Replace("evaluation_interval: 15s", "evaluation_interval: 1s", StringComparison.Ordinal));
         var port = FreePorts.Tcp();
         using var prometheus = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("prometheus")
         {
@@ -276,6 +302,18 @@ public sealed class ExampleTests(ExampleFixture fixture) : IClassFixture<Example
             var count = new Uri($"http://127.0.0.1:{port}/api/v1/query?query={Uri.EscapeDataString("count({job=\"socketpush\",__name__=~\"socketpush_.+\"})")}");
             var metrics = JsonDocument.Parse(await http.GetStringAsync(count)).RootElement.GetProperty("data").GetProperty("result");
             Assert.True(int.Parse(metrics[0].GetProperty("value")[1].GetString()!, CultureInfo.InvariantCulture) > 0);
+
+            // The alert rules came with it, every one evaluated without an error against the node's series.
+            var health = await Eventually.ValueAsync(
+                async () =>
+                {
+                    var groups = JsonDocument.Parse(await http.GetStringAsync(new Uri($"http://127.0.0.1:{port}/api/v1/rules"))).RootElement.GetProperty("data").GetProperty("groups");
+                    return groups.EnumerateArray().SelectMany(g => g.GetProperty("rules").EnumerateArray()).Select(r => r.GetProperty("health").GetString()).ToList();
+                },
+                rules => rules.Count > 0 && !rules.Contains("unknown"),
+                "Prometheus has evaluated the alert rules once",
+                TimeSpan.FromSeconds(60));
+            Assert.Equal(Enumerable.Repeat("ok", 8), health);
         }
         finally
         {

@@ -165,10 +165,11 @@ public sealed class AdminPageTests(NodeFixture fixture, ITestOutputHelper output
         await Expect(result).ToContainTextAsync("400");
         await Expect(result).ToContainTextAsync("invalid_argument");
 
-        // auth.check of an unknown session: the node's "Authorization failed".
+        // auth.check of an unknown session: the node's "Authorization failed", a 403 that is no refusal of a key
+        // (this node has none).
         result = await CallInAdminAsync(admin, "auth.check", ("sessionId", "no-such-session"));
         await Expect(result).ToHaveAttributeAsync("data-state", "error");
-        await Expect(result).ToContainTextAsync("Authorization failed");
+        await Expect(result.Locator("strong")).ToHaveTextAsync("403 Authorization failed (authorization_failed)");
 
         lock (calls)
         {
@@ -236,21 +237,8 @@ public sealed class AdminPageTests(NodeFixture fixture, ITestOutputHelper output
     [Fact]
     public async Task MembersOfEveryStateAreMarkedTheirMissingRecordsAreDashesAndTextIsNeverMarkup()
     {
-        // manager.status of a cluster in trouble, as the page would get it from a node of one: a member suspect, one
-        // dead, one left, keys below R copies; ids and keys with markup in them.
-        const string status = """
-            {"result": {"nodeId": "n1", "joined": true, "ringAgreed": true, "ringProblem": null, "pendingHandoff": 0,
-              "members": [
-                {"nodeId": "n1", "state": "alive", "incarnation": 0, "clientUrl": "http://127.0.0.1:1", "adminUrl": "http://127.0.0.1:2", "wireVersion": 1, "ringShare": 0.5, "local": true,
-                 "records": {"users": 2, "sessions": 3, "channels": 4, "owned": 5, "copies": 4, "keysUnderReplicated": 1, "missingCopies": 2}},
-                {"nodeId": "n2", "state": "suspect", "incarnation": 3, "clientUrl": "http://127.0.0.1:3", "adminUrl": "http://127.0.0.1:4", "wireVersion": 1, "ringShare": 0.5, "local": false},
-                {"nodeId": "n3", "state": "dead", "incarnation": 1, "clientUrl": "http://127.0.0.1:5", "adminUrl": "http://127.0.0.1:6", "wireVersion": 1, "ringShare": 0.0, "local": false},
-                {"nodeId": "<b>n4</b>", "state": "left", "incarnation": 2, "clientUrl": "", "adminUrl": "", "wireVersion": null, "ringShare": 0.0, "local": false}],
-              "records": {"users": 2, "sessions": 3, "channels": 4, "owned": 5, "copies": 4, "keysUnderReplicated": 1, "missingCopies": 2},
-              "replication": {"replicas": 3, "copiesPossible": 2, "keysUnderReplicated": 1, "missingCopies": 2, "keysUnderReplicatedSample": ["u:<img src=x onerror=alert(1)>"]}}}
-            """;
         var admin = await Context.NewPageAsync();
-        await admin.RouteAsync("**/manager/status", route => route.FulfillAsync(new RouteFulfillOptions { ContentType = "application/json", Body = status }));
+        await admin.RouteAsync("**/manager/status", route => route.FulfillAsync(new RouteFulfillOptions { ContentType = "application/json", Body = TroubledClusterStatus }));
         await admin.GotoAsync(Fixture.Node.AdminUrl.ToString());
 
         var rows = admin.Locator("[data-testid=member]");
@@ -282,9 +270,83 @@ public sealed class AdminPageTests(NodeFixture fixture, ITestOutputHelper output
         await Expect(replication).ToHaveTextAsync("Replication: 3 copies wanted / 2 possible, 1 key below 3 copies, 2 copies owed (u:<img src=x onerror=alert(1)>).");
         await Expect(replication).ToHaveAttributeAsync("data-state", "repairing");
         await Expect(admin.Locator("img")).ToHaveCountAsync(0);
-        await Expect(admin.GetByTestId("cluster-status")).ToHaveTextAsync(new Regex("^Node n1: 1 of 4 members alive "));
+        // The member that left is not one that should be alive.
+        await Expect(admin.GetByTestId("cluster-status")).ToHaveTextAsync(new Regex("^Node n1: 1 of 3 members alive, 1 left "));
         await ScreenshotAsync(admin, "admin-cluster-states");
     }
+
+    [Fact]
+    public async Task TheConfigLineShowsTheVersionAndWhatTheLastReloadRefused()
+    {
+        // The node's own config version, as manager.status tells it.
+        var version = (await Fixture.Api.CallAsync("manager", "status", new { })).GetProperty("config").GetProperty("version").GetInt32();
+        var admin = await OpenAdminAsync();
+        await Expect(admin.GetByTestId("config-version")).ToHaveTextAsync($"version {version}");
+        await Expect(admin.GetByTestId("config")).ToHaveAttributeAsync("data-state", "ok");
+
+        // A reload refused as a whole: its error, and that the node keeps running on its version.
+        var refused = await OpenWithStatusAsync(TroubledClusterStatus);
+        await Expect(refused.GetByTestId("config")).ToHaveAttributeAsync("data-state", "refused");
+        await Expect(refused.GetByTestId("config-version")).ToHaveTextAsync("version 4");
+        await Expect(refused.GetByTestId("config-reload")).ToContainTextAsync("was refused: config.yml: line 30, column 1: <tab> is not allowed");
+        await Expect(refused.GetByTestId("config-reload")).ToContainTextAsync("keeps running on version 4");
+
+        // A reload that applied some keys and left one that needs a restart.
+        var partly = await OpenWithStatusAsync(TroubledClusterStatus.Replace(
+            "\"result\": \"refused\", \"version\": 4, \"applied\": [], \"refused\": []",
+            "\"result\": \"applied\", \"version\": 4, \"applied\": [\"options.maxMessageBytes\"], \"refused\": [{\"key\": \"node.clientPort\", \"reason\": \"needs a restart\"}]",
+            StringComparison.Ordinal));
+        await Expect(partly.GetByTestId("config")).ToHaveAttributeAsync("data-state", "partly");
+        await Expect(partly.GetByTestId("config-reload")).ToContainTextAsync("left node.clientPort (needs a restart)");
+        await Expect(refused.Locator("#config tab")).ToHaveCountAsync(0);
+    }
+
+    [Fact]
+    public async Task AtPhoneWidthTheMembersTableScrollsInItsOwnBoxAndThePageDoesNot()
+    {
+        var admin = await Context.NewPageAsync();
+        await admin.SetViewportSizeAsync(390, 844);
+        await admin.RouteAsync("**/manager/status", route => route.FulfillAsync(new RouteFulfillOptions { ContentType = "application/json", Body = TroubledClusterStatus }));
+        await admin.GotoAsync(Fixture.Node.AdminUrl.ToString());
+        await Expect(admin.Locator("[data-testid=member]")).ToHaveCountAsync(4);
+        await Expect(admin.GetByTestId("api-status")).ToHaveAttributeAsync("data-state", "ready");
+
+        var widths = await admin.EvaluateAsync<int[]>("() => [document.documentElement.scrollWidth, window.innerWidth]");
+        Assert.True(widths[0] <= widths[1], $"the page is {widths[0]} px wide on a {widths[1]} px screen");
+
+        // The table is wider than the screen (else this test would show nothing), and scrolls inside its box.
+        var box = admin.GetByTestId("members-scroll");
+        Assert.True(await box.EvaluateAsync<bool>("e => e.scrollWidth > e.clientWidth"), "the members table fits a 390 px screen, so the test does not test scrolling");
+        Assert.Equal("auto", await box.EvaluateAsync<string>("e => getComputedStyle(e).overflowX"));
+        await ScreenshotAsync(admin, "admin-390px");
+    }
+
+    private async Task<IPage> OpenWithStatusAsync(string status)
+    {
+        var page = await Context.NewPageAsync();
+        await page.RouteAsync("**/manager/status", route => route.FulfillAsync(new RouteFulfillOptions { ContentType = "application/json", Body = status }));
+        await page.GotoAsync(Fixture.Node.AdminUrl.ToString());
+        return page;
+    }
+
+    /// <summary>
+    /// manager.status of a cluster in trouble, as the page would get it from a node of one: a member suspect, one dead,
+    /// one left, keys below R copies, a refused reload; ids, keys and errors with markup in them; long URLs.
+    /// </summary>
+    private const string TroubledClusterStatus = """
+        {"result": {"nodeId": "n1", "joined": true, "ringAgreed": true, "ringProblem": null, "pendingHandoff": 0,
+          "members": [
+            {"nodeId": "n1", "state": "alive", "incarnation": 0, "clientUrl": "http://127.0.0.1:1", "adminUrl": "http://127.0.0.1:2", "wireVersion": 1, "ringShare": 0.5, "local": true,
+             "records": {"users": 2, "sessions": 3, "channels": 4, "owned": 5, "copies": 4, "keysUnderReplicated": 1, "missingCopies": 2}},
+            {"nodeId": "n2", "state": "suspect", "incarnation": 3, "clientUrl": "http://push-node-2.example.internal:8080", "adminUrl": "http://push-node-2.example.internal:8181", "wireVersion": 1, "ringShare": 0.5, "local": false},
+            {"nodeId": "n3", "state": "dead", "incarnation": 1, "clientUrl": "http://127.0.0.1:5", "adminUrl": "http://127.0.0.1:6", "wireVersion": 1, "ringShare": 0.0, "local": false},
+            {"nodeId": "<b>n4</b>", "state": "left", "incarnation": 2, "clientUrl": "", "adminUrl": "", "wireVersion": null, "ringShare": 0.0, "local": false}],
+          "records": {"users": 2, "sessions": 3, "channels": 4, "owned": 5, "copies": 4, "keysUnderReplicated": 1, "missingCopies": 2},
+          "replication": {"replicas": 3, "copiesPossible": 2, "keysUnderReplicated": 1, "missingCopies": 2, "keysUnderReplicatedSample": ["u:<img src=x onerror=alert(1)>"]},
+          "config": {"version": 4, "appliedAt": "2026-01-02T10:00:00.0000000+00:00",
+            "lastReload": {"at": "2026-01-02T10:05:00.0000000+00:00", "result": "refused", "version": 4, "applied": [], "refused": [],
+              "error": "config.yml: line 30, column 1: <tab> is not allowed"}}}}
+        """;
 
     [Fact]
     public async Task WithAnApiKeyThePageAsksForItSendsItAndKeepsIt()

@@ -309,6 +309,21 @@ public class SwimCoreTests
     }
 
     [Fact]
+    public void A_leave_is_done_once_every_other_member_left_too_as_nobody_is_left_to_tell()
+    {
+        var (_, nodes) = Converged("a", "b", "c");
+        var a = nodes[0];
+
+        // The whole cluster stopping at once: a's departure is still queued when b and c announce theirs.
+        a.Core.Leave();
+        a.Core.OnDatagram("x:7946", Datagram(new LeftMessage { Name = "b", Incarnation = 0 }));
+        Assert.False(a.Core.LeaveBroadcastDone);
+        a.Core.OnDatagram("x:7946", Datagram(new LeftMessage { Name = "c", Incarnation = 0 }));
+
+        Assert.True(a.Core.LeaveBroadcastDone);
+    }
+
+    [Fact]
     public void A_leave_right_after_a_metadata_update_is_done_only_once_the_departure_itself_went_out()
     {
         var (cluster, nodes) = Converged("a", "b", "c");

@@ -109,6 +109,57 @@ public sealed class ApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_body_with_bytes_that_are_not_utf8_is_malformed_json_in_both_forms_and_reaches_no_client()
+    {
+        await _node.CallAsync("auth", "set", new { userId = "u8", sessionId = "s-u8" });
+        using var stream = await _node.Client.GetAsync("/sse?userId=u8&sessionId=s-u8", HttpCompletionOption.ResponseHeadersRead);
+        using var reader = new StreamReader(await stream.Content.ReadAsStreamAsync());
+        await _node.WaitForConnectionsAsync("u8", 1);
+
+        // printf '{"userId":"u8","message":"\xc3\x28bad"}' | curl --data-binary @- ...: C3 starts a two-byte character, 28 cannot end it.
+        byte[] body = [.. "{\"userId\":\"u8\",\"message\":\""u8, 0xC3, 0x28, .. "bad\"}"u8];
+        using var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        using var response = await _node.Admin.PostAsync("/api/user/publish", content);
+        var refused = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(ErrorCodes.MalformedJson, refused.GetProperty("code").GetString());
+        Assert.Equal("The body is not valid UTF-8: JSON text, and every string in it, must be UTF-8.", refused.GetProperty("error").GetString());
+
+        // The path form: the same bytes percent-encoded in the message, and in an id.
+        var (status, answer) = await GetAsync("/user/publish/u8/%22%C3%28bad%22");
+        Assert.Equal((HttpStatusCode.BadRequest, ErrorCodes.MalformedJson), (status, answer.GetProperty("code").GetString()));
+        Assert.Equal("message is not valid UTF-8 once percent-decoded; the path form takes UTF-8 text, percent-encoded.", answer.GetProperty("error").GetString());
+        (status, answer) = await GetAsync("/user/publish/u%C3%28/1");
+        Assert.Equal((HttpStatusCode.BadRequest, ErrorCodes.InvalidArgument), (status, answer.GetProperty("code").GetString()));
+
+        // The client got nothing of them: the next message it reads is the next one published.
+        Assert.Equal(1, (await _node.CallAsync("user", "publish", new { userId = "u8", message = "next" })).GetInt32());
+        var next = await TestNode.NextSseEventAsync(reader);
+        Assert.Equal(("message", """{"kind":"user","data":"next"}"""), (next.Event, TestNode.WithoutPosition(next.Data)));
+    }
+
+    [Fact]
+    public async Task Answers_write_apostrophes_and_markup_as_they_are_and_are_never_sniffed_as_html()
+    {
+        // An error body (the service name is the caller's), a minimal API result (GET /api's descriptions) and an
+        // error of the client port: one encoder for all of them.
+        using var error = await _node.Admin.PostAsync("/api/%3Ci%3Eit's/set", new StringContent("{}"));
+        using var description = await _node.Admin.GetAsync("/api");
+        using var sse = await _node.Client.GetAsync("/sse?userId=nobody&sessionId=none");
+
+        var errorText = await error.Content.ReadAsStringAsync();
+        Assert.StartsWith("""{"error":"Unknown service '<i>it's'. Services: """, errorText, StringComparison.Ordinal);
+        Assert.Contains("replacing the user's previous one", await description.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        foreach (var response in new[] { error, description, sse })
+        {
+            Assert.DoesNotContain("\\u00", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+            Assert.Equal("nosniff", Assert.Single(response.Headers.GetValues("X-Content-Type-Options")));
+        }
+    }
+
+    [Fact]
     public async Task Oversize_messages_get_413_in_both_forms()
     {
         var big = new string('x', 1000);

@@ -117,11 +117,11 @@ public sealed class ClusterMetadataTests
         Assert.Equal(["n4"], view.Refused.Select(r => r.NodeId));
         Assert.Contains("unknown format version 110", view.Refused[0].Why, StringComparison.Ordinal);
 
-        var newer = new NodeMetadata("n6", "http://n6:8080", "http://n6:8181", ClusterSettings.WireVersion + 1, 2000, 3, false).Encode();
-        await using var upgraded = Membership.Start(Options(n1.Address), "n6", newer);
-        await Eventually.TrueAsync(() => n1.Snapshot.Live.Count() == 6, "n1 sees n6");
+        var newer = new NodeMetadata("n7", "http://n7:8080", "http://n7:8181", ClusterSettings.WireVersion + 1, 2000, 3, false, "none").Encode();
+        await using var upgraded = Membership.Start(Options(n1.Address), "n7", newer);
+        await Eventually.TrueAsync(() => n1.Snapshot.Live.Count() == 7, "n1 sees n7");
         view = ClusterView.From(n1.Snapshot, "n1", ring);
-        var refused = Assert.Single(view.Refused, r => r.NodeId == "n6");
+        var refused = Assert.Single(view.Refused, r => r.NodeId == "n7");
         Assert.Equal(upgraded.Address, refused.Address);
         Assert.Equal($"it speaks wire version {ClusterSettings.WireVersion + 1}, this node wire version {ClusterSettings.WireVersion}", refused.Why);
     }

@@ -20,7 +20,7 @@ public sealed class WireVersionTests
         await using var node = await NodeProcess.StartAsync(new NodeProcessOptions { NodeId = "current" });
         var options = GossipSettings.Of(new NodeConfig(), [node.ClusterEndpoint]);
         options.Port = 0;
-        var metadata = new NodeMetadata("upgraded", "http://127.0.0.1:1", "http://127.0.0.1:2", Newer, 2000, 3, Leaving: false).Encode();
+        var metadata = new NodeMetadata("upgraded", "http://127.0.0.1:1", "http://127.0.0.1:2", Newer, 2000, 3, Leaving: false, ConfigVersion: "none").Encode();
 
         await using (var upgraded = Membership.Start(options, "upgraded", metadata))
         {

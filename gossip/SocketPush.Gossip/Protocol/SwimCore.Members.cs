@@ -224,6 +224,12 @@ internal sealed partial class SwimCore
         {
             _liveCount--;
             _suspicions.Remove(name);
+            if (_leaving && _liveCount <= 1)
+            {
+                // The last other member went while this one was announcing its own departure (a cluster stopping
+                // all at once): nobody is left to tell, so the leave need not wait for its announcement to go out.
+                _leaveDone = true;
+            }
         }
 
         if (wasLive || current.State != state)

@@ -6,8 +6,6 @@ namespace SocketPush.Node.Admin;
 /// <summary>The body of every error answer: <c>{"error": "...", "code": "..."}</c>.</summary>
 internal sealed record ErrorBody(string Error, string Code)
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-
     public static int StatusOf(string code) => code switch
     {
         ErrorCodes.UnknownService or ErrorCodes.UnknownMethod => StatusCodes.Status404NotFound,
@@ -24,7 +22,7 @@ internal sealed record ErrorBody(string Error, string Code)
     /// <summary>Writes the answer with its length, so a client still sending a body it was refused for can read it whole.</summary>
     public static Task WriteAsync(HttpContext context, string code, string message)
     {
-        var body = JsonSerializer.SerializeToUtf8Bytes(new ErrorBody(message, code), Json);
+        var body = JsonSerializer.SerializeToUtf8Bytes(new ErrorBody(message, code), ApiJson.Options);
         context.Response.StatusCode = StatusOf(code);
         context.Response.ContentType = "application/json; charset=utf-8";
         context.Response.ContentLength = body.Length;

@@ -1,4 +1,7 @@
+using System.Net;
+using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 using Microsoft.AspNetCore.Http.Features;
 using SocketPush.Client.Services;
 using SocketPush.Node.Configuration;
@@ -134,15 +137,44 @@ internal sealed class ManagementApi(
             return;
         }
 
+        if (NotUtf8(descriptor, RawSegments(context)) is { } parameter)
+        {
+            var json = descriptor.Parameters.Single(p => p.Name == parameter).Type == "json";
+            await FailAsync(context, service, method, json ? ErrorCodes.MalformedJson : ErrorCodes.InvalidArgument,
+                $"{parameter} is not valid UTF-8 once percent-decoded; the path form takes UTF-8 text, percent-encoded.");
+            return;
+        }
+
         await InvokeAsync(context, descriptor, () => BindPath(descriptor, segments[2..], context.RequestAborted));
     }
 
-    private static string[] PathSegments(HttpContext context)
+    private static string[] PathSegments(HttpContext context) => [.. RawSegments(context).Select(Uri.UnescapeDataString)];
+
+    private static string[] RawSegments(HttpContext context)
     {
         var rawTarget = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? context.Request.Path.Value ?? "/";
         var query = rawTarget.IndexOf('?', StringComparison.Ordinal);
         var path = query >= 0 ? rawTarget[..query] : rawTarget;
-        return [.. path.Split('/', StringSplitOptions.RemoveEmptyEntries).Select(Uri.UnescapeDataString)];
+        return path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+    }
+
+    /// <summary>
+    /// The name of the first parameter whose segment, percent-decoded, is not UTF-8 (<c>%C3%28</c>), or null:
+    /// Uri.UnescapeDataString would keep such bytes as their escapes, and a message would reach clients as text
+    /// its sender did not write.
+    /// </summary>
+    private static string? NotUtf8(MethodDescriptor descriptor, string[] rawSegments)
+    {
+        for (var i = 2; i < rawSegments.Length && i - 2 < descriptor.Parameters.Count; i++)
+        {
+            var bytes = Encoding.UTF8.GetBytes(rawSegments[i]);
+            if (!Utf8.IsValid(WebUtility.UrlDecodeToBytes(bytes, 0, bytes.Length)))
+            {
+                return descriptor.Parameters[i - 2].Name;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>The service and method a call names, in either form, before it is looked up.</summary>
@@ -231,7 +263,15 @@ internal sealed class ManagementApi(
             return JsonSerializer.SerializeToElement(new { });
         }
 
-        using var document = JsonDocument.Parse(buffer.GetBuffer().AsMemory(0, (int)buffer.Length));
+        var bytes = buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+        // The JSON reader passes bytes inside a string through unchecked; a message must reach every client as
+        // valid UTF-8, so a body that is not is refused whole.
+        if (!Utf8.IsValid(bytes.Span))
+        {
+            throw new ServiceException(ErrorCodes.MalformedJson, "The body is not valid UTF-8: JSON text, and every string in it, must be UTF-8.");
+        }
+
+        using var document = JsonDocument.Parse(bytes);
         return document.RootElement.ValueKind == JsonValueKind.Object
             ? document.RootElement.Clone()
             : throw new ServiceException(ErrorCodes.MalformedJson, "The body must be a JSON object of parameters, for example {\"userId\": \"1\"}.");

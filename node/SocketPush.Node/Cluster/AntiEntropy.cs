@@ -274,6 +274,11 @@ internal sealed class AntiEntropy : BackgroundService
             ClusterLog.AntiEntropyRepaired(_logger, peer, differing, received, sent, repaired, streamsRepaired);
             return Round("repaired");
         }
+        catch (PeerUnreachableException e) when (e.Leaving)
+        {
+            // It is leaving and hands everything over; the next round takes a member that stays.
+            return Round("failed");
+        }
         catch (ServiceException e)
         {
             ClusterLog.AntiEntropyFailed(_logger, peer, e.Message);

@@ -30,6 +30,12 @@ internal static partial class ClusterLog
     [LoggerMessage(EventId = 406, Level = LogLevel.Warning, Message = "Sending records to node {Node} ({Why}) failed, retrying later: {Reason}")]
     public static partial void HandoffFailed(ILogger logger, string node, string why, string reason);
 
+    [LoggerMessage(EventId = 430, Level = LogLevel.Information, Message = "Node {Node} is leaving or out of the ring; its share of the records ({Why}) goes to the replicas of the ring as it is now")]
+    public static partial void HandoffTargetLeaving(ILogger logger, string node, string why);
+
+    [LoggerMessage(EventId = 431, Level = LogLevel.Information, Message = "Every other member is leaving too (the cluster is stopping): nobody is left to hand records or clients to")]
+    public static partial void OthersLeavingToo(ILogger logger);
+
     [LoggerMessage(EventId = 407, Level = LogLevel.Warning, Message = "Telling the owner of user {UserId} about its connections here failed: {Reason}")]
     public static partial void PresenceReportFailed(ILogger logger, string userId, string reason);
 
@@ -49,9 +55,9 @@ internal static partial class ClusterLog
         Message = "Left the cluster in {Elapsed}: {Held} record(s) held, {NotHandedOver} not handed over; {NotMoved} client(s) not yet asked to move, {Connected} still connected; departure gossiped: {Gossiped}")]
     public static partial void Left(ILogger logger, int held, int notHandedOver, int notMoved, int connected, bool gossiped, TimeSpan elapsed);
 
-    [LoggerMessage(EventId = 430, Level = LogLevel.Warning, Message = "Node {Peer} holds other messages of the stream {Key} than this owner's copy ({Top}, terms {Terms}) at offsets both hold: this node checks with the replicas before its next message")]
+    [LoggerMessage(EventId = 440, Level = LogLevel.Warning, Message = "Node {Peer} holds other messages of the stream {Key} than this owner's copy ({Top}, terms {Terms}) at offsets both hold: this node checks with the replicas before its next message")]
     public static partial void StreamCopyConflict(ILogger logger, string peer, string key, string top, string terms);
 
-    [LoggerMessage(EventId = 431, Level = LogLevel.Warning, Message = "This standby stands in for member {Member}, dead for {StandbyAfter} (cluster.standbyAfter): it joins the ring and takes a share of the keys")]
+    [LoggerMessage(EventId = 441, Level = LogLevel.Warning, Message = "This standby stands in for member {Member}, dead for {StandbyAfter} (cluster.standbyAfter): it joins the ring and takes a share of the keys")]
     public static partial void StandbyPromoted(ILogger logger, string member, TimeSpan standbyAfter);
 }

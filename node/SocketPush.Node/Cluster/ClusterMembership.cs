@@ -25,6 +25,10 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
     private bool _alone = true;
     private ClusterView _view = ClusterView.Alone(identity.NodeId, RingSettings.Of(live.Current));
 
+    // Members that refused records because they are leaving, with the incarnation they had then; guarded by
+    // _viewGate. A note ends when the member is no longer that live incarnation (it left, or came back anew).
+    private readonly Dictionary<string, uint> _heardLeaving = new(StringComparer.Ordinal);
+
     /// <summary>Raised with the view before and after, on the gossip loop, when the ring's members changed: keep handlers short.</summary>
     public event Action<ClusterView, ClusterView>? RingChanged;
 
@@ -205,6 +209,23 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
         }
     }
 
+    /// <summary>
+    /// <paramref name="nodeId"/> refused records because it is leaving, before its metadata saying so reached this
+    /// node (nodes stopping together): it is out of this node's ring at once, so nothing more is handed to it.
+    /// </summary>
+    public void HeardLeaving(string nodeId)
+    {
+        lock (_viewGate)
+        {
+            if (View.Member(nodeId) is not { IsLive: true } member || !_heardLeaving.TryAdd(nodeId, member.Incarnation))
+            {
+                return;
+            }
+        }
+
+        OnChanged(null);
+    }
+
     /// <summary>Gossips the departure; returns whether it went out completely before the gossip library's leave timeout or <paramref name="cancellationToken"/>.</summary>
     public async Task<bool> LeaveAsync(CancellationToken cancellationToken = default)
     {
@@ -233,7 +254,16 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
         {
             // The gossip loop and BeginLeaving both rebuild the view; one at a time, so none is lost.
             before = View;
-            after = ClusterView.From(Gossip.Snapshot, identity.NodeId, _ring, _leaving, Standby.Waiting);
+            var snapshot = Gossip.Snapshot;
+            foreach (var (name, incarnation) in _heardLeaving)
+            {
+                if (!snapshot.Members.Any(m => m.Name == name && m.IsLive && m.Incarnation == incarnation))
+                {
+                    _heardLeaving.Remove(name);
+                }
+            }
+
+            after = ClusterView.From(snapshot, identity.NodeId, _ring, _leaving, _heardLeaving.Keys.ToHashSet(StringComparer.Ordinal), Standby.Waiting);
             Publish(after);
         }
 
@@ -256,9 +286,18 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
 
         if (!before.Ring.Equals(after.Ring))
         {
+            if (after.Ring.NodeCount == 0)
+            {
+                // Only a leaving node's ring can be empty: every other member is leaving too (the cluster stopping).
+                ClusterLog.OthersLeavingToo(_logger);
+            }
+            else
+            {
 #pragma warning disable CA1873 // Ring changes are rare; the member list is the point of the line.
-            ClusterLog.RingChanged(_logger, after.Ring.NodeCount, string.Join(",", after.Ring.Nodes));
+                ClusterLog.RingChanged(_logger, after.Ring.NodeCount, string.Join(",", after.Ring.Nodes));
 #pragma warning restore CA1873
+            }
+
             RingChanged?.Invoke(before, after);
         }
     }

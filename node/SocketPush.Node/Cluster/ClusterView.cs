@@ -62,8 +62,10 @@ internal sealed class ClusterView
     /// <param name="localId">This node.</param>
     /// <param name="settings">This node's ring settings.</param>
     /// <param name="leaving">This node is leaving: the ring is the other live members, as they will see it.</param>
+    /// <param name="heardLeaving">Members that said they are leaving before their metadata did (a refused handoff).</param>
     /// <param name="standby">This node is a standby not yet promoted: in gossip, out of the ring.</param>
-    public static ClusterView From(MembershipSnapshot snapshot, string localId, RingSettings settings, bool leaving = false, bool standby = false)
+    public static ClusterView From(
+        MembershipSnapshot snapshot, string localId, RingSettings settings, bool leaving = false, IReadOnlySet<string>? heardLeaving = null, bool standby = false)
     {
         var inRing = leaving || standby ? new List<string>() : [localId];
         var problems = new List<string>();
@@ -71,7 +73,8 @@ internal sealed class ClusterView
         var members = ImmutableArray.CreateRange(snapshot.Members, ClusterMember.Of);
         foreach (var member in members)
         {
-            if (!member.IsLive || member.Name == localId || member.Metadata?.Leaving == true || member.Metadata?.Standby == true)
+            if (!member.IsLive || member.Name == localId || member.Metadata?.Leaving == true || heardLeaving?.Contains(member.Name) == true
+                || member.Metadata?.Standby == true)
             {
                 // A leaving member hands its keys over: it owns and holds none from the moment it says so. A
                 // standby holds none until it is promoted.

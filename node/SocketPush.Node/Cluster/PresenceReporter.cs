@@ -80,6 +80,12 @@ internal sealed class PresenceReporter : BackgroundService
     /// </summary>
     public void FollowOwnerChanges(ClusterView before, ClusterView after)
     {
+        if (after.Ring.NodeCount == 0)
+        {
+            // A leaving node whose every other member is leaving too: no owner to tell, no node to move clients to.
+            return;
+        }
+
         foreach (var userId in _local.Users())
         {
             var key = Keys.User(userId);
@@ -98,6 +104,12 @@ internal sealed class PresenceReporter : BackgroundService
 
     private void Report(string userId, bool online)
     {
+        if (_membership.Leaving && !_membership.View.HasOthers)
+        {
+            // The cluster is stopping as a whole (the clients closing as this node stops): no owner is left to tell.
+            return;
+        }
+
         Task task;
         try
         {

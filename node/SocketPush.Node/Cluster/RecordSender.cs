@@ -13,12 +13,14 @@ namespace SocketPush.Node.Cluster;
 internal sealed class RecordSender
 {
     private readonly ClusterRouter _router;
+    private readonly ClusterMembership _membership;
     private readonly ClusterMetrics _metrics;
     private readonly ILogger<RecordSender> _logger;
 
-    public RecordSender(ClusterRouter router, ClusterMetrics metrics, ILogger<RecordSender> logger)
+    public RecordSender(ClusterRouter router, ClusterMembership membership, ClusterMetrics metrics, ILogger<RecordSender> logger)
     {
         _router = router;
+        _membership = membership;
         _metrics = metrics;
         _logger = logger;
     }
@@ -40,6 +42,13 @@ internal sealed class RecordSender
 
             ClusterLog.HandedOff(_logger, batch.Count, node, why);
             return (batch, true);
+        }
+        catch (PeerUnreachableException e) when (e.Leaving || !_membership.View.Ring.Nodes.Contains(node))
+        {
+            // No failure: it began to leave too (nodes stopping together), or left while the batch was on its way;
+            // either way it is out of the ring now, and the next sweep sends to the replicas of the ring as it is.
+            ClusterLog.HandoffTargetLeaving(_logger, node, why);
+            return (batch, false);
         }
         catch (ServiceException e)
         {

@@ -96,7 +96,8 @@ internal sealed class ClientMover : BackgroundService
     private string? OwnerElsewhere(string userId)
     {
         var view = _membership.View;
-        if (view.RingProblem is not null)
+        // Not routing, or a leaving node whose every other member is leaving too: nowhere to send a client.
+        if (view.RingProblem is not null || view.Ring.NodeCount == 0)
         {
             return null;
         }

@@ -17,9 +17,16 @@ internal sealed class GracefulShutdown(HealthState health, GracefulLeave leave, 
     public async Task StoppingAsync(CancellationToken cancellationToken)
     {
         health.Ready = false;
-        // Bounded by cluster.leaveTimeout, not by the host's token: the host's shutdown timeout is lengthened by it.
-        await leave.LeaveAsync().ConfigureAwait(false);
-        CloseClients();
+        try
+        {
+            // Bounded by cluster.leaveTimeout, not by the host's token: the host's shutdown timeout is lengthened by it.
+            await leave.LeaveAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            // Also after a leave that failed: an open SSE stream would hold the web server for its whole shutdown timeout.
+            CloseClients();
+        }
     }
 
     /// <summary>Closes every client connection, and every hub session that has not authenticated yet.</summary>

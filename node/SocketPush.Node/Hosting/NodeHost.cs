@@ -188,6 +188,7 @@ internal sealed class NodeHost : IAsyncDisposable
         services.AddSingleton(health);
         services.AddSingleton(time);
         services.AddMetrics();
+        services.ConfigureHttpJsonOptions(o => ApiJson.Configure(o.SerializerOptions));
         services.AddSingleton<PrometheusExporter>();
         AddAreaMetrics<EdgeMetrics>(services);
         AddAreaMetrics<OwnerMetrics>(services);
@@ -305,6 +306,7 @@ internal sealed class NodeHost : IAsyncDisposable
 
     private static void ConfigureClientPort(IApplicationBuilder client)
     {
+        client.Use(ApiJson.NoSniff);
         UsePages(client, "client");
         client.UseRouting();
         var origins = client.ApplicationServices.GetRequiredService<Origins>();
@@ -329,6 +331,7 @@ internal sealed class NodeHost : IAsyncDisposable
 
     private static void ConfigureAdminPort(IApplicationBuilder admin, HealthState health)
     {
+        admin.Use(ApiJson.NoSniff);
         UsePages(admin, "admin");
         admin.UseMetricServer("/metrics", admin.ApplicationServices.GetRequiredService<PrometheusExporter>().Registry);
         admin.UseRouting();

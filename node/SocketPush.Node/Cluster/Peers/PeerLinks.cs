@@ -14,6 +14,9 @@ namespace SocketPush.Node.Cluster.Peers;
 /// </summary>
 internal sealed class PeerLinks : IDisposable
 {
+    /// <summary>The error code, between nodes only, of a node that refuses records because it is leaving.</summary>
+    internal const string LeavingCode = "leaving";
+
     private readonly ConcurrentDictionary<long, Pending> _pending = new();
     private readonly ConcurrentDictionary<string, int> _inFlight = new(StringComparer.Ordinal);
     private readonly ClusterMembership _membership;
@@ -91,6 +94,13 @@ internal sealed class PeerLinks : IDisposable
                 answer = (await SendAndWaitAsync(id, member.Address, wire, label, nodeId, retryOnLoss: false, cancellationToken).ConfigureAwait(false))!;
             }
 
+            if (answer.ErrorCode == LeavingCode)
+            {
+                outcome = ErrorCodes.Unavailable;
+                _membership.HeardLeaving(nodeId);
+                throw Unavailable(label, nodeId, "it is leaving the cluster", leaving: true);
+            }
+
             if (answer.ErrorCode is { } code)
             {
                 outcome = code;
@@ -121,8 +131,8 @@ internal sealed class PeerLinks : IDisposable
 
     private void Release(string nodeId) => _inFlight.AddOrUpdate(nodeId, 0, (_, n) => n - 1);
 
-    private static PeerUnreachableException Unavailable((string Service, string Method) label, string nodeId, string why) =>
-        new(nodeId, $"{label.Service}.{label.Method}: node {nodeId} cannot answer: {why}.");
+    private static PeerUnreachableException Unavailable((string Service, string Method) label, string nodeId, string why, bool leaving = false) =>
+        new(nodeId, $"{label.Service}.{label.Method}: node {nodeId} cannot answer: {why}.") { Leaving = leaving };
 
     private void OnReceived(IPEndPoint from, ReadOnlySpan<byte> payload)
     {
@@ -174,6 +184,11 @@ internal sealed class PeerLinks : IDisposable
             _metrics.PeerCallServed(label);
             var result = await Forwarding.RunAsync(envelope.Hops, () => request.ServeAsync(_handlers, CancellationToken.None)).ConfigureAwait(false);
             answer = new PeerEnvelope { Id = envelope.Id, From = LocalId, Result = result };
+        }
+        catch (NodeLeavingException e)
+        {
+            // Its own code on the wire only: the caller takes this node out of its ring at once (HeardLeaving).
+            answer = Failure(envelope, LeavingCode, e.Message);
         }
         catch (ServiceException e)
         {
@@ -269,4 +284,13 @@ internal sealed class PeerUnreachableException(string nodeId, string message) : 
 
     /// <summary>The node is a live member and took the call, but did not answer in time (it may only be slow).</summary>
     public bool TimedOut { get; init; }
+
+    /// <summary>The node refused the call because it is leaving the cluster: no failure, its keys go elsewhere.</summary>
+    public bool Leaving { get; init; }
 }
+
+/// <summary>
+/// What a leaving node answers a call that would give it records to keep. Here it is <c>unavailable</c>; between nodes
+/// it travels as <see cref="PeerLinks.LeavingCode"/>, so the caller knows the node is leaving before gossip says so.
+/// </summary>
+internal sealed class NodeLeavingException(string message) : ServiceException(ErrorCodes.Unavailable, message);

@@ -1,4 +1,4 @@
-using SocketPush.Client.Services;
+using SocketPush.Node.Cluster.Peers;
 using SocketPush.Node.Owner;
 using SocketPush.Node.Owner.Records;
 
@@ -41,7 +41,7 @@ internal sealed class RecordService(
     public int Merge(RecordBatch batch) =>
         membership.Leaving
             // What it took now it would only have to hand on again; the sender keeps it for a node that stays.
-            ? throw new ServiceException(ErrorCodes.Unavailable, "This node is leaving the cluster and takes no records.")
+            ? throw new NodeLeavingException("This node is leaving the cluster and takes no records.")
             : store.Merge(batch);
 
     public HeldRecords Count() => HeldRecords.Of(store, membership.View, missing);

@@ -65,11 +65,14 @@
     return body.text || response.statusText;
   }
 
-  function keyHint(response) {
-    if (response.status === 401) {
+  // Only the API key's own refusals get a hint about the key: another 403 (auth.check of an unknown session is
+  // authorization_failed) is the call's answer, and its message says what it is.
+  function keyHint(response, body) {
+    const code = body.json && typeof body.json === 'object' ? body.json.code : undefined;
+    if (response.status === 401 && code === 'unauthorized') {
       return ' The node needs its API key: enter it above.';
     }
-    return response.status === 403 ? ' The node refused this API key: check it above.' : '';
+    return response.status === 403 && code === 'forbidden' ? ' The node refused this API key: check it above.' : '';
   }
 
   // The cluster as this node sees it: GET /manager/status (socket-push's form of manager.status), asked again
@@ -84,7 +87,7 @@
       const response = await fetch('/manager/status', { headers: headers(), cache: 'no-store' });
       const body = await readJson(response);
       if (!response.ok) {
-        setStatus(clusterStatus, 'error', 'manager.status answered ' + response.status + ': ' + errorText(response, body) + '.' + keyHint(response));
+        setStatus(clusterStatus, 'error', 'manager.status answered ' + response.status + ': ' + errorText(response, body) + '.' + keyHint(response, body));
       } else if (!body.json || !body.json.result || typeof body.json.result !== 'object') {
         setStatus(clusterStatus, 'error', 'manager.status did not answer an object.');
       } else {
@@ -100,8 +103,12 @@
   function renderCluster(status) {
     const members = Array.isArray(status.members) ? status.members : [];
     memberRows.replaceChildren(...members.map(memberRow));
-    const alive = members.filter((m) => m.state === 'alive').length;
-    const text = 'Node ' + status.nodeId + ': ' + alive + ' of ' + members.length + ' members alive'
+    // A member that left is gone on purpose: it is listed, but it is not one of the members that should be alive.
+    const current = members.filter((m) => m.state !== 'left');
+    const alive = current.filter((m) => m.state === 'alive').length;
+    const left = members.length - current.length;
+    const text = 'Node ' + status.nodeId + ': ' + alive + ' of ' + current.length + ' members alive'
+      + (left > 0 ? ', ' + left + ' left' : '')
       + (status.joined ? '' : ', not joined yet') + ' (updated ' + new Date().toLocaleTimeString() + ').';
     if (status.ringAgreed === false) {
       setStatus(clusterStatus, 'error', text + ' The members disagree on the ring, so calls are not routed: ' + status.ringProblem);
@@ -110,6 +117,7 @@
     }
 
     renderReplication(status.replication);
+    renderConfig(status.config);
     const records = status.records || {};
     for (const [name, value] of [['users', records.users], ['sessions', records.sessions], ['channels', records.channels], ['pending-handoff', status.pendingHandoff]]) {
       byId('records').querySelector('[data-testid="records-' + name + '"]').textContent = value === undefined ? '?' : String(value);
@@ -154,6 +162,44 @@
     // degraded: fewer live nodes than cluster.replicas; repairing: copies are still owed.
     replicationLine.dataset.state = under > 0 || owed > 0 ? 'repairing'
       : replication.copiesPossible < replication.replicas ? 'degraded' : 'ok';
+  }
+
+  const configLine = byId('config');
+
+  // "Config version V (applied at T)", and what the last reload did when it was not applied in full: refused as a
+  // whole (the node keeps its running config) or with keys left as they are until a restart.
+  function renderConfig(config) {
+    if (!config || typeof config !== 'object') {
+      configLine.dataset.state = 'unknown';
+      configLine.textContent = 'Config: not reported by this node.';
+      return;
+    }
+    const at = (text) => {
+      const date = new Date(text);
+      return Number.isNaN(date.getTime()) ? String(text) : date.toLocaleTimeString();
+    };
+    const part = (name, text) => {
+      const span = document.createElement('span');
+      span.dataset.testid = 'config-' + name;
+      span.textContent = text;
+      return span;
+    };
+    const parts = ['Config ', part('version', 'version ' + config.version), ' (applied at ' + at(config.appliedAt) + ').'];
+    const last = config.lastReload && typeof config.lastReload === 'object' ? config.lastReload : null;
+    const refusedKeys = last && Array.isArray(last.refused) ? last.refused : [];
+    let state = 'ok';
+    if (last && last.result === 'refused') {
+      state = 'refused';
+      parts.push(' ', part('reload', 'The last reload (at ' + at(last.at) + ') was refused: ' + (last.error || 'no reason given')
+        + '. The node keeps running on version ' + config.version + '.'));
+    } else if (refusedKeys.length > 0) {
+      state = 'partly';
+      parts.push(' ', part('reload', 'The last reload (at ' + at(last.at) + ') left '
+        + refusedKeys.map((r) => r.key + ' (' + r.reason + ')').join(', ') + '.'));
+    }
+    configLine.replaceChildren(...parts);
+    configLine.dataset.state = state;
+    configLine.dataset.version = String(config.version);
   }
 
   function memberRow(member) {
@@ -209,7 +255,7 @@
       return;
     }
     if (!response.ok) {
-      setApiStatus('error', 'GET /api answered ' + response.status + ': ' + errorText(response, body) + '.' + keyHint(response));
+      setApiStatus('error', 'GET /api answered ' + response.status + ': ' + errorText(response, body) + '.' + keyHint(response, body));
       return;
     }
     if (!body.json || typeof body.json !== 'object') {
@@ -391,7 +437,7 @@
       if (response.ok) {
         showResult(output, 'ok', response.status + ' OK', shown);
       } else {
-        showResult(output, 'error', response.status + ' ' + errorText(response, answer) + keyHint(response), shown);
+        showResult(output, 'error', response.status + ' ' + errorText(response, answer) + keyHint(response, answer), shown);
       }
     } catch (error) {
       showResult(output, 'error', 'Request failed', error.message);
