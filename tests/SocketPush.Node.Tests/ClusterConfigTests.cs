@@ -93,7 +93,7 @@ public sealed class ClusterConfigTests(ClusterConfigFixture fixture) : IClassFix
 
     [Theory]
     [InlineData("""{"options.maxMessageBytes": 0}""", "options.maxMessageBytes: 0 is out of range")]
-    [InlineData("""{"options": {"keepAliveInterval": "soon"}}""", "options.keepAliveInterval: 'soon' is not a duration")]
+    [InlineData("""{"options": {"keepAliveInterval": "soon"}}""", "options.keepAliveInterval: expected a duration (write 500ms, 10s, 5m or 1h), found 'soon'.")]
     [InlineData("""{"options.maxConnections": "lots"}""", "options.maxConnections: ")]
     [InlineData("""{"options.keepAliveInterval": "45s"}""", "options.keepAliveInterval: must be at least 1s and below 30s")]
     [InlineData("""{"history.channels": [{"match": "news", "size": 5}]}""", "history.channels: {match: news, size: 5, age: 2m}: match must be")]

@@ -166,6 +166,6 @@ internal sealed partial class ClusterLayer(ImmutableSortedDictionary<string, str
     /// <summary>The parser's reason without the line and column of a document the caller never wrote.</summary>
     private static string Reason(string message) => ParseLocation().Replace(message, "");
 
-    [GeneratedRegex(@"^manager\.setConfig( line \d+(, column \d+)?)?: ")]
+    [GeneratedRegex(@"^(manager\.setConfig( line \d+(, column \d+)?)?|[\w.]+ \(manager\.setConfig line \d+\)): ")]
     private static partial Regex ParseLocation();
 }
