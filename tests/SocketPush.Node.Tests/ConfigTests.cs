@@ -137,7 +137,7 @@ public sealed class ConfigTests : IDisposable
     [InlineData("options:\n  maxMessageBytes: [500\n", "options.maxMessageBytes (", "line 2)", "not closed")]
     [InlineData("options:\n  maxMessageBytes: [500]\n", "options.maxMessageBytes (", "line 2)", "found a list")]
     [InlineData("options:\n  allowedOrigins: http://a.example\n", "options.allowedOrigins (", "line 2)", "expected a list")]
-    [InlineData("node:\n  id: n1\n  standby: yes\n", "node.standby (", "line 3)", "unknown key 'standby'")]
+    [InlineData("node:\n  id: n1\n  spare: yes\n", "node.spare (", "line 3)", "unknown key 'spare'")]
     [InlineData("history:\n  channels:\n    - match: 'news/*'\n      size: many\n", "history.channels[0].size (", "line 4)", "expected a whole number")]
     [InlineData("options: 5\n", "options (", "line 1)", "expected a section of keys")]
     public void A_value_of_the_wrong_kind_names_its_key_and_line_in_the_files_words(string yaml, string key, string line, string what)
