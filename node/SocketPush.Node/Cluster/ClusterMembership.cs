@@ -60,7 +60,7 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
         var seeds = await ResolveAllAsync(config.Cluster.Seeds);
         var options = GossipSettings.Of(config, seeds);
         var version = _configVersion;
-        var metadata = NodeMetadata.Of(identity, _ring, leaving: false, version, Standby).Encode();
+        var metadata = Metadata();
         Membership gossip;
         try
         {
@@ -201,13 +201,16 @@ internal sealed class ClusterMembership(LiveConfig live, NodeIdentity identity, 
         await _announcing.WaitAsync().ConfigureAwait(false);
         try
         {
-            await Gossip.UpdateMetadataAsync(NodeMetadata.Of(identity, _ring, _leaving, _configVersion, Standby).Encode()).ConfigureAwait(false);
+            await Gossip.UpdateMetadataAsync(Metadata()).ConfigureAwait(false);
         }
         finally
         {
             _announcing.Release();
         }
     }
+
+    /// <summary>This node's metadata as it is now: what it starts with and every announcement.</summary>
+    private byte[] Metadata() => NodeMetadata.Of(identity, _ring, _leaving, _configVersion, Standby).Encode();
 
     /// <summary>
     /// <paramref name="nodeId"/> refused records because it is leaving, before its metadata saying so reached this

@@ -7,16 +7,6 @@ namespace SocketPush.Node.CommandLine;
 /// <summary><c>socketpush [run] [--config FILE] [flags]</c>: runs a node until SIGTERM or Ctrl+C.</summary>
 internal static class RunCommand
 {
-    private static readonly Dictionary<string, (string Value, string Description)> Flags = new(StringComparer.Ordinal)
-    {
-        ["--config"] = ("FILE", $"The config file; without it, {ConfigLoader.DefaultPath} in the current directory if there is one, else the built-in defaults."),
-        ["--node-id"] = ("ID", "node.id, over the file's."),
-        ["--client-port"] = ("PORT", "node.clientPort, over the file's (0: the OS picks one)."),
-        ["--admin-port"] = ("PORT", "admin.port, over the file's (0: the OS picks one)."),
-        ["--cluster-port"] = ("PORT", "node.clusterPort, over the file's (0: the OS picks one)."),
-        ["--seeds"] = ("HOST:PORT,...", "cluster.seeds, over the file's: other nodes' cluster ports."),
-    };
-
     public static Command Create()
     {
         var run = new Command("run", "Runs a node (the default command).");
@@ -27,13 +17,18 @@ internal static class RunCommand
     /// <summary>Gives <paramref name="command"/> the flags of a node and running a node as its action.</summary>
     public static void Configure(Command command)
     {
-        var options = new List<Option<string>>();
-        foreach (var name in ConfigLoader.FlagNames.Prepend("--config"))
+        // Every flag the loader takes, with its help from the loader's own table.
+        List<Option<string>> options =
+        [
+            new("--config")
+            {
+                HelpName = "FILE",
+                Description = $"The config file; without it, {ConfigLoader.DefaultPath} in the current directory if there is one, else the built-in defaults.",
+            },
+            .. ConfigLoader.Flags.Select(flag => new Option<string>(flag.Key) { HelpName = flag.Value.ValueName, Description = $"{flag.Value.Key}, over the file's{flag.Value.Note}." }),
+        ];
+        foreach (var option in options)
         {
-            // Every flag the loader takes is listed here, so the help shows it; a new one without a description fails every start.
-            var (value, description) = Flags[name];
-            var option = new Option<string>(name) { HelpName = value, Description = description };
-            options.Add(option);
             command.Options.Add(option);
         }
 

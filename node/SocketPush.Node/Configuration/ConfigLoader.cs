@@ -17,33 +17,32 @@ internal sealed record ConfigSource(string? Path, IReadOnlyDictionary<string, st
     public static ConfigSource None { get; } = new(null, new Dictionary<string, string>());
 }
 
+/// <summary>A command-line flag that sets one config key over the file.</summary>
+/// <param name="Key">The key it sets; <c>worker.getConfig</c> names the flag as that key's source.</param>
+/// <param name="ValueName">Its value as the help shows it.</param>
+/// <param name="Note">What the help adds after "KEY, over the file's".</param>
+/// <param name="Apply">Sets the key from the flag's value.</param>
+internal sealed record ConfigFlag(string Key, string ValueName, string Note, Action<NodeConfig, string> Apply);
+
 /// <summary>Reads <c>config.yml</c>, applies command-line flags over it and validates the result.</summary>
 internal static class ConfigLoader
 {
     /// <summary>The file read when <c>--config</c> is not given.</summary>
     public const string DefaultPath = "config.yml";
 
-    private static readonly Dictionary<string, Action<NodeConfig, string>> Flags = new(StringComparer.Ordinal)
+    /// <summary>
+    /// The flags that set a key over the file (<c>--client-port</c>, ...), each with its key: the one table the
+    /// loader, the command line's help and <c>worker.getConfig</c>'s sources read. <c>--config</c> names the file.
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, ConfigFlag> Flags = new Dictionary<string, ConfigFlag>(StringComparer.Ordinal)
     {
-        ["--node-id"] = (c, v) => c.Node.Id = v,
-        ["--client-port"] = (c, v) => c.Node.ClientPort = ParsePort("--client-port", v),
-        ["--admin-port"] = (c, v) => c.Admin.Port = ParsePort("--admin-port", v),
-        ["--cluster-port"] = (c, v) => c.Node.ClusterPort = ParsePort("--cluster-port", v),
-        ["--seeds"] = (c, v) => c.Cluster.Seeds = [.. v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)],
+        ["--node-id"] = new("node.id", "ID", "", (c, v) => c.Node.Id = v),
+        ["--client-port"] = new("node.clientPort", "PORT", " (0: the OS picks one)", (c, v) => c.Node.ClientPort = ParsePort("--client-port", v)),
+        ["--admin-port"] = new("admin.port", "PORT", " (0: the OS picks one)", (c, v) => c.Admin.Port = ParsePort("--admin-port", v)),
+        ["--cluster-port"] = new("node.clusterPort", "PORT", " (0: the OS picks one)", (c, v) => c.Node.ClusterPort = ParsePort("--cluster-port", v)),
+        ["--seeds"] = new("cluster.seeds", "HOST:PORT,...", ": other nodes' cluster ports",
+            (c, v) => c.Cluster.Seeds = [.. v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)]),
     };
-
-    /// <summary>The config key each flag sets: <c>worker.getConfig</c> names the flag as the source of its value.</summary>
-    public static readonly IReadOnlyDictionary<string, string> FlagKeys = new Dictionary<string, string>(StringComparer.Ordinal)
-    {
-        ["--node-id"] = "node.id",
-        ["--client-port"] = "node.clientPort",
-        ["--admin-port"] = "admin.port",
-        ["--cluster-port"] = "node.clusterPort",
-        ["--seeds"] = "cluster.seeds",
-    };
-
-    /// <summary>The flags that set a key over the file (<c>--client-port</c>, ...); <c>--config</c> names the file.</summary>
-    public static IEnumerable<string> FlagNames => Flags.Keys;
 
     /// <summary>Loads the config file named by <c>--config</c> (or <c>config.yml</c> if present) and applies the flags.</summary>
     public static NodeConfig Load(IReadOnlyList<string> args) => Load(SourceOf(args));
@@ -71,7 +70,7 @@ internal static class ConfigLoader
         var config = yaml is null ? new NodeConfig() : Parse(yaml, source.Path!);
         foreach (var (flag, value) in source.Flags)
         {
-            Flags[flag](config, value);
+            Flags[flag].Apply(config, value);
         }
 
         var problems = ConfigValidator.Validate(config);

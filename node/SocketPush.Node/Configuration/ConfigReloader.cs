@@ -71,7 +71,7 @@ internal sealed class ConfigReloader : IDisposable
         _time = time;
         _logger = logger;
         _below = live.Current;
-        _flagKeys = source.Flags.Keys.Select(flag => ConfigLoader.FlagKeys.GetValueOrDefault(flag)).OfType<string>().ToHashSet(StringComparer.Ordinal);
+        _flagKeys = source.Flags.Keys.Select(flag => ConfigLoader.Flags.GetValueOrDefault(flag)?.Key).OfType<string>().ToHashSet(StringComparer.Ordinal);
         _fileKeys = ReadFileKeys(source.Path);
         AppliedAt = time.GetUtcNow();
         _settleTimer = time.CreateTimer(static state => ((ConfigReloader)state!).OnSettled(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);

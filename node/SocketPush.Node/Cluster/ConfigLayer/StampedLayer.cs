@@ -53,7 +53,7 @@ internal sealed partial record StampedLayer
 
     /// <summary>The latest stamp of the layer (<see cref="Stamp.Zero"/> when empty).</summary>
     [MemoryPackIgnore]
-    public Stamp Latest => Entries.Values.Select(r => r.Stamp).Aggregate(Stamp.Zero, Stamp.Max);
+    public Stamp Latest => LatestOf(Entries);
 
     /// <summary>The layer with <paramref name="changes"/> (key → JSON value, null to take the key out) written at <paramref name="stamp"/>.</summary>
     public StampedLayer Set(IReadOnlyDictionary<string, string?> changes, Stamp stamp) =>
@@ -164,7 +164,8 @@ internal sealed partial record StampedLayer
             hash.Append(Encoding.UTF8.GetBytes($"{key}\n{register.Value ?? "\u0000"}\n{register.Stamp.Time}\n{register.Stamp.Node}\n"));
         }
 
-        var latest = entries.Values.Select(r => r.Stamp).Aggregate(Stamp.Zero, Stamp.Max);
-        return string.Create(CultureInfo.InvariantCulture, $"{TimeOf(latest):yyyyMMdd'T'HHmmss.fff'Z'}-{hash.GetCurrentHashAsUInt64() & 0xFFFF_FFFF:x8}");
+        return string.Create(CultureInfo.InvariantCulture, $"{TimeOf(LatestOf(entries)):yyyyMMdd'T'HHmmss.fff'Z'}-{hash.GetCurrentHashAsUInt64() & 0xFFFF_FFFF:x8}");
     }
+
+    private static Stamp LatestOf(ImmutableSortedDictionary<string, Register> entries) => entries.Values.Select(r => r.Stamp).Aggregate(Stamp.Zero, Stamp.Max);
 }

@@ -131,8 +131,9 @@ internal sealed class PeerLinks : IDisposable
 
     private void Release(string nodeId) => _inFlight.AddOrUpdate(nodeId, 0, (_, n) => n - 1);
 
-    private static PeerUnreachableException Unavailable((string Service, string Method) label, string nodeId, string why, bool leaving = false) =>
-        new(nodeId, $"{label.Service}.{label.Method}: node {nodeId} cannot answer: {why}.") { Leaving = leaving };
+    private static PeerUnreachableException Unavailable(
+        (string Service, string Method) label, string nodeId, string why, bool leaving = false, bool timedOut = false) =>
+        new(nodeId, $"{label.Service}.{label.Method}: node {nodeId} cannot answer: {why}.") { Leaving = leaving, TimedOut = timedOut };
 
     private void OnReceived(IPEndPoint from, ReadOnlySpan<byte> payload)
     {
@@ -231,10 +232,7 @@ internal sealed class PeerLinks : IDisposable
         }
         catch (TimeoutException)
         {
-            throw new PeerUnreachableException(nodeId, $"{label.Service}.{label.Method}: node {nodeId} cannot answer: it did not answer within {timeout.TotalSeconds:0.###} s (cluster.requestTimeout).")
-            {
-                TimedOut = true,
-            };
+            throw Unavailable(label, nodeId, $"it did not answer within {timeout.TotalSeconds:0.###} s (cluster.requestTimeout)", timedOut: true);
         }
         catch (ServiceException) when (pending.Lost && !retryOnLoss)
         {

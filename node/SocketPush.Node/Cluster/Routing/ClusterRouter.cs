@@ -75,11 +75,7 @@ internal sealed class ClusterRouter(
                     refused = e;
                 }
 
-                if (!await MovedAwayAsync(key, owner, cancellationToken).ConfigureAwait(false))
-                {
-                    throw refused;
-                }
-
+                await ThrowUnlessMovedAsync(refused, key, owner, cancellationToken).ConfigureAwait(false);
                 metrics.PublishFailedOver();
                 continue;
             }
@@ -127,11 +123,7 @@ internal sealed class ClusterRouter(
                     break;
                 }
 
-                if (!await MovedAwayAsync(key, owner, cancellationToken).ConfigureAwait(false))
-                {
-                    throw answered;
-                }
-
+                await ThrowUnlessMovedAsync(answered!, key, owner, cancellationToken).ConfigureAwait(false);
                 break;
             }
 
@@ -145,12 +137,17 @@ internal sealed class ClusterRouter(
     }
 
     /// <summary>
-    /// Whether an owner's <c>unavailable</c> came from a ring that moved the key away (the owner refuses to write a stream it no
-    /// longer owns, or its quorum failed as the ring changed): the call then goes to the new owner. The ring of this
-    /// node may hear of the move a moment after the owner's: it is given <see cref="RetryPause"/> to.
+    /// Rethrows an owner's <c>unavailable</c> unless it came from a ring that moved the key away (the owner refuses to
+    /// write a stream it no longer owns, or its quorum failed as the ring changed): the call then goes to the new
+    /// owner. The ring of this node may hear of the move a moment after the owner's: it is given <see cref="RetryPause"/> to.
     /// </summary>
-    private Task<bool> MovedAwayAsync(string key, string owner, CancellationToken cancellationToken) =>
-        OwnerMovedAsync(key, owner, TimestampAfter(RetryPause), cancellationToken);
+    private async Task ThrowUnlessMovedAsync(ServiceException refused, string key, string owner, CancellationToken cancellationToken)
+    {
+        if (!await OwnerMovedAsync(key, owner, TimestampAfter(RetryPause), cancellationToken).ConfigureAwait(false))
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(refused);
+        }
+    }
 
     /// <summary>The clock's timestamp <paramref name="wait"/> from now.</summary>
     private long TimestampAfter(TimeSpan wait) => time.GetTimestamp() + (long)(wait.TotalSeconds * time.TimestampFrequency);
