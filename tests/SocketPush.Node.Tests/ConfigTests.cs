@@ -151,6 +151,15 @@ public sealed class ConfigTests : IDisposable
     }
 
     [Fact]
+    public void A_section_left_open_before_a_plain_key_names_its_line_where_the_yaml_library_throws_without_a_place()
+    {
+        // Found by the config fuzzer (a line of noise `{QX` before logging:): the YAML scanner threw InvalidOperationException.
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Load(["--config", Write("options:\n{x\nlogging:\n")]));
+
+        Assert.Contains("line 2, column 1: a [list] or {section} opened on this line is not closed", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_tab_is_reported_on_its_own_line()
     {
         var lines = File.ReadAllLines(Path.Combine(RepositoryRoot(), "config.yml")).ToList();

@@ -24,7 +24,17 @@ internal static partial class ConfigFileErrors
         {
             throw new ConfigException(SyntaxProblem(Innermost(e), yaml.Split('\n'), sourceName));
         }
+        catch (InvalidOperationException)
+        {
+            // YamlDotNet's scanner fails this way, without a place, on a {section} left open before a plain key
+            // (`a:` / `{x` / `b:`): the place is the bracket.
+            var lines = yaml.Split('\n');
+            var line = OpenedOn(lines, lines.Length) ?? lines.Length;
+            throw new ConfigException(Located(lines, line, 1, UnclosedBracket, sourceName));
+        }
     }
+
+    private const string UnclosedBracket = "a [list] or {section} opened on this line is not closed where it should be.";
 
     /// <summary>
     /// A syntax error at the line a reader would look at: YamlDotNet reports a tab at the start of the mapping it
@@ -42,17 +52,21 @@ internal static partial class ConfigFileErrors
         else if (e.Message.Contains("flow sequence", StringComparison.Ordinal) || e.Message.Contains("flow mapping", StringComparison.Ordinal))
         {
             line = OpenedOn(lines, line) ?? line;
-            reason = "a [list] or {section} opened on this line is not closed where it should be.";
+            reason = UnclosedBracket;
         }
         else
         {
             reason = e.Message;
         }
 
-        return KeyPathAt(lines, line - 1) is { } key
-            ? $"{key} ({sourceName} line {line}): {reason}"
-            : $"{sourceName} line {line}, column {e.Start.Column}: {reason}";
+        return Located(lines, line, e.Start.Column, reason, sourceName);
     }
+
+    /// <summary>A problem at a line: named by the key that line is in, or by its line and column outside any key.</summary>
+    private static string Located(string[] lines, int line, long column, string reason, string sourceName) =>
+        KeyPathAt(lines, line - 1) is { } key
+            ? $"{key} ({sourceName} line {line}): {reason}"
+            : $"{sourceName} line {line}, column {column}: {reason}";
 
     /// <summary>The line (1-based) of the first bracket still open at <paramref name="line"/>, if any.</summary>
     private static int? OpenedOn(string[] lines, int line)
